@@ -1,0 +1,80 @@
+"""The session core: models, scopes, the session manager, storage and responders.
+
+``core`` imports no platform library and nothing from ``bot``, ``adapters`` or
+``commands``.
+"""
+
+from core.clock import Clock, ManualClock, SystemClock
+from core.errors import (
+    CommandError,
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+    PermissionDenied,
+    ResponderError,
+    SessionbotError,
+    StorageError,
+    UsageError,
+)
+from core.manager import Resolution, SessionManager
+from core.models import (
+    ArchiveReason,
+    Branch,
+    ChannelSettings,
+    Checkpoint,
+    HistoryPage,
+    Inbound,
+    Message,
+    NewMessage,
+    Reply,
+    ReplyFile,
+    Role,
+    Session,
+    SessionStatus,
+)
+from core.responder import Answer, EchoResponder, Responder
+from core.scope import DEFAULT_SCOPE, Scope, ScopeKey, channel_key_for, scope_key_for
+from core.store import SessionFilter, Store
+from core.types import InboundHandler, ProactiveSender
+
+__all__ = [
+    "DEFAULT_SCOPE",
+    "Answer",
+    "ArchiveReason",
+    "Branch",
+    "ChannelSettings",
+    "Checkpoint",
+    "Clock",
+    "CommandError",
+    "ConfigError",
+    "ConflictError",
+    "EchoResponder",
+    "HistoryPage",
+    "Inbound",
+    "InboundHandler",
+    "ManualClock",
+    "Message",
+    "NewMessage",
+    "NotFoundError",
+    "PermissionDenied",
+    "ProactiveSender",
+    "Reply",
+    "ReplyFile",
+    "Resolution",
+    "Responder",
+    "ResponderError",
+    "Role",
+    "Scope",
+    "ScopeKey",
+    "Session",
+    "SessionFilter",
+    "SessionManager",
+    "SessionStatus",
+    "SessionbotError",
+    "StorageError",
+    "Store",
+    "SystemClock",
+    "UsageError",
+    "channel_key_for",
+    "scope_key_for",
+]

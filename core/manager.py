@@ -1,0 +1,644 @@
+"""The session manager: every operation on sessions, history and checkpoints.
+
+Commands, adapters' proactive work, the CLI and the scheduler all go through a
+:class:`SessionManager`. It walks branch chains, checks that ids belong to the
+caller's scope, and leaves the transactions to the :class:`~core.store.Store`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.clock import Clock, SystemClock
+from core.errors import NotFoundError, StorageError
+from core.export import ImportedSession
+from core.ids import new_id
+from core.models import (
+    ArchiveReason,
+    Branch,
+    ChannelSettings,
+    Checkpoint,
+    HistoryPage,
+    Inbound,
+    Message,
+    NewMessage,
+    Role,
+    Session,
+    SessionStatus,
+)
+from core.scope import DEFAULT_SCOPE, Scope, ScopeKey, channel_key_for, scope_key_for
+from core.store import SessionFilter, Store
+
+SESSION_ID_LENGTH = 10
+MESSAGE_ID_LENGTH = 16
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Resolution:
+    """The session an inbound message belongs to.
+
+    Attributes:
+        session: the active session of the message's scope key.
+        key: the scope key.
+        replaced: a session this resolve archived on the way (automatic reset).
+    """
+
+    session: Session
+    key: ScopeKey
+    replaced: Session | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """The part ``lo..hi`` (inclusive) of one branch inside a visible history."""
+
+    branch_id: str
+    lo: int
+    hi: int
+
+
+class SessionManager:
+    """Resolves, changes and reads sessions.
+
+    Args:
+        store: where everything is kept.
+        clock: source of the current time.
+        default_scope: scope of channels without an override.
+        identities: ``platform:user_id`` to linked identity name, for ``per-peer``.
+        threads_are_channels: whether a thread counts as its own channel.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clock: Clock | None = None,
+        default_scope: Scope = DEFAULT_SCOPE,
+        identities: Mapping[str, str] | None = None,
+        threads_are_channels: bool = True,
+    ) -> None:
+        self.store = store
+        self.clock: Clock = clock or SystemClock()
+        self.default_scope = default_scope
+        self._identities = dict(identities or {})
+        self._threads_are_channels = threads_are_channels
+
+    # -- scopes ---------------------------------------------------------------
+
+    def channel_key(self, inbound: Inbound) -> str:
+        """Return the key under which the channel's settings are stored."""
+        return channel_key_for(inbound, threads_are_channels=self._threads_are_channels)
+
+    async def channel_settings(self, inbound: Inbound) -> ChannelSettings | None:
+        """Return the overrides stored for the message's channel."""
+        return await self.store.get_channel_settings(self.channel_key(inbound))
+
+    async def scope_for(self, inbound: Inbound) -> Scope:
+        """Return the scope in force for the message's channel."""
+        settings = await self.channel_settings(inbound)
+        if settings is not None and settings.scope:
+            return Scope(settings.scope)
+        return self.default_scope
+
+    async def key_for(self, inbound: Inbound) -> ScopeKey:
+        """Return the scope key of the message."""
+        return scope_key_for(
+            inbound,
+            await self.scope_for(inbound),
+            identities=self._identities,
+            threads_are_channels=self._threads_are_channels,
+        )
+
+    async def set_channel_scope(self, inbound: Inbound, scope: Scope) -> ChannelSettings:
+        """Store a scope override for the message's channel."""
+        key = self.channel_key(inbound)
+        current = await self.store.get_channel_settings(key)
+        now = self.clock.now()
+        settings = (
+            dataclasses.replace(current, scope=scope.value, updated_at=now)
+            if current
+            else ChannelSettings(channel_key=key, scope=scope.value, updated_at=now)
+        )
+        await self.store.put_channel_settings(settings)
+        return settings
+
+    # -- sessions -------------------------------------------------------------
+
+    async def resolve(self, inbound: Inbound) -> Resolution:
+        """Return the active session for the message, creating it if missing."""
+        key = await self.key_for(inbound)
+        session = await self.store.get_active_session(key.value)
+        if session is None:
+            session = await self._start(inbound, key)
+        return Resolution(session=session, key=key)
+
+    async def start_new(
+        self, inbound: Inbound, reason: ArchiveReason, *, title: str | None = None
+    ) -> tuple[Session, Session | None]:
+        """Archive the active session of the message's scope key and start another.
+
+        Returns:
+            The new session and the archived one (``None`` if there was none).
+        """
+        key = await self.key_for(inbound)
+        current = await self.store.get_active_session(key.value)
+        session = await self._start(inbound, key, title=title, archive=current, reason=reason)
+        return session, current
+
+    async def _start(
+        self,
+        inbound: Inbound,
+        key: ScopeKey,
+        *,
+        title: str | None = None,
+        archive: Session | None = None,
+        reason: ArchiveReason | None = None,
+        fork: Checkpoint | None = None,
+    ) -> Session:
+        now = self.clock.now()
+        session_id = new_id(SESSION_ID_LENGTH)
+        seq = fork.seq if fork else 0
+        root = Branch(
+            id=new_id(SESSION_ID_LENGTH),
+            session_id=session_id,
+            parent_id=fork.branch_id if fork else None,
+            fork_seq=seq,
+            last_seq=seq,
+            created_at=now,
+        )
+        session = Session(
+            id=session_id,
+            scope_key=key.value,
+            status=SessionStatus.ACTIVE,
+            owner=inbound.user_ref,
+            platform=inbound.platform,
+            channel_id=inbound.channel_id,
+            head_branch_id=root.id,
+            created_at=now,
+            updated_at=now,
+            last_activity_at=now,
+            message_count=seq,
+            title=title,
+        )
+        return await self.store.start_session(
+            session,
+            root,
+            archive_id=archive.id if archive else None,
+            archive_reason=reason,
+        )
+
+    async def get(self, session_id: str) -> Session:
+        """Return a session by id, whatever its scope (operator tools).
+
+        Raises:
+            NotFoundError: no such session.
+        """
+        session = await self.store.get_session(session_id)
+        if session is None:
+            raise NotFoundError(f"No session {session_id!r}.")
+        return session
+
+    async def get_in_scope(self, key: ScopeKey, session_id: str) -> Session:
+        """Return a session of the caller's scope key.
+
+        Raises:
+            NotFoundError: no such session in this scope (it may exist elsewhere).
+        """
+        session = await self.store.get_session(session_id)
+        if session is None or session.scope_key != key.value:
+            raise NotFoundError(f"No session {session_id!r} in this conversation.")
+        return session
+
+    async def list_sessions(
+        self, where: SessionFilter, *, limit: int = 10, offset: int = 0
+    ) -> list[Session]:
+        """Return sessions matching ``where``, newest first."""
+        return await self.store.list_sessions(where, limit=limit, offset=offset)
+
+    async def resume(self, key: ScopeKey, session_id: str) -> tuple[Session, Session | None]:
+        """Make an archived session of the caller's scope key active again.
+
+        Returns:
+            The resumed session and the one it displaced, if any.
+
+        Raises:
+            NotFoundError: no such session in this scope.
+        """
+        target = await self.get_in_scope(key, session_id)
+        if target.is_active:
+            return target, None
+        current = await self.store.get_active_session(key.value)
+        resumed = await self.store.activate_session(
+            target.id, self.clock.now(), displaced_reason=ArchiveReason.RESUMED
+        )
+        if resumed is None:
+            raise NotFoundError(f"No session {session_id!r} in this conversation.")
+        return resumed, current
+
+    async def archive(self, session: Session, reason: ArchiveReason) -> bool:
+        """Archive a session if it is still active."""
+        return await self.store.archive_session(session.id, reason, self.clock.now())
+
+    async def update(
+        self,
+        session: Session,
+        *,
+        title: str | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Session:
+        """Change a session's title, tags or metadata (``None`` keeps a field)."""
+        updated = await self.store.update_session(
+            session.id, self.clock.now(), title=title, tags=tags, metadata=metadata
+        )
+        if updated is None:
+            raise NotFoundError(f"No session {session.id!r}.")
+        return updated
+
+    async def delete(self, session_id: str) -> bool:
+        """Delete a session and everything in it.
+
+        Sessions branched from it keep their history: the messages they share are
+        copied into them first.
+        """
+        if await self.store.get_session(session_id) is None:
+            return False
+        for dependent in await self.store.branches_forked_from(session_id):
+            await self._detach(dependent)
+        return await self.store.delete_session(session_id)
+
+    async def _detach(self, branch: Branch) -> None:
+        """Copy the inherited part of ``branch`` into its own session."""
+        if branch.parent_id is None:
+            return
+        parent = await self.store.get_branch(branch.parent_id)
+        if parent is None:
+            return
+        inherited = await self._segments(parent, branch.fork_seq)
+        copy = Branch(
+            id=new_id(SESSION_ID_LENGTH),
+            session_id=branch.session_id,
+            parent_id=None,
+            fork_seq=0,
+            last_seq=branch.fork_seq,
+            created_at=branch.created_at,
+        )
+        await self.store.add_branch(copy)
+        async for chunk in self._iter_segments(inherited):
+            await self.store.copy_messages(
+                [
+                    dataclasses.replace(
+                        message,
+                        id=new_id(MESSAGE_ID_LENGTH),
+                        branch_id=copy.id,
+                        session_id=branch.session_id,
+                    )
+                    for message in chunk
+                ]
+            )
+        await self.store.reparent_branch(branch.id, copy.id, branch.fork_seq)
+
+    async def import_export(
+        self,
+        imported: ImportedSession,
+        *,
+        scope_key: str,
+        owner: str,
+        platform: str,
+        channel_id: str,
+    ) -> Session:
+        """Store a parsed JSON export as a new archived session of ``scope_key``.
+
+        The session gets new ids; ``/session resume`` makes it active.
+        """
+        now = self.clock.now()
+        session_id = new_id(SESSION_ID_LENGTH)
+        count = len(imported.messages)
+        root = Branch(new_id(SESSION_ID_LENGTH), session_id, None, 0, count, imported.created_at)
+        last_user = [when for role, *_, when in imported.messages if role is Role.USER]
+        session = Session(
+            id=session_id,
+            scope_key=scope_key,
+            status=SessionStatus.ARCHIVED,
+            owner=owner,
+            platform=platform,
+            channel_id=channel_id,
+            head_branch_id=root.id,
+            created_at=imported.created_at,
+            updated_at=now,
+            last_activity_at=last_user[-1] if last_user else imported.created_at,
+            message_count=count,
+            title=imported.title,
+            tags=imported.tags,
+            metadata=imported.metadata,
+            tokens_in=sum(item[4] for item in imported.messages),
+            tokens_out=sum(item[5] for item in imported.messages),
+            archived_at=now,
+            archive_reason=ArchiveReason.IMPORTED,
+        )
+        await self.store.start_session(session, root)
+        messages = [
+            Message(
+                id=new_id(MESSAGE_ID_LENGTH),
+                session_id=session_id,
+                branch_id=root.id,
+                seq=seq,
+                role=role,
+                author=author,
+                content=content,
+                created_at=created_at,
+                metadata=metadata,
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+            )
+            for seq, (
+                role,
+                author,
+                content,
+                metadata,
+                tokens_in,
+                tokens_out,
+                created_at,
+            ) in enumerate(imported.messages, start=1)
+        ]
+        for start in range(0, len(messages), _CHUNK):
+            await self.store.copy_messages(messages[start : start + _CHUNK])
+        for name, description, seq, created_at in imported.checkpoints:
+            await self.store.add_checkpoint(
+                Checkpoint(
+                    id=new_id(SESSION_ID_LENGTH),
+                    session_id=session_id,
+                    branch_id=root.id,
+                    seq=seq,
+                    name=name,
+                    description=description,
+                    created_by=owner,
+                    created_at=created_at,
+                )
+            )
+        return session
+
+    async def cleanup(self, older_than: timedelta, *, keep_checkpointed: bool) -> int:
+        """Delete sessions archived more than ``older_than`` ago.
+
+        Returns:
+            How many sessions were deleted.
+        """
+        cutoff = self.clock.now() - older_than
+        deleted = 0
+        while True:
+            ids = await self.store.archived_before(
+                cutoff, keep_checkpointed=keep_checkpointed, limit=_CHUNK
+            )
+            if not ids:
+                return deleted
+            for session_id in ids:
+                deleted += int(await self.delete(session_id))
+
+    # -- messages -------------------------------------------------------------
+
+    async def append(self, session: Session, *messages: NewMessage) -> list[Message]:
+        """Append messages to the session's head branch; one transaction.
+
+        Raises:
+            StorageError: the session no longer exists.
+        """
+        ids = [new_id(MESSAGE_ID_LENGTH) for _ in messages]
+        stored = await self.store.append_messages(session.id, messages, ids, self.clock.now())
+        if not stored and messages:
+            raise StorageError(f"session {session.id} does not exist")
+        return stored
+
+    async def history(
+        self,
+        session: Session,
+        *,
+        limit: int = 20,
+        before: str | None = None,
+        after: str | None = None,
+    ) -> HistoryPage:
+        """Return a page of the session's visible history, oldest first.
+
+        Args:
+            session: the session.
+            limit: at most this many messages.
+            before: only messages older than this message id (the page ends just
+                before it); ``has_more`` then says whether older ones exist.
+            after: only messages newer than this message id (the page starts just
+                after it); ``has_more`` then says whether newer ones exist.
+
+        Raises:
+            NotFoundError: a cursor is not a message of this history.
+        """
+        segments = await self._head_segments(session)
+        if after is not None:
+            start = (await self._visible(segments, after)).seq + 1
+            found = await self._read(segments, start, session.message_count, limit + 1, False)
+            return HistoryPage(tuple(found[:limit]), has_more=len(found) > limit)
+        end = session.message_count
+        if before is not None:
+            end = (await self._visible(segments, before)).seq - 1
+        found = await self._read(segments, 1, end, limit + 1, True)
+        page = found[:limit]
+        page.reverse()
+        return HistoryPage(tuple(page), has_more=len(found) > limit)
+
+    async def all_messages(self, session: Session) -> list[Message]:
+        """Return the whole visible history, oldest first (exports)."""
+        messages: list[Message] = []
+        async for chunk in self._iter_segments(await self._head_segments(session)):
+            messages.extend(chunk)
+        return messages
+
+    async def clear(self, session: Session, *, by: str) -> tuple[Session, Checkpoint | None]:
+        """Start an empty head branch; settings and checkpoints stay.
+
+        A non-empty history is saved first as an automatic checkpoint, so a clear
+        can be undone with ``/checkpoint restore``.
+        """
+        saved = None
+        if session.message_count:
+            saved = await self._save(session, "before clear", "", by=by, auto=True)
+        now = self.clock.now()
+        branch = Branch(new_id(SESSION_ID_LENGTH), session.id, None, 0, 0, now)
+        updated = await self.store.switch_head(session.id, branch, now)
+        if updated is None:
+            raise NotFoundError(f"No session {session.id!r}.")
+        return updated, saved
+
+    async def _head_segments(self, session: Session) -> list[_Segment]:
+        head = await self.store.get_branch(session.head_branch_id)
+        if head is None:
+            raise StorageError(f"session {session.id} has no head branch")
+        return await self._segments(head, head.last_seq)
+
+    async def _segments(self, branch: Branch, upto: int) -> list[_Segment]:
+        """Return the branch chain ending at ``branch``'s seq ``upto``, newest first."""
+        segments: list[_Segment] = []
+        current: Branch | None = branch
+        bound = upto
+        while current is not None and bound > 0:
+            if bound > current.fork_seq:
+                segments.append(_Segment(current.id, current.fork_seq + 1, bound))
+            bound = min(bound, current.fork_seq)
+            if current.parent_id is None:
+                break
+            current = await self.store.get_branch(current.parent_id)
+        return segments
+
+    async def _read(
+        self, segments: list[_Segment], lo: int, hi: int, limit: int, newest_first: bool
+    ) -> list[Message]:
+        ordered = segments if newest_first else list(reversed(segments))
+        found: list[Message] = []
+        for segment in ordered:
+            if len(found) >= limit:
+                break
+            low, high = max(lo, segment.lo), min(hi, segment.hi)
+            if low > high:
+                continue
+            found.extend(
+                await self.store.read_messages(
+                    segment.branch_id,
+                    min_seq=low,
+                    max_seq=high,
+                    limit=limit - len(found),
+                    newest_first=newest_first,
+                )
+            )
+        return found
+
+    async def _iter_segments(self, segments: list[_Segment]) -> AsyncIterator[list[Message]]:
+        """Yield the messages of ``segments`` (newest first) oldest first, in chunks."""
+        for segment in reversed(segments):
+            low = segment.lo
+            while low <= segment.hi:
+                chunk = await self.store.read_messages(
+                    segment.branch_id,
+                    min_seq=low,
+                    max_seq=segment.hi,
+                    limit=_CHUNK,
+                    newest_first=False,
+                )
+                if not chunk:
+                    break
+                yield chunk
+                low = chunk[-1].seq + 1
+
+    async def _visible(self, segments: list[_Segment], message_id: str) -> Message:
+        message = await self.store.get_message(message_id)
+        if message is not None:
+            for segment in segments:
+                inside = segment.lo <= message.seq <= segment.hi
+                if message.branch_id == segment.branch_id and inside:
+                    return message
+        raise NotFoundError(f"No message {message_id!r} in this session.")
+
+    # -- checkpoints ----------------------------------------------------------
+
+    async def save_checkpoint(
+        self, session: Session, name: str, description: str = "", *, by: str
+    ) -> Checkpoint:
+        """Save a checkpoint at the end of the session's visible history; O(1)."""
+        return await self._save(session, name, description, by=by, auto=False)
+
+    async def _save(
+        self, session: Session, name: str, description: str, *, by: str, auto: bool
+    ) -> Checkpoint:
+        checkpoint = Checkpoint(
+            id=new_id(SESSION_ID_LENGTH),
+            session_id=session.id,
+            branch_id=session.head_branch_id,
+            seq=session.message_count,
+            name=name,
+            description=description,
+            auto=auto,
+            created_by=by,
+            created_at=self.clock.now(),
+        )
+        await self.store.add_checkpoint(checkpoint)
+        return checkpoint
+
+    async def list_checkpoints(self, session: Session) -> list[Checkpoint]:
+        """Return the session's checkpoints, oldest first."""
+        return await self.store.list_checkpoints(session.id)
+
+    async def get_checkpoint(self, session: Session, checkpoint_id: str) -> Checkpoint:
+        """Return a checkpoint of this session.
+
+        Raises:
+            NotFoundError: no such checkpoint in this session.
+        """
+        checkpoint = await self.store.get_checkpoint(checkpoint_id)
+        if checkpoint is None or checkpoint.session_id != session.id:
+            raise NotFoundError(f"No checkpoint {checkpoint_id!r} in this session.")
+        return checkpoint
+
+    async def restore_checkpoint(
+        self, session: Session, checkpoint_id: str, *, by: str
+    ) -> tuple[Session, Checkpoint]:
+        """Go back to a checkpoint; O(1) and undoable.
+
+        The state left behind is saved first as an automatic checkpoint.
+
+        Returns:
+            The session with its new head, and the automatic checkpoint.
+        """
+        target = await self.get_checkpoint(session, checkpoint_id)
+        undo = await self._save(session, f"before restoring {target.name}", "", by=by, auto=True)
+        now = self.clock.now()
+        branch = Branch(
+            id=new_id(SESSION_ID_LENGTH),
+            session_id=session.id,
+            parent_id=target.branch_id,
+            fork_seq=target.seq,
+            last_seq=target.seq,
+            created_at=now,
+        )
+        updated = await self.store.switch_head(session.id, branch, now)
+        if updated is None:
+            raise NotFoundError(f"No session {session.id!r}.")
+        return updated, undo
+
+    async def delete_checkpoint(self, session: Session, checkpoint_id: str) -> Checkpoint:
+        """Delete a checkpoint of this session."""
+        checkpoint = await self.get_checkpoint(session, checkpoint_id)
+        await self.store.delete_checkpoint(checkpoint.id)
+        return checkpoint
+
+    async def branch_checkpoint(
+        self,
+        inbound: Inbound,
+        session: Session,
+        checkpoint_id: str,
+        *,
+        title: str | None = None,
+    ) -> Session:
+        """Start a new active session whose history begins with a checkpoint's.
+
+        The current session is archived with reason ``branched``.
+        """
+        checkpoint = await self.get_checkpoint(session, checkpoint_id)
+        key = await self.key_for(inbound)
+        current = await self.store.get_active_session(key.value)
+        return await self._start(
+            inbound,
+            key,
+            title=title or session.title,
+            archive=current,
+            reason=ArchiveReason.BRANCHED,
+            fork=checkpoint,
+        )
+
+    async def count_checkpoints(self, session: Session) -> int:
+        """Return how many checkpoints the session has."""
+        return await self.store.count_checkpoints(session.id)
+
+    def now(self) -> datetime:
+        """Return the manager's current time."""
+        return self.clock.now()

@@ -1,0 +1,282 @@
+"""The domain's values: inbound messages, sessions, branches, messages, checkpoints, replies.
+
+All are frozen dataclasses. Times are timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Role(StrEnum):
+    """Who wrote a message."""
+
+    USER = "user"
+    ASSISTANT = "assistant"
+    SYSTEM = "system"
+
+
+class SessionStatus(StrEnum):
+    """Whether a session is the active one of its scope key."""
+
+    ACTIVE = "active"
+    ARCHIVED = "archived"
+
+
+class ArchiveReason(StrEnum):
+    """Why a session stopped being active."""
+
+    NEW = "new"
+    RESET = "reset"
+    DAILY = "daily"
+    IDLE = "idle"
+    RESUMED = "resumed"
+    """Another session of the same scope key was resumed."""
+    BRANCHED = "branched"
+    """A checkpoint was branched into a new session."""
+    IMPORTED = "imported"
+    """The session came from an export and starts archived."""
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One message from a user, normalised by an adapter.
+
+    Attributes:
+        platform: adapter name, such as ``"telegram"`` or ``"console"``.
+        channel_id: the chat, channel or DM the message was written in.
+        user_id: the author's platform id.
+        text: the message text.
+        thread_id: a thread or forum topic inside the channel, if any.
+        is_direct: whether the channel is a one-to-one chat with the bot.
+        message_id: the platform's id of the message, if it has one.
+        timestamp: when the platform says it was written.
+        display_name: the author's name for display.
+    """
+
+    platform: str
+    channel_id: str
+    user_id: str
+    text: str
+    thread_id: str | None = None
+    is_direct: bool = False
+    message_id: str | None = None
+    timestamp: datetime | None = None
+    display_name: str | None = None
+
+    @property
+    def user_ref(self) -> str:
+        """The author as ``platform:user_id``, the form used in ``[bot] admins``."""
+        return f"{self.platform}:{self.user_id}"
+
+    @property
+    def author_name(self) -> str:
+        """The display name, or the user id when there is none."""
+        return self.display_name or self.user_id
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyFile:
+    """A file sent with a reply, such as an export."""
+
+    name: str
+    content: bytes
+    mime_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One answer to send back to where the inbound message came from.
+
+    Attributes:
+        text: the text; adapters split it to the platform's size limit.
+        file: an optional attachment.
+        ephemeral: shown only to the caller where the platform supports it.
+    """
+
+    text: str
+    file: ReplyFile | None = None
+    ephemeral: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A conversation: its identity, status, counters and head branch.
+
+    Attributes:
+        id: random short id shown to users.
+        scope_key: the scope key the session belongs to (see :mod:`core.scope`).
+        status: active or archived; one active session per scope key.
+        owner: ``platform:user_id`` of the user whose message created it.
+        platform: the platform it was created on.
+        channel_id: the channel it was created in.
+        head_branch_id: the branch new messages are appended to.
+        message_count: number of messages in the visible history.
+        title: optional title.
+        tags: free-form tags.
+        metadata: free-form JSON-compatible data.
+        tokens_in: total prompt tokens reported by the responder.
+        tokens_out: total completion tokens reported by the responder.
+        created_at: creation time.
+        updated_at: time of the last change of any kind.
+        last_activity_at: time of the last *user* message (or creation).
+        archived_at: when it was archived, if it is.
+        archive_reason: why it was archived, if it is.
+    """
+
+    id: str
+    scope_key: str
+    status: SessionStatus
+    owner: str
+    platform: str
+    channel_id: str
+    head_branch_id: str
+    created_at: datetime
+    updated_at: datetime
+    last_activity_at: datetime
+    message_count: int = 0
+    title: str | None = None
+    tags: tuple[str, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    archived_at: datetime | None = None
+    archive_reason: ArchiveReason | None = None
+
+    @property
+    def is_active(self) -> bool:
+        """Whether this is the active session of its scope key."""
+        return self.status is SessionStatus.ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """A line of messages forked from a point of another branch.
+
+    The visible history of a branch is its parent's visible history up to and
+    including ``fork_seq``, followed by the branch's own messages, numbered from
+    ``fork_seq + 1``. A root branch has no parent and ``fork_seq == 0``.
+
+    Attributes:
+        id: random id.
+        session_id: the session the branch belongs to.
+        parent_id: the branch it forks from (possibly of another session).
+        fork_seq: the last message of the parent that is part of this branch.
+        last_seq: the seq of the branch's newest message (``fork_seq`` if none).
+        created_at: creation time.
+    """
+
+    id: str
+    session_id: str
+    parent_id: str | None
+    fork_seq: int
+    last_seq: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One immutable message of a session.
+
+    Attributes:
+        id: random id.
+        session_id: the session it was written in.
+        branch_id: the branch it belongs to.
+        seq: its position in the visible history of its branch, from 1.
+        role: user, assistant or system.
+        author: display name or id of the author.
+        content: the text.
+        metadata: free-form JSON-compatible data.
+        tokens_in: prompt tokens (assistant messages).
+        tokens_out: completion tokens (assistant messages).
+        created_at: when it was stored.
+    """
+
+    id: str
+    session_id: str
+    branch_id: str
+    seq: int
+    role: Role
+    author: str
+    content: str
+    created_at: datetime
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A message to append; the store assigns id, branch, seq and time."""
+
+    role: Role
+    author: str
+    content: str
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A named pointer to a point of a session's history.
+
+    Attributes:
+        id: random short id shown to users.
+        session_id: the session it was saved in.
+        branch_id: the branch it points into.
+        seq: the last message included; also the number of messages it holds.
+        name: the name given by the user.
+        description: optional description.
+        auto: saved automatically (before a restore) rather than by a user.
+        created_by: ``platform:user_id`` of who saved it.
+        created_at: when it was saved.
+    """
+
+    id: str
+    session_id: str
+    branch_id: str
+    seq: int
+    name: str
+    created_by: str
+    created_at: datetime
+    description: str = ""
+    auto: bool = False
+
+    @property
+    def message_count(self) -> int:
+        """Number of messages in the history the checkpoint points at."""
+        return self.seq
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSettings:
+    """Per-channel overrides stored by admin commands.
+
+    Attributes:
+        channel_key: the channel as built by :func:`core.scope.channel_key_for`.
+        scope: scope name override (a :class:`core.scope.Scope` value), if any.
+        daily_reset_time: ``HH:MM`` override, ``"off"``, or ``None`` for the default.
+        idle_reset_minutes: minutes, ``0`` for off, or ``None`` for the default.
+        timezone: IANA timezone name override, if any.
+        updated_at: when it last changed.
+    """
+
+    channel_key: str
+    updated_at: datetime
+    scope: str | None = None
+    daily_reset_time: str | None = None
+    idle_reset_minutes: int | None = None
+    timezone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """A slice of a session's visible history, oldest first."""
+
+    messages: tuple[Message, ...]
+    has_more: bool

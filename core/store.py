@@ -1,0 +1,225 @@
+"""The storage protocol every backend implements.
+
+A store keeps rows and enforces the invariants that need a transaction (one active
+session per scope key, seq allocation, conditional archiving). Everything else, such
+as walking a branch chain or access checks, lives in :mod:`core.manager`, so backends
+stay small. One contract suite (``tests/core/test_store_contract.py``) runs against
+every backend.
+
+Backends are chosen by URL through :func:`core.storage.open_store`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from core.models import (
+    ArchiveReason,
+    Branch,
+    ChannelSettings,
+    Checkpoint,
+    Message,
+    NewMessage,
+    Session,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionFilter:
+    """Which sessions :meth:`Store.list_sessions` returns.
+
+    Attributes:
+        scope_key: only sessions of this scope key.
+        platform: only sessions created on this platform.
+        channel_id: only sessions created in this channel (needs ``platform``).
+        status: ``"active"``, ``"archived"`` or ``None`` for both.
+    """
+
+    scope_key: str | None = None
+    platform: str | None = None
+    channel_id: str | None = None
+    status: str | None = None
+
+
+class Store(Protocol):
+    """Async persistence of sessions, branches, messages, checkpoints and settings.
+
+    All times passed in and returned are aware UTC datetimes. Methods that take a
+    session, branch or checkpoint id raise nothing when it does not exist; they return
+    ``None``, ``False`` or an empty result instead.
+    """
+
+    async def open(self) -> None:
+        """Connect and make sure the schema is current."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections."""
+        ...
+
+    # -- sessions -------------------------------------------------------------
+
+    async def start_session(
+        self,
+        session: Session,
+        root: Branch,
+        *,
+        archive_id: str | None = None,
+        archive_reason: ArchiveReason | None = None,
+    ) -> Session:
+        """Insert ``session`` with its first branch, archiving another one first.
+
+        In one transaction: if ``archive_id`` is given and that session is still
+        active, archive it with ``archive_reason`` at ``session.created_at``; then
+        insert ``session`` and ``root``. If ``session`` is active and its scope key
+        already has an active session (a concurrent writer won), nothing is inserted
+        and that session is returned.
+        """
+        ...
+
+    async def get_session(self, session_id: str) -> Session | None:
+        """Return the session with this id."""
+        ...
+
+    async def get_active_session(self, scope_key: str) -> Session | None:
+        """Return the active session of ``scope_key``."""
+        ...
+
+    async def list_sessions(
+        self, where: SessionFilter, *, limit: int, offset: int = 0
+    ) -> list[Session]:
+        """Return matching sessions, newest ``created_at`` first (ties by id)."""
+        ...
+
+    async def archive_session(self, session_id: str, reason: ArchiveReason, at: datetime) -> bool:
+        """Archive the session if it is still active; tell whether it was."""
+        ...
+
+    async def activate_session(
+        self, session_id: str, at: datetime, *, displaced_reason: ArchiveReason
+    ) -> Session | None:
+        """Make an archived session the active one of its scope key.
+
+        In one transaction the key's current active session (if another) is archived
+        with ``displaced_reason``. Returns the updated session, or ``None`` if it does
+        not exist.
+        """
+        ...
+
+    async def update_session(
+        self,
+        session_id: str,
+        at: datetime,
+        *,
+        title: str | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Session | None:
+        """Change the given fields (``None`` leaves a field as it is)."""
+        ...
+
+    async def delete_session(self, session_id: str) -> bool:
+        """Delete a session with its branches, messages and checkpoints."""
+        ...
+
+    async def archived_before(
+        self, cutoff: datetime, *, keep_checkpointed: bool, limit: int
+    ) -> list[str]:
+        """Return ids of sessions archived before ``cutoff``, oldest first.
+
+        With ``keep_checkpointed``, sessions with a user (not automatic) checkpoint
+        are left out.
+        """
+        ...
+
+    # -- branches and messages ------------------------------------------------
+
+    async def get_branch(self, branch_id: str) -> Branch | None:
+        """Return the branch with this id."""
+        ...
+
+    async def branches_forked_from(self, session_id: str) -> list[Branch]:
+        """Return branches of *other* sessions whose parent belongs to this one."""
+        ...
+
+    async def add_branch(self, branch: Branch) -> None:
+        """Insert a branch without changing any session's head."""
+        ...
+
+    async def switch_head(self, session_id: str, branch: Branch, at: datetime) -> Session | None:
+        """Insert ``branch`` and make it the session's head in one transaction.
+
+        The session's ``message_count`` becomes ``branch.last_seq``.
+        """
+        ...
+
+    async def reparent_branch(self, branch_id: str, parent_id: str | None, fork_seq: int) -> None:
+        """Point a branch at another parent (used to detach it before a delete)."""
+        ...
+
+    async def append_messages(
+        self, session_id: str, messages: Sequence[NewMessage], ids: Sequence[str], at: datetime
+    ) -> list[Message]:
+        """Append messages to the session's head branch in one transaction.
+
+        Seqs continue the head branch; the session's counters (message count,
+        tokens, ``updated_at``, and ``last_activity_at`` for user messages) move
+        with them. ``ids`` gives each message its id. Returns the stored messages,
+        or an empty list if the session does not exist.
+        """
+        ...
+
+    async def copy_messages(self, messages: Sequence[Message]) -> None:
+        """Insert messages exactly as given (ids, branch, seq and times)."""
+        ...
+
+    async def read_messages(
+        self,
+        branch_id: str,
+        *,
+        min_seq: int = 1,
+        max_seq: int | None = None,
+        limit: int,
+        newest_first: bool,
+    ) -> list[Message]:
+        """Return messages of one branch with ``min_seq <= seq <= max_seq``."""
+        ...
+
+    async def get_message(self, message_id: str) -> Message | None:
+        """Return the message with this id."""
+        ...
+
+    # -- checkpoints ----------------------------------------------------------
+
+    async def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Store a checkpoint."""
+        ...
+
+    async def get_checkpoint(self, checkpoint_id: str) -> Checkpoint | None:
+        """Return the checkpoint with this id."""
+        ...
+
+    async def list_checkpoints(self, session_id: str) -> list[Checkpoint]:
+        """Return a session's checkpoints, oldest first."""
+        ...
+
+    async def delete_checkpoint(self, checkpoint_id: str) -> bool:
+        """Delete a checkpoint; tell whether it existed."""
+        ...
+
+    async def count_checkpoints(self, session_id: str) -> int:
+        """Return how many checkpoints a session has."""
+        ...
+
+    # -- channel settings -----------------------------------------------------
+
+    async def get_channel_settings(self, channel_key: str) -> ChannelSettings | None:
+        """Return the overrides stored for a channel."""
+        ...
+
+    async def put_channel_settings(self, settings: ChannelSettings) -> None:
+        """Insert or replace the overrides of a channel."""
+        ...
