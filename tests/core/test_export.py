@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from core.errors import UsageError
+from core.export import ExportFormat, export_session, parse_export
+from core.models import Message, Role, Session, SessionStatus
+
+WHEN = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+
+
+def session() -> Session:
+    return Session(
+        id="s1",
+        scope_key="k",
+        status=SessionStatus.ACTIVE,
+        owner="console:alice",
+        platform="console",
+        channel_id="c",
+        head_branch_id="b",
+        created_at=WHEN,
+        updated_at=WHEN,
+        last_activity_at=WHEN,
+        title="Trip",
+    )
+
+
+def messages() -> list[Message]:
+    return [
+        Message("m1", "s1", "b", 1, Role.USER, "alice", "hello *world*", WHEN),
+        Message("m2", "s1", "b", 2, Role.ASSISTANT, "bot", "line one\nline two", WHEN),
+    ]
+
+
+def test_markdown_quotes_every_line() -> None:
+    file = export_session(session(), messages(), [], ExportFormat.MARKDOWN)
+    text = file.content.decode()
+    assert file.name == "session-s1.md" and file.mime_type == "text/markdown"
+    assert text.startswith("# Trip\n")
+    assert "> line one\n> line two" in text
+
+
+def test_text_has_one_line_per_message() -> None:
+    text = export_session(session(), messages(), [], ExportFormat.TEXT).content.decode()
+    assert "[2026-03-01 12:30 UTC] alice: hello *world*" in text
+
+
+def test_json_round_trips() -> None:
+    file = export_session(session(), messages(), [], ExportFormat.JSON)
+    parsed = parse_export(file.content)
+    assert parsed.title == "Trip"
+    assert [m[2] for m in parsed.messages] == ["hello *world*", "line one\nline two"]
+    assert parsed.messages[0][6] == WHEN
+
+
+@pytest.mark.parametrize(
+    ("data", "why"),
+    [
+        (b"not json", "Expecting value"),
+        (b"[]", "not a sessionbot JSON export"),
+        (json.dumps({"format": "sessionbot-export", "version": 9}).encode(), "version 9"),
+        (json.dumps({"format": "sessionbot-export", "version": 1}).encode(), "session"),
+    ],
+)
+def test_bad_imports_say_why(data: bytes, why: str) -> None:
+    with pytest.raises(UsageError, match=why):
+        parse_export(data)

@@ -1,0 +1,67 @@
+"""Each package exports a sorted ``__all__``; an export that goes missing fails here."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+EXPECTED = {
+    "core": {
+        "Answer",
+        "ArchiveReason",
+        "Branch",
+        "ChannelSettings",
+        "Checkpoint",
+        "Clock",
+        "CommandError",
+        "ConfigError",
+        "ConflictError",
+        "DEFAULT_SCOPE",
+        "EchoResponder",
+        "HistoryPage",
+        "Inbound",
+        "InboundHandler",
+        "ManualClock",
+        "Message",
+        "NewMessage",
+        "NotFoundError",
+        "PermissionDenied",
+        "ProactiveSender",
+        "Reply",
+        "ReplyFile",
+        "Resolution",
+        "Responder",
+        "ResponderError",
+        "Role",
+        "Scope",
+        "ScopeKey",
+        "Session",
+        "SessionFilter",
+        "SessionManager",
+        "SessionStatus",
+        "SessionbotError",
+        "StorageError",
+        "Store",
+        "SystemClock",
+        "UsageError",
+        "channel_key_for",
+        "scope_key_for",
+    },
+}
+
+
+def isort_order(name: str) -> tuple[int, str]:
+    """Constants, then classes, then functions: the order ``ruff`` keeps ``__all__`` in."""
+    kind = 0 if name.isupper() else 1 if name[0].isupper() else 2
+    return kind, name
+
+
+@pytest.mark.parametrize("package", sorted(EXPECTED))
+def test_all_is_sorted_complete_and_importable(package: str) -> None:
+    module = importlib.import_module(package)
+    exported = list(module.__all__)
+    assert exported == sorted(exported, key=isort_order)
+    assert EXPECTED[package] <= set(exported)
+    for name in exported:
+        assert getattr(module, name) is not None
