@@ -30,12 +30,14 @@ from core.models import (
     Session,
     SessionStatus,
 )
+from core.reset import ResetPolicy, ResetRules, due_reset
 from core.scope import DEFAULT_SCOPE, Scope, ScopeKey, channel_key_for, scope_key_for
 from core.store import SessionFilter, Store
 
 SESSION_ID_LENGTH = 10
 MESSAGE_ID_LENGTH = 16
 _CHUNK = 500
+_AUTOMATIC = (ArchiveReason.DAILY, ArchiveReason.IDLE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,8 @@ class SessionManager:
         default_scope: scope of channels without an override.
         identities: ``platform:user_id`` to linked identity name, for ``per-peer``.
         threads_are_channels: whether a thread counts as its own channel.
+        reset_rules: daily and idle reset settings; ``None`` never resets.
+        carry_over: session fields (``title``, ``tags``) an automatic reset keeps.
     """
 
     def __init__(
@@ -81,8 +85,12 @@ class SessionManager:
         default_scope: Scope = DEFAULT_SCOPE,
         identities: Mapping[str, str] | None = None,
         threads_are_channels: bool = True,
+        reset_rules: ResetRules | None = None,
+        carry_over: Sequence[str] = ("title", "tags"),
     ) -> None:
         self.store = store
+        self.reset_rules = reset_rules
+        self.carry_over = frozenset(carry_over)
         self.clock: Clock = clock or SystemClock()
         self.default_scope = default_scope
         self._identities = dict(identities or {})
@@ -130,12 +138,43 @@ class SessionManager:
     # -- sessions -------------------------------------------------------------
 
     async def resolve(self, inbound: Inbound) -> Resolution:
-        """Return the active session for the message, creating it if missing."""
+        """Return the active session for the message, creating it if missing.
+
+        The reset policy is applied first: a stale session is archived (``daily`` or
+        ``idle``) and a fresh one started in the same step, so resets never depend on
+        the scheduler having run. ``Resolution.replaced`` then names the old session,
+        also when the scheduler archived it while nobody was writing.
+        """
         key = await self.key_for(inbound)
         session = await self.store.get_active_session(key.value)
         if session is None:
-            session = await self._start(inbound, key)
-        return Resolution(session=session, key=key)
+            return await self._start_after_gap(inbound, key)
+        reason = await self.due_reset(session)
+        if reason is None:
+            return Resolution(session=session, key=key)
+        fresh = await self._start(inbound, key, archive=session, reason=reason, carry=session)
+        replaced = await self.store.get_session(session.id)
+        return Resolution(session=fresh, key=key, replaced=replaced)
+
+    async def _start_after_gap(self, inbound: Inbound, key: ScopeKey) -> Resolution:
+        latest = await self.store.list_sessions(SessionFilter(scope_key=key.value), limit=1)
+        previous = latest[0] if latest else None
+        automatic = previous is not None and previous.archive_reason in _AUTOMATIC
+        session = await self._start(inbound, key, carry=previous if automatic else None)
+        return Resolution(session=session, key=key, replaced=previous if automatic else None)
+
+    async def due_reset(self, session: Session) -> ArchiveReason | None:
+        """Return why ``session`` should be reset now, or ``None``."""
+        if self.reset_rules is None:
+            return None
+        policy = await self.reset_policy(session)
+        return due_reset(session, policy, self.clock.now())
+
+    async def reset_policy(self, session: Session) -> ResetPolicy:
+        """Return the reset policy in force for ``session``."""
+        rules = self.reset_rules or ResetRules()
+        settings = await self.store.get_channel_settings(session.channel_key)
+        return rules.policy_for(session, settings)
 
     async def start_new(
         self, inbound: Inbound, reason: ArchiveReason, *, title: str | None = None
@@ -159,8 +198,13 @@ class SessionManager:
         archive: Session | None = None,
         reason: ArchiveReason | None = None,
         fork: Checkpoint | None = None,
+        carry: Session | None = None,
     ) -> Session:
         now = self.clock.now()
+        tags: tuple[str, ...] = ()
+        if carry is not None:
+            title = title or (carry.title if "title" in self.carry_over else None)
+            tags = carry.tags if "tags" in self.carry_over else ()
         session_id = new_id(SESSION_ID_LENGTH)
         seq = fork.seq if fork else 0
         root = Branch(
@@ -184,6 +228,9 @@ class SessionManager:
             last_activity_at=now,
             message_count=seq,
             title=title,
+            tags=tags,
+            channel_key=self.channel_key(inbound),
+            is_direct=inbound.is_direct,
         )
         return await self.store.start_session(
             session,

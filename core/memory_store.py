@@ -119,6 +119,7 @@ class MemoryStore:
             archive_reason=None,
             updated_at=at,
             last_activity_at=at,
+            resumed_at=at,
         )
         self._sessions[session_id] = resumed
         self._active[session.scope_key] = session_id

@@ -126,6 +126,9 @@ class Session:
         last_activity_at: time of the last *user* message (or creation).
         archived_at: when it was archived, if it is.
         archive_reason: why it was archived, if it is.
+        channel_key: the channel (or thread) key whose settings apply to it.
+        resumed_at: when it was last made active again after being archived.
+        is_direct: whether it lives in a one-to-one chat with the bot.
     """
 
     id: str
@@ -146,6 +149,9 @@ class Session:
     tokens_out: int = 0
     archived_at: datetime | None = None
     archive_reason: ArchiveReason | None = None
+    channel_key: str = ""
+    resumed_at: datetime | None = None
+    is_direct: bool = False
 
     @property
     def is_active(self) -> bool:

@@ -1,0 +1,205 @@
+"""The reset policy: when a session ends by itself (daily and idle resets).
+
+Pure functions of (session, policy, now), evaluated lazily on every inbound message
+and, for sessions nobody writes to, by the scheduler's jobs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from core.models import ArchiveReason, ChannelSettings, Session
+
+_MAX_GAP_MINUTES = 24 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class ResetPolicy:
+    """The reset rules in force for one channel.
+
+    Attributes:
+        daily_time: local time of the daily reset, or ``None`` for no daily reset.
+        timezone: the timezone ``daily_time`` is read in.
+        idle_minutes: minutes of user silence that end a session, or ``None``.
+        grace_minutes: a daily boundary that falls inside a live conversation waits
+            until the user has been quiet this long.
+    """
+
+    daily_time: time | None = None
+    timezone: ZoneInfo = ZoneInfo("UTC")
+    idle_minutes: int | None = None
+    grace_minutes: int = 0
+
+    @property
+    def is_off(self) -> bool:
+        """Whether this policy never resets anything."""
+        return self.daily_time is None and self.idle_minutes is None
+
+
+def parse_reset_time(text: str) -> time | None:
+    """Parse ``HH:MM`` (24-hour) or ``off``.
+
+    Raises:
+        ValueError: with a message saying what is expected.
+    """
+    value = text.strip().lower()
+    if value == "off":
+        return None
+    hours, sep, minutes = value.partition(":")
+    if sep and hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and len(hours) <= 2:
+        if int(hours) < 24 and int(minutes) < 60:
+            return time(int(hours), int(minutes))
+    raise ValueError(f"expected HH:MM (24-hour) or off, not {text!r}")
+
+
+def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """Return the instant of local time ``at`` on ``day`` in ``zone``, as UTC.
+
+    A local time that does not exist that day (the clocks jump over it) resolves to
+    the first valid instant after it; one that exists twice resolves to the first.
+    """
+    naive = datetime.combine(day, at)
+    for minute in range(_MAX_GAP_MINUTES):
+        candidate = naive + timedelta(minutes=minute)
+        aware = candidate.replace(tzinfo=zone, fold=0)
+        if aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == candidate:
+            return aware.astimezone(UTC)
+    raise ValueError(f"no valid local time after {naive} in {zone}")  # pragma: no cover
+
+
+def next_daily_boundary(after: datetime, at: time, zone: ZoneInfo) -> datetime:
+    """Return the first daily reset instant strictly after ``after`` (UTC)."""
+    day = after.astimezone(zone).date() - timedelta(days=1)
+    while True:
+        boundary = local_instant(day, at, zone)
+        if boundary > after:
+            return boundary
+        day += timedelta(days=1)
+
+
+def session_started(session: Session) -> datetime:
+    """When the session's daily clock started: creation, or its last resume."""
+    return session.resumed_at or session.created_at
+
+
+def due_reset(session: Session, policy: ResetPolicy, now: datetime) -> ArchiveReason | None:
+    """Return why the session should end now, or ``None`` if it lives on.
+
+    Idle counts from the last *user* message. A daily reset is due once a boundary
+    has passed since the session started and the user has been quiet for
+    ``grace_minutes``, so a boundary inside a live conversation waits for a pause.
+    """
+    quiet = now - session.last_activity_at
+    if policy.idle_minutes is not None and quiet >= timedelta(minutes=policy.idle_minutes):
+        return ArchiveReason.IDLE
+    if policy.daily_time is not None:
+        boundary = next_daily_boundary(session_started(session), policy.daily_time, policy.timezone)
+        if now >= boundary and quiet >= timedelta(minutes=policy.grace_minutes):
+            return ArchiveReason.DAILY
+    return None
+
+
+def next_resets(
+    session: Session, policy: ResetPolicy, now: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """Return when the daily and the idle reset would happen if nothing changes."""
+    daily = None
+    if policy.daily_time is not None:
+        boundary = next_daily_boundary(session_started(session), policy.daily_time, policy.timezone)
+        quiet_from = session.last_activity_at + timedelta(minutes=policy.grace_minutes)
+        daily = max(boundary, quiet_from, now)
+    idle = None
+    if policy.idle_minutes is not None:
+        idle = max(session.last_activity_at + timedelta(minutes=policy.idle_minutes), now)
+    return daily, idle
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSelector:
+    """Which sessions a configured override applies to; ``None`` matches anything.
+
+    Attributes:
+        platform: the platform the session lives on.
+        channel_id: the channel it was created in.
+        is_direct: ``True`` for one-to-one chats, ``False`` for groups and channels.
+    """
+
+    platform: str | None = None
+    channel_id: str | None = None
+    is_direct: bool | None = None
+
+    def matches(self, session: Session) -> bool:
+        """Tell whether the override applies to ``session``."""
+        return (
+            (self.platform is None or self.platform == session.platform)
+            and (self.channel_id is None or self.channel_id == session.channel_id)
+            and (self.is_direct is None or self.is_direct == session.is_direct)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ResetOverride:
+    """Configured reset settings for the sessions a selector matches.
+
+    ``None`` in a field means "not overridden here"; ``"off"`` and ``0`` turn a
+    reset off.
+    """
+
+    selector: RuleSelector
+    daily_reset_time: str | None = None
+    idle_reset_minutes: int | None = None
+    timezone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResetRules:
+    """Reset settings from config: defaults, then ``[[sessions.overrides]]`` in order.
+
+    Per-channel settings stored by admins win over both. Each field is resolved on its
+    own: a channel that only sets an idle reset keeps the configured daily one.
+    """
+
+    daily_reset_time: str = "off"
+    idle_reset_minutes: int = 0
+    timezone: str = "UTC"
+    grace_minutes: int = 0
+    overrides: tuple[ResetOverride, ...] = ()
+
+    def effective_daily(self, session: Session, settings: ChannelSettings | None) -> str:
+        """Return the ``HH:MM`` or ``off`` in force for ``session``."""
+        if settings is not None and settings.daily_reset_time is not None:
+            return settings.daily_reset_time
+        for override in self.overrides:
+            if override.daily_reset_time is not None and override.selector.matches(session):
+                return override.daily_reset_time
+        return self.daily_reset_time
+
+    def effective_idle(self, session: Session, settings: ChannelSettings | None) -> int:
+        """Return the idle minutes in force for ``session`` (0 is off)."""
+        if settings is not None and settings.idle_reset_minutes is not None:
+            return settings.idle_reset_minutes
+        for override in self.overrides:
+            if override.idle_reset_minutes is not None and override.selector.matches(session):
+                return override.idle_reset_minutes
+        return self.idle_reset_minutes
+
+    def effective_timezone(self, session: Session, settings: ChannelSettings | None) -> str:
+        """Return the timezone name in force for ``session``."""
+        if settings is not None and settings.timezone is not None:
+            return settings.timezone
+        for override in self.overrides:
+            if override.timezone is not None and override.selector.matches(session):
+                return override.timezone
+        return self.timezone
+
+    def policy_for(self, session: Session, settings: ChannelSettings | None) -> ResetPolicy:
+        """Return the policy in force for ``session`` given its channel's settings."""
+        idle = self.effective_idle(session, settings)
+        return ResetPolicy(
+            daily_time=parse_reset_time(self.effective_daily(session, settings)),
+            timezone=ZoneInfo(self.effective_timezone(session, settings)),
+            idle_minutes=idle or None,
+            grace_minutes=self.grace_minutes,
+        )
