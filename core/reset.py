@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from core.models import ArchiveReason, ChannelSettings, Session
 
 _MAX_GAP_MINUTES = 24 * 60
+_UTC = ZoneInfo("UTC")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +29,7 @@ class ResetPolicy:
     """
 
     daily_time: time | None = None
-    timezone: ZoneInfo = ZoneInfo("UTC")
+    timezone: ZoneInfo = _UTC
     idle_minutes: int | None = None
     grace_minutes: int = 0
 
@@ -48,9 +49,9 @@ def parse_reset_time(text: str) -> time | None:
     if value == "off":
         return None
     hours, sep, minutes = value.partition(":")
-    if sep and hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and len(hours) <= 2:
-        if int(hours) < 24 and int(minutes) < 60:
-            return time(int(hours), int(minutes))
+    well_formed = hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and len(hours) <= 2
+    if sep and well_formed and int(hours) < 24 and int(minutes) < 60:
+        return time(int(hours), int(minutes))
     raise ValueError(f"expected HH:MM (24-hour) or off, not {text!r}")
 
 

@@ -64,7 +64,9 @@ async def test_append_counts_and_activity(manager: SessionManager, clock: Manual
     clock.advance(timedelta(minutes=5))
     await manager.append(session, NewMessage(Role.USER, "alice", "question"))
     clock.advance(timedelta(minutes=5))
-    await manager.append(session, NewMessage(Role.ASSISTANT, "bot", "answer", tokens_in=7, tokens_out=3))
+    await manager.append(
+        session, NewMessage(Role.ASSISTANT, "bot", "answer", tokens_in=7, tokens_out=3)
+    )
     stored = await manager.get(session.id)
     assert stored.message_count == 2
     assert (stored.tokens_in, stored.tokens_out) == (7, 3)
