@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from core.clock import Clock, SystemClock
 from core.errors import NotFoundError, StorageError
@@ -30,7 +31,14 @@ from core.models import (
     Session,
     SessionStatus,
 )
-from core.reset import ResetPolicy, ResetRules, due_reset
+from core.reset import (
+    ResetPolicy,
+    ResetRules,
+    configured_schedules,
+    due_reset,
+    last_daily_boundary,
+    parse_reset_time,
+)
 from core.scope import DEFAULT_SCOPE, Scope, ScopeKey, channel_key_for, scope_key_for
 from core.store import SessionFilter, Store
 
@@ -446,6 +454,37 @@ class SessionManager:
                 return deleted
             for session_id in ids:
                 deleted += int(await self.delete(session_id))
+
+    # -- scheduled resets -------------------------------------------------------
+
+    async def daily_schedules(self) -> set[tuple[str, str]]:
+        """Return every (``HH:MM``, timezone) daily reset that config or a channel uses."""
+        rules = self.reset_rules or ResetRules()
+        schedules = configured_schedules(rules)
+        configured_times = {time for time, _ in schedules} | {rules.daily_reset_time}
+        configured_zones = {zone for _, zone in schedules} | {rules.timezone}
+        for daily, zone in await self.store.stored_schedules():
+            times = {daily} if daily is not None else configured_times
+            zones = {zone} if zone is not None else configured_zones
+            schedules |= {(t, z) for t in times for z in zones if t != "off"}
+        return schedules
+
+    async def archive_idle_sessions(self) -> list[Session]:
+        """Archive every session idle past its limit; see :meth:`Store.archive_idle`."""
+        if self.reset_rules is None:
+            return []
+        return await self.store.archive_idle(self.reset_rules, self.clock.now())
+
+    async def archive_daily_sessions(self, schedule: tuple[str, str]) -> list[Session]:
+        """Archive the sessions whose daily reset on ``schedule`` is due."""
+        if self.reset_rules is None:
+            return []
+        now = self.clock.now()
+        at = parse_reset_time(schedule[0])
+        if at is None:
+            return []
+        boundary = last_daily_boundary(now, at, ZoneInfo(schedule[1]))
+        return await self.store.archive_daily(self.reset_rules, now, schedule, boundary)
 
     # -- messages -------------------------------------------------------------
 

@@ -204,3 +204,22 @@ class ResetRules:
             idle_minutes=idle or None,
             grace_minutes=self.grace_minutes,
         )
+
+
+def last_daily_boundary(now: datetime, at: time, zone: ZoneInfo) -> datetime:
+    """Return the latest daily reset instant at or before ``now`` (UTC)."""
+    day = now.astimezone(zone).date() + timedelta(days=1)
+    while True:
+        boundary = local_instant(day, at, zone)
+        if boundary <= now:
+            return boundary
+        day -= timedelta(days=1)
+
+
+def configured_schedules(rules: ResetRules) -> set[tuple[str, str]]:
+    """Return the (``HH:MM``, timezone) pairs config alone can put in force."""
+    times = {rules.daily_reset_time} | {
+        o.daily_reset_time for o in rules.overrides if o.daily_reset_time is not None
+    }
+    zones = {rules.timezone} | {o.timezone for o in rules.overrides if o.timezone is not None}
+    return {(t, z) for t in times for z in zones if t != "off"}

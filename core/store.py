@@ -25,6 +25,7 @@ from core.models import (
     NewMessage,
     Session,
 )
+from core.reset import ResetRules
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +134,36 @@ class Store(Protocol):
         With ``keep_checkpointed``, sessions with a user (not automatic) checkpoint
         are left out.
         """
+        ...
+
+    async def archive_idle(self, rules: ResetRules, now: datetime) -> list[Session]:
+        """Archive, with reason ``idle``, every active session idle past its limit.
+
+        Set-based and conditional (``WHERE status = 'active' AND last_activity_at <=
+        :cutoff``), one statement per distinct idle limit in force, so running it twice
+        or in two processes at once archives each session exactly once, and a session
+        that got a user message meanwhile is left alone. The limit of each session is
+        the one :meth:`ResetRules.effective_idle` gives it.
+
+        Returns:
+            The sessions it archived, as they are after archiving.
+        """
+        ...
+
+    async def archive_daily(
+        self, rules: ResetRules, now: datetime, schedule: tuple[str, str], boundary: datetime
+    ) -> list[Session]:
+        """Archive, with reason ``daily``, active sessions whose daily reset is due.
+
+        Only sessions whose effective (``HH:MM``, timezone) is ``schedule``, that
+        started before ``boundary`` (the schedule's latest instant at or before
+        ``now``) and whose user has been quiet for ``rules.grace_minutes``.
+        Set-based and conditional like :meth:`archive_idle`.
+        """
+        ...
+
+    async def stored_schedules(self) -> set[tuple[str | None, str | None]]:
+        """Return the distinct (daily reset time, timezone) pairs of channel settings."""
         ...
 
     # -- branches and messages ------------------------------------------------
