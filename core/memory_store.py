@@ -32,6 +32,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self._sessions: dict[str, Session] = {}
         self._active: dict[str, str] = {}
+        self._by_key: dict[str, set[str]] = {}
         self._branches: dict[str, Branch] = {}
         self._messages: dict[str, list[Message]] = {}
         self._message_ids: dict[str, Message] = {}
@@ -65,6 +66,7 @@ class MemoryStore:
                 return self._sessions[existing]
             self._active[session.scope_key] = session.id
         self._sessions[session.id] = session
+        self._by_key.setdefault(session.scope_key, set()).add(session.id)
         self._branches[root.id] = root
         self._messages[root.id] = []
         return session
@@ -82,7 +84,12 @@ class MemoryStore:
         self, where: SessionFilter, *, limit: int, offset: int = 0
     ) -> list[Session]:
         """See :meth:`core.store.Store.list_sessions`."""
-        found = [s for s in self._sessions.values() if _matches(s, where)]
+        candidates = (
+            [self._sessions[i] for i in self._by_key.get(where.scope_key, ())]
+            if where.scope_key is not None
+            else self._sessions.values()
+        )
+        found = [s for s in candidates if _matches(s, where)]
         found.sort(key=lambda s: (s.created_at, s.id), reverse=True)
         return found[offset : offset + limit]
 
@@ -157,6 +164,7 @@ class MemoryStore:
             return False
         if self._active.get(session.scope_key) == session_id:
             del self._active[session.scope_key]
+        self._by_key[session.scope_key].discard(session_id)
         for branch in [b for b in self._branches.values() if b.session_id == session_id]:
             del self._branches[branch.id]
             for message in self._messages.pop(branch.id, []):
