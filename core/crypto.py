@@ -1,0 +1,176 @@
+"""Envelope encryption with AES-256-GCM, from the ``cryptography`` package.
+
+* The master key (32 random bytes, base64) never touches the database. A key-encryption
+  key (KEK) is derived from it with HKDF-SHA256.
+* Every session has a random 256-bit data key, stored wrapped under the KEK together
+  with the version of the master key that wrapped it.
+* Values are sealed under the session's data key with a fresh random 96-bit nonce and
+  associated data naming what the value is (session id, message id, field), so a
+  ciphertext moved onto another row fails its tag check.
+
+A stored value says its own format: ``sb:aes256gcm:`` + base64(nonce + ciphertext) is
+sealed; ``sb:plain:`` + text is plain text that happened to start with ``sb:``;
+anything else is plain text. Plain and sealed rows can therefore coexist while a
+database is being encrypted.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from core.errors import ConfigError, SessionbotError
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+SEALED_PREFIX = "sb:aes256gcm:"
+PLAIN_PREFIX = "sb:plain:"
+_RESERVED = "sb:"
+
+
+class DecryptionError(SessionbotError):
+    """A sealed value failed its tag check: tampered, corrupt, or another key."""
+
+
+def generate_master_key() -> str:
+    """Return a new master key: 32 random bytes, base64-encoded."""
+    return base64.b64encode(os.urandom(KEY_BYTES)).decode("ascii")
+
+
+def decode_master_key(text: str, *, source: str) -> bytes:
+    """Decode a base64 master key.
+
+    Args:
+        text: the key as stored in the environment variable or file.
+        source: where it came from, for the error message.
+
+    Raises:
+        ConfigError: not base64, or not 32 bytes.
+    """
+    try:
+        key = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise ConfigError(f"{source}: the master key is not valid base64") from error
+    if len(key) != KEY_BYTES:
+        raise ConfigError(
+            f"{source}: the master key must be {KEY_BYTES} bytes, not {len(key)} "
+            "(make one with `sessionbot keys generate`)"
+        )
+    return key
+
+
+def _derive(master: bytes, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None, info=purpose).derive(master)
+
+
+class KeyEncryptionKey:
+    """The KEK derived from one master key; wraps and unwraps session data keys.
+
+    Args:
+        master: the 32-byte master key.
+        version: the master key's version, stored beside every key it wraps.
+    """
+
+    def __init__(self, master: bytes, version: int = 1) -> None:
+        self.version = version
+        self._aead = AESGCM(_derive(master, b"sessionbot key-encryption key v1"))
+        self._check = _derive(master, b"sessionbot key check v1")
+
+    @property
+    def check_value(self) -> bytes:
+        """A value derived from the master key that reveals nothing about it.
+
+        Stored in the keyring, it lets start-up tell a wrong master key apart before
+        anything is read or written.
+        """
+        return self._check
+
+    def matches(self, stored_check: bytes) -> bool:
+        """Tell whether ``stored_check`` was made by this master key."""
+        return hmac.compare_digest(self._check, stored_check)
+
+    def new_data_key(self) -> bytes:
+        """Return a fresh random 256-bit data key."""
+        return AESGCM.generate_key(bit_length=256)
+
+    def wrap(self, data_key: bytes, owner: str) -> bytes:
+        """Wrap a data key; ``owner`` (a session id) is bound as associated data."""
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._aead.encrypt(nonce, data_key, _wrap_ad(owner))
+
+    def unwrap(self, wrapped: bytes, owner: str) -> bytes:
+        """Unwrap a data key made by :meth:`wrap` for the same owner.
+
+        Raises:
+            DecryptionError: wrong key, wrong owner, or a damaged value.
+        """
+        try:
+            return self._aead.decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], _wrap_ad(owner))
+        except InvalidTag as error:
+            raise DecryptionError(f"the data key of {owner} does not unwrap") from error
+
+
+def _wrap_ad(owner: str) -> bytes:
+    return f"sessionbot data key:{owner}".encode()
+
+
+class Sealer:
+    """Seals and opens text under one data key."""
+
+    def __init__(self, data_key: bytes) -> None:
+        self._aead = AESGCM(data_key)
+
+    def seal(self, text: str, context: str) -> str:
+        """Encrypt ``text``; ``context`` names the value (e.g. ``message:<sid>:<mid>``)."""
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._aead.encrypt(nonce, text.encode("utf-8"), context.encode("utf-8"))
+        return SEALED_PREFIX + base64.b64encode(nonce + sealed).decode("ascii")
+
+    def open(self, value: str, context: str) -> str:
+        """Return the text of a stored value, sealed or plain.
+
+        Raises:
+            DecryptionError: a sealed value fails its tag check.
+        """
+        if not value.startswith(_RESERVED):
+            return value
+        if value.startswith(PLAIN_PREFIX):
+            return value[len(PLAIN_PREFIX) :]
+        if not value.startswith(SEALED_PREFIX):
+            return value
+        try:
+            raw = base64.b64decode(value[len(SEALED_PREFIX) :], validate=True)
+            plain = self._aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context.encode())
+        except (InvalidTag, binascii.Error, ValueError) as error:
+            raise DecryptionError(f"{context} does not decrypt") from error
+        return plain.decode("utf-8")
+
+
+def is_sealed(value: str) -> bool:
+    """Tell whether a stored value is sealed."""
+    return value.startswith(SEALED_PREFIX)
+
+
+def store_plain(text: str) -> str:
+    """Return how plain ``text`` is stored: as is, unless it could pass for a format tag."""
+    return PLAIN_PREFIX + text if text.startswith(_RESERVED) else text
+
+
+def open_plain(value: str) -> str:
+    """Return the text of a value stored by :func:`store_plain`.
+
+    Raises:
+        DecryptionError: the value is sealed and no key is at hand.
+    """
+    if value.startswith(PLAIN_PREFIX):
+        return value[len(PLAIN_PREFIX) :]
+    if is_sealed(value):
+        raise DecryptionError("the value is encrypted and encryption is not enabled")
+    return value
