@@ -23,7 +23,7 @@ from core.models import (
     SessionStatus,
 )
 from core.reset import ResetRules
-from core.store import SessionFilter
+from core.store import KeyringEntry, SessionFilter
 
 
 class MemoryStore:
@@ -38,6 +38,7 @@ class MemoryStore:
         self._message_ids: dict[str, Message] = {}
         self._checkpoints: dict[str, Checkpoint] = {}
         self._settings: dict[str, ChannelSettings] = {}
+        self._keyring: dict[str, KeyringEntry] = {}
 
     async def open(self) -> None:
         """Nothing to connect to."""
@@ -233,6 +234,10 @@ class MemoryStore:
         """See :meth:`core.store.Store.get_branch`."""
         return self._branches.get(branch_id)
 
+    async def branches_of(self, session_id: str) -> list[Branch]:
+        """See :meth:`core.store.Store.branches_of`."""
+        return [b for b in self._branches.values() if b.session_id == session_id]
+
     async def branches_forked_from(self, session_id: str) -> list[Branch]:
         """See :meth:`core.store.Store.branches_forked_from`."""
         own = {b.id for b in self._branches.values() if b.session_id == session_id}
@@ -336,6 +341,17 @@ class MemoryStore:
         """See :meth:`core.store.Store.get_message`."""
         return self._message_ids.get(message_id)
 
+    async def rewrite_messages(self, messages: Sequence[Message]) -> None:
+        """See :meth:`core.store.Store.rewrite_messages`."""
+        for new in messages:
+            old = self._message_ids.get(new.id)
+            if old is None:
+                continue
+            updated = dataclasses.replace(old, content=new.content, metadata=dict(new.metadata))
+            self._message_ids[new.id] = updated
+            branch = self._messages[old.branch_id]
+            branch[branch.index(old)] = updated
+
     # -- checkpoints ----------------------------------------------------------
 
     async def add_checkpoint(self, checkpoint: Checkpoint) -> None:
@@ -355,9 +371,62 @@ class MemoryStore:
         """See :meth:`core.store.Store.delete_checkpoint`."""
         return self._checkpoints.pop(checkpoint_id, None) is not None
 
+    async def rewrite_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """See :meth:`core.store.Store.rewrite_checkpoint`."""
+        old = self._checkpoints.get(checkpoint.id)
+        if old is not None:
+            self._checkpoints[checkpoint.id] = dataclasses.replace(
+                old, name=checkpoint.name, description=checkpoint.description
+            )
+
     async def count_checkpoints(self, session_id: str) -> int:
         """See :meth:`core.store.Store.count_checkpoints`."""
         return sum(1 for c in self._checkpoints.values() if c.session_id == session_id)
+
+    # -- keyring ----------------------------------------------------------------
+
+    async def keyring_get(self, name: str) -> KeyringEntry | None:
+        """See :meth:`core.store.Store.keyring_get`."""
+        return self._keyring.get(name)
+
+    async def keyring_add(self, entry: KeyringEntry) -> KeyringEntry:
+        """See :meth:`core.store.Store.keyring_add`."""
+        return self._keyring.setdefault(entry.name, entry)
+
+    async def keyring_delete(self, name: str) -> None:
+        """See :meth:`core.store.Store.keyring_delete`."""
+        self._keyring.pop(name, None)
+
+    async def keyring_page(self, prefix: str, after: str, limit: int) -> list[KeyringEntry]:
+        """See :meth:`core.store.Store.keyring_page`."""
+        names = sorted(n for n in self._keyring if n.startswith(prefix) and n > after)
+        return [self._keyring[n] for n in names[:limit]]
+
+    async def keyring_stage(self, name: str, next_value: bytes, next_version: int) -> None:
+        """See :meth:`core.store.Store.keyring_stage`."""
+        entry = self._keyring.get(name)
+        if entry is not None:
+            self._keyring[name] = dataclasses.replace(
+                entry, next_value=next_value, next_version=next_version
+            )
+
+    async def keyring_commit(self, check: KeyringEntry) -> int:
+        """See :meth:`core.store.Store.keyring_commit`."""
+        swapped = 0
+        for name, entry in list(self._keyring.items()):
+            if entry.next_value is not None and entry.next_version is not None:
+                self._keyring[name] = KeyringEntry(name, entry.next_value, entry.next_version)
+                swapped += 1
+        self._keyring[check.name] = check
+        return swapped
+
+    async def keyring_unstaged(self, prefix: str, version: int) -> int:
+        """See :meth:`core.store.Store.keyring_unstaged`."""
+        return sum(
+            1
+            for name, entry in self._keyring.items()
+            if name.startswith(prefix) and entry.next_version != version
+        )
 
     # -- channel settings -----------------------------------------------------
 

@@ -29,6 +29,25 @@ from core.reset import ResetRules
 
 
 @dataclass(frozen=True, slots=True)
+class KeyringEntry:
+    """One row of the keyring: a wrapped data key, or the master key check.
+
+    Attributes:
+        name: ``check`` for the master key check, ``session:<id>`` for a data key.
+        value: the wrapped key (or check value).
+        version: the master key version that made ``value``.
+        next_value: during a key rotation, ``value`` re-made under the new key.
+        next_version: the new key's version, with ``next_value``.
+    """
+
+    name: str
+    value: bytes
+    version: int
+    next_value: bytes | None = None
+    next_version: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SessionFilter:
     """Which sessions :meth:`Store.list_sessions` returns.
 
@@ -172,6 +191,10 @@ class Store(Protocol):
         """Return the branch with this id."""
         ...
 
+    async def branches_of(self, session_id: str) -> list[Branch]:
+        """Return every branch of a session."""
+        ...
+
     async def branches_forked_from(self, session_id: str) -> list[Branch]:
         """Return branches of *other* sessions whose parent belongs to this one."""
         ...
@@ -223,6 +246,10 @@ class Store(Protocol):
         """Return the message with this id."""
         ...
 
+    async def rewrite_messages(self, messages: Sequence[Message]) -> None:
+        """Replace the content and metadata of stored messages (re-encoding only)."""
+        ...
+
     # -- checkpoints ----------------------------------------------------------
 
     async def add_checkpoint(self, checkpoint: Checkpoint) -> None:
@@ -241,8 +268,50 @@ class Store(Protocol):
         """Delete a checkpoint; tell whether it existed."""
         ...
 
+    async def rewrite_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Replace the name and description of a stored checkpoint (re-encoding only)."""
+        ...
+
     async def count_checkpoints(self, session_id: str) -> int:
         """Return how many checkpoints a session has."""
+        ...
+
+    # -- keyring ----------------------------------------------------------------
+
+    async def keyring_get(self, name: str) -> KeyringEntry | None:
+        """Return the keyring entry ``name``."""
+        ...
+
+    async def keyring_add(self, entry: KeyringEntry) -> KeyringEntry:
+        """Insert an entry unless one of that name exists; return the stored one.
+
+        Two workers creating a data key for one session at once end with one key.
+        """
+        ...
+
+    async def keyring_delete(self, name: str) -> None:
+        """Delete a keyring entry (crypto-shredding, for a session's data key)."""
+        ...
+
+    async def keyring_page(self, prefix: str, after: str, limit: int) -> list[KeyringEntry]:
+        """Return entries whose name starts with ``prefix`` and sorts after ``after``."""
+        ...
+
+    async def keyring_stage(self, name: str, next_value: bytes, next_version: int) -> None:
+        """Record a re-wrapped value for ``name``, to be swapped in by a commit."""
+        ...
+
+    async def keyring_commit(self, check: KeyringEntry) -> int:
+        """Swap every staged value in and store ``check``, in one transaction.
+
+        Returns:
+            How many entries were swapped. Entries without a staged value are left
+            as they are; the caller stages them all first.
+        """
+        ...
+
+    async def keyring_unstaged(self, prefix: str, version: int) -> int:
+        """Count entries under ``prefix`` with no staged value of ``version``."""
         ...
 
     # -- channel settings -----------------------------------------------------
