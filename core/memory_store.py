@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from core.errors import ConflictError
 from core.models import (
     ArchiveReason,
     Branch,
@@ -412,6 +413,8 @@ class MemoryStore:
 
     async def keyring_commit(self, check: KeyringEntry) -> int:
         """See :meth:`core.store.Store.keyring_commit`."""
+        if await self.keyring_unstaged("session:", check.version):
+            raise ConflictError("a data key was added after staging")
         swapped = 0
         for name, entry in list(self._keyring.items()):
             if entry.next_value is not None and entry.next_version is not None:

@@ -85,22 +85,33 @@ class SealedStore:
             ConfigError: wrong master key, or an encrypted database without a key.
         """
         await self.inner.open()
+        try:
+            await self.check_key()
+        except ConfigError:
+            await self.inner.close()
+            raise
+
+    async def check_key(self) -> None:
+        """Check the master key against the database's key check; store one if new.
+
+        Raises:
+            ConfigError: wrong master key, or an encrypted database without a key.
+        """
         check = await self.inner.keyring_get(CHECK_ENTRY)
         if self._kek is None:
             if check is not None:
-                await self.inner.close()
                 raise ConfigError(
                     "this database is encrypted: set [encryption] enabled = true "
                     "and give its master key"
                 )
             return
         if check is None:
-            await self.inner.keyring_add(
+            check = await self.inner.keyring_add(
                 KeyringEntry(CHECK_ENTRY, self._kek.check_value, self._kek.version)
             )
-        elif not self._kek.matches(check.value):
-            await self.inner.close()
+        if not self._kek.matches(check.value):
             raise ConfigError("master key does not match this database")
+        self._kek.version = check.version
 
     async def close(self) -> None:
         """Close the backend."""

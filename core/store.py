@@ -305,8 +305,11 @@ class Store(Protocol):
         """Swap every staged value in and store ``check``, in one transaction.
 
         Returns:
-            How many entries were swapped. Entries without a staged value are left
-            as they are; the caller stages them all first.
+            How many entries were swapped.
+
+        Raises:
+            ConflictError: a ``session:`` entry has no staged value of
+                ``check.version`` (created after staging); nothing was changed.
         """
         ...
 
