@@ -1,0 +1,27 @@
+"""The composition root: configuration, the CLI, wiring and lifecycle.
+
+Operators use it through ``sessionbot`` (:mod:`bot.cli`); embedding code builds an
+:class:`Application` from :func:`load_config`'s settings. ``bot`` is the only package
+that knows every other one: it hands adapters the router's ``handle`` as a
+:data:`core.types.InboundHandler`.
+"""
+
+from bot.app import Application
+from bot.config import Settings, load_config, secret_from_env
+from bot.logs import configure_logging
+from bot.platforms import ADAPTERS, Adapter, AdapterFactory, build_adapters
+from bot.supervisor import AdapterSupervisor, Backoff
+
+__all__ = [
+    "ADAPTERS",
+    "Adapter",
+    "AdapterFactory",
+    "AdapterSupervisor",
+    "Application",
+    "Backoff",
+    "Settings",
+    "build_adapters",
+    "configure_logging",
+    "load_config",
+    "secret_from_env",
+]

@@ -1,0 +1,254 @@
+"""The console adapter: a terminal, or a pipe, as a chat with the bot.
+
+Each line of input is one message. ``@bob: text`` speaks as user ``bob`` for that
+line only; empty lines are skipped. Replies are printed as they come; a reply's file
+(an export) is saved into a directory and its path printed. With piped input every
+line is handled in order and the adapter finishes at end of input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import sys
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from core.models import Inbound, Reply, ReplyFile
+from core.types import InboundHandler
+
+logger = logging.getLogger(__name__)
+
+PLATFORM = "console"
+PROMPT = "you> "
+_SPEAKER = re.compile(r"@(?P<user>[\w.-]+):\s*(?P<text>.*)", re.DOTALL)
+
+
+class ConsoleAdapter:
+    """Reads messages from a text stream and writes the replies to another.
+
+    Args:
+        handler: where each message goes (the router's ``handle``).
+        user: the user id lines are written as.
+        channel: the channel id of the console.
+        input: the stream to read; standard input by default.
+        output: the stream to write; standard output by default.
+        export_dir: where files attached to replies are saved.
+    """
+
+    name = PLATFORM
+
+    def __init__(
+        self,
+        handler: InboundHandler,
+        *,
+        user: str = "local",
+        channel: str = "console",
+        input: TextIO | None = None,
+        output: TextIO | None = None,
+        export_dir: Path = Path("."),
+    ) -> None:
+        self._handler = handler
+        self._user = user
+        self._channel = channel
+        self._input = input if input is not None else sys.stdin
+        self._output = output if output is not None else sys.stdout
+        self._export_dir = export_dir
+        self._reader = _LineReader(self._input)
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._reading = False
+        self._count = 0
+
+    async def start(self) -> None:
+        """Start reading input; returns at once. Safe to call again after :meth:`stop`."""
+        if self._task is not None and not self._task.done():
+            return
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="console-adapter")
+
+    async def stop(self) -> None:
+        """Stop reading; a message being handled is finished first."""
+        self._stopping = True
+        task = self._task
+        if task is None or task.done():
+            return
+        if self._reading:
+            # Nothing is in flight, only a read that may never return (a terminal).
+            task.cancel()
+        await asyncio.wait([task])
+
+    async def wait(self) -> None:
+        """Return once input has ended or the adapter was stopped.
+
+        Raises:
+            Exception: whatever made the adapter fail, such as an unreadable input.
+        """
+        if self._task is None:
+            raise RuntimeError("the console adapter was not started")
+        # asyncio.wait, not await: cancelling the waiter must not cancel the adapter.
+        await asyncio.wait([self._task])
+        if not self._task.cancelled():
+            self._task.result()
+
+    async def _run(self) -> None:
+        interactive = _is_terminal(self._input)
+        while not self._stopping:
+            if interactive:
+                self._write(PROMPT, end="")
+            self._reading = True
+            try:
+                line = await self._reader.readline()
+            finally:
+                self._reading = False
+            if line is None:
+                if interactive:
+                    self._write("")  # end the prompt line left by ^D
+                return
+            inbound = self._inbound(line)
+            if inbound is not None:
+                await self._deliver(inbound)
+
+    def _inbound(self, line: str) -> Inbound | None:
+        text, user = line.strip(), self._user
+        speaker = _SPEAKER.fullmatch(text)
+        if speaker:
+            text, user = speaker["text"].strip(), speaker["user"]
+        if not text:
+            return None
+        self._count += 1
+        return Inbound(
+            platform=PLATFORM,
+            channel_id=self._channel,
+            user_id=user,
+            text=text,
+            is_direct=True,
+            message_id=str(self._count),
+            timestamp=datetime.now(UTC),
+            display_name=user,
+        )
+
+    async def _deliver(self, inbound: Inbound) -> None:
+        try:
+            replies = await self._handler(inbound)
+        except Exception:
+            # The router answers bad input itself; reaching here is a bug, and one
+            # bad message must not end the conversation.
+            logger.exception("handling console message %s failed", inbound.message_id)
+            self._write("error: the message could not be handled (see the log)")
+            return
+        for reply in replies:
+            self._show(reply)
+
+    def _show(self, reply: Reply) -> None:
+        if reply.text:
+            self._write(reply.text)
+        if reply.file is not None:
+            self._write(f"saved file to {_display(save_file(reply.file, self._export_dir))}")
+
+    def _write(self, text: str, *, end: str = "\n") -> None:
+        self._output.write(text + end)
+        self._output.flush()
+
+
+def save_file(file: ReplyFile, directory: Path) -> Path:
+    """Save an attached file into ``directory`` without overwriting anything.
+
+    Only the last component of the file's name is used, so a name cannot point
+    outside ``directory``. The file is readable by its owner only: exports hold
+    conversations.
+
+    Returns:
+        The path written.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    name = Path(file.name).name or "file"
+    stem, suffix = Path(name).stem, Path(name).suffix
+    for attempt in range(1000):
+        path = directory / (name if attempt == 0 else f"{stem}-{attempt}{suffix}")
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(file.content)
+        return path
+    raise FileExistsError(f"too many files named like {name} in {directory}")
+
+
+def _display(path: Path) -> str:
+    text = str(path)
+    if path.is_absolute() or text.startswith("."):
+        return text
+    return f".{os.sep}{text}"
+
+
+def _is_terminal(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except ValueError:  # closed
+        return False
+
+
+_Item = str | None | BaseException
+
+
+class _LineReader:
+    """Reads lines of a blocking stream on a daemon thread, one line per request.
+
+    A daemon thread, rather than the loop's executor, because a read from a
+    terminal may never return: the executor would hold up interpreter exit after
+    Ctrl-C, while a daemon thread does not. Lines are read only when asked for, so
+    input stays in the stream until the previous line has been handled. Works the
+    same for terminals, pipes, redirected files and in-memory streams.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._wanted = threading.Semaphore(0)
+        self._lines: asyncio.Queue[_Item] | None = None
+        self._ended = False
+
+    async def readline(self) -> str | None:
+        """Return the next line, or ``None`` at end of input."""
+        if self._ended:
+            return None
+        if self._lines is None:
+            self._lines = asyncio.Queue()
+            post = _poster(asyncio.get_running_loop(), self._lines)
+            threading.Thread(target=self._read, args=(post,), daemon=True).start()
+        self._wanted.release()
+        item = await self._lines.get()
+        if isinstance(item, BaseException):
+            raise item
+        self._ended = item is None
+        return item
+
+    def _read(self, post: Callable[[_Item], bool]) -> None:
+        while True:
+            self._wanted.acquire()
+            try:
+                line = self._stream.readline()
+            except Exception as error:  # handed to the loop, where it fails the adapter
+                post(error)
+                continue
+            if not post(line or None) or not line:
+                return
+
+
+def _poster(
+    loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[_Item]
+) -> Callable[[_Item], bool]:
+    def post(item: _Item) -> bool:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+        except RuntimeError:  # the loop has closed: nobody is reading any more
+            return False
+        return True
+
+    return post

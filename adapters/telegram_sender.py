@@ -1,0 +1,213 @@
+"""Sending replies to Telegram: size limits, files, topics, and what to do on errors.
+
+Text goes out as plain text (no ``parse_mode``), so nothing a user or a model wrote
+can break Markdown or HTML formatting. Each attempt that fails is handled by kind:
+
+* flood control (``RetryAfter``): wait as long as Telegram asks, then retry;
+* network errors and 5xx answers: retry with exponential backoff;
+* a group that became a supergroup (``ChatMigrated``): retry in the new chat;
+* the bot was blocked or removed (``Forbidden``): logged, the rest of the reply
+  is dropped, since nothing more can reach that chat;
+* anything else Telegram refuses (``BadRequest``): logged, that message skipped.
+
+A message is given up only after :attr:`RetryPolicy.send_attempts` attempts, and
+never without an error in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import warnings
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
+from pathlib import PurePath
+
+from telegram import Bot, ReplyParameters
+from telegram.constants import MessageLimit
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
+from telegram.warnings import PTBDeprecationWarning
+
+from adapters.splitting import split_text, utf16_units
+from core.models import Reply, ReplyFile
+
+logger = logging.getLogger(__name__)
+
+TEXT_LIMIT = int(MessageLimit.MAX_TEXT_LENGTH)
+"""The longest message Telegram accepts (4,096), counted in UTF-16 code units.
+
+Counting code units rather than characters can only make chunks shorter, so a
+chunk is accepted whichever way the server counts.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How long to wait between attempts, and how many attempts a message gets.
+
+    Attributes:
+        initial: seconds before the first retry.
+        factor: each further retry multiplies the delay by this.
+        maximum: the delay never exceeds this.
+        send_attempts: attempts to send one message before giving it up.
+    """
+
+    initial: float = 1.0
+    factor: float = 2.0
+    maximum: float = 30.0
+    send_attempts: int = 6
+
+    def delay(self, failures: int) -> float:
+        """Return the seconds to wait after ``failures`` failures in a row (1 or more)."""
+        return float(min(self.maximum, self.initial * self.factor ** (failures - 1)))
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where replies go.
+
+    Attributes:
+        chat_id: the chat.
+        thread_id: the forum topic, if any; replies stay in it.
+        reply_to: the message each reply quotes, if any (the user's, in groups).
+    """
+
+    chat_id: int
+    thread_id: int | None = None
+    reply_to: int | None = None
+
+
+_Action = Callable[[int], Awaitable[object]]
+
+
+def retry_after_seconds(error: RetryAfter) -> float:
+    """Return how many seconds Telegram asked to wait."""
+    # PTB 22 warns when ``retry_after`` is read as an int; it may be either type.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = error.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+class TelegramSender:
+    """Sends replies through a bot, retrying as the module docstring describes.
+
+    Args:
+        bot: the connected bot.
+        policy: delays and attempts for retries.
+    """
+
+    def __init__(self, bot: Bot, policy: RetryPolicy) -> None:
+        self._bot = bot
+        self._policy = policy
+
+    async def send_replies(self, target: Target, replies: Sequence[Reply]) -> None:
+        """Send each reply: its text in as many messages as needed, then its file."""
+        for reply in replies:
+            if not await self._send_reply(target, reply):
+                return
+
+    async def send_text(self, target: Target, text: str) -> bool:
+        """Send ``text``, split at Telegram's limit on line boundaries.
+
+        Returns:
+            ``False`` if the chat can no longer be reached (the bot was blocked or
+            removed), ``True`` otherwise, even if a message had to be given up.
+        """
+        reply_to = target.reply_to
+        for chunk in split_text(text, TEXT_LIMIT, char_size=utf16_units):
+            send = partial(self._send_message, chunk, target.thread_id, reply_to)
+            if not await self._call(target.chat_id, send, "a message"):
+                return False
+            reply_to = None  # quote once per reply, not once per chunk
+        return True
+
+    async def send_file(self, target: Target, file: ReplyFile) -> bool:
+        """Send ``file`` as a document under its own name (its last path component).
+
+        Returns:
+            ``False`` if the chat can no longer be reached, ``True`` otherwise.
+        """
+        name = PurePath(file.name).name or "file"
+
+        async def send(chat_id: int) -> object:
+            return await self._bot.send_document(
+                chat_id,
+                file.content,
+                filename=name,
+                message_thread_id=target.thread_id,
+                reply_parameters=_reply_parameters(target.reply_to),
+            )
+
+        return await self._call(target.chat_id, send, f"the file {name!r}")
+
+    async def _send_reply(self, target: Target, reply: Reply) -> bool:
+        if reply.text.strip():
+            if not await self.send_text(target, reply.text):
+                return False
+            target = Target(target.chat_id, target.thread_id)  # quoted already
+        if reply.file is not None:
+            return await self.send_file(target, reply.file)
+        return True
+
+    async def _send_message(
+        self, text: str, thread_id: int | None, reply_to: int | None, chat_id: int
+    ) -> object:
+        return await self._bot.send_message(
+            chat_id,
+            text,
+            message_thread_id=thread_id,
+            reply_parameters=_reply_parameters(reply_to),
+        )
+
+    async def _call(self, chat_id: int, action: _Action, what: str) -> bool:
+        failures = 0
+        while True:
+            try:
+                await action(chat_id)
+                return True
+            except ChatMigrated as error:
+                logger.info("chat %s is now supergroup %s", chat_id, error.new_chat_id)
+                chat_id, delay = error.new_chat_id, 0.0
+            except RetryAfter as error:
+                delay = retry_after_seconds(error)
+                logger.warning("flood control in chat %s: waiting %.1fs", chat_id, delay)
+            except Forbidden as error:
+                logger.warning("cannot send to chat %s (blocked or removed): %s", chat_id, error)
+                return False
+            except BadRequest as error:  # before NetworkError, its base class
+                logger.error("Telegram refused %s for chat %s: %s", what, chat_id, error)
+                return True
+            except NetworkError as error:
+                # A timeout may hide a message that did arrive; sending it twice is
+                # the lesser harm than losing it.
+                delay = self._policy.delay(failures + 1)
+                logger.warning(
+                    "sending to chat %s failed (%s); retrying in %.1fs", chat_id, error, delay
+                )
+            except TelegramError as error:
+                logger.error("sending %s to chat %s failed: %s", what, chat_id, error)
+                return True
+            failures += 1
+            if failures >= self._policy.send_attempts:
+                logger.error(
+                    "gave up sending %s to chat %s after %d attempts", what, chat_id, failures
+                )
+                return True
+            await asyncio.sleep(delay)
+
+
+def _reply_parameters(message_id: int | None) -> ReplyParameters | None:
+    if message_id is None:
+        return None
+    # The quoted message may have been deleted meanwhile; answer anyway.
+    return ReplyParameters(message_id, allow_sending_without_reply=True)

@@ -1,0 +1,138 @@
+"""The running bot: wires the parts together and drives their lifecycle.
+
+``Application.run`` opens the store, runs retention cleanup once, starts the reset
+scheduler and every enabled adapter (each under a supervisor), and waits until all
+adapters have finished or SIGINT/SIGTERM asks for a graceful stop. Then it stops the
+adapters and the scheduler and closes the store. A second signal during the stop falls back to Python's default handling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator, Mapping
+from datetime import timedelta
+from typing import Any
+
+from bot.config import Settings
+from bot.platforms import ADAPTERS, Adapter, AdapterFactory, build_adapters
+from bot.scheduler import ResetScheduler
+from bot.supervisor import AdapterSupervisor, Backoff
+from bot.wiring import build_router, opened_manager
+from core.manager import SessionManager
+
+logger = logging.getLogger(__name__)
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Application:
+    """A configured bot, ready to run.
+
+    Args:
+        settings: the configuration.
+        factories: adapter name to factory (see :data:`bot.platforms.ADAPTERS`).
+        backoff: delays between restarts of a failed adapter.
+        stop_timeout: seconds each adapter gets to stop before it is cancelled.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        factories: Mapping[str, AdapterFactory] = ADAPTERS,
+        backoff: Backoff | None = None,
+        stop_timeout: float = 10.0,
+    ) -> None:
+        self.settings = settings
+        self._factories = factories
+        self._backoff = backoff or Backoff()
+        self._stop_timeout = stop_timeout
+        self._stop_requested = asyncio.Event()
+
+    def request_stop(self) -> None:
+        """Ask :meth:`run` to stop the adapters and return."""
+        self._stop_requested.set()
+
+    async def run(self) -> None:
+        """Run until every adapter has finished or a stop is requested."""
+        async with opened_manager(self.settings) as manager:
+            await self._clean_up(manager)
+            router = build_router(manager, self.settings)
+            adapters = build_adapters(self.settings, router.handle, self._factories)
+            # Resets also happen lazily on each message; the scheduler archives the
+            # sessions nobody writes to, so listings and cleanup see them as ended.
+            scheduler = ResetScheduler(manager)
+            await scheduler.start()
+            try:
+                with self._signals_handled():
+                    await self._supervise(adapters)
+            finally:
+                await scheduler.stop()
+        logger.info("stopped")
+
+    async def _clean_up(self, manager: SessionManager) -> None:
+        storage = self.settings.storage
+        if storage.retention_days <= 0:
+            return
+        deleted = await manager.cleanup(
+            timedelta(days=storage.retention_days), keep_checkpointed=storage.keep_checkpointed
+        )
+        logger.info(
+            "retention: deleted %d sessions archived over %d days ago",
+            deleted,
+            storage.retention_days,
+        )
+
+    async def _supervise(self, adapters: list[Adapter]) -> None:
+        supervisors = [AdapterSupervisor(adapter, backoff=self._backoff) for adapter in adapters]
+        runs = {asyncio.create_task(s.run(), name=f"adapter-{s.adapter.name}") for s in supervisors}
+        logger.info("started adapters: %s", ", ".join(a.name for a in adapters))
+        stop: asyncio.Task[Any] = asyncio.create_task(self._stop_requested.wait())
+        try:
+            pending: set[asyncio.Task[Any]] = set(runs)
+            while pending and not stop.done():
+                _, pending = await asyncio.wait(
+                    pending | {stop}, return_when=asyncio.FIRST_COMPLETED
+                )
+                pending.discard(stop)
+        finally:
+            stop.cancel()
+            await self._stop_all(supervisors, runs)
+
+    async def _stop_all(
+        self, supervisors: list[AdapterSupervisor], runs: set[asyncio.Task[None]]
+    ) -> None:
+        for supervisor in supervisors:
+            try:
+                await asyncio.wait_for(supervisor.stop(), self._stop_timeout)
+            except TimeoutError:
+                logger.warning("adapter %s did not stop in time", supervisor.adapter.name)
+        _, late = await asyncio.wait(runs, timeout=self._stop_timeout) if runs else (set(), set())
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*runs, return_exceptions=True)
+
+    @contextlib.contextmanager
+    def _signals_handled(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+
+        def on_signal(number: signal.Signals) -> None:
+            logger.info("received %s; stopping", number.name)
+            self.request_stop()
+            # An impatient second Ctrl-C gets Python's default behaviour.
+            for sig in _SIGNALS:
+                loop.remove_signal_handler(sig)
+
+        installed = []
+        for sig in _SIGNALS:
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # not on Windows
+                loop.add_signal_handler(sig, on_signal, sig)
+                installed.append(sig)
+        try:
+            yield
+        finally:
+            for sig in installed:
+                loop.remove_signal_handler(sig)

@@ -1,0 +1,95 @@
+"""The ``sessionbot`` command line: run the bot, check config, manage the database.
+
+Exit status: 0 on success, 2 for a bad configuration (or bad command-line usage),
+1 for any other error sessionbot reports. User errors print one line, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from pathlib import Path
+
+import click
+
+from bot.app import Application
+from bot.cli_sessions import sessions
+from bot.cli_support import Group, config_option, load_settings
+from bot.config import Settings, override
+from bot.logs import configure_logging
+from core.errors import ConfigError
+from core.storage import upgrade_database
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="sessionbot")
+def cli() -> None:
+    """Chat bots that keep conversation sessions."""
+
+
+@cli.command()
+@config_option
+@click.option("--as", "user", help="Console: the user id lines are written as.")
+@click.option("--channel", help="Console: the channel id.")
+def run(config_path: Path | None, user: str | None, channel: str | None) -> None:
+    """Run the bot with every enabled adapter until they finish or SIGINT/SIGTERM."""
+    settings, label = load_settings(config_path)
+    settings = _console_options(settings, user=user, channel=channel)
+    if not settings.enabled_adapters():
+        raise ConfigError(f"{label}: adapters: no adapter is enabled; enable [adapters.console]")
+    configure_logging(settings.bot.log_level, settings.bot.log_format)
+    asyncio.run(Application(settings).run())
+
+
+def _console_options(settings: Settings, *, user: str | None, channel: str | None) -> Settings:
+    if user is not None:
+        settings = override(settings, {"adapters.console.user": user}, label="--as")
+    if channel is not None:
+        settings = override(settings, {"adapters.console.channel": channel}, label="--channel")
+    return settings
+
+
+@cli.group(cls=Group)
+def config() -> None:
+    """Check the configuration."""
+
+
+@config.command("check")
+@config_option
+def config_check(config_path: Path | None) -> None:
+    """Load and validate the configuration; exit 2 if it is bad."""
+    settings, label = load_settings(config_path)
+    adapters = ", ".join(settings.enabled_adapters()) or "none"
+    click.echo(
+        f"{label}: OK (bot {settings.bot.name!r}, storage {_masked(settings.storage.url)}, "
+        f"scope {settings.sessions.scope.value}, responder {settings.responder.kind}, "
+        f"adapters: {adapters})"
+    )
+
+
+@cli.group(cls=Group)
+def db() -> None:
+    """Manage the database schema."""
+
+
+@db.command("upgrade")
+@config_option
+def db_upgrade(config_path: Path | None) -> None:
+    """Apply pending schema migrations to the configured database."""
+    settings, _ = load_settings(config_path)
+    asyncio.run(upgrade_database(settings.storage.url))
+    click.echo(f"database {_masked(settings.storage.url)} is up to date")
+
+
+def _masked(url: str) -> str:
+    """Hide the password of a database URL."""
+    return re.sub(r"(://[^:/@]+:)[^@/]+@", r"\1***@", url)
+
+
+cli.add_command(sessions)
+
+
+def main() -> None:
+    """Entry point of the ``sessionbot`` console script."""
+    cli(prog_name="sessionbot")

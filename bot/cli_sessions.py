@@ -1,0 +1,250 @@
+"""``sessionbot sessions …``: operator tools to list, read, move and delete sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import click
+
+from bot.cli_support import Group, config_option, load_settings, local_time, run_async
+from bot.config import Settings
+from bot.wiring import opened_manager
+from core.errors import UsageError
+from core.export import ExportFormat, ImportedSession, export_session, parse_export
+from core.models import ReplyFile, Session
+from core.store import SessionFilter
+
+_KEY = re.compile(
+    r"(?P<platform>[a-z][a-z0-9_-]*):(?:c:(?P<channel>.+?)(?::u:(?P<user>.+))?|u:(?P<peer>.+))"
+)
+_OWNER = re.compile(r"[a-z][a-z0-9_-]*:\S+")
+_SHOWN_MESSAGES = 10
+
+
+@click.group(cls=Group)
+def sessions() -> None:
+    """List, show, export, import, delete and clean up sessions."""
+
+
+@sessions.command("list")
+@config_option
+@click.option("--scope-key", help="Only sessions of this scope key.")
+@click.option("--status", type=click.Choice(["active", "archived"]), help="Only this status.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@run_async
+async def list_sessions(
+    config_path: Path | None, scope_key: str | None, status: str | None, limit: int
+) -> None:
+    """List sessions, newest first."""
+    settings, _ = load_settings(config_path)
+    async with opened_manager(settings) as manager:
+        found = await manager.list_sessions(
+            SessionFilter(scope_key=scope_key, status=status), limit=limit
+        )
+    if not found:
+        click.echo("no sessions")
+        return
+    click.echo(f"{'ID':<12} {'STATUS':<18} {'MSGS':>5}  {'LAST ACTIVITY':<21} SCOPE KEY  TITLE")
+    for session in found:
+        click.echo(
+            f"{session.id:<12} {_status(session):<18} {session.message_count:>5}  "
+            f"{local_time(session.last_activity_at, settings):<21} "
+            f"{session.scope_key}  {session.title or ''}".rstrip()
+        )
+
+
+@sessions.command("show")
+@config_option
+@click.argument("session_id")
+@run_async
+async def show_session(config_path: Path | None, session_id: str) -> None:
+    """Show a session's details and its last messages."""
+    settings, _ = load_settings(config_path)
+    async with opened_manager(settings) as manager:
+        session = await manager.get(session_id)
+        checkpoints = await manager.list_checkpoints(session)
+        page = await manager.history(session, limit=_SHOWN_MESSAGES)
+    for label, value in _details(session, settings):
+        click.echo(f"{label:<14} {value}")
+    click.echo(f"{'checkpoints':<14} {len(checkpoints)}")
+    for checkpoint in checkpoints:
+        kind = " (automatic)" if checkpoint.auto else ""
+        click.echo(f"  {checkpoint.id}  {checkpoint.name!r}{kind}, {checkpoint.seq} messages")
+    click.echo(f"last {len(page.messages)} messages:" if page.messages else "no messages")
+    for message in page.messages:
+        when = local_time(message.created_at, settings)
+        click.echo(f"  [{when}] {message.author} ({message.role.value}): {message.content}")
+
+
+def _status(session: Session) -> str:
+    if session.archive_reason is None or session.is_active:
+        return session.status.value
+    return f"{session.status.value} ({session.archive_reason.value})"
+
+
+def _details(session: Session, settings: Settings) -> list[tuple[str, str]]:
+    return [
+        ("session", session.id),
+        ("title", session.title or "-"),
+        ("status", _status(session)),
+        ("scope key", session.scope_key),
+        ("owner", session.owner),
+        ("created", local_time(session.created_at, settings)),
+        ("last activity", local_time(session.last_activity_at, settings)),
+        ("archived", local_time(session.archived_at, settings)),
+        ("messages", str(session.message_count)),
+        ("tokens", f"{session.tokens_in} in, {session.tokens_out} out"),
+    ]
+
+
+@sessions.command("export")
+@config_option
+@click.argument("session_id")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice([fmt.value for fmt in ExportFormat]),
+    default=ExportFormat.MARKDOWN.value,
+    show_default=True,
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+def export(config_path: Path | None, session_id: str, fmt: str, output: Path | None) -> None:
+    """Export a session's visible history (JSON exports can be imported again)."""
+    settings, _ = load_settings(config_path)
+    file, count = asyncio.run(_export(settings, session_id, ExportFormat(fmt)))
+    if output is None:
+        click.echo(file.content.decode("utf-8"), nl=False)
+        return
+    output.write_bytes(file.content)
+    click.echo(f"exported session {session_id} ({count} messages) to {output}")
+
+
+async def _export(settings: Settings, session_id: str, fmt: ExportFormat) -> tuple[ReplyFile, int]:
+    async with opened_manager(settings) as manager:
+        session = await manager.get(session_id)
+        messages = await manager.all_messages(session)
+        checkpoints = await manager.list_checkpoints(session)
+    return export_session(session, messages, checkpoints, fmt), len(messages)
+
+
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    """Where an imported session lives, derived from its scope key and ``--owner``."""
+
+    platform: str
+    channel_id: str
+    owner: str
+
+
+def _origin(scope_key: str, owner: str | None) -> _Origin:
+    """Derive platform, channel and owner for a session of ``scope_key``.
+
+    Raises:
+        UsageError: the key is not one :func:`core.scope.scope_key_for` makes, or it
+            names no user and ``--owner`` is missing.
+    """
+    if scope_key == "main" or scope_key.startswith("identity:u:"):
+        if owner is None:
+            raise UsageError(f"scope key {scope_key!r} names no platform user: pass --owner")
+        return _Origin(owner.partition(":")[0], "", owner)
+    match = _KEY.fullmatch(scope_key)
+    if match is None:
+        raise UsageError(
+            f"{scope_key!r} is not a scope key; expected main, PLATFORM:c:CHANNEL, "
+            "PLATFORM:u:USER, PLATFORM:c:CHANNEL:u:USER or identity:u:NAME"
+        )
+    user = match["user"] or match["peer"]
+    owner = owner or (f"{match['platform']}:{user}" if user else None)
+    if owner is None:
+        raise UsageError(f"scope key {scope_key!r} names no user: pass --owner platform:user")
+    # A thread's channel key is CHANNEL/THREAD; the session records the channel.
+    channel = (match["channel"] or "").partition("/")[0]
+    return _Origin(match["platform"], channel, owner)
+
+
+@sessions.command("import")
+@config_option
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--scope-key", required=True, help="The scope key the session joins.")
+@click.option("--owner", help="platform:user owning the session [default: the key's user].")
+def import_session(config_path: Path | None, file: Path, scope_key: str, owner: str | None) -> None:
+    """Import a JSON export as an archived session; prints the new id."""
+    settings, _ = load_settings(config_path)
+    if owner is not None and not _OWNER.fullmatch(owner):
+        raise UsageError(f"--owner {owner!r} is not of the form platform:user")
+    origin = _origin(scope_key, owner)
+    imported = parse_export(file.read_bytes())
+    session = asyncio.run(_import(settings, imported, scope_key, origin))
+    click.echo(session.id)
+    click.echo(
+        f"imported {session.message_count} messages as archived session {session.id} "
+        f"in {scope_key}; make it active with /session resume {session.id}",
+        err=True,
+    )
+
+
+async def _import(
+    settings: Settings, imported: ImportedSession, scope_key: str, origin: _Origin
+) -> Session:
+    async with opened_manager(settings) as manager:
+        return await manager.import_export(
+            imported,
+            scope_key=scope_key,
+            owner=origin.owner,
+            platform=origin.platform,
+            channel_id=origin.channel_id,
+        )
+
+
+@sessions.command("delete")
+@config_option
+@click.argument("session_id")
+@run_async
+async def delete(config_path: Path | None, session_id: str) -> None:
+    """Delete a session with its messages and checkpoints."""
+    settings, _ = load_settings(config_path)
+    async with opened_manager(settings) as manager:
+        await manager.get(session_id)  # raises NotFoundError with a clear line
+        await manager.delete(session_id)
+    click.echo(f"deleted session {session_id}")
+
+
+@sessions.command("cleanup")
+@config_option
+@click.option(
+    "--older-than-days",
+    type=click.IntRange(min=0),
+    help="Delete sessions archived longer ago [default: storage.retention_days].",
+)
+@click.option(
+    "--keep-checkpointed/--no-keep-checkpointed",
+    default=None,
+    help="Spare sessions with a user checkpoint [default: storage.keep_checkpointed].",
+)
+@run_async
+async def cleanup(
+    config_path: Path | None, older_than_days: int | None, keep_checkpointed: bool | None
+) -> None:
+    """Delete archived sessions past retention."""
+    settings, _ = load_settings(config_path)
+    days = settings.storage.retention_days if older_than_days is None else older_than_days
+    keep = settings.storage.keep_checkpointed if keep_checkpointed is None else keep_checkpointed
+    if older_than_days is None and days == 0:
+        click.echo(
+            "storage.retention_days is 0 (keep forever): nothing deleted; "
+            "pass --older-than-days N to clean up anyway"
+        )
+        return
+    async with opened_manager(settings) as manager:
+        deleted = await manager.cleanup(timedelta(days=days), keep_checkpointed=keep)
+    spared = " (sessions with checkpoints kept)" if keep else ""
+    click.echo(f"deleted {deleted} sessions archived more than {days} days ago{spared}")

@@ -1,0 +1,90 @@
+"""What every ``sessionbot`` subcommand shares: ``--config``, settings, error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+from zoneinfo import ZoneInfo
+
+import click
+
+from bot.config import DEFAULTS_LABEL, Settings, load_config
+from core.errors import ConfigError, SessionbotError
+
+CONFIG_ENV = "SESSIONBOT_CONFIG"
+LOCAL_CONFIG = Path("config.toml")
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class Failure(click.ClickException):
+    """A user-facing error: one line on stderr, exit status 1, no traceback."""
+
+    exit_code = 1
+
+
+class ConfigFailure(Failure):
+    """A configuration error: one line on stderr, exit status 2."""
+
+    exit_code = 2
+
+
+class Group(click.Group):
+    """A click group that turns sessionbot's own errors into :class:`Failure`."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; ConfigError exits 2, other SessionbotErrors exit 1."""
+        try:
+            return super().invoke(ctx)
+        except ConfigError as error:
+            raise ConfigFailure(str(error)) from error
+        except SessionbotError as error:
+            raise Failure(str(error)) from error
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help=f"TOML config file [default: ${CONFIG_ENV}, else ./{LOCAL_CONFIG} if present, "
+    "else built-in defaults]",
+)
+
+
+def config_path_from(option: Path | None) -> Path | None:
+    """Return the config file to load: the option, ``$SESSIONBOT_CONFIG``, ``./config.toml``."""
+    if option is not None:
+        return option
+    if os.environ.get(CONFIG_ENV):
+        return Path(os.environ[CONFIG_ENV])
+    return LOCAL_CONFIG if LOCAL_CONFIG.is_file() else None
+
+
+def load_settings(option: Path | None) -> tuple[Settings, str]:
+    """Load the settings ``--config`` points at; returns them and their source's label."""
+    path = config_path_from(option)
+    return load_config(path), str(path) if path is not None else DEFAULTS_LABEL
+
+
+def run_async(function: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
+    """Let a click command be written as a coroutine function."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        return asyncio.run(function(*args, **kwargs))
+
+    return wrapper
+
+
+def local_time(when: datetime | None, settings: Settings) -> str:
+    """Format a time in the bot's timezone, ``-`` for none."""
+    if when is None:
+        return "-"
+    return when.astimezone(ZoneInfo(settings.bot.timezone)).strftime("%Y-%m-%d %H:%M %Z")

@@ -1,0 +1,315 @@
+"""The settings model: every option of ``config.toml``, its default and its checks.
+
+One pydantic model per TOML table. Every table forbids unknown keys, so a typo or
+an option this version does not support fails loudly instead of being ignored.
+Loading (file, environment, error messages) lives in :mod:`bot.config`.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from core.reset import ResetOverride, ResetRules, RuleSelector, parse_reset_time
+from core.scope import Scope
+
+_USER_REF = re.compile(r"[a-z][a-z0-9_-]*:\S+")
+_IDENTITY = re.compile(r"[A-Za-z0-9_.-]+")
+_STORAGE_SCHEMES = (
+    "sqlite:///",
+    "sqlite+aiosqlite:///",
+    "postgresql://",
+    "postgresql+asyncpg://",
+    "postgres://",
+    "memory://",
+)
+
+
+def _check_user_ref(ref: str) -> str:
+    if not _USER_REF.fullmatch(ref):
+        raise ValueError(f"{ref!r} is not of the form platform:user_id")
+    return ref
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class BotSettings(_Section):
+    """``[bot]``: who the bot is and how it guards and logs.
+
+    Attributes:
+        name: the bot's name, as in ``/command@name``.
+        admins: ``platform:user_id`` of the users who may run admin commands.
+        timezone: IANA timezone for daily resets and displayed times.
+        log_level: ``debug``, ``info``, ``warning``, ``error`` or ``critical``.
+        log_format: ``text`` or ``json`` (one JSON object per line).
+        max_message_chars: longer messages are refused.
+        rate_limit_per_minute: messages a user may send per minute.
+    """
+
+    name: str = Field(default="sessionbot", min_length=1)
+    admins: tuple[str, ...] = ()
+    timezone: str = "UTC"
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    log_format: Literal["text", "json"] = "text"
+    max_message_chars: int = Field(default=4000, ge=1)
+    rate_limit_per_minute: int = Field(default=30, ge=0)
+
+    @field_validator("admins")
+    @classmethod
+    def _admins(cls, admins: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_check_user_ref(ref) for ref in admins)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str) -> str:
+        return _check_timezone(name)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, level: object) -> object:
+        # Operators write INFO as often as info; accept both.
+        return level.lower() if isinstance(level, str) else level
+
+
+class StorageSettings(_Section):
+    """``[storage]``: where sessions are kept and for how long.
+
+    Attributes:
+        url: ``sqlite:///path``, ``postgresql://…`` or ``memory://``; a relative
+            SQLite path is relative to the working directory.
+        retention_days: archived sessions older than this are deleted; 0 keeps
+            them forever.
+        keep_checkpointed: cleanup spares sessions with a user checkpoint.
+    """
+
+    url: str = "sqlite:///./sessionbot.db"
+    retention_days: int = Field(default=0, ge=0)
+    keep_checkpointed: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, url: str) -> str:
+        if not url.startswith(_STORAGE_SCHEMES):
+            raise ValueError(
+                f"unsupported storage URL {url!r}; expected sqlite:///path, "
+                "postgresql://… or memory://"
+            )
+        return url
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown timezone {name!r}; use an IANA name such as 'Europe/Berlin'"
+        ) from None
+    return name
+
+
+def _check_reset_time(text: str) -> str:
+    parse_reset_time(text)  # raises ValueError saying what is expected
+    return text.strip().lower()
+
+
+class ResetOverrideSettings(_Section):
+    """One ``[[sessions.overrides]]`` table: reset settings for some sessions.
+
+    The selector keys (``platform``, ``channel_id``, ``is_direct``) pick the sessions;
+    a key left out matches anything. Overrides are tried in order; per-channel
+    settings stored by admins win over them.
+
+    Attributes:
+        platform: only sessions on this platform.
+        channel_id: only sessions of this channel.
+        is_direct: only one-to-one chats (``true``) or only groups (``false``).
+        daily_reset_time: ``HH:MM`` or ``off`` for the matched sessions.
+        idle_reset_minutes: minutes, or 0 for off, for the matched sessions.
+        timezone: the timezone their daily reset is read in.
+    """
+
+    platform: str | None = None
+    channel_id: str | None = None
+    is_direct: bool | None = None
+    daily_reset_time: str | None = None
+    idle_reset_minutes: int | None = Field(default=None, ge=0)
+    timezone: str | None = None
+
+    @field_validator("daily_reset_time")
+    @classmethod
+    def _reset_time(cls, text: str | None) -> str | None:
+        return None if text is None else _check_reset_time(text)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, name: str | None) -> str | None:
+        return None if name is None else _check_timezone(name)
+
+    @model_validator(mode="after")
+    def _sets_something(self) -> ResetOverrideSettings:
+        if (self.daily_reset_time, self.idle_reset_minutes, self.timezone) == (None,) * 3:
+            raise ValueError("sets none of daily_reset_time, idle_reset_minutes, timezone")
+        return self
+
+    def to_override(self) -> ResetOverride:
+        """Return the core's form of this override."""
+        selector = RuleSelector(self.platform, self.channel_id, self.is_direct)
+        return ResetOverride(
+            selector, self.daily_reset_time, self.idle_reset_minutes, self.timezone
+        )
+
+
+class SessionsSettings(_Section):
+    """``[sessions]``: which conversations share a session, and when one ends by itself.
+
+    Attributes:
+        scope: ``main``, ``per-channel``, ``per-peer`` or ``per-channel-peer``.
+        threads_are_channels: a thread gets its own sessions, like a channel.
+        daily_reset_time: ``HH:MM`` in ``[bot] timezone`` when sessions end, or ``off``.
+        idle_reset_minutes: minutes without a user message that end a session; 0 is off.
+        daily_reset_grace_minutes: a daily reset inside a live conversation waits
+            until the user has been quiet this long.
+        carry_over: what a session started by an automatic reset keeps of the old
+            one: ``title``, ``tags``.
+        overrides: reset settings for some platforms, channels or kinds of chat.
+    """
+
+    scope: Scope = Scope.CHANNEL_PEER
+    threads_are_channels: bool = True
+    daily_reset_time: str = "off"
+    idle_reset_minutes: int = Field(default=0, ge=0)
+    daily_reset_grace_minutes: int = Field(default=0, ge=0)
+    carry_over: tuple[Literal["title", "tags"], ...] = ("title", "tags")
+    overrides: tuple[ResetOverrideSettings, ...] = ()
+
+    @field_validator("daily_reset_time")
+    @classmethod
+    def _reset_time(cls, text: str) -> str:
+        return _check_reset_time(text)
+
+    def reset_rules(self, timezone: str) -> ResetRules:
+        """Return the reset rules for the session manager; ``timezone`` is the bot's."""
+        return ResetRules(
+            daily_reset_time=self.daily_reset_time,
+            idle_reset_minutes=self.idle_reset_minutes,
+            timezone=timezone,
+            grace_minutes=self.daily_reset_grace_minutes,
+            overrides=tuple(override.to_override() for override in self.overrides),
+        )
+
+
+class ContextSettings(_Section):
+    """``[context]``: what part of the history the responder sees.
+
+    Attributes:
+        max_tokens: token budget of the history given to the responder.
+        strategy: ``recent`` (the newest messages that fit).
+    """
+
+    max_tokens: int = Field(default=2000, ge=1)
+    strategy: Literal["recent"] = "recent"
+
+
+class ResponderSettings(_Section):
+    """``[responder]``: who answers plain messages.
+
+    Attributes:
+        kind: ``echo`` (repeats the message; needs no network).
+    """
+
+    kind: Literal["echo"] = "echo"
+
+
+class IdentitySettings(_Section):
+    """``[identity]``: one person's ids on several platforms.
+
+    Attributes:
+        links: identity name to the ``platform:user_id`` refs that are that person;
+            linked refs share ``per-peer`` sessions.
+    """
+
+    links: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+    @field_validator("links")
+    @classmethod
+    def _links(cls, links: dict[str, tuple[str, ...]]) -> dict[str, tuple[str, ...]]:
+        owners: dict[str, str] = {}
+        for name, refs in links.items():
+            if not _IDENTITY.fullmatch(name):
+                raise ValueError(f"identity name {name!r} may hold only letters, digits, _ . -")
+            for ref in refs:
+                _check_user_ref(ref)
+                if ref in owners and owners[ref] != name:
+                    raise ValueError(f"{ref!r} is linked to both {owners[ref]!r} and {name!r}")
+                owners[ref] = name
+        return links
+
+    def by_user_ref(self) -> dict[str, str]:
+        """Return ``platform:user_id`` to identity name, as the session manager wants it."""
+        return {ref: name for name, refs in self.links.items() for ref in refs}
+
+
+class AdapterSettings(_Section):
+    """Options every adapter has.
+
+    Attributes:
+        enabled: whether ``sessionbot run`` starts the adapter.
+    """
+
+    enabled: bool = False
+
+
+class ConsoleSettings(AdapterSettings):
+    """``[adapters.console]``: the terminal (or a pipe) as a chat.
+
+    Attributes:
+        enabled: on by default, so ``sessionbot run`` works with no config at all.
+        user: the user id lines are written as (``@bob: text`` speaks as bob).
+        channel: the channel id of the console.
+        export_dir: where files sent to the console (exports) are saved.
+    """
+
+    enabled: bool = True
+    user: str = "local"
+    channel: str = "console"
+    export_dir: Path = Path(".")
+
+    @field_validator("user", "channel")
+    @classmethod
+    def _plain_name(cls, name: str) -> str:
+        # These become parts of scope keys and of ``platform:user_id`` refs.
+        if not _IDENTITY.fullmatch(name):
+            raise ValueError(f"{name!r} may hold only letters, digits, _ . -")
+        return name
+
+
+class AdaptersSettings(_Section):
+    """``[adapters.*]``: one table per adapter."""
+
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+
+
+class Settings(_Section):
+    """The whole configuration, one attribute per TOML table."""
+
+    bot: BotSettings = Field(default_factory=BotSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    sessions: SessionsSettings = Field(default_factory=SessionsSettings)
+    context: ContextSettings = Field(default_factory=ContextSettings)
+    responder: ResponderSettings = Field(default_factory=ResponderSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    adapters: AdaptersSettings = Field(default_factory=AdaptersSettings)
+
+    def enabled_adapters(self) -> list[str]:
+        """Return the names of the enabled adapters, in table order."""
+        return [
+            name
+            for name in type(self.adapters).model_fields
+            if getattr(self.adapters, name).enabled
+        ]

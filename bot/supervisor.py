@@ -1,0 +1,100 @@
+"""Keeps one adapter running: restarts it with backoff when it fails.
+
+A failing adapter never stops the others: each runs under its own supervisor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.platforms import Adapter
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential delays between restarts.
+
+    Attributes:
+        initial: seconds before the first restart.
+        factor: each further failure multiplies the delay by this.
+        maximum: the delay never exceeds this; an adapter that ran this long
+            without failing starts again from ``initial``.
+    """
+
+    initial: float = 1.0
+    factor: float = 2.0
+    maximum: float = 60.0
+
+    def delay(self, failures: int) -> float:
+        """Return the seconds to wait after ``failures`` failures in a row (1 or more)."""
+        return float(min(self.maximum, self.initial * self.factor ** (failures - 1)))
+
+
+class AdapterSupervisor:
+    """Runs one adapter until it finishes or :meth:`stop` is called.
+
+    Args:
+        adapter: the adapter to run.
+        backoff: the delays between restarts.
+        monotonic: the clock that measures how long a run lasted.
+    """
+
+    def __init__(
+        self,
+        adapter: Adapter,
+        *,
+        backoff: Backoff | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.adapter = adapter
+        self._backoff = backoff or Backoff()
+        self._monotonic = monotonic
+        self._stopping = asyncio.Event()
+        self.failures = 0
+
+    async def run(self) -> None:
+        """Start the adapter, restart it after each failure, and return when it ends.
+
+        It ends when the adapter finishes by itself (the console at end of input)
+        or when :meth:`stop` was called.
+        """
+        while not self._stopping.is_set():
+            started = self._monotonic()
+            try:
+                await self.adapter.start()
+                await self.adapter.wait()
+                return
+            except Exception:
+                if self._stopping.is_set():
+                    logger.exception("adapter %s failed while stopping", self.adapter.name)
+                    return
+                if self._monotonic() - started >= self._backoff.maximum:
+                    self.failures = 0  # it ran fine for a while: this is a new streak
+                self.failures += 1
+                delay = self._backoff.delay(self.failures)
+                logger.exception("adapter %s failed; restarting in %.1fs", self.adapter.name, delay)
+                await self._stop_adapter()
+                await self._pause(delay)
+
+    async def stop(self) -> None:
+        """Ask the adapter to stop; :meth:`run` returns once it has."""
+        self._stopping.set()
+        await self._stop_adapter()
+
+    async def _stop_adapter(self) -> None:
+        try:
+            await self.adapter.stop()
+        except Exception:
+            logger.exception("adapter %s failed to stop", self.adapter.name)
+
+    async def _pause(self, seconds: float) -> None:
+        # Waiting on the stop event lets a shutdown cut the backoff short.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)

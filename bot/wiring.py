@@ -1,0 +1,69 @@
+"""Builds the parts of a running bot from settings: store, manager, responder, router.
+
+The one place that knows which concrete class stands behind each protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from bot.config import Settings
+from commands import Router, RouterSettings, default_registry
+from core.clock import Clock, SystemClock
+from core.manager import SessionManager
+from core.responder import EchoResponder, Responder
+from core.storage import open_store
+from core.store import Store
+
+
+def build_manager(
+    store: Store, settings: Settings, *, clock: Clock | None = None
+) -> SessionManager:
+    """Return the session manager configured by ``[sessions]``, ``[identity]`` and ``[bot]``."""
+    return SessionManager(
+        store,
+        clock=clock or SystemClock(),
+        default_scope=settings.sessions.scope,
+        identities=settings.identity.by_user_ref(),
+        threads_are_channels=settings.sessions.threads_are_channels,
+        reset_rules=settings.sessions.reset_rules(settings.bot.timezone),
+        carry_over=settings.sessions.carry_over,
+    )
+
+
+def build_responder(settings: Settings) -> Responder:
+    """Return the responder ``[responder] kind`` names."""
+    # ``echo`` is the only kind today; the config model rejects any other.
+    return EchoResponder()
+
+
+def router_settings(settings: Settings) -> RouterSettings:
+    """Return the router's view of ``[bot]`` and ``[context]``."""
+    return RouterSettings(
+        bot_name=settings.bot.name,
+        admins=frozenset(settings.bot.admins),
+        max_message_chars=settings.bot.max_message_chars,
+        context_max_tokens=settings.context.max_tokens,
+        rate_limit_per_minute=settings.bot.rate_limit_per_minute,
+    )
+
+
+def build_router(manager: SessionManager, settings: Settings) -> Router:
+    """Return the router with the built-in commands and installed plugins."""
+    return Router(
+        manager,
+        build_responder(settings),
+        default_registry(load_plugins=True),
+        router_settings(settings),
+    )
+
+
+@asynccontextmanager
+async def opened_manager(settings: Settings) -> AsyncIterator[SessionManager]:
+    """Open the configured store and yield a manager on it; the store is closed after."""
+    store = await open_store(settings.storage.url)
+    try:
+        yield build_manager(store, settings)
+    finally:
+        await store.close()

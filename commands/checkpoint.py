@@ -1,0 +1,127 @@
+"""Checkpoint commands: ``/checkpoint save|list|restore|delete|branch``."""
+
+from __future__ import annotations
+
+from commands.arguments import TITLE_LIMIT, id_arg, text_arg
+from commands.context import CommandContext
+from commands.formatting import format_time, one_line, plural, session_label
+from commands.registry import Registry
+from core.models import Checkpoint, Reply
+
+registry = Registry()
+
+NAME_LIMIT = 64
+DESCRIPTION_LIMIT = 500
+LIST_LIMIT = 20
+
+registry.group(
+    "checkpoint",
+    """Save points in this conversation and go back to them.
+
+    Saving and restoring are instant however long the conversation is, and a restore
+    can always be undone: it saves where you were first.
+    """,
+)
+
+
+@registry.subcommand(
+    "checkpoint",
+    "save",
+    usage='/checkpoint save "name" [description]',
+    min_args=1,
+    max_args=None,
+)
+async def checkpoint_save(ctx: CommandContext) -> Reply:
+    """Save the conversation as it is now under a name.
+
+    Quote a name of several words. Anything after the name is its description.
+    """
+    name = text_arg(ctx.args[:1], "name", limit=NAME_LIMIT)
+    description = text_arg(ctx.args[1:], "description", limit=DESCRIPTION_LIMIT, required=False)
+    checkpoint = await ctx.manager.save_checkpoint(ctx.session, name, description, by=ctx.user)
+    count = plural(checkpoint.message_count, "message")
+    return Reply(
+        f'Saved checkpoint "{name}" ({checkpoint.id}, {count}). '
+        f"To come back here: /checkpoint restore {checkpoint.id}"
+    )
+
+
+@registry.subcommand("checkpoint", "list", usage="/checkpoint list")
+async def checkpoint_list(ctx: CommandContext) -> Reply:
+    """List this conversation's checkpoints, oldest first."""
+    checkpoints = await ctx.manager.list_checkpoints(ctx.session)
+    if not checkpoints:
+        return Reply('No checkpoints yet. Save one with /checkpoint save "name".')
+    shown = checkpoints[-LIST_LIMIT:]
+    lines = ["Checkpoints:"]
+    if len(checkpoints) > len(shown):
+        lines.append(f"({len(checkpoints) - len(shown)} older not shown)")
+    lines.extend(_list_line(checkpoint) for checkpoint in shown)
+    return Reply("\n".join(lines))
+
+
+def _list_line(checkpoint: Checkpoint) -> str:
+    parts = [
+        f'• {checkpoint.id} "{checkpoint.name}"',
+        plural(checkpoint.message_count, "message"),
+        format_time(checkpoint.created_at),
+    ]
+    if checkpoint.auto:
+        parts.append("automatic")
+    if checkpoint.description:
+        parts.append(one_line(checkpoint.description, 80))
+    return " · ".join(parts)
+
+
+@registry.subcommand(
+    "checkpoint", "restore", usage="/checkpoint restore <id>", min_args=1, max_args=1
+)
+async def checkpoint_restore(ctx: CommandContext) -> Reply:
+    """Go back to a checkpoint of this conversation.
+
+    Where you were is saved first as an automatic checkpoint, so the reply tells you
+    how to undo the restore.
+    """
+    checkpoint_id = id_arg(ctx.args[0], "checkpoint")
+    target = await ctx.manager.get_checkpoint(ctx.session, checkpoint_id)
+    _, undo = await ctx.manager.restore_checkpoint(ctx.session, target.id, by=ctx.user)
+    return Reply(
+        f'Restored "{target.name}": back to {plural(target.message_count, "message")}. '
+        f"To undo: /checkpoint restore {undo.id}"
+    )
+
+
+@registry.subcommand(
+    "checkpoint", "delete", usage="/checkpoint delete <id>", min_args=1, max_args=1
+)
+async def checkpoint_delete(ctx: CommandContext) -> Reply:
+    """Delete a checkpoint of this conversation; the messages stay."""
+    checkpoint_id = id_arg(ctx.args[0], "checkpoint")
+    checkpoint = await ctx.manager.delete_checkpoint(ctx.session, checkpoint_id)
+    return Reply(f'Deleted checkpoint "{checkpoint.name}" ({checkpoint.id}).')
+
+
+@registry.subcommand(
+    "checkpoint",
+    "branch",
+    usage="/checkpoint branch <id> [title]",
+    min_args=1,
+    max_args=None,
+)
+async def checkpoint_branch(ctx: CommandContext) -> Reply:
+    """Start a new conversation from a checkpoint; the current one is archived.
+
+    The new conversation begins with the checkpoint's history; add a title to name it.
+    """
+    checkpoint_id = id_arg(ctx.args[0], "checkpoint")
+    title = text_arg(ctx.args[1:], "title", limit=TITLE_LIMIT, required=False) or None
+    checkpoint = await ctx.manager.get_checkpoint(ctx.session, checkpoint_id)
+    session = await ctx.manager.branch_checkpoint(
+        ctx.inbound, ctx.session, checkpoint.id, title=title
+    )
+    previous = ctx.session.id
+    return Reply(
+        f'Started {session_label(session)} from checkpoint "{checkpoint.name}" '
+        f"({plural(checkpoint.message_count, 'message')}). The previous conversation is "
+        f"archived; /session resume {previous} brings it back."
+    )

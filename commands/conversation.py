@@ -1,0 +1,76 @@
+"""Plain (non-command) messages: store, ask the responder, store the answer."""
+
+from __future__ import annotations
+
+import logging
+
+from commands.settings import RouterSettings
+from core.context import context_history
+from core.manager import SessionManager
+from core.models import Inbound, NewMessage, Reply, Role, Session
+from core.responder import Answer, Responder
+
+logger = logging.getLogger(__name__)
+
+APOLOGY = "Sorry, I couldn't answer that just now. Your message is saved; please try again."
+
+
+async def converse(
+    manager: SessionManager,
+    responder: Responder,
+    settings: RouterSettings,
+    inbound: Inbound,
+    session: Session,
+) -> Reply:
+    """Append the user's message, get the responder's answer and append it too.
+
+    The user's message is stored before the responder is called, so a failing
+    responder costs an apology, never the message.
+
+    Args:
+        manager: the session manager.
+        responder: what answers.
+        settings: the router's settings (context budget, bot name).
+        inbound: the user's message.
+        session: the session it belongs to.
+
+    Returns:
+        The answer, or an apology if the responder failed.
+    """
+    metadata = {"platform_message_id": inbound.message_id} if inbound.message_id else {}
+    await manager.append(
+        session, NewMessage(Role.USER, inbound.author_name, inbound.text, metadata=metadata)
+    )
+    # The context must include the message just appended, so read the session again.
+    session = await manager.get(session.id)
+    answer = await _ask(manager, responder, settings, session)
+    if answer is None:
+        return Reply(APOLOGY)
+    await manager.append(
+        session,
+        NewMessage(
+            Role.ASSISTANT,
+            settings.bot_name,
+            answer.text,
+            tokens_in=answer.tokens_in,
+            tokens_out=answer.tokens_out,
+        ),
+    )
+    return Reply(answer.text)
+
+
+async def _ask(
+    manager: SessionManager, responder: Responder, settings: RouterSettings, session: Session
+) -> Answer | None:
+    try:
+        context = await context_history(manager, session, settings.context_max_tokens)
+        answer = await responder.respond(session, context)
+    except Exception:
+        # Any failure, not only ResponderError: a responder is third-party code
+        # (HTTP clients, SDKs) and the user must still get an answer.
+        logger.exception("responder %r failed in session %s", responder.name, session.id)
+        return None
+    if not answer.text.strip():
+        logger.error("responder %r gave an empty answer in session %s", responder.name, session.id)
+        return None
+    return answer

@@ -1,0 +1,84 @@
+"""History commands: ``/history [N]``, ``/history export`` and ``/history clear``."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from commands.arguments import count_arg
+from commands.context import CommandContext
+from commands.formatting import one_line, plural
+from commands.registry import Registry
+from core.errors import UsageError
+from core.export import ExportFormat, export_session
+from core.models import Message, Reply
+
+registry = Registry()
+
+DEFAULT_COUNT = 20
+MAX_COUNT = 200
+# A listing, not a transcript: long messages are cut (marked with "…"); the export
+# has them whole.
+LINE_LIMIT = 300
+
+EXPORT_FORMATS = {
+    "markdown": ExportFormat.MARKDOWN,
+    "md": ExportFormat.MARKDOWN,
+    "json": ExportFormat.JSON,
+    "text": ExportFormat.TEXT,
+    "txt": ExportFormat.TEXT,
+}
+
+
+@registry.command("history", usage="/history [N]", max_args=1)
+async def history(ctx: CommandContext) -> Reply:
+    """Show the last N messages of this conversation (20 unless you say, at most 200).
+
+    Long messages are shortened here; /history export gives the whole conversation.
+    """
+    count = count_arg(ctx.args[0], "count", maximum=MAX_COUNT) if ctx.args else DEFAULT_COUNT
+    page = await ctx.manager.history(ctx.session, limit=count)
+    if not page.messages:
+        return Reply("No messages yet.")
+    total = ctx.session.message_count
+    shown = len(page.messages)
+    header = f"All {plural(total, 'message')}" if shown == total else f"Last {shown} of {total}"
+    lines = [f"{header} (times in UTC):", *(_line(message) for message in page.messages)]
+    return Reply("\n".join(lines))
+
+
+def _line(message: Message) -> str:
+    when = message.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    return f"[{when}] {message.author}: {one_line(message.content, LINE_LIMIT)}"
+
+
+@registry.subcommand("history", "export", usage="/history export [markdown|json|text]", max_args=1)
+async def history_export(ctx: CommandContext) -> Reply:
+    """Send this conversation as a file: markdown (the default), json or text."""
+    fmt = _export_format(ctx.args[0]) if ctx.args else ExportFormat.MARKDOWN
+    messages = await ctx.manager.all_messages(ctx.session)
+    checkpoints = await ctx.manager.list_checkpoints(ctx.session)
+    file = export_session(ctx.session, messages, checkpoints, fmt)
+    count = plural(len(messages), "message")
+    return Reply(f"Here is this conversation as {fmt.value} ({count}).", file=file)
+
+
+def _export_format(text: str) -> ExportFormat:
+    fmt = EXPORT_FORMATS.get(text.lower())
+    if fmt is None:
+        raise UsageError(f"Unknown format {text[:32]!r}; choose markdown, json or text.")
+    return fmt
+
+
+@registry.subcommand("history", "clear", usage="/history clear")
+async def history_clear(ctx: CommandContext) -> Reply:
+    """Clear this conversation's messages; its settings and checkpoints stay.
+
+    The cleared messages are saved as an automatic checkpoint first, so a clear can
+    be undone with /checkpoint restore.
+    """
+    if not ctx.session.message_count:
+        return Reply("There is nothing to clear.")
+    _, saved = await ctx.manager.clear(ctx.session, by=ctx.user)
+    cleared = plural(ctx.session.message_count, "message")
+    undo = f" To undo: /checkpoint restore {saved.id}" if saved is not None else ""
+    return Reply(f"Cleared {cleared}; settings and checkpoints are kept.{undo}")

@@ -1,0 +1,174 @@
+"""The router: the one way a message enters sessionbot.
+
+:meth:`Router.handle` applies the guards, resolves the session, and either runs a
+command or passes the message to the responder. It never raises: every failure
+becomes one line for the user and, when it is not the user's doing, a log record.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from commands.context import CommandContext
+from commands.conversation import converse
+from commands.locks import StripedLocks
+from commands.parser import ParsedCommand, parse_command
+from commands.registry import Command, Registry
+from commands.settings import RouterSettings
+from commands.throttle import RateLimiter, Verdict
+from core.errors import CommandError, NotFoundError, PermissionDenied, UsageError
+from core.manager import Resolution, SessionManager
+from core.models import ArchiveReason, Inbound, Reply, Session
+from core.responder import Responder
+
+logger = logging.getLogger(__name__)
+
+GENERIC_ERROR = "Sorry, something went wrong on my side. Please try again."
+
+_RESET_REASONS = {
+    ArchiveReason.DAILY: "the daily reset",
+    ArchiveReason.IDLE: "a period of inactivity",
+}
+
+
+class Router:
+    """Turns inbound messages into replies.
+
+    Args:
+        manager: the session manager.
+        responder: answers plain messages.
+        registry: the commands to run, usually :func:`commands.default_registry`.
+        settings: bot name, admins and limits.
+    """
+
+    def __init__(
+        self,
+        manager: SessionManager,
+        responder: Responder,
+        registry: Registry,
+        settings: RouterSettings | None = None,
+    ) -> None:
+        self.manager = manager
+        self.responder = responder
+        self.registry = registry
+        self.settings = settings or RouterSettings()
+        self._locks = StripedLocks()
+        self._limiter = RateLimiter(self.settings.rate_limit_per_minute)
+
+    async def handle(self, inbound: Inbound) -> list[Reply]:
+        """Handle one inbound message and return the replies to send back.
+
+        Messages of one scope key are handled one at a time, in arrival order.
+        Never raises (except when the task is cancelled).
+
+        Args:
+            inbound: the normalised message.
+
+        Returns:
+            The replies; empty when there is nothing to say (an empty message, a
+            command for another bot, a user already told to slow down).
+        """
+        try:
+            return await self._handle(inbound)
+        except Exception:
+            logger.exception(
+                "failed to handle a message from %s in %s", inbound.user_ref, inbound.channel_id
+            )
+            return [Reply(GENERIC_ERROR, ephemeral=True)]
+
+    async def _handle(self, inbound: Inbound) -> list[Reply]:
+        if not inbound.text.strip():
+            return []
+        parsed = parse_command(inbound.text)
+        if parsed is not None and not self.settings.addresses_us(parsed.addressed_to):
+            return []
+        refusal = self._guard(inbound)
+        if refusal is not None:
+            return refusal
+        key = await self.manager.key_for(inbound)
+        async with self._locks.lock_for(key.value):
+            resolution = await self.manager.resolve(inbound)
+            if parsed is None:
+                reply = await converse(
+                    self.manager, self.responder, self.settings, inbound, resolution.session
+                )
+            else:
+                reply = await self._run(parsed, inbound, resolution)
+        return [_with_reset_notice(reply, resolution.replaced)]
+
+    def _guard(self, inbound: Inbound) -> list[Reply] | None:
+        """Return the replies for a refused message, or ``None`` to let it through."""
+        limit = self.settings.max_message_chars
+        if len(inbound.text) > limit:
+            return [
+                Reply(
+                    f"That message is too long ({len(inbound.text)} characters); "
+                    f"the limit is {limit}. Nothing was saved.",
+                    ephemeral=True,
+                )
+            ]
+        verdict = self._limiter.check(inbound.user_ref, self.manager.now())
+        if verdict is Verdict.REFUSE:
+            per_minute = self.settings.rate_limit_per_minute
+            text = f"Slow down a little: up to {per_minute} messages a minute. Try again shortly."
+            return [Reply(text, ephemeral=True)]
+        if verdict is Verdict.REFUSE_QUIETLY:
+            return []
+        return None
+
+    async def _run(self, parsed: ParsedCommand, inbound: Inbound, resolution: Resolution) -> Reply:
+        """Check, then handle: bind and authorise the command, then run its handler."""
+        command: Command | None = None
+        try:
+            invocation = self.registry.bind(parsed)
+            command = invocation.command
+            is_admin = self.settings.is_admin(inbound)
+            if invocation.admin_only and not is_admin:
+                raise PermissionDenied(f"Only admins can use {command.path}.")
+            context = CommandContext(
+                inbound=inbound,
+                args=invocation.args,
+                resolution=resolution,
+                manager=self.manager,
+                settings=self.settings,
+                registry=self.registry,
+                command=command,
+                is_admin=is_admin,
+                now=self.manager.now(),
+            )
+            reply = await invocation.handler(context)
+        except CommandError as error:
+            usage = self.registry.usage_of(command) if command is not None else None
+            return Reply(_error_text(error, usage), ephemeral=True)
+        except Exception:
+            logger.exception("command /%s failed for %s", parsed.name, inbound.user_ref)
+            return Reply(GENERIC_ERROR, ephemeral=True)
+        if not isinstance(reply, Reply):
+            # A plugin's handler can return anything at run time; adapters need Replies.
+            logger.error("command /%s returned %r, not a Reply", parsed.name, type(reply))
+            return Reply(GENERIC_ERROR, ephemeral=True)
+        return reply
+
+
+def _error_text(error: CommandError, usage: str | None) -> str:
+    """The user's line for a command error, with the usage when it helps."""
+    if isinstance(error, UsageError) and error.usage:
+        return str(error)
+    if isinstance(error, UsageError | NotFoundError) and usage:
+        return f"{error} Usage: {usage}"
+    return str(error)
+
+
+def _with_reset_notice(reply: Reply, replaced: Session | None) -> Reply:
+    """Prefix a reply with why the previous session ended, after an automatic reset."""
+    if replaced is None:
+        return reply
+    reason = "a reset"
+    if replaced.archive_reason is not None:
+        reason = _RESET_REASONS.get(replaced.archive_reason, reason)
+    notice = (
+        f"(New conversation: the previous one, {replaced.id}, was archived after {reason}. "
+        f"To go back: /session resume {replaced.id})"
+    )
+    return dataclasses.replace(reply, text=f"{notice}\n\n{reply.text}")

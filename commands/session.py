@@ -1,0 +1,175 @@
+"""Session commands: ``/new``, ``/reset`` and ``/session`` with its subcommands."""
+
+from __future__ import annotations
+
+from commands.arguments import TITLE_LIMIT, count_arg, id_arg, text_arg
+from commands.context import CommandContext
+from commands.formatting import format_time, plural, session_label
+from commands.registry import Registry
+from core.errors import UsageError
+from core.models import ArchiveReason, Reply, Session
+from core.scope import Scope
+from core.store import SessionFilter
+
+registry = Registry()
+
+PAGE_SIZE = 10
+MAX_PAGE = 10_000
+
+SCOPE_MEANINGS = {
+    Scope.MAIN: "everyone shares one conversation, in every channel",
+    Scope.CHANNEL: "everyone in this channel shares one conversation",
+    Scope.PEER: "each person has one conversation, wherever they write",
+    Scope.CHANNEL_PEER: "each person has their own conversation in this channel",
+}
+
+
+@registry.command("new", usage="/new [title]", max_args=None)
+async def new(ctx: CommandContext) -> Reply:
+    """Start a new conversation; the current one is archived.
+
+    Add a title to name the new conversation. The archived one stays in
+    /session list, and /session resume <id> brings it back.
+    """
+    title = text_arg(ctx.args, "title", limit=TITLE_LIMIT, required=False) or None
+    session, previous = await ctx.manager.start_new(ctx.inbound, ArchiveReason.NEW, title=title)
+    return Reply(_started(f"Started a new conversation, {session_label(session)}.", previous))
+
+
+@registry.command("reset", usage="/reset")
+async def reset(ctx: CommandContext) -> Reply:
+    """Start over; the current conversation is archived.
+
+    Nothing is deleted: /session resume <id> brings the old conversation back.
+    """
+    session, previous = await ctx.manager.start_new(ctx.inbound, ArchiveReason.RESET)
+    return Reply(_started(f"Starting over in {session_label(session)}.", previous))
+
+
+def _started(headline: str, previous: Session | None) -> str:
+    # An empty session is not worth pointing back to.
+    if previous is None or not previous.message_count:
+        return headline
+    return (
+        f"{headline} The previous one ({previous.id}, {plural(previous.message_count, 'message')})"
+        f" is archived; /session resume {previous.id} brings it back."
+    )
+
+
+@registry.command("session", usage="/session")
+async def session_info(ctx: CommandContext) -> Reply:
+    """Show this conversation: id, title, scope, times, messages, tokens and checkpoints.
+
+    Subcommands list your conversations, resume an archived one, rename this one,
+    or (admins) choose who shares a conversation in this channel.
+    """
+    session, scope = ctx.session, ctx.key.scope
+    checkpoints = await ctx.manager.count_checkpoints(session)
+    lines = [
+        f"Session {session_label(session)}",
+        f"Scope: {scope.chat_name} ({SCOPE_MEANINGS[scope]})",
+        f"Created: {format_time(session.created_at)}",
+        f"Last activity: {format_time(session.last_activity_at)}",
+        f"Messages: {session.message_count}",
+        f"Tokens in/out: {session.tokens_in} / {session.tokens_out}",
+        f"Checkpoints: {checkpoints}",
+    ]
+    return Reply("\n".join(lines))
+
+
+@registry.subcommand("session", "list", usage="/session list [all] [page]", max_args=2)
+async def session_list(ctx: CommandContext) -> Reply:
+    """List your conversations in this scope, newest first; the active one is marked.
+
+    Ten to a page: /session list 2 shows the next ten. Admins can add "all" to list
+    every conversation started in this channel.
+    """
+    every, page = _list_options(ctx.args)
+    if every:
+        ctx.require_admin("list every conversation of this channel")
+        where = SessionFilter(platform=ctx.inbound.platform, channel_id=ctx.inbound.channel_id)
+    else:
+        where = SessionFilter(scope_key=ctx.key.value)
+    found = await ctx.manager.list_sessions(
+        where, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
+    )
+    if not found:
+        return Reply(f"No conversations on page {page}.")
+    title = "Conversations in this channel" if every else "Your conversations"
+    lines = [f"{title} (page {page}):"]
+    lines.extend(_list_line(session, show_owner=every) for session in found[:PAGE_SIZE])
+    if len(found) > PAGE_SIZE:
+        lines.append(f"More: /session list {'all ' if every else ''}{page + 1}")
+    return Reply("\n".join(lines))
+
+
+def _list_options(args: tuple[str, ...]) -> tuple[bool, int]:
+    every, page = False, None
+    for arg in args:
+        if arg.lower() == "all" and not every:
+            every = True
+        elif page is None and arg.isdigit():
+            page = count_arg(arg, "page", maximum=MAX_PAGE)
+        else:
+            raise UsageError(f"Expected 'all' or a page number, not {arg[:32]!r}.")
+    return every, page or 1
+
+
+def _list_line(session: Session, *, show_owner: bool) -> str:
+    marker = "▶" if session.is_active else "•"
+    parts = [
+        f"{marker} {session_label(session)}",
+        plural(session.message_count, "message"),
+        f"started {format_time(session.created_at)}",
+    ]
+    if show_owner:
+        parts.append(f"by {session.owner}")
+    line = " · ".join(parts)
+    return f"{line} (active)" if session.is_active else line
+
+
+@registry.subcommand("session", "resume", usage="/session resume <id>", min_args=1, max_args=1)
+async def session_resume(ctx: CommandContext) -> Reply:
+    """Make an archived conversation of this scope the active one again.
+
+    The conversation you leave is archived, so you can come back to it the same way.
+    """
+    session_id = id_arg(ctx.args[0], "session")
+    resumed, displaced = await ctx.manager.resume(ctx.key, session_id)
+    if displaced is None and resumed.id == ctx.session.id:
+        return Reply(f"{session_label(resumed)} is already the current conversation.")
+    text = f"Resumed {session_label(resumed)} ({plural(resumed.message_count, 'message')})."
+    if displaced is not None:
+        text += f" {displaced.id} is archived; /session resume {displaced.id} goes back."
+    return Reply(text)
+
+
+@registry.subcommand(
+    "session",
+    "scope",
+    usage="/session scope main|channel|peer|channel-peer",
+    min_args=1,
+    max_args=1,
+    admin_only=True,
+)
+async def session_scope(ctx: CommandContext) -> Reply:
+    """Choose who shares a conversation in this channel (admins only).
+
+    main: everyone, everywhere; channel: everyone in this channel; peer: each person,
+    across channels; channel-peer: each person, in this channel.
+    """
+    try:
+        scope = Scope.parse(ctx.args[0])
+    except ValueError:
+        names = ", ".join(scope.chat_name for scope in Scope)
+        raise UsageError(f"Unknown scope {ctx.args[0][:32]!r}; choose {names}.") from None
+    await ctx.manager.set_channel_scope(ctx.inbound, scope)
+    return Reply(f"This channel now uses the {scope.chat_name} scope: {SCOPE_MEANINGS[scope]}.")
+
+
+@registry.subcommand("session", "title", usage="/session title <text>", min_args=1, max_args=None)
+async def session_title(ctx: CommandContext) -> Reply:
+    """Give this conversation a title."""
+    title = text_arg(ctx.args, "title", limit=TITLE_LIMIT)
+    session = await ctx.manager.update(ctx.session, title=title)
+    return Reply(f"This conversation is now called {session_label(session)}.")

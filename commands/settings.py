@@ -1,0 +1,50 @@
+"""The router's settings, filled in by ``bot`` from the ``[bot]`` and ``[context]`` tables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.models import Inbound
+
+
+@dataclass(frozen=True, slots=True)
+class RouterSettings:
+    """What the router needs to know about the bot it serves.
+
+    Attributes:
+        bot_name: the bot's username; ``/cmd@name`` runs only when ``name`` is this
+            (case-insensitive, a leading ``@`` ignored). Commands addressed to another
+            bot are ignored.
+        admins: users allowed to run admin commands, as ``platform:user_id``.
+        max_message_chars: longer messages are refused with one line; nothing is stored.
+        context_max_tokens: the token budget of the history a responder sees.
+        rate_limit_per_minute: messages a user may send per minute; ``0`` turns the
+            limit off.
+
+    Raises:
+        ValueError: a limit is out of range.
+    """
+
+    bot_name: str = "sessionbot"
+    admins: frozenset[str] = frozenset()
+    max_message_chars: int = 4000
+    context_max_tokens: int = 2000
+    rate_limit_per_minute: int = 0
+
+    def __post_init__(self) -> None:
+        if self.max_message_chars < 1:
+            raise ValueError("max_message_chars must be at least 1")
+        if self.context_max_tokens < 1:
+            raise ValueError("context_max_tokens must be at least 1")
+        if self.rate_limit_per_minute < 0:
+            raise ValueError("rate_limit_per_minute must be 0 (off) or more")
+
+    def is_admin(self, inbound: Inbound) -> bool:
+        """Tell whether the author of ``inbound`` is listed in ``admins``."""
+        return inbound.user_ref in self.admins
+
+    def addresses_us(self, addressed_to: str | None) -> bool:
+        """Tell whether a command's ``@name`` suffix (or its absence) means this bot."""
+        if addressed_to is None:
+            return True
+        return addressed_to.lstrip("@").lower() == self.bot_name.lstrip("@").lower()

@@ -1,0 +1,112 @@
+"""Choosing and opening a store from the ``[storage] url`` setting.
+
+* ``memory://``: :class:`~core.memory_store.MemoryStore`, nothing kept;
+* ``sqlite:///relative/path`` or ``sqlite:////absolute/path``:
+  :class:`~core.sql_store.SqlStore` on aiosqlite;
+* ``postgresql://user@host/db``: :class:`~core.sql_store.SqlStore` on asyncpg.
+
+``sqlite+aiosqlite://`` and ``postgresql+asyncpg://`` are accepted as well, and so is
+``postgres://``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import exc as sa_exc
+
+from core.errors import ConfigError
+from core.memory_store import MemoryStore
+from core.sql_store import SqlStore
+from core.store import Store
+
+_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+    "postgres": "postgresql+asyncpg",
+}
+
+
+def is_memory_url(url: str) -> bool:
+    """Tell whether ``url`` selects the in-memory store."""
+    return url.strip().lower().startswith("memory:")
+
+
+def database_url(url: str) -> sa.URL:
+    """Return the SQLAlchemy URL, with its async driver, for a SQL ``[storage] url``.
+
+    Raises:
+        ConfigError: the scheme is unknown, the URL is malformed, or it names an
+            in-memory SQLite database.
+    """
+    try:
+        parsed = sa.make_url(url.strip())
+    except sa_exc.ArgumentError:
+        raise ConfigError(f"[storage] url {url!r} is not a database URL") from None
+    driver = _DRIVERS.get(parsed.drivername)
+    if driver is None:
+        raise ConfigError(
+            f"[storage] url: unknown scheme {parsed.drivername!r}; "
+            "use sqlite:///path, postgresql://… or memory://"
+        )
+    parsed = parsed.set(drivername=driver)
+    if driver.startswith("sqlite") and parsed.database in (None, "", ":memory:"):
+        raise ConfigError(f"[storage] url {url!r} names no SQLite file; use memory:// for no file")
+    return parsed
+
+
+def sqlite_path(url: str) -> Path | None:
+    """Return the file of a ``sqlite:`` URL (relative to the working directory), else None.
+
+    Raises:
+        ConfigError: the URL is not a valid storage URL.
+    """
+    if is_memory_url(url):
+        return None
+    parsed = database_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database is None:
+        return None
+    return Path(parsed.database)
+
+
+def create_store(url: str) -> Store:
+    """Return the store ``url`` selects, not yet opened.
+
+    Raises:
+        ConfigError: the URL is not a valid storage URL.
+    """
+    if is_memory_url(url):
+        return MemoryStore()
+    return SqlStore(database_url(url))
+
+
+async def open_store(url: str) -> Store:
+    """Return the store ``url`` selects, connected and with its schema migrated.
+
+    Raises:
+        ConfigError: the URL is not a valid storage URL.
+        StorageError: the database cannot be reached, created or migrated.
+    """
+    store = create_store(url)
+    try:
+        await store.open()
+    except BaseException:
+        await store.close()
+        raise
+    return store
+
+
+async def upgrade_database(url: str) -> None:
+    """Apply every pending migration to the database of ``url``; idempotent.
+
+    A ``memory://`` URL has nothing to migrate.
+
+    Raises:
+        ConfigError: the URL is not a valid storage URL.
+        StorageError: the database cannot be reached, created or migrated.
+    """
+    store = await open_store(url)
+    await store.close()

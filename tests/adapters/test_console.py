@@ -1,0 +1,205 @@
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from adapters.console import PROMPT, ConsoleAdapter, save_file
+from core.models import Inbound, Reply, ReplyFile
+
+
+class FakeHandler:
+    """Answers each message with its author and text; records what it saw."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.seen: list[Inbound] = []
+        self.delay = delay
+        self.received = asyncio.Event()
+
+    async def __call__(self, inbound: Inbound) -> list[Reply]:
+        self.seen.append(inbound)
+        self.received.set()
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return [Reply(f"{inbound.user_id} said {inbound.text}")]
+
+
+async def run_console(
+    text: str, handler: object, tmp_path: Path | None = None, **options: object
+) -> str:
+    output = io.StringIO()
+    adapter = ConsoleAdapter(
+        handler,  # type: ignore[arg-type]
+        input=io.StringIO(text),
+        output=output,
+        export_dir=tmp_path or Path("."),
+        **options,  # type: ignore[arg-type]
+    )
+    await adapter.start()
+    await asyncio.wait_for(adapter.wait(), 5)
+    return output.getvalue()
+
+
+async def test_lines_are_handled_in_order_and_it_ends_at_eof() -> None:
+    handler = FakeHandler(delay=0.01)
+    out = await run_console("one\ntwo\nthree\n", handler)
+    assert out == "local said one\nlocal said two\nlocal said three\n"
+    assert [m.text for m in handler.seen] == ["one", "two", "three"]
+
+
+async def test_a_last_line_without_newline_is_handled() -> None:
+    out = await run_console("one\ntwo", FakeHandler())
+    assert out.splitlines() == ["local said one", "local said two"]
+
+
+async def test_empty_and_blank_lines_are_skipped() -> None:
+    handler = FakeHandler()
+    await run_console("\n   \none\n\n@bob:   \n", handler)
+    assert [m.text for m in handler.seen] == ["one"]
+
+
+async def test_at_user_speaks_as_that_user_for_one_line() -> None:
+    handler = FakeHandler()
+    out = await run_console("@bob: hi there\nme again\n@alice:/new x\n", handler, user="carol")
+    assert out.splitlines() == ["bob said hi there", "carol said me again", "alice said /new x"]
+    assert [m.user_ref for m in handler.seen] == ["console:bob", "console:carol", "console:alice"]
+
+
+async def test_the_inbound_message_is_a_direct_console_message() -> None:
+    handler = FakeHandler()
+    await run_console("hello\n", handler, channel="desk")
+    (inbound,) = handler.seen
+    assert inbound.platform == "console"
+    assert inbound.channel_id == "desk"
+    assert inbound.is_direct is True
+    assert inbound.display_name == "local"
+    assert inbound.message_id == "1"
+    assert inbound.timestamp is not None
+
+
+async def test_a_file_reply_is_saved_and_its_path_printed(tmp_path: Path) -> None:
+    async def exporter(inbound: Inbound) -> list[Reply]:
+        file = ReplyFile("session-abc.json", b'{"a": 1}', "application/json")
+        return [Reply("Here is the export.", file=file)]
+
+    out = await run_console("/history export json\n/history export json\n", exporter, tmp_path)
+    first, second = tmp_path / "session-abc.json", tmp_path / "session-abc-1.json"
+    assert out.splitlines() == [
+        "Here is the export.",
+        f"saved file to {first}",
+        "Here is the export.",
+        f"saved file to {second}",
+    ]
+    assert first.read_bytes() == b'{"a": 1}'
+    assert stat.S_IMODE(first.stat().st_mode) == 0o600
+
+
+def test_save_file_keeps_names_inside_the_directory(tmp_path: Path) -> None:
+    path = save_file(ReplyFile("../../etc/evil.txt", b"x"), tmp_path)
+    assert path == tmp_path / "evil.txt"
+
+
+def test_save_file_into_the_working_directory_prints_a_relative_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = save_file(ReplyFile("a.txt", b"x"), Path("."))
+    assert path == Path("a.txt")
+    assert (tmp_path / "a.txt").read_bytes() == b"x"
+
+
+async def test_a_failing_handler_gets_one_line_and_the_console_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def flaky(inbound: Inbound) -> list[Reply]:
+        if inbound.text == "boom":
+            raise RuntimeError("bug")
+        return [Reply(f"ok {inbound.text}")]
+
+    out = await run_console("boom\nfine\n", flaky)
+    assert out.splitlines() == ["error: the message could not be handled (see the log)", "ok fine"]
+    assert "bug" in caplog.text
+
+
+async def test_stop_interrupts_a_read_that_never_returns() -> None:
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end) as reader, os.fdopen(write_end, "w") as writer:
+        adapter = ConsoleAdapter(FakeHandler(), input=reader, output=io.StringIO())
+        await adapter.start()
+        await asyncio.sleep(0.05)
+        await asyncio.wait_for(adapter.stop(), 2)
+        await asyncio.wait_for(adapter.wait(), 2)
+        writer.write("unblock the reader thread\n")
+
+
+async def test_stop_lets_the_message_in_progress_finish() -> None:
+    handler = FakeHandler(delay=0.2)
+    output = io.StringIO()
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end) as reader, os.fdopen(write_end, "w") as writer:
+        adapter = ConsoleAdapter(handler, input=reader, output=output)
+        await adapter.start()
+        writer.write("slow\n")
+        writer.flush()
+        await asyncio.wait_for(handler.received.wait(), 2)
+        await asyncio.wait_for(adapter.stop(), 2)
+        writer.write("never read\n")
+    assert output.getvalue() == "local said slow\n"
+
+
+async def test_reading_a_pipe_line_by_line() -> None:
+    handler = FakeHandler()
+    output = io.StringIO()
+    read_end, write_end = os.pipe()
+    with os.fdopen(read_end) as reader:
+        adapter = ConsoleAdapter(handler, input=reader, output=output)
+        await adapter.start()
+        with os.fdopen(write_end, "w") as writer:
+            writer.write("first\n")
+            writer.flush()
+            await asyncio.wait_for(handler.received.wait(), 2)
+            writer.write("second\n")
+        await asyncio.wait_for(adapter.wait(), 5)
+    assert output.getvalue() == "local said first\nlocal said second\n"
+
+
+async def test_a_terminal_gets_a_prompt() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    output = io.StringIO()
+    adapter = ConsoleAdapter(FakeHandler(), input=Terminal("hi\n"), output=output)
+    await adapter.start()
+    await asyncio.wait_for(adapter.wait(), 5)
+    assert output.getvalue() == f"{PROMPT}local said hi\n{PROMPT}\n"
+
+
+async def test_an_unreadable_input_fails_the_adapter() -> None:
+    stream = io.StringIO("x")
+    stream.close()
+    adapter = ConsoleAdapter(FakeHandler(), input=stream, output=io.StringIO())
+    await adapter.start()
+    with pytest.raises(ValueError, match="closed"):
+        await asyncio.wait_for(adapter.wait(), 5)
+
+
+async def test_wait_before_start_is_an_error() -> None:
+    adapter = ConsoleAdapter(FakeHandler(), input=io.StringIO(), output=io.StringIO())
+    with pytest.raises(RuntimeError, match="not started"):
+        await adapter.wait()
+
+
+async def test_it_can_be_started_again_after_stop() -> None:
+    handler = FakeHandler()
+    adapter = ConsoleAdapter(handler, input=io.StringIO("a\n"), output=io.StringIO())
+    await adapter.start()
+    await adapter.wait()
+    await adapter.stop()
+    await adapter.start()
+    await asyncio.wait_for(adapter.wait(), 5)
+    assert [m.text for m in handler.seen] == ["a"]

@@ -1,0 +1,333 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from bot.cli import cli
+from bot.config import load_config
+from bot.wiring import build_router, opened_manager
+from core.models import Inbound
+from core.store import SessionFilter
+
+
+@dataclass
+class Bot:
+    config: Path
+    db: Path
+
+    def invoke(self, *args: str, env: dict[str, str] | None = None) -> Result:
+        runner = CliRunner(env={"SESSIONBOT_CONFIG": None, **(env or {})})
+        return runner.invoke(cli, [*args, "--config", str(self.config)])
+
+    def say(self, *lines: str, user: str = "alice") -> list[str]:
+        """Send lines through the real router, as the console would."""
+        return asyncio.run(self._say(lines, user))
+
+    async def _say(self, lines: tuple[str, ...], user: str) -> list[str]:
+        settings = load_config(self.config, environ={})
+        async with opened_manager(settings) as manager:
+            router = build_router(manager, settings)
+            texts = []
+            for line in lines:
+                replies = await router.handle(Inbound("console", "console", user, line))
+                texts.extend(reply.text for reply in replies)
+        return texts
+
+    def sessions(self) -> list[str]:
+        async def ids() -> list[str]:
+            settings = load_config(self.config, environ={})
+            async with opened_manager(settings) as manager:
+                found = await manager.list_sessions(SessionFilter(), limit=100)
+            return [session.id for session in found]
+
+        return asyncio.run(ids())
+
+
+@pytest.fixture
+def bot(tmp_path: Path) -> Bot:
+    db = tmp_path / "bot.db"
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[bot]\nrate_limit_per_minute = 0\n[storage]\nurl = "sqlite:///{db}"\n'
+        "retention_days = 30\n"
+    )
+    return Bot(config, db)
+
+
+def one_error_line(result: Result) -> str:
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+# -- config check -------------------------------------------------------------
+
+
+def test_config_check_ok(bot: Bot) -> None:
+    result = bot.invoke("config", "check")
+    assert result.exit_code == 0
+    assert result.stdout.startswith(f"{bot.config}: OK (bot 'sessionbot'")
+    assert "adapters: console" in result.stdout
+
+
+def test_config_check_bad_exits_2_with_one_line(bot: Bot) -> None:
+    bot.config.write_text('[sessions]\nscope = "everyone"\n')
+    result = bot.invoke("config", "check")
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert line.startswith(f"Error: {bot.config}: sessions.scope: ")
+
+
+def test_config_check_missing_file(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["config", "check", "--config", str(tmp_path / "no.toml")])
+    assert result.exit_code == 2
+    assert one_error_line(result) == f"Error: {tmp_path / 'no.toml'}: no such file"
+
+
+def test_config_comes_from_the_environment_variable(bot: Bot) -> None:
+    result = CliRunner(env={"SESSIONBOT_CONFIG": str(bot.config)}).invoke(cli, ["config", "check"])
+    assert result.stdout.startswith(f"{bot.config}: OK")
+
+
+def test_config_falls_back_to_local_file_then_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner(env={"SESSIONBOT_CONFIG": None})
+    assert runner.invoke(cli, ["config", "check"]).stdout.startswith("built-in defaults: OK")
+    Path("config.toml").write_text('[bot]\nname = "local"\n')
+    assert runner.invoke(cli, ["config", "check"]).stdout.startswith("config.toml: OK (bot 'local'")
+
+
+def test_config_check_hides_a_database_password(bot: Bot) -> None:
+    env = {"SESSIONBOT_STORAGE__URL": "postgresql://bot:hunter2@db/bot"}
+    result = bot.invoke("config", "check", env=env)
+    assert "hunter2" not in result.stdout
+    assert "postgresql://bot:***@db/bot" in result.stdout
+
+
+# -- db upgrade ---------------------------------------------------------------
+
+
+def test_db_upgrade_creates_the_database(bot: Bot) -> None:
+    result = bot.invoke("db", "upgrade")
+    assert result.exit_code == 0, result.output
+    assert "is up to date" in result.stdout
+    assert bot.db.exists()
+    assert bot.invoke("db", "upgrade").exit_code == 0
+
+
+# -- sessions -----------------------------------------------------------------
+
+
+def test_sessions_list_show_and_filters(bot: Bot) -> None:
+    bot.say("hello", "/new second")
+    bot.say("hi from bob", user="bob")
+    result = bot.invoke("sessions", "list")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:4] == ["ID", "STATUS", "MSGS", "LAST"]
+    assert len(lines) == 4
+    assert "archived (new)" in result.stdout
+    assert "second" in result.stdout
+
+    active = bot.invoke("sessions", "list", "--status", "active").stdout.splitlines()
+    assert len(active) == 3
+    alice = bot.invoke("sessions", "list", "--scope-key", "console:c:console:u:alice")
+    assert len(alice.stdout.splitlines()) == 3
+    assert len(bot.invoke("sessions", "list", "--limit", "1").stdout.splitlines()) == 2
+
+
+def test_sessions_list_empty(bot: Bot) -> None:
+    assert bot.invoke("sessions", "list").stdout == "no sessions\n"
+
+
+def test_sessions_show(bot: Bot) -> None:
+    bot.say("hello there", '/checkpoint save "first"')
+    (session_id,) = bot.sessions()
+    result = bot.invoke("sessions", "show", session_id)
+    assert result.exit_code == 0, result.output
+    assert f"session        {session_id}" in result.stdout
+    assert "scope key      console:c:console:u:alice" in result.stdout
+    assert "owner          console:alice" in result.stdout
+    assert "'first'" in result.stdout
+    assert "alice (user): hello there" in result.stdout
+    assert "sessionbot (assistant): echo: hello there" in result.stdout
+
+
+def test_sessions_show_unknown_id_exits_1(bot: Bot) -> None:
+    bot.invoke("db", "upgrade")
+    result = bot.invoke("sessions", "show", "nosuchid")
+    assert result.exit_code == 1
+    assert one_error_line(result) == "Error: No session 'nosuchid'."
+
+
+def test_sessions_export_to_stdout_and_to_a_file(bot: Bot, tmp_path: Path) -> None:
+    bot.say("hello")
+    (session_id,) = bot.sessions()
+    markdown = bot.invoke("sessions", "export", session_id)
+    assert markdown.exit_code == 0
+    assert markdown.stdout.startswith(f"# Session {session_id}")
+
+    out = tmp_path / "out.json"
+    result = bot.invoke("sessions", "export", session_id, "--format", "json", "--output", str(out))
+    assert result.exit_code == 0, result.output
+    assert f"to {out}" in result.stdout
+    document = json.loads(out.read_text())
+    assert [m["content"] for m in document["messages"]] == ["hello", "echo: hello"]
+
+
+def test_sessions_export_rejects_an_unknown_format(bot: Bot) -> None:
+    result = bot.invoke("sessions", "export", "x", "--format", "pdf")
+    assert result.exit_code == 2
+
+
+def test_sessions_import_then_resume_in_chat(bot: Bot, tmp_path: Path) -> None:
+    bot.say("remember this", '/checkpoint save "kept"')
+    (original,) = bot.sessions()
+    out = tmp_path / "export.json"
+    bot.invoke("sessions", "export", original, "--format", "json", "-o", str(out))
+
+    result = bot.invoke("sessions", "import", str(out), "--scope-key", "console:c:console:u:bob")
+    assert result.exit_code == 0, result.output
+    new_id = result.stdout.strip()
+    assert new_id != original
+    assert f"/session resume {new_id}" in result.stderr
+
+    shown = bot.invoke("sessions", "show", new_id).stdout
+    assert "owner          console:bob" in shown
+    assert "archived (imported)" in shown
+    replies = bot.say(f"/session resume {new_id}", "/history", "/checkpoint list", user="bob")
+    assert replies[0].startswith(f"Resumed {new_id} (2 messages)")
+    assert "alice: remember this" in replies[1]
+    assert '"kept"' in replies[2]
+
+
+@pytest.mark.parametrize(
+    ("key", "owner", "problem"),
+    [
+        ("nonsense", None, "is not a scope key"),
+        ("console:c:console", None, "names no user"),
+        ("main", None, "pass --owner"),
+        ("console:u:bob", "bob", "not of the form platform:user"),
+    ],
+)
+def test_sessions_import_checks_key_and_owner(
+    bot: Bot, tmp_path: Path, key: str, owner: str | None, problem: str
+) -> None:
+    export = tmp_path / "e.json"
+    export.write_text("{}")
+    args = ["sessions", "import", str(export), "--scope-key", key]
+    result = bot.invoke(*args, *(["--owner", owner] if owner else []))
+    assert result.exit_code == 1
+    assert problem in one_error_line(result)
+
+
+def test_sessions_import_with_an_owner_into_a_shared_scope(bot: Bot, tmp_path: Path) -> None:
+    bot.say("hello")
+    (original,) = bot.sessions()
+    out = tmp_path / "export.json"
+    bot.invoke("sessions", "export", original, "--format", "json", "-o", str(out))
+    result = bot.invoke(
+        "sessions", "import", str(out), "--scope-key", "main", "--owner", "telegram:42"
+    )
+    assert result.exit_code == 0, result.output
+    shown = bot.invoke("sessions", "show", result.stdout.strip()).stdout
+    assert "owner          telegram:42" in shown
+
+
+def test_sessions_import_rejects_a_file_that_is_no_export(bot: Bot, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "other"}')
+    result = bot.invoke("sessions", "import", str(bad), "--scope-key", "console:u:bob")
+    assert result.exit_code == 1
+    assert "Cannot import: not a sessionbot JSON export" in one_error_line(result)
+
+
+def test_sessions_delete(bot: Bot) -> None:
+    bot.say("hello")
+    (session_id,) = bot.sessions()
+    result = bot.invoke("sessions", "delete", session_id)
+    assert result.exit_code == 0
+    assert result.stdout == f"deleted session {session_id}\n"
+    assert bot.sessions() == []
+    again = bot.invoke("sessions", "delete", session_id)
+    assert again.exit_code == 1
+
+
+def test_sessions_cleanup(bot: Bot) -> None:
+    bot.say("one", "/new", "two", '/checkpoint save "keep me"', "/new")
+    assert len(bot.sessions()) == 3
+    nothing = bot.invoke("sessions", "cleanup")
+    assert nothing.stdout.startswith("deleted 0 sessions archived more than 30 days ago")
+
+    kept = bot.invoke("sessions", "cleanup", "--older-than-days", "0")
+    assert kept.stdout.startswith("deleted 1 sessions")
+    assert len(bot.sessions()) == 2
+
+    bot.invoke("sessions", "cleanup", "--older-than-days", "0", "--no-keep-checkpointed")
+    assert len(bot.sessions()) == 1
+
+
+def test_sessions_cleanup_with_retention_off(bot: Bot) -> None:
+    bot.config.write_text(f'[storage]\nurl = "sqlite:///{bot.db}"\n')
+    result = bot.invoke("sessions", "cleanup")
+    assert result.exit_code == 0
+    assert "nothing deleted" in result.stdout
+
+
+# -- errors and the entry points ----------------------------------------------
+
+
+def test_a_storage_url_the_store_rejects_exits_2(bot: Bot) -> None:
+    result = bot.invoke("sessions", "list", env={"SESSIONBOT_STORAGE__URL": "sqlite:///"})
+    assert result.exit_code == 2
+    assert "names no SQLite file" in one_error_line(result)
+
+
+def test_run_with_no_adapter_enabled_exits_2(bot: Bot) -> None:
+    result = bot.invoke("run", env={"SESSIONBOT_ADAPTERS__CONSOLE__ENABLED": "false"})
+    assert result.exit_code == 2
+    assert "no adapter is enabled" in one_error_line(result)
+
+
+def test_run_with_a_bad_user_exits_2(bot: Bot) -> None:
+    result = bot.invoke("run", "--as", "not valid")
+    assert result.exit_code == 2
+    assert one_error_line(result).startswith("Error: --as: adapters.console.user:")
+
+
+def test_python_dash_m_bot_is_the_cli(bot: Bot) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "config", "check", "--config", str(bot.config)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={k: v for k, v in os.environ.items() if not k.startswith("SESSIONBOT_")},
+    )
+    assert result.returncode == 0, result.stderr
+    assert ": OK (" in result.stdout
+
+
+def test_run_reads_piped_input_and_exits_0(bot: Bot) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run", "--config", str(bot.config), "--as", "carol"],
+        input="hello\n@dave: hi\n",
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "echo: hello\necho: hi\n"
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from bot.logs import configure_logging
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_json_lines() -> None:
+    stream = io.StringIO()
+    configure_logging("info", "json", stream=stream)
+    logger = logging.getLogger("sessionbot.test")
+    logger.debug("not shown")
+    logger.info("hello %s", "world", extra={"adapter": "console"})
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        logger.exception("it failed")
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert first["level"] == "info"
+    assert first["logger"] == "sessionbot.test"
+    assert first["message"] == "hello world"
+    assert first["adapter"] == "console"
+    assert first["time"].endswith("+00:00")
+    assert second["level"] == "error"
+    assert "ValueError: boom" in second["exc_info"]
+
+
+def test_text_lines_at_the_configured_level() -> None:
+    stream = io.StringIO()
+    configure_logging("WARNING", "text", stream=stream)
+    logging.getLogger("x").info("quiet")
+    logging.getLogger("x").warning("loud")
+    (line,) = stream.getvalue().splitlines()
+    assert line.endswith("WARNING x: loud")
+
+
+def test_configuring_again_replaces_only_its_own_handler() -> None:
+    other = logging.NullHandler()
+    logging.getLogger().addHandler(other)
+    first, second = io.StringIO(), io.StringIO()
+    configure_logging("info", "text", stream=first)
+    configure_logging("info", "text", stream=second)
+    logging.getLogger("x").info("once")
+    assert first.getvalue() == ""
+    assert "once" in second.getvalue()
+    assert other in logging.getLogger().handlers
+
+
+def test_sql_statements_are_not_logged_at_debug() -> None:
+    configure_logging("debug", "text", stream=io.StringIO())
+    assert not logging.getLogger("sqlalchemy.engine").isEnabledFor(logging.INFO)

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+import pytest
+
+from tests.commands.helpers import Chat
+
+
+@pytest.fixture
+def chat() -> Chat:
+    return Chat()

@@ -1,0 +1,171 @@
+"""What only the SQLite backend promises: a private WAL file that survives restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
+
+from core.errors import ConflictError, StorageError
+from core.ids import new_id
+from core.models import Branch, NewMessage, Role
+from core.schema import sessions
+from core.sql_store import _ACTIVE, SqlStore, _select_messages
+from core.storage import upgrade_database
+from tests.core.conftest import sqlite_store
+from tests.core.test_store_contract import T0, append, fill, make_session, start
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+async def test_the_file_is_created_private_with_its_wal(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    store = sqlite_store(path)
+    try:
+        await store.open()
+        await fill(store, await start(store), 3)
+        assert mode(path) == 0o600
+        assert mode(path.with_name("bot.db-wal")) == 0o600
+    finally:
+        await store.close()
+
+
+async def test_wal_mode_is_active_and_foreign_keys_are_enforced(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    store = sqlite_store(path)
+    try:
+        await store.open()
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        db.close()
+        orphan = Branch(new_id(10), "no-such-session", None, 0, 0, T0)
+        with pytest.raises(ConflictError):
+            await store.add_branch(orphan)
+    finally:
+        await store.close()
+
+
+async def test_data_survives_closing_and_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    first = sqlite_store(path)
+    await first.open()
+    session = await start(first)
+    written = await fill(first, session, 5)
+    await first.close()
+
+    second = sqlite_store(path)
+    try:
+        await second.open()
+        assert await second.get_active_session(session.scope_key) is not None
+        stored = await second.read_messages(session.head_branch_id, limit=10, newest_first=False)
+        assert stored == written
+        more = await append(second, session, NewMessage(Role.USER, "alice", "again"))
+        assert more[0].seq == 6
+    finally:
+        await second.close()
+
+
+async def test_upgrade_database_is_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    await upgrade_database(f"sqlite:///{path}")
+    await upgrade_database(f"sqlite:///{path}")
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    db.close()
+    assert {"sessions", "branches", "messages", "checkpoints", "channel_settings"} <= tables
+    assert mode(path) == 0o600
+
+
+async def test_a_missing_directory_is_one_clear_line(tmp_path: Path) -> None:
+    path = tmp_path / "missing" / "bot.db"
+    with pytest.raises(StorageError) as caught:
+        await upgrade_database(f"sqlite:///{path}")
+    message = str(caught.value)
+    assert "\n" not in message and str(path.parent) in message
+    assert not path.parent.exists()
+
+
+async def test_a_path_that_cannot_be_opened_is_one_clear_line(tmp_path: Path) -> None:
+    directory = tmp_path / "a-directory.db"
+    directory.mkdir()
+    store = sqlite_store(directory)
+    try:
+        with pytest.raises(StorageError) as caught:
+            await store.open()
+    finally:
+        await store.close()
+    message = str(caught.value)
+    assert "\n" not in message and "cannot open" in message and str(directory) in message
+
+
+async def test_a_newer_schema_is_refused_with_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    await upgrade_database(f"sqlite:///{path}")
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE alembic_version SET version_num = '9999'")
+    db.close()
+    with pytest.raises(StorageError) as caught:
+        await upgrade_database(f"sqlite:///{path}")
+    assert "\n" not in str(caught.value) and "9999" in str(caught.value)
+
+
+async def test_two_stores_on_one_file_keep_one_active_session(tmp_path: Path) -> None:
+    # Two processes sharing the file: BEGIN IMMEDIATE plus the partial unique index.
+    path = tmp_path / "bot.db"
+    stores = [sqlite_store(path), sqlite_store(path)]
+    try:
+        for store in stores:
+            await store.open()
+        attempts = [make_session(created=T0) for _ in range(6)]
+        results = await asyncio.gather(
+            *(stores[n % 2].start_session(s, root) for n, (s, root) in enumerate(attempts))
+        )
+        assert len({s.id for s in results}) == 1
+        session = results[0]
+        batches = await asyncio.gather(
+            *(
+                append(stores[n % 2], session, NewMessage(Role.USER, "alice", f"m{n}"))
+                for n in range(10)
+            )
+        )
+        assert sorted(batch[0].seq for batch in batches) == list(range(1, 11))
+    finally:
+        for store in stores:
+            await store.close()
+
+
+def test_reading_the_newest_messages_is_one_index_range_scan(tmp_path: Path) -> None:
+    """Reading N newest costs the same at any history length: no scan, no sort."""
+    query = _select_messages("b", min_seq=1, max_seq=None, limit=50, newest_first=True)
+    plan = _explain(tmp_path, query)
+    assert "ux_messages_branch_id_seq" in plan
+    assert "TEMP B-TREE" not in plan and "SCAN messages" not in plan
+
+
+def test_the_active_session_lookup_uses_the_partial_index(tmp_path: Path) -> None:
+    query = sa.select(sessions).where(sessions.c.scope_key == "k", sessions.c.status == _ACTIVE)
+    assert "ux_sessions_active_scope_key" in _explain(tmp_path, query)
+
+
+def _explain(tmp_path: Path, query: sa.Select[tuple[object, ...]]) -> str:
+    path = tmp_path / "plan.db"
+    asyncio.run(upgrade_database(f"sqlite:///{path}"))
+    compiled = query.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True})
+    with sqlite3.connect(path) as db:
+        rows = db.execute(f"EXPLAIN QUERY PLAN {compiled}").fetchall()
+    db.close()
+    return " | ".join(str(row[-1]) for row in rows)
+
+
+def test_sql_store_refuses_other_drivers_and_memory_sqlite() -> None:
+    for url in ("sqlite:///x.db", "sqlite+aiosqlite:///:memory:", "mysql+aiomysql://h/db"):
+        with pytest.raises(StorageError):
+            SqlStore(url)
