@@ -97,6 +97,14 @@ class ConsoleAdapter:
             self._task.result()
 
     async def _run(self) -> None:
+        try:
+            await self._converse()
+        except BrokenPipeError:
+            # Whoever read our output has gone (``sessionbot run | head``): a normal
+            # end, not a failure to restart from.
+            logger.info("console output closed; stopping the console")
+
+    async def _converse(self) -> None:
         interactive = _is_terminal(self._input)
         while not self._stopping:
             if interactive:

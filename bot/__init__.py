@@ -9,12 +9,13 @@ that knows every other one: it hands adapters the router's ``handle`` as a
 from bot.app import Application
 from bot.config import Settings, load_config, secret_from_env
 from bot.logs import configure_logging
-from bot.platforms import ADAPTERS, Adapter, AdapterFactory, build_adapters
+from bot.platforms import ADAPTERS, Adapter, AdapterContext, AdapterFactory, build_adapters
 from bot.supervisor import AdapterSupervisor, Backoff
 
 __all__ = [
     "ADAPTERS",
     "Adapter",
+    "AdapterContext",
     "AdapterFactory",
     "AdapterSupervisor",
     "Application",

@@ -3,7 +3,8 @@
 ``Application.run`` opens the store, runs retention cleanup once, starts the reset
 scheduler and every enabled adapter (each under a supervisor), and waits until all
 adapters have finished or SIGINT/SIGTERM asks for a graceful stop. Then it stops the
-adapters and the scheduler and closes the store. A second signal during the stop falls back to Python's default handling.
+adapters and the scheduler and closes the store. A second signal during the stop
+falls back to Python's default handling.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.config import Settings
-from bot.platforms import ADAPTERS, Adapter, AdapterFactory, build_adapters
+from bot.platforms import ADAPTERS, Adapter, AdapterContext, AdapterFactory, build_adapters
 from bot.scheduler import ResetScheduler
 from bot.supervisor import AdapterSupervisor, Backoff
 from bot.wiring import build_router, opened_manager
@@ -61,7 +62,9 @@ class Application:
         async with opened_manager(self.settings) as manager:
             await self._clean_up(manager)
             router = build_router(manager, self.settings)
-            adapters = build_adapters(self.settings, router.handle, self._factories)
+            menu = tuple((c.name, c.summary) for c in router.registry.commands())
+            context = AdapterContext(self.settings, router.handle, menu)
+            adapters = build_adapters(context, self._factories)
             # Resets also happen lazily on each message; the scheduler archives the
             # sessions nobody writes to, so listings and cleanup see them as ended.
             scheduler = ResetScheduler(manager)

@@ -30,16 +30,21 @@ def cli() -> None:
 
 @cli.command()
 @config_option
-@click.option("--as", "user", help="Console: the user id lines are written as.")
-@click.option("--channel", help="Console: the channel id.")
+@click.option("--as", "user", metavar="USER", help="Console: the user id lines are written as.")
+@click.option("--channel", metavar="CHANNEL", help="Console: the channel id.")
 def run(config_path: Path | None, user: str | None, channel: str | None) -> None:
-    """Run the bot with every enabled adapter until they finish or SIGINT/SIGTERM."""
+    """Run the bot until its adapters finish (console: end of input) or SIGINT/SIGTERM."""
     settings, label = load_settings(config_path)
     settings = _console_options(settings, user=user, channel=channel)
     if not settings.enabled_adapters():
         raise ConfigError(f"{label}: adapters: no adapter is enabled; enable [adapters.console]")
     configure_logging(settings.bot.log_level, settings.bot.log_format)
-    asyncio.run(Application(settings).run())
+    try:
+        asyncio.run(Application(settings).run())
+    except KeyboardInterrupt:
+        # Ctrl-C before the signal handlers were installed, or a second one while
+        # stopping: leave quietly with the conventional status.
+        raise SystemExit(130) from None
 
 
 def _console_options(settings: Settings, *, user: str | None, channel: str | None) -> Settings:

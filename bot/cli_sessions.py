@@ -118,7 +118,7 @@ def _details(session: Session, settings: Settings) -> list[tuple[str, str]]:
     help="Write to this file instead of standard output.",
 )
 def export(config_path: Path | None, session_id: str, fmt: str, output: Path | None) -> None:
-    """Export a session's visible history (JSON exports can be imported again)."""
+    """Export a session; a JSON export can be imported again."""
     settings, _ = load_settings(config_path)
     file, count = asyncio.run(_export(settings, session_id, ExportFormat(fmt)))
     if output is None:

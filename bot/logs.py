@@ -18,9 +18,9 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # worth keeping in a JSON line.
 _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
-# Libraries that log every statement or migration step (SQLAlchemy's engine logs
-# each SQL statement at INFO); they would drown the bot's own lines.
-_CHATTY = ("aiosqlite", "alembic", "asyncio", "sqlalchemy")
+# Libraries that log every statement, migration step or job run (SQLAlchemy's
+# engine logs each SQL statement at INFO); they would drown the bot's own lines.
+_CHATTY = ("aiosqlite", "alembic", "apscheduler", "asyncio", "sqlalchemy")
 
 
 class JsonFormatter(logging.Formatter):

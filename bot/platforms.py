@@ -10,6 +10,7 @@ A new adapter is one factory here, one ``[adapters.<name>]`` section in
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from bot.config import Settings
@@ -45,15 +46,35 @@ class Adapter(Protocol):
         ...
 
 
-AdapterFactory = Callable[[Settings, InboundHandler], Adapter]
+@dataclass(frozen=True, slots=True)
+class AdapterContext:
+    """What a factory may use to build its adapter.
+
+    Attributes:
+        settings: the whole configuration; a factory reads its own section.
+        handler: the router's ``handle``, the adapter's only way into the bot.
+        commands: ``(name, one-line summary)`` of each top-level command, for
+            platforms with a command menu (Telegram's ``setMyCommands``, Discord's
+            slash commands).
+    """
+
+    settings: Settings
+    handler: InboundHandler
+    commands: tuple[tuple[str, str], ...] = ()
 
 
-def _console(settings: Settings, handler: InboundHandler) -> Adapter:
+AdapterFactory = Callable[[AdapterContext], Adapter]
+
+
+def _console(context: AdapterContext) -> Adapter:
     from adapters.console import ConsoleAdapter
 
-    options = settings.adapters.console
+    options = context.settings.adapters.console
     return ConsoleAdapter(
-        handler, user=options.user, channel=options.channel, export_dir=options.export_dir
+        context.handler,
+        user=options.user,
+        channel=options.channel,
+        export_dir=options.export_dir,
     )
 
 
@@ -62,15 +83,12 @@ ADAPTERS: Mapping[str, AdapterFactory] = {"console": _console}
 
 
 def build_adapters(
-    settings: Settings,
-    handler: InboundHandler,
-    factories: Mapping[str, AdapterFactory] = ADAPTERS,
+    context: AdapterContext, factories: Mapping[str, AdapterFactory] = ADAPTERS
 ) -> list[Adapter]:
-    """Build every enabled adapter, each handed ``handler`` for its messages.
+    """Build every adapter the settings enable.
 
     Args:
-        settings: the configuration; ``[adapters.<name>] enabled`` selects.
-        handler: the router's ``handle``.
+        context: settings, handler and command menu handed to each factory.
         factories: adapter name to factory; tests pass fakes.
     """
-    return [factories[name](settings, handler) for name in settings.enabled_adapters()]
+    return [factories[name](context) for name in context.settings.enabled_adapters()]

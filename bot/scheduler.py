@@ -9,9 +9,12 @@ depend on these jobs: resolve applies the same policy lazily on every message.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -26,6 +29,7 @@ ArchivedCallback = Callable[[Sequence[Session]], Awaitable[None]]
 """Called with the sessions a job archived, for ``notify_on_reset``."""
 
 SWEEP_JOB_ID = "idle-sweep"
+STOP_GRACE_SECONDS = 10.0
 _DAILY_PREFIX = "daily:"
 
 
@@ -52,6 +56,7 @@ class ResetScheduler:
         self._misfire_grace = misfire_grace_seconds
         self._on_archived = on_archived
         self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._running: set[asyncio.Task[Any]] = set()
 
     @property
     def job_count(self) -> int:
@@ -73,9 +78,21 @@ class ResetScheduler:
         self._scheduler.start()
 
     async def stop(self) -> None:
-        """Stop the scheduler without waiting for running jobs."""
-        if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+        """Stop the scheduler once the jobs already running have finished.
+
+        Waiting matters: the caller closes the store next, and a job cut off in the
+        middle of a query can hang the store's shutdown. Jobs still running after
+        ``STOP_GRACE_SECONDS`` are cancelled.
+        """
+        if not self._scheduler.running:
+            return
+        self._scheduler.pause()
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=STOP_GRACE_SECONDS)
+        # APScheduler cancels what is still running; wait for those to unwind too.
+        self._scheduler.shutdown(wait=False)
+        if self._running:
+            await asyncio.wait(set(self._running), timeout=STOP_GRACE_SECONDS)
 
     async def sync_daily_jobs(self) -> None:
         """Keep exactly one cron job per (reset time, timezone) in use."""
@@ -101,6 +118,10 @@ class ResetScheduler:
 
     async def sweep(self) -> list[Session]:
         """Archive idle sessions and daily resets that were waiting for quiet."""
+        with self._tracked():
+            return await self._sweep()
+
+    async def _sweep(self) -> list[Session]:
         archived: list[Session] = []
         try:
             archived += await self._manager.archive_idle_sessions()
@@ -114,13 +135,27 @@ class ResetScheduler:
 
     async def run_daily(self, schedule: tuple[str, str]) -> list[Session]:
         """Archive the sessions whose daily reset on ``schedule`` is due."""
+        with self._tracked():
+            try:
+                archived = await self._manager.archive_daily_sessions(schedule)
+            except Exception:
+                log.exception("daily reset %s failed; the sweep catches up", schedule)
+                return []
+            await self._report(archived)
+            return archived
+
+    @contextlib.contextmanager
+    def _tracked(self) -> Iterator[None]:
+        """Record the running job's task, so :meth:`stop` can wait for it."""
+        task = asyncio.current_task()
+        if task is None:  # called outside any task: nothing could wait for it
+            yield
+            return
+        self._running.add(task)
         try:
-            archived = await self._manager.archive_daily_sessions(schedule)
-        except Exception:
-            log.exception("daily reset %s failed; the sweep catches up", schedule)
-            return []
-        await self._report(archived)
-        return archived
+            yield
+        finally:
+            self._running.discard(task)
 
     async def _report(self, archived: Sequence[Session]) -> None:
         if not archived:

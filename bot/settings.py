@@ -35,6 +35,22 @@ def _check_user_ref(ref: str) -> str:
     return ref
 
 
+def _check_timezone(name: str) -> str:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown timezone {name!r}; use an IANA name such as 'Europe/Berlin'"
+        ) from None
+    return name
+
+
+def _check_reset_time(text: str) -> str:
+    """Return ``HH:MM`` (zero-padded) or ``off``; ValueError says what is expected."""
+    at = parse_reset_time(text)
+    return "off" if at is None else at.strftime("%H:%M")
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -101,21 +117,6 @@ class StorageSettings(_Section):
                 "postgresql://… or memory://"
             )
         return url
-
-
-def _check_timezone(name: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown timezone {name!r}; use an IANA name such as 'Europe/Berlin'"
-        ) from None
-    return name
-
-
-def _check_reset_time(text: str) -> str:
-    parse_reset_time(text)  # raises ValueError saying what is expected
-    return text.strip().lower()
 
 
 class ResetOverrideSettings(_Section):

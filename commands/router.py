@@ -19,17 +19,13 @@ from commands.settings import RouterSettings
 from commands.throttle import RateLimiter, Verdict
 from core.errors import CommandError, NotFoundError, PermissionDenied, UsageError
 from core.manager import Resolution, SessionManager
-from core.models import ArchiveReason, Inbound, Reply, Session
+from core.models import Inbound, Reply, Session
+from core.notices import reset_notice
 from core.responder import Responder
 
 logger = logging.getLogger(__name__)
 
 GENERIC_ERROR = "Sorry, something went wrong on my side. Please try again."
-
-_RESET_REASONS = {
-    ArchiveReason.DAILY: "the daily reset",
-    ArchiveReason.IDLE: "a period of inactivity",
-}
 
 
 class Router:
@@ -164,11 +160,4 @@ def _with_reset_notice(reply: Reply, replaced: Session | None) -> Reply:
     """Prefix a reply with why the previous session ended, after an automatic reset."""
     if replaced is None:
         return reply
-    reason = "a reset"
-    if replaced.archive_reason is not None:
-        reason = _RESET_REASONS.get(replaced.archive_reason, reason)
-    notice = (
-        f"(New conversation: the previous one, {replaced.id}, was archived after {reason}. "
-        f"To go back: /session resume {replaced.id})"
-    )
-    return dataclasses.replace(reply, text=f"{notice}\n\n{reply.text}")
+    return dataclasses.replace(reply, text=f"{reset_notice(replaced)}\n\n{reply.text}")

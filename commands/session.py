@@ -8,6 +8,8 @@ from commands.formatting import format_time, plural, session_label
 from commands.registry import Registry
 from core.errors import UsageError
 from core.models import ArchiveReason, Reply, Session
+from core.notices import format_when
+from core.reset import next_resets
 from core.scope import Scope
 from core.store import SessionFilter
 
@@ -58,7 +60,7 @@ def _started(headline: str, previous: Session | None) -> str:
 
 @registry.command("session", usage="/session")
 async def session_info(ctx: CommandContext) -> Reply:
-    """Show this conversation: id, title, scope, times, messages, tokens and checkpoints.
+    """Show this conversation: id, title, scope, times, messages, tokens, checkpoints, resets.
 
     Subcommands list your conversations, resume an archived one, rename this one,
     or (admins) choose who shares a conversation in this channel.
@@ -73,8 +75,23 @@ async def session_info(ctx: CommandContext) -> Reply:
         f"Messages: {session.message_count}",
         f"Tokens in/out: {session.tokens_in} / {session.tokens_out}",
         f"Checkpoints: {checkpoints}",
+        f"Next resets: {await _next_resets(ctx)}",
     ]
     return Reply("\n".join(lines))
+
+
+async def _next_resets(ctx: CommandContext) -> str:
+    # Without reset rules the manager never resets, whatever a channel has stored.
+    if ctx.manager.reset_rules is None:
+        return "off"
+    policy = await ctx.manager.reset_policy(ctx.session)
+    daily, idle = next_resets(ctx.session, policy, ctx.now)
+    parts = [
+        f"{kind} {format_when(when, ctx.now)}"
+        for kind, when in (("daily", daily), ("idle", idle))
+        if when is not None
+    ]
+    return " · ".join(parts) or "off"
 
 
 @registry.subcommand("session", "list", usage="/session list [all] [page]", max_args=2)

@@ -203,3 +203,13 @@ async def test_it_can_be_started_again_after_stop() -> None:
     await adapter.start()
     await asyncio.wait_for(adapter.wait(), 5)
     assert [m.text for m in handler.seen] == ["a"]
+
+
+async def test_a_closed_output_ends_the_console() -> None:
+    class Gone(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError
+
+    adapter = ConsoleAdapter(FakeHandler(), input=io.StringIO("a\nb\n"), output=Gone())
+    await adapter.start()
+    await asyncio.wait_for(adapter.wait(), 5)

@@ -11,7 +11,7 @@ import pytest
 
 from bot.app import Application
 from bot.config import Settings, validate_settings
-from bot.platforms import Adapter, AdapterFactory
+from bot.platforms import Adapter, AdapterContext, AdapterFactory
 from bot.supervisor import Backoff
 from bot.wiring import build_manager, opened_manager
 from core.clock import ManualClock
@@ -20,7 +20,6 @@ from core.storage import open_store
 from core.store import SessionFilter
 from core.types import InboundHandler
 from tests.bot.fakes import FakeAdapter
-
 
 ALICE = Inbound("console", "console", "alice", "x")
 
@@ -33,8 +32,11 @@ def settings_for(tmp_path: Path, **storage: object) -> Settings:
 def factories(make: Callable[[InboundHandler], FakeAdapter]) -> dict[str, AdapterFactory]:
     """Put a fake in the console's place (the only adapter config can enable today)."""
 
-    def console(settings: Settings, handler: InboundHandler) -> Adapter:
-        return make(handler)
+    def console(context: AdapterContext) -> Adapter:
+        assert ("checkpoint", "Save points in this conversation and go back to them.") in (
+            context.commands
+        )
+        return make(context.handler)
 
     return {"console": console}
 
@@ -139,5 +141,6 @@ async def test_configured_resets_apply(tmp_path: Path) -> None:
     await Application(settings, factories=adapter_factories).run()
 
     (reply,) = adapter.replies
-    assert reply.startswith(f"(New conversation: the previous one, {stale.id}, was archived")
-    assert reply.endswith("echo: hello")
+    notice, answer = reply.split("\n\n")
+    assert f"/session resume {stale.id}" in notice
+    assert answer == "echo: hello"

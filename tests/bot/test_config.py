@@ -230,3 +230,73 @@ def test_secret_from_env_unset(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_secret_from_env_bad_name() -> None:
     with pytest.raises(ConfigError, match="not an environment variable name"):
         secret_from_env("not a name", key="adapters.x.token_env")
+
+
+def test_reset_options_become_the_managers_rules(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        [bot]
+        timezone = "Europe/Berlin"
+
+        [sessions]
+        daily_reset_time = "04:30"
+        idle_reset_minutes = 90
+        daily_reset_grace_minutes = 15
+        carry_over = ["title"]
+
+        [[sessions.overrides]]
+        platform = "telegram"
+        is_direct = true
+        idle_reset_minutes = 0
+
+        [[sessions.overrides]]
+        channel_id = "night-shift"
+        daily_reset_time = "OFF"
+        timezone = "America/New_York"
+        """,
+    )
+    settings = load_config(path, environ={})
+    rules = settings.sessions.reset_rules(settings.bot.timezone)
+    assert (rules.daily_reset_time, rules.idle_reset_minutes) == ("04:30", 90)
+    assert (rules.timezone, rules.grace_minutes) == ("Europe/Berlin", 15)
+    direct, night = rules.overrides
+    assert (direct.selector.platform, direct.selector.is_direct) == ("telegram", True)
+    assert direct.idle_reset_minutes == 0
+    assert (night.selector.channel_id, night.daily_reset_time) == ("night-shift", "off")
+    assert night.timezone == "America/New_York"
+    assert settings.sessions.carry_over == ("title",)
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "problem"),
+    [
+        ('[sessions]\ndaily_reset_time = "25:00"\n', "sessions.daily_reset_time", "HH:MM"),
+        ("[sessions]\nidle_reset_minutes = -5\n", "sessions.idle_reset_minutes", "greater"),
+        ('[sessions]\ncarry_over = ["title", "mood"]\n', "sessions.carry_over[1]", "'tags'"),
+        (
+            '[[sessions.overrides]]\nplatform = "telegram"\n',
+            "sessions.overrides[0]",
+            "sets none of",
+        ),
+        (
+            '[[sessions.overrides]]\nidle_reset_minutes = 5\nzone = "UTC"\n',
+            "sessions.overrides[0].zone",
+            "unknown key",
+        ),
+        (
+            '[[sessions.overrides]]\ntimezone = "Nowhere/Land"\n',
+            "sessions.overrides[0].timezone",
+            "unknown timezone",
+        ),
+    ],
+)
+def test_bad_reset_options(tmp_path: Path, text: str, key: str, problem: str) -> None:
+    message = error_for(write(tmp_path, text))
+    assert message.startswith(f"{tmp_path / 'config.toml'}: {key}: ")
+    assert problem in message
+
+
+def test_an_environment_override_of_a_list_of_tables_is_named() -> None:
+    message = error_for(None, {"SESSIONBOT_SESSIONS__OVERRIDES": '[{"zone": "UTC"}]'})
+    assert message.startswith("$SESSIONBOT_SESSIONS__OVERRIDES: sessions.overrides[0].zone:")

@@ -10,8 +10,9 @@ from core.clock import ManualClock
 from core.manager import SessionManager
 from core.memory_store import MemoryStore
 from core.models import Checkpoint, Message, Reply, Session
+from core.reset import ResetRules
 from core.responder import EchoResponder, Responder
-from core.store import SessionFilter
+from core.store import SessionFilter, Store
 from tests.builders import inbound
 
 ADMIN = "root"
@@ -27,11 +28,12 @@ class Chat:
         settings: RouterSettings | None = None,
         responder: Responder | None = None,
         registry: Registry | None = None,
-        manager: SessionManager | None = None,
+        store: Store | None = None,
+        reset_rules: ResetRules | None = None,
     ) -> None:
         self.clock = ManualClock()
-        self.store = MemoryStore()
-        self.manager = manager or SessionManager(self.store, clock=self.clock)
+        self.store = store or MemoryStore()
+        self.manager = SessionManager(self.store, clock=self.clock, reset_rules=reset_rules)
         self.settings = settings or RouterSettings(admins=frozenset({f"console:{ADMIN}"}))
         self.router = Router(
             self.manager,

@@ -13,8 +13,8 @@ async def test_help_lists_every_command_with_its_summary(chat: Chat) -> None:
             "Commands:",
             "/new — Start a new conversation; the current one is archived.",
             "/reset — Start over; the current conversation is archived.",
-            "/session — Show this conversation: id, title, scope, times, messages, tokens"
-            " and checkpoints.",
+            "/session — Show this conversation: id, title, scope, times, messages, tokens,"
+            " checkpoints, resets.",
             "/checkpoint — Save points in this conversation and go back to them.",
             "/history — Show the last N messages of this conversation (20 unless you say,"
             " at most 200).",

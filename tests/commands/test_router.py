@@ -13,9 +13,9 @@ from commands import CommandContext, Registry, RouterSettings, default_registry
 from commands.conversation import APOLOGY
 from commands.router import GENERIC_ERROR
 from core.errors import ResponderError, StorageError
-from core.manager import Resolution, SessionManager
 from core.memory_store import MemoryStore
-from core.models import ArchiveReason, Inbound, Message, Reply, Role, Session
+from core.models import Message, Reply, Role, Session
+from core.reset import ResetRules
 from core.responder import Answer
 from core.store import SessionFilter
 from tests.builders import inbound
@@ -61,22 +61,6 @@ class GatedResponder:
         self.started.append(text)
         await self.gate(text).wait()
         return Answer(f"re: {text}")
-
-
-class ResettingManager(SessionManager):
-    """Archives the active session on the next resolve, as an automatic reset does."""
-
-    reset_next = False
-
-    async def resolve(self, inbound: Inbound) -> Resolution:
-        resolution = await super().resolve(inbound)
-        if not self.reset_next:
-            return resolution
-        self.reset_next = False
-        await self.archive(resolution.session, ArchiveReason.IDLE)
-        fresh = await super().resolve(inbound)
-        replaced = await self.get(resolution.session.id)
-        return Resolution(fresh.session, fresh.key, replaced=replaced)
 
 
 class BrokenStore(MemoryStore):
@@ -247,27 +231,33 @@ async def test_a_failing_handler_gets_a_generic_line_and_a_logged_traceback(
 
 
 async def test_a_failing_store_gets_a_generic_line(caplog: pytest.LogCaptureFixture) -> None:
-    chat = Chat(manager=SessionManager(BrokenStore()))
+    chat = Chat(store=BrokenStore())
     assert await chat.send("hello") == [Reply(GENERIC_ERROR, ephemeral=True)]
     [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
     assert record.exc_info is not None
 
 
 async def test_an_automatic_reset_is_announced_on_the_first_reply() -> None:
-    chat = Chat()
-    manager = ResettingManager(chat.store, clock=chat.clock)
-    chat = Chat(manager=manager)
+    chat = Chat(reset_rules=ResetRules(idle_reset_minutes=30))
     await chat.say("before")
     old = await chat.session()
-    manager.reset_next = True
-    text = await chat.say("after")
-    assert text == (
-        f"(New conversation: the previous one, {old.id}, was archived after a period of "
-        f"inactivity. To go back: /session resume {old.id})\n\necho: after"
+    chat.clock.advance(timedelta(minutes=31))
+    assert await chat.say("after") == (
+        f"Started a new session: the last one was idle for 31 min. "
+        f"/session resume {old.id} to go back.\n\necho: after"
     )
     assert await chat.say("again") == "echo: again"
     await chat.say(f"/session resume {old.id}")
     assert await chat.contents() == ["before", "echo: before"]
+
+
+async def test_a_command_after_an_automatic_reset_gets_the_notice_too() -> None:
+    chat = Chat(reset_rules=ResetRules(idle_reset_minutes=30))
+    await chat.say("before")
+    chat.clock.advance(timedelta(hours=2))
+    lines = (await chat.say("/history")).splitlines()
+    assert lines[0].startswith("Started a new session: the last one was idle for 2 h.")
+    assert lines[1:] == ["", "No messages yet."]
 
 
 async def test_messages_of_one_conversation_are_handled_in_order() -> None:

@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 
 from core.models import ArchiveReason, SessionStatus
+from core.reset import ResetRules
 from core.scope import Scope
 from core.store import SessionFilter
 from tests.builders import inbound
@@ -89,9 +90,19 @@ async def test_session_shows_the_conversation(chat: Chat) -> None:
             "Messages: 2",
             f"Tokens in/out: {session.tokens_in} / {session.tokens_out}",
             "Checkpoints: 1",
+            "Next resets: off",
         ]
     )
     assert session.tokens_in > 0
+
+
+async def test_session_shows_when_the_next_resets_are_due() -> None:
+    chat = Chat(reset_rules=ResetRules(daily_reset_time="04:00", idle_reset_minutes=30))
+    await chat.say("hello")
+    info = (await chat.say("/session")).splitlines()
+    assert info[-1] == (
+        "Next resets: daily 2026-01-01 04:00 UTC (in 4 h) · idle 2026-01-01 00:30 UTC (in 30 min)"
+    )
 
 
 async def test_session_takes_no_stray_arguments(chat: Chat) -> None:
