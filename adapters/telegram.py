@@ -39,6 +39,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal, TypeAlias
 
@@ -48,7 +49,7 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     BaseUpdateProcessor,
-    CallbackContext,
+    ContextTypes,
     ExtBot,
     TypeHandler,
 )
@@ -79,7 +80,9 @@ _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _MAX_COMMANDS = 100
 _MAX_DESCRIPTION = 256
 
-_Context: TypeAlias = CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]
+_Context: TypeAlias = ContextTypes.DEFAULT_TYPE
+# What ApplicationBuilder builds without a job queue; the dicts are PTB's defaults
+# for user, chat and bot data, which this adapter does not use.
 _Application: TypeAlias = Application[
     ExtBot[None], _Context, dict[Any, Any], dict[Any, Any], dict[Any, Any], None
 ]
@@ -368,18 +371,16 @@ class TelegramAdapter:
 class ChatOrderedProcessor(BaseUpdateProcessor):
     """Handles updates of different chats concurrently, and of one chat in order.
 
-    Each chat maps to one of a fixed number of locks (two chats may share one,
-    which only makes them wait for each other), so memory does not grow with
-    the number of chats.
+    A chat has a lock only while it has updates in flight, so memory is bounded
+    by ``max_concurrent_updates``, not by the number of chats ever seen.
 
     Args:
         max_concurrent_updates: updates handled at once.
-        stripes: how many locks to keep.
     """
 
-    def __init__(self, max_concurrent_updates: int, stripes: int = 64) -> None:
+    def __init__(self, max_concurrent_updates: int) -> None:
         super().__init__(max_concurrent_updates)
-        self._locks = tuple(asyncio.Lock() for _ in range(stripes))
+        self._chats: dict[int, _ChatLock] = {}
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         """Run ``coroutine`` once the update's chat has no earlier update running."""
@@ -387,14 +388,27 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         if chat is None:
             await coroutine
             return
-        async with self._locks[chat.id % len(self._locks)]:
-            await coroutine
+        entry = self._chats.setdefault(chat.id, _ChatLock())
+        entry.users += 1
+        try:
+            async with entry.lock:
+                await coroutine
+        finally:
+            entry.users -= 1
+            if entry.users == 0:
+                del self._chats[chat.id]
 
     async def initialize(self) -> None:
         """Nothing to set up."""
 
     async def shutdown(self) -> None:
         """Nothing to release."""
+
+
+@dataclass(slots=True)
+class _ChatLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
 
 
 def bot_commands(commands: Sequence[tuple[str, str]]) -> list[BotCommand]:

@@ -238,7 +238,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--url", help="storage URL (default: a fresh SQLite file in a temp dir)")
     parser.add_argument("--repeat", type=int, default=200, help="timed runs per operation")
-    parser.add_argument("--rounds", type=int, default=10, help="rounds the runs are spread over")
+    parser.add_argument("--rounds", type=int, default=20, help="rounds the runs are spread over")
     args = parser.parse_args()
     asyncio.run(run(args.url, args.repeat, args.rounds))
 

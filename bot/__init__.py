@@ -6,7 +6,8 @@ that knows every other one: it hands adapters the router's ``handle`` as a
 :data:`core.types.InboundHandler`.
 """
 
-from bot.app import Application
+from typing import TYPE_CHECKING
+
 from bot.config import Settings, load_config, secret_from_env
 from bot.logs import configure_logging
 from bot.platforms import ADAPTERS, Adapter, AdapterContext, AdapterFactory, build_adapters
@@ -26,3 +27,16 @@ __all__ = [
     "load_config",
     "secret_from_env",
 ]
+
+if TYPE_CHECKING:
+    from bot.app import Application
+
+
+def __getattr__(name: str) -> object:
+    # bot.app pulls in SQLAlchemy, Alembic and the commands package; importing it
+    # on first use keeps ``sessionbot --help`` and ``config check`` quick.
+    if name == "Application":
+        from bot.app import Application
+
+        return Application
+    raise AttributeError(f"module 'bot' has no attribute {name!r}")

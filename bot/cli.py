@@ -13,13 +13,11 @@ from pathlib import Path
 
 import click
 
-from bot.app import Application
 from bot.cli_sessions import sessions
 from bot.cli_support import Group, config_option, load_settings
 from bot.config import Settings, override
 from bot.logs import configure_logging
 from core.errors import ConfigError
-from core.storage import upgrade_database
 
 
 @click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,6 +37,8 @@ def run(config_path: Path | None, user: str | None, channel: str | None) -> None
     if not settings.enabled_adapters():
         raise ConfigError(f"{label}: adapters: no adapter is enabled; enable [adapters.console]")
     configure_logging(settings.bot.log_level, settings.bot.log_format)
+    from bot.app import Application  # heavy (SQLAlchemy, Alembic): only when running
+
     try:
         asyncio.run(Application(settings).run())
     except KeyboardInterrupt:
@@ -83,6 +83,8 @@ def db() -> None:
 def db_upgrade(config_path: Path | None) -> None:
     """Apply pending schema migrations to the configured database."""
     settings, _ = load_settings(config_path)
+    from core.storage import upgrade_database  # heavy (SQLAlchemy, Alembic)
+
     asyncio.run(upgrade_database(settings.storage.url))
     click.echo(f"database {_masked(settings.storage.url)} is up to date")
 

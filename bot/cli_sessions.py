@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -12,9 +13,9 @@ import click
 
 from bot.cli_support import Group, config_option, load_settings, local_time, run_async
 from bot.config import Settings
-from bot.wiring import opened_manager
 from core.errors import UsageError
 from core.export import ExportFormat, ImportedSession, export_session, parse_export
+from core.manager import SessionManager
 from core.models import ReplyFile, Session
 from core.store import SessionFilter
 
@@ -23,6 +24,14 @@ _KEY = re.compile(
 )
 _OWNER = re.compile(r"[a-z][a-z0-9_-]*:\S+")
 _SHOWN_MESSAGES = 10
+
+
+def _opened_manager(settings: Settings) -> AbstractAsyncContextManager[SessionManager]:
+    # Imported only when a command needs the store: it pulls in SQLAlchemy, Alembic
+    # and the commands package, which ``sessionbot --help`` need not wait for.
+    from bot.wiring import opened_manager
+
+    return opened_manager(settings)
 
 
 @click.group(cls=Group)
@@ -41,7 +50,7 @@ async def list_sessions(
 ) -> None:
     """List sessions, newest first."""
     settings, _ = load_settings(config_path)
-    async with opened_manager(settings) as manager:
+    async with _opened_manager(settings) as manager:
         found = await manager.list_sessions(
             SessionFilter(scope_key=scope_key, status=status), limit=limit
         )
@@ -64,7 +73,7 @@ async def list_sessions(
 async def show_session(config_path: Path | None, session_id: str) -> None:
     """Show a session's details and its last messages."""
     settings, _ = load_settings(config_path)
-    async with opened_manager(settings) as manager:
+    async with _opened_manager(settings) as manager:
         session = await manager.get(session_id)
         checkpoints = await manager.list_checkpoints(session)
         page = await manager.history(session, limit=_SHOWN_MESSAGES)
@@ -129,7 +138,7 @@ def export(config_path: Path | None, session_id: str, fmt: str, output: Path | N
 
 
 async def _export(settings: Settings, session_id: str, fmt: ExportFormat) -> tuple[ReplyFile, int]:
-    async with opened_manager(settings) as manager:
+    async with _opened_manager(settings) as manager:
         session = await manager.get(session_id)
         messages = await manager.all_messages(session)
         checkpoints = await manager.list_checkpoints(session)
@@ -195,7 +204,7 @@ def import_session(config_path: Path | None, file: Path, scope_key: str, owner: 
 async def _import(
     settings: Settings, imported: ImportedSession, scope_key: str, origin: _Origin
 ) -> Session:
-    async with opened_manager(settings) as manager:
+    async with _opened_manager(settings) as manager:
         return await manager.import_export(
             imported,
             scope_key=scope_key,
@@ -212,7 +221,7 @@ async def _import(
 async def delete(config_path: Path | None, session_id: str) -> None:
     """Delete a session with its messages and checkpoints."""
     settings, _ = load_settings(config_path)
-    async with opened_manager(settings) as manager:
+    async with _opened_manager(settings) as manager:
         await manager.get(session_id)  # raises NotFoundError with a clear line
         await manager.delete(session_id)
     click.echo(f"deleted session {session_id}")
@@ -244,7 +253,7 @@ async def cleanup(
             "pass --older-than-days N to clean up anyway"
         )
         return
-    async with opened_manager(settings) as manager:
+    async with _opened_manager(settings) as manager:
         deleted = await manager.cleanup(timedelta(days=days), keep_checkpointed=keep)
     spared = " (sessions with checkpoints kept)" if keep else ""
     click.echo(f"deleted {deleted} sessions archived more than {days} days ago{spared}")

@@ -63,8 +63,8 @@ _SQLITE_PRAGMAS = (
     f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
 )
 
-_IMMEDIATE = "sessionbot_sqlite_immediate"
-"""Execution option that makes a SQLite transaction start with ``BEGIN IMMEDIATE``."""
+_SQLITE_BEGIN = "sessionbot_sqlite_begin"
+"""Execution option: the statement a SQLite transaction starts with (default ``BEGIN``)."""
 
 # Spelled as SQL text rather than a bound parameter, so that the planners can match
 # the partial unique index, whose predicate is this very literal.
@@ -73,8 +73,9 @@ _ACTIVE: sa.ColumnClause[str] = sa.literal_column("'active'", sa.String)
 # Key of the advisory lock that keeps two PostgreSQL workers from migrating at once.
 _MIGRATION_LOCK_KEY = 0x5E55_10B0
 
-# Keyring names of session data keys; keyring_commit refuses while one is unstaged.
-DATA_KEY_PREFIX = "session:"
+# Keyring names of session data keys (core.sealed_store spells them so too);
+# keyring_commit refuses while one of them is unstaged.
+_DATA_KEY_PREFIX = "session:"
 
 # Attempts at inserting an active session when the conflicting one disappears
 # between the insert and the look-up (PostgreSQL, read committed).
@@ -110,9 +111,12 @@ class SqlStore:
         self._engine = create_async_engine(self.url, connect_args=dict(connect_args or {}))
         if self._is_sqlite:
             _install_sqlite_hooks(self._engine)
-            self._writer = self._engine.execution_options(**{_IMMEDIATE: True})
+            self._writer = self._engine.execution_options(**{_SQLITE_BEGIN: "BEGIN IMMEDIATE"})
+            # Store reads are single SELECTs, consistent on their own: no BEGIN saves
+            # a round trip through aiosqlite's thread.
+            self._reader = self._engine.execution_options(**{_SQLITE_BEGIN: ""})
         else:
-            self._writer = self._engine
+            self._writer = self._reader = self._engine
 
     def __repr__(self) -> str:
         return f"SqlStore({self._where})"
@@ -152,9 +156,10 @@ class SqlStore:
 
     @asynccontextmanager
     async def _read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for one SELECT; on SQLite it runs without an explicit BEGIN."""
         async with (
             _wrapping_errors(f"database error {self._where}"),
-            self._engine.connect() as conn,
+            self._reader.connect() as conn,
         ):
             yield conn
 
@@ -660,7 +665,7 @@ class SqlStore:
                 # A data key added between the count and the swap would stay wrapped
                 # under the retired key; this lock holds new keys back until commit.
                 await conn.execute(sa.text("LOCK TABLE keyring IN EXCLUSIVE MODE"))
-            if await _count_unstaged(conn, DATA_KEY_PREFIX, check.version):
+            if await _count_unstaged(conn, _DATA_KEY_PREFIX, check.version):
                 raise ConflictError("a data key was added after staging")
             swapped = await conn.execute(
                 keyring.update()
@@ -748,8 +753,9 @@ def _install_sqlite_hooks(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: sa.Connection) -> None:
-        immediate = connection.get_execution_options().get(_IMMEDIATE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        begin = connection.get_execution_options().get(_SQLITE_BEGIN, "BEGIN")
+        if begin:
+            connection.exec_driver_sql(begin)
 
 
 def _prepare_sqlite_file(path: Path) -> None:

@@ -200,7 +200,11 @@ class Store(Protocol):
         ...
 
     async def add_branch(self, branch: Branch) -> None:
-        """Insert a branch without changing any session's head."""
+        """Insert a branch without changing any session's head.
+
+        ``branch.session_id`` must name a stored session; the SQL backends enforce it
+        with a foreign key and raise :class:`~core.errors.ConflictError` otherwise.
+        """
         ...
 
     async def switch_head(self, session_id: str, branch: Branch, at: datetime) -> Session | None:
@@ -227,7 +231,12 @@ class Store(Protocol):
         ...
 
     async def copy_messages(self, messages: Sequence[Message]) -> None:
-        """Insert messages exactly as given (ids, branch, seq and times)."""
+        """Insert messages exactly as given (ids, branch, seq and times).
+
+        Their branches must be stored. No counter moves (branch ``last_seq``, session
+        ``message_count`` and tokens): the caller creates the branch with its final
+        ``last_seq``, as imports and detaching do.
+        """
         ...
 
     async def read_messages(

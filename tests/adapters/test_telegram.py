@@ -566,3 +566,13 @@ async def test_the_console_keeps_answering_while_telegram_is_unreachable() -> No
         async with asyncio.timeout(WAIT):
             await supervisors[1].stop()
             await runs[1]
+
+
+async def test_an_outage_while_replying_is_retried_until_the_reply_is_sent(
+    api: FakeTelegramAPI,
+) -> None:
+    async with running(telegram_adapter(api, RecordingHandler())):
+        api.fail_for(0.3, methods={"sendMessage"})
+        api.push_message(private_chat(ALICE), ALICE, "hello")
+        assert await answered(api, 1) == ["echo: hello"]
+    assert api.calls_to("sendMessage", ok=False) != []

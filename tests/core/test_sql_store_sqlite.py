@@ -169,3 +169,15 @@ def test_sql_store_refuses_other_drivers_and_memory_sqlite() -> None:
     for url in ("sqlite:///x.db", "sqlite+aiosqlite:///:memory:", "mysql+aiomysql://h/db"):
         with pytest.raises(StorageError):
             SqlStore(url)
+
+
+async def test_naive_datetimes_are_refused_not_guessed(tmp_path: Path) -> None:
+    store = sqlite_store(tmp_path / "bot.db")
+    try:
+        await store.open()
+        session, root = make_session(created=T0.replace(tzinfo=None))
+        with pytest.raises(sa.exc.StatementError, match="naive datetime"):
+            await store.start_session(session, root)
+        assert await store.get_session(session.id) is None
+    finally:
+        await store.close()

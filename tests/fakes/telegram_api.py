@@ -104,12 +104,13 @@ class _Default(Enum):
 @dataclass
 class _Failure:
     status: int
-    remaining: int | None  # None: until recover()
+    remaining: int | None  # None: until it expires or recover()
     methods: frozenset[str] | None
     retry_after: int = 0
+    until: float = float("inf")  # on the event loop's clock
 
-    def applies_to(self, method: str) -> bool:
-        return self.methods is None or method in self.methods
+    def applies_to(self, method: str, now: float) -> bool:
+        return now < self.until and (self.methods is None or method in self.methods)
 
 
 def user(user_id: int, first_name: str = "Alice", *, username: str | None = None) -> Json:
@@ -296,6 +297,13 @@ class FakeTelegramAPI:
         """Answer every call (to ``methods``, or any) with ``status`` until :meth:`recover`."""
         self._failures.append(_Failure(status, None, _methods(methods)))
 
+    def fail_for(
+        self, seconds: float, *, status: int = 502, methods: Collection[str] | None = None
+    ) -> None:
+        """Answer every call (to ``methods``, or any) with ``status`` for ``seconds``."""
+        until = asyncio.get_running_loop().time() + seconds
+        self._failures.append(_Failure(status, None, _methods(methods), until=until))
+
     def flood(
         self, retry_after: int, *, count: int = 1, methods: Collection[str] | None = None
     ) -> None:
@@ -382,8 +390,9 @@ class FakeTelegramAPI:
         return 200, {"ok": True, "result": result}
 
     def _failure_for(self, method: str) -> _Failure | None:
+        now = asyncio.get_running_loop().time()
         for failure in self._failures:
-            if not failure.applies_to(method):
+            if not failure.applies_to(method, now):
                 continue
             if failure.remaining is not None:
                 failure.remaining -= 1
