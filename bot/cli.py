@@ -13,10 +13,12 @@ from pathlib import Path
 
 import click
 
+from bot.cli_keys import keys
 from bot.cli_sessions import sessions
 from bot.cli_support import Group, config_option, load_settings
 from bot.config import Settings, override
 from bot.logs import configure_logging
+from bot.platforms import check_secrets
 from core.errors import ConfigError
 
 
@@ -36,6 +38,7 @@ def run(config_path: Path | None, user: str | None, channel: str | None) -> None
     settings = _console_options(settings, user=user, channel=channel)
     if not settings.enabled_adapters():
         raise ConfigError(f"{label}: adapters: no adapter is enabled; enable [adapters.console]")
+    check_secrets(settings)  # a missing token stops here, before the database is opened
     configure_logging(settings.bot.log_level, settings.bot.log_format)
     from bot.app import Application  # heavy (SQLAlchemy, Alembic): only when running
 
@@ -95,6 +98,7 @@ def _masked(url: str) -> str:
 
 
 cli.add_command(sessions)
+cli.add_command(keys)
 
 
 def main() -> None:

@@ -20,7 +20,9 @@ _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime
 
 # Libraries that log every statement, migration step or job run (SQLAlchemy's
 # engine logs each SQL statement at INFO); they would drown the bot's own lines.
-_CHATTY = ("aiosqlite", "alembic", "apscheduler", "asyncio", "sqlalchemy")
+# httpx (python-telegram-bot's HTTP client) and httpcore are held back for a worse
+# reason: they log each request's URL, and Bot API URLs contain the bot token.
+_CHATTY = ("aiosqlite", "alembic", "apscheduler", "asyncio", "httpcore", "httpx", "sqlalchemy")
 
 
 class JsonFormatter(logging.Formatter):

@@ -4,17 +4,24 @@ Each factory imports its adapter module inside the function, so a platform libra
 (python-telegram-bot, discord.py, slack-bolt) is imported only when its adapter is
 enabled: ``sessionbot run`` with the console alone starts fast and never loads them.
 A new adapter is one factory here, one ``[adapters.<name>]`` section in
-:mod:`bot.config`, and one module in ``adapters/``.
+:mod:`bot.settings`, and one module in ``adapters/``; an adapter with secrets also
+gets a reader in ``_SECRETS``, so :func:`check_secrets` can stop start-up early.
 """
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from bot.config import Settings
+from bot.config import Settings, secret_from_env
+from core.errors import ConfigError
 from core.types import InboundHandler
+
+# What Telegram accepts as a webhook's secret token.
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 
 
 class Adapter(Protocol):
@@ -78,8 +85,83 @@ def _console(context: AdapterContext) -> Adapter:
     )
 
 
-ADAPTERS: Mapping[str, AdapterFactory] = {"console": _console}
+def _telegram(context: AdapterContext) -> Adapter:
+    """Build the Telegram adapter; the command menu becomes its ``setMyCommands`` list.
+
+    The adapter learns its own username from ``getMe`` when it connects; it drops
+    ``/cmd@otherbot`` in groups and hands ``/cmd@itself`` to the router as ``/cmd``,
+    so ``[bot] name`` need not match the Telegram username.
+    """
+    token, secret_token = telegram_secrets(context.settings)
+    # python-telegram-bot 22 emits a PTBDeprecationWarning each time it reads a
+    # duration (such as a RetryAfter's retry_after) as seconds, unless durations are
+    # opted in to timedelta, the coming default. The adapter reads both forms.
+    # The variable is read at each use, so setting it here, before the first
+    # import, covers the whole run; an operator's own setting wins.
+    os.environ.setdefault("PTB_TIMEDELTA", "1")
+    from adapters.telegram import TelegramAdapter
+
+    options = context.settings.adapters.telegram
+    return TelegramAdapter(
+        context.handler,
+        token=token,
+        mode=options.mode,
+        base_url=options.base_url,
+        commands=context.commands,
+        listen=options.listen,
+        port=options.port,
+        url_path=options.url_path,
+        webhook_url=options.webhook_url or None,
+        secret_token=secret_token,
+    )
+
+
+def telegram_secrets(settings: Settings) -> tuple[str, str | None]:
+    """Return the Telegram bot token and, in webhook mode, the webhook's secret token.
+
+    Both come from the environment variables ``[adapters.telegram]`` names; error
+    messages name the variable, never its value.
+
+    Raises:
+        ConfigError: a variable is unset or empty, or the secret token has
+            characters Telegram refuses.
+    """
+    options = settings.adapters.telegram
+    token = secret_from_env(options.token_env, key="adapters.telegram.token_env")
+    if options.mode != "webhook":
+        return token, None
+    key = "adapters.telegram.secret_token_env"
+    if not options.secret_token_env:  # the settings model refuses this too
+        raise ConfigError(f"{key}: webhook mode needs a secret token")
+    secret = secret_from_env(options.secret_token_env, key=key)
+    if not _WEBHOOK_SECRET.fullmatch(secret):
+        raise ConfigError(
+            f"{key}: the secret token in {options.secret_token_env} must be "
+            "1-256 characters A-Z, a-z, 0-9, _ and -"
+        )
+    return token, secret
+
+
+ADAPTERS: Mapping[str, AdapterFactory] = {"console": _console, "telegram": _telegram}
 """Adapter name (its ``[adapters.<name>]`` section) to the factory that builds it."""
+
+_SECRETS: Mapping[str, Callable[[Settings], object]] = {"telegram": telegram_secrets}
+"""Adapter name to the function that reads its secrets (raising ConfigError)."""
+
+
+def check_secrets(settings: Settings) -> None:
+    """Read the secrets of every enabled adapter, so a missing one stops start-up early.
+
+    The factories read them again when they build the adapters; this only lets
+    ``sessionbot run`` fail before it opens the database.
+
+    Raises:
+        ConfigError: one line naming the option and the environment variable.
+    """
+    for name in settings.enabled_adapters():
+        read = _SECRETS.get(name)
+        if read is not None:
+            read(settings)
 
 
 def build_adapters(

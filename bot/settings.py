@@ -19,6 +19,7 @@ from core.scope import Scope
 
 _USER_REF = re.compile(r"[a-z][a-z0-9_-]*:\S+")
 _IDENTITY = re.compile(r"[A-Za-z0-9_.-]+")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _STORAGE_SCHEMES = (
     "sqlite:///",
     "sqlite+aiosqlite:///",
@@ -43,6 +44,18 @@ def _check_timezone(name: str) -> str:
             f"unknown timezone {name!r}; use an IANA name such as 'Europe/Berlin'"
         ) from None
     return name
+
+
+def _check_env_name(name: str) -> str:
+    if not _ENV_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not an environment variable name")
+    return name
+
+
+def _check_http_url(url: str) -> str:
+    if not url.startswith(("https://", "http://")):
+        raise ValueError(f"expected an http:// or https:// URL, got {url!r}")
+    return url
 
 
 def _check_reset_time(text: str) -> str:
@@ -117,6 +130,31 @@ class StorageSettings(_Section):
                 "postgresql://… or memory://"
             )
         return url
+
+
+class EncryptionSettings(_Section):
+    """``[encryption]``: encryption at rest (AES-256-GCM, one data key per session).
+
+    The master key is 32 random bytes, base64-encoded (``sessionbot keys generate``),
+    read from the environment variable ``key_env`` or, if set, from ``key_file``;
+    never from this file.
+
+    Attributes:
+        enabled: seal message content, titles, tags and checkpoint names.
+        key_env: the environment variable that holds the master key.
+        key_file: a file that holds the master key instead (mode 0600 advised).
+    """
+
+    enabled: bool = False
+    key_env: str = "SESSIONBOT_MASTER_KEY"
+    key_file: Path | None = None
+
+    @field_validator("key_env")
+    @classmethod
+    def _key_env(cls, name: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise ValueError(f"{name!r} is not an environment variable name")
+        return name
 
 
 class ResetOverrideSettings(_Section):
@@ -290,10 +328,76 @@ class ConsoleSettings(AdapterSettings):
         return name
 
 
+class TelegramSettings(AdapterSettings):
+    """``[adapters.telegram]``: a Telegram bot, by long polling or by webhook.
+
+    Secrets are not options: ``token_env`` and ``secret_token_env`` name the
+    environment variables that hold them.
+
+    Attributes:
+        enabled: whether ``sessionbot run`` connects to Telegram.
+        token_env: the variable holding the bot token BotFather gave.
+        mode: ``polling`` (the bot asks Telegram for updates; works from behind
+            NAT) or ``webhook`` (Telegram posts updates to the bot's HTTP server).
+        base_url: the Bot API server, without ``/bot<token>``: Telegram's, or a
+            self-hosted one.
+        listen: webhook mode: the address the webhook server binds.
+        port: webhook mode: its port.
+        url_path: webhook mode: the path updates are posted to.
+        webhook_url: webhook mode: the public URL Telegram posts to, such as a
+            reverse proxy's HTTPS address; empty for
+            ``http://{listen}:{port}/{url_path}``, which only a self-hosted Bot
+            API server accepts.
+        secret_token_env: webhook mode: the variable holding the secret token
+            Telegram sends with every update (1-256 characters A-Z, a-z, 0-9,
+            ``_`` and ``-``); requests without it are refused.
+    """
+
+    token_env: str = "TELEGRAM_BOT_TOKEN"
+    mode: Literal["polling", "webhook"] = "polling"
+    base_url: str = "https://api.telegram.org"
+    listen: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8443, ge=1, le=65535)
+    url_path: str = "telegram"
+    webhook_url: str = ""
+    secret_token_env: str = "TELEGRAM_WEBHOOK_SECRET"
+
+    @field_validator("token_env")
+    @classmethod
+    def _token_env(cls, name: str) -> str:
+        return _check_env_name(name)
+
+    @field_validator("secret_token_env")
+    @classmethod
+    def _secret_token_env(cls, name: str) -> str:
+        return name and _check_env_name(name)  # empty: none, refused in webhook mode
+
+    @field_validator("base_url")
+    @classmethod
+    def _base_url(cls, url: str) -> str:
+        return _check_http_url(url)
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, url: str) -> str:
+        return url and _check_http_url(url)
+
+    @model_validator(mode="after")
+    def _webhook_has_a_secret(self) -> TelegramSettings:
+        # Without the secret anyone who finds the URL could post updates as any user.
+        if self.mode == "webhook" and not self.secret_token_env:
+            raise ValueError(
+                "webhook mode needs secret_token_env, the environment variable "
+                "holding the webhook's secret token"
+            )
+        return self
+
+
 class AdaptersSettings(_Section):
     """``[adapters.*]``: one table per adapter."""
 
     console: ConsoleSettings = Field(default_factory=ConsoleSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
 
 
 class Settings(_Section):
@@ -301,6 +405,7 @@ class Settings(_Section):
 
     bot: BotSettings = Field(default_factory=BotSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)
+    encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
     sessions: SessionsSettings = Field(default_factory=SessionsSettings)
     context: ContextSettings = Field(default_factory=ContextSettings)
     responder: ResponderSettings = Field(default_factory=ResponderSettings)

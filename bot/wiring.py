@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bot.config import Settings
+from bot.master_key import load_master_key
 from commands import Router, RouterSettings, default_registry
 from core.clock import Clock, SystemClock
 from core.manager import SessionManager
@@ -29,6 +30,7 @@ def build_manager(
         threads_are_channels=settings.sessions.threads_are_channels,
         reset_rules=settings.sessions.reset_rules(settings.bot.timezone),
         carry_over=settings.sessions.carry_over,
+        encrypted=settings.encryption.enabled,
     )
 
 
@@ -62,7 +64,7 @@ def build_router(manager: SessionManager, settings: Settings) -> Router:
 @asynccontextmanager
 async def opened_manager(settings: Settings) -> AsyncIterator[SessionManager]:
     """Open the configured store and yield a manager on it; the store is closed after."""
-    store = await open_store(settings.storage.url)
+    store = await open_store(settings.storage.url, master_key=load_master_key(settings.encryption))
     try:
         yield build_manager(store, settings)
     finally:

@@ -10,7 +10,9 @@ from core.models import Reply
 registry = Registry()
 
 
-@registry.command("help", usage="/help [command]", max_args=2)
+# Telegram sends /start when someone first opens a chat with the bot: the list of
+# commands is the most useful first answer.
+@registry.command("help", usage="/help [command]", aliases=("start",), max_args=2)
 async def help_command(ctx: CommandContext) -> Reply:
     """List the commands, or explain one.
 

@@ -26,6 +26,9 @@ SCOPE_MEANINGS = {
 }
 
 
+_ENCRYPTION = "on (AES-256-GCM, this session has a key of its own)"
+
+
 @registry.command("new", usage="/new [title]", max_args=None)
 async def new(ctx: CommandContext) -> Reply:
     """Start a new conversation; the current one is archived.
@@ -75,6 +78,7 @@ async def session_info(ctx: CommandContext) -> Reply:
         f"Messages: {session.message_count}",
         f"Tokens in/out: {session.tokens_in} / {session.tokens_out}",
         f"Checkpoints: {checkpoints}",
+        f"Encryption: {_ENCRYPTION if ctx.manager.encrypted else 'off'}",
         f"Next resets: {await _next_resets(ctx)}",
     ]
     return Reply("\n".join(lines))

@@ -83,6 +83,7 @@ class SessionManager:
         threads_are_channels: whether a thread counts as its own channel.
         reset_rules: daily and idle reset settings; ``None`` never resets.
         carry_over: session fields (``title``, ``tags``) an automatic reset keeps.
+        encrypted: whether the store seals what users write (shown by ``/session``).
     """
 
     def __init__(
@@ -95,8 +96,10 @@ class SessionManager:
         threads_are_channels: bool = True,
         reset_rules: ResetRules | None = None,
         carry_over: Sequence[str] = ("title", "tags"),
+        encrypted: bool = False,
     ) -> None:
         self.store = store
+        self.encrypted = encrypted
         self.reset_rules = reset_rules
         self.carry_over = frozenset(carry_over)
         self.clock: Clock = clock or SystemClock()

@@ -85,11 +85,7 @@ class SealedStore:
             ConfigError: wrong master key, or an encrypted database without a key.
         """
         await self.inner.open()
-        try:
-            await self.check_key()
-        except ConfigError:
-            await self.inner.close()
-            raise
+        await self.check_key()
 
     async def check_key(self) -> None:
         """Check the master key against the database's key check; store one if new.

@@ -16,8 +16,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
+from core.crypto import KeyEncryptionKey
 from core.errors import ConfigError
 from core.memory_store import MemoryStore
+from core.sealed_store import SealedStore
 from core.sql_store import SqlStore
 from core.store import Store
 
@@ -83,14 +85,38 @@ def create_store(url: str) -> Store:
     return SqlStore(database_url(url))
 
 
-async def open_store(url: str) -> Store:
-    """Return the store ``url`` selects, connected and with its schema migrated.
+async def open_backend(url: str) -> Store:
+    """Return the backend ``url`` selects, connected and migrated, without the key layer.
+
+    Operator tools that re-encode stored values (key rotation) work on this.
 
     Raises:
         ConfigError: the URL is not a valid storage URL.
         StorageError: the database cannot be reached, created or migrated.
     """
     store = create_store(url)
+    try:
+        await store.open()
+    except BaseException:
+        await store.close()
+        raise
+    return store
+
+
+async def open_store(url: str, *, master_key: bytes | None = None) -> SealedStore:
+    """Return the store ``url`` selects, connected, migrated and key-checked.
+
+    Args:
+        url: the ``[storage] url``.
+        master_key: the 32-byte master key when encryption is enabled, else ``None``.
+
+    Raises:
+        ConfigError: the URL is not a valid storage URL, the master key does not
+            match the database, or the database is encrypted and no key was given.
+        StorageError: the database cannot be reached, created or migrated.
+    """
+    kek = KeyEncryptionKey(master_key) if master_key is not None else None
+    store = SealedStore(create_store(url), kek)
     try:
         await store.open()
     except BaseException:
@@ -108,5 +134,5 @@ async def upgrade_database(url: str) -> None:
         ConfigError: the URL is not a valid storage URL.
         StorageError: the database cannot be reached, created or migrated.
     """
-    store = await open_store(url)
+    store = await open_backend(url)
     await store.close()

@@ -74,3 +74,10 @@ async def test_help_includes_commands_registered_later() -> None:
     assert await chat.say("/help roll") == (
         "/dice [sides]\n\nRoll a die.\n\nSix sides unless you say otherwise.\n\nAlso: /roll"
     )
+
+
+async def test_start_lists_the_commands_like_help(chat: Chat) -> None:
+    # Telegram sends /start when someone first opens a chat with the bot.
+    overview = await chat.say("/help")
+    assert await chat.say("/start") == overview
+    assert (await chat.say("/help help")).endswith("\n\nAlso: /start")

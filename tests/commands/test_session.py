@@ -90,6 +90,7 @@ async def test_session_shows_the_conversation(chat: Chat) -> None:
             "Messages: 2",
             f"Tokens in/out: {session.tokens_in} / {session.tokens_out}",
             "Checkpoints: 1",
+            "Encryption: off",
             "Next resets: off",
         ]
     )

@@ -14,8 +14,16 @@ from alembic.migration import MigrationContext
 from core.errors import ConfigError, StorageError
 from core.memory_store import MemoryStore
 from core.schema import metadata
+from core.sealed_store import SealedStore
 from core.sql_store import SqlStore
-from core.storage import create_store, database_url, open_store, sqlite_path, upgrade_database
+from core.storage import (
+    create_store,
+    database_url,
+    open_backend,
+    open_store,
+    sqlite_path,
+    upgrade_database,
+)
 from core.store import Store
 from tests.core.conftest import postgres_schema
 
@@ -33,8 +41,12 @@ async def test_memory_url_selects_the_memory_store() -> None:
     async with created("memory://") as store:
         assert isinstance(store, MemoryStore)
     store = await open_store("memory://")
-    assert isinstance(store, MemoryStore)
+    assert isinstance(store, SealedStore) and isinstance(store.inner, MemoryStore)
+    assert not store.encrypted
     await store.close()
+    backend = await open_backend("memory://")
+    assert isinstance(backend, MemoryStore)
+    await backend.close()
     await upgrade_database("memory://")
 
 

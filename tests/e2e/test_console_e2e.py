@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from core.crypto import generate_master_key
+
 pytestmark = pytest.mark.e2e
 
 ID = r"\b([23456789a-z]{10})\b"
@@ -28,8 +30,12 @@ MARKER = re.compile(r"^Unknown command /zzend(\d+)\..*$", re.MULTILINE)
 class Bot:
     """One bot's config and database in a temporary directory."""
 
-    def __init__(self, tmp_path: Path, *, scope: str = "per-channel-peer") -> None:
+    def __init__(
+        self, tmp_path: Path, *, scope: str = "per-channel-peer", encrypted: bool = False
+    ) -> None:
         self.dir = tmp_path
+        self.encrypted = encrypted
+        self.master_key = generate_master_key()
         self.db = tmp_path / "bot.db"
         self.exports = tmp_path / "exports"
         self.config = tmp_path / "config.toml"
@@ -45,6 +51,10 @@ class Bot:
 
             [sessions]
             scope = "{scope}"
+
+            [encryption]
+            enabled = {"true" if encrypted else "false"}
+            key_env = "E2E_MASTER_KEY"
 
             [adapters.console]
             user = "alice"
@@ -74,6 +84,7 @@ class Bot:
 
     def process(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SESSIONBOT_")}
+        env["E2E_MASTER_KEY"] = self.master_key
         return subprocess.run(
             [sys.executable, "-m", "bot", *args, "--config", str(self.config)],
             input=stdin,
@@ -97,9 +108,15 @@ def one_line(reply: str) -> str:
     return reply
 
 
+@pytest.fixture(params=[False, True], ids=["plain", "encrypted"])
+def encrypted(request: pytest.FixtureRequest) -> bool:
+    """Every scenario runs twice: the second time with encryption at rest on."""
+    return bool(request.param)
+
+
 @pytest.fixture
-def bot(tmp_path: Path) -> Bot:
-    return Bot(tmp_path)
+def bot(tmp_path: Path, encrypted: bool) -> Bot:
+    return Bot(tmp_path, encrypted=encrypted)
 
 
 def test_sessions_new_reset_list_resume_and_restart(bot: Bot) -> None:
@@ -110,6 +127,7 @@ def test_sessions_new_reset_list_resume_and_restart(bot: Bot) -> None:
     first = find(rf"^Session {ID}\n", info)
     assert "Scope: channel-peer" in info
     assert "Messages: 2" in info
+    assert ("Encryption: on" in info) == bot.encrypted
     trip = find(rf'^Started a new conversation, {ID} "Trip plans"\.', new)
     assert f"The previous one ({first}, 2 messages) is archived" in new
     assert f"/session resume {first}" in new
@@ -253,8 +271,8 @@ def test_two_users_in_one_channel_are_isolated_per_channel_peer(bot: Bot) -> Non
     assert replies[7].startswith(f"Session {bob_session}\n")
 
 
-def test_two_users_share_one_session_per_channel(tmp_path: Path) -> None:
-    bot = Bot(tmp_path, scope="per-channel")
+def test_two_users_share_one_session_per_channel(tmp_path: Path, encrypted: bool) -> None:
+    bot = Bot(tmp_path, scope="per-channel", encrypted=encrypted)
     replies = bot.run(
         "@alice: from alice",
         "@bob: from bob",

@@ -74,7 +74,8 @@ class Call:
         params: the parameters, decoded as the module docstring says.
         files: files sent in a multipart request, by field name.
         status: the HTTP status the fake answered with.
-        at: when it arrived, on the event loop's clock.
+        at: when it arrived, on the event loop's clock. Calls are listed in the
+            order they were answered, which for long polls comes later.
     """
 
     method: str
@@ -358,10 +359,11 @@ class FakeTelegramAPI:
         changed.set()
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        arrived = asyncio.get_running_loop().time()  # a long poll is answered much later
         method = request.match_info["method"]
         params, files = await _read_params(request)
         status, body = await self._answer(request.match_info["token"], method, params, files)
-        self.calls.append(Call(method, params, files, status, asyncio.get_running_loop().time()))
+        self.calls.append(Call(method, params, files, status, arrived))
         self._touch()
         if isinstance(body, str):  # a proxy's error page, not Bot API JSON
             return web.Response(status=status, text=body)
