@@ -75,6 +75,8 @@ NOT_TEXT_REPLY = "I only read text messages."
 FAILURE_REPLY = "Sorry, that message could not be handled."
 ALLOWED_UPDATES = ("message",)
 
+_PTB_REQUEST_LOGGER = "telegram.request.BaseRequest"
+_UNPARSABLE_ANSWER = "Can not load invalid JSON data"
 _COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _MAX_COMMANDS = 100
@@ -235,6 +237,8 @@ class TelegramAdapter:
         await self._sender.send_text(Target(int(channel_id), thread), text)
 
     async def _run(self) -> None:
+        # Idempotent: a filter object is added to a logger once.
+        logging.getLogger(_PTB_REQUEST_LOGGER).addFilter(_without_unparsable_answers)
         requests = (self._request(), self._request())
         application = self._application(*requests)
         try:
@@ -434,6 +438,17 @@ def _target(message: Message) -> Target:
     thread = message.message_thread_id if message.is_topic_message else None
     quote = None if message.chat.type == Chat.PRIVATE else message.message_id
     return Target(message.chat.id, thread, quote)
+
+
+def _without_unparsable_answers(record: logging.LogRecord) -> bool:
+    """Drop python-telegram-bot's traceback for an answer that is not JSON.
+
+    An error page from a proxy (Telegram's own 502 is HTML) makes PTB log "Can not
+    load invalid JSON data" at ERROR with a JSONDecodeError traceback, then raise a
+    NetworkError holding the same page, which whoever retries logs as one warning.
+    Kept, the tracebacks would fill the log during an outage, one per retry.
+    """
+    return not (isinstance(record.msg, str) and record.msg.startswith(_UNPARSABLE_ANSWER))
 
 
 def _log_polling_error(error: TelegramError) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from commands.arguments import TITLE_LIMIT, count_arg, id_arg, text_arg
 from commands.context import CommandContext
 from commands.formatting import format_time, plural, session_label
@@ -9,13 +11,14 @@ from commands.registry import Registry
 from core.errors import UsageError
 from core.models import ArchiveReason, Reply, Session
 from core.notices import format_when
-from core.reset import next_resets
+from core.reset import next_resets, parse_reset_time
 from core.scope import Scope
 from core.store import SessionFilter
 
 registry = Registry()
 
 PAGE_SIZE = 10
+MAX_IDLE_MINUTES = 525_600  # a year
 MAX_PAGE = 10_000
 
 SCOPE_MEANINGS = {
@@ -194,3 +197,75 @@ async def session_title(ctx: CommandContext) -> Reply:
     title = text_arg(ctx.args, "title", limit=TITLE_LIMIT)
     session = await ctx.manager.update(ctx.session, title=title)
     return Reply(f"This conversation is now called {session_label(session)}.")
+
+
+@registry.subcommand(
+    "session",
+    "reset-time",
+    usage="/session reset-time HH:MM [TIMEZONE] | off",
+    min_args=1,
+    max_args=2,
+    admin_only=True,
+)
+async def session_reset_time(ctx: CommandContext) -> Reply:
+    """Set this channel's daily reset (admins only).
+
+    Every day at HH:MM (in TIMEZONE, or the bot's timezone) conversations here start
+    over; one still going at that time waits for a quiet moment. ``off`` turns the
+    daily reset off for this channel.
+    """
+    try:
+        at = parse_reset_time(ctx.args[0])
+    except ValueError as error:
+        why = str(error)
+        raise UsageError(f"{why[:1].upper()}{why[1:]}.") from None
+    changes: dict[str, str] = {"daily_reset_time": "off" if at is None else at.strftime("%H:%M")}
+    if len(ctx.args) == 2:
+        if at is None:
+            raise UsageError("A timezone goes with a time, not with off.")
+        changes["timezone"] = _timezone_arg(ctx.args[1])
+    await ctx.manager.update_channel_settings(ctx.inbound, **changes)
+    if at is None:
+        return Reply("Daily reset is off for this channel.")
+    policy = await ctx.manager.reset_policy(ctx.session)
+    daily, _ = next_resets(ctx.session, policy, ctx.now)
+    return Reply(
+        f"Daily reset for this channel: {changes['daily_reset_time']} {policy.timezone}. "
+        f"Next: {format_when(daily, ctx.now)}."
+    )
+
+
+def _timezone_arg(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UsageError(f"Unknown timezone {name[:40]!r}; try one like Europe/Berlin.") from None
+    return name
+
+
+@registry.subcommand(
+    "session",
+    "idle-reset",
+    usage="/session idle-reset MINUTES | off",
+    min_args=1,
+    max_args=1,
+    admin_only=True,
+)
+async def session_idle_reset(ctx: CommandContext) -> Reply:
+    """Set this channel's idle reset (admins only).
+
+    A conversation nobody has written to for MINUTES starts over with the next
+    message (bot replies do not count as activity). ``off`` turns it off here.
+    """
+    text = ctx.args[0].strip().lower()
+    if text == "off":
+        await ctx.manager.update_channel_settings(ctx.inbound, idle_reset_minutes=0)
+        return Reply("Idle reset is off for this channel.")
+    if not text.isdigit() or not 1 <= int(text) <= MAX_IDLE_MINUTES:
+        raise UsageError(f"Give minutes from 1 to {MAX_IDLE_MINUTES}, or off.")
+    minutes = int(text)
+    await ctx.manager.update_channel_settings(ctx.inbound, idle_reset_minutes=minutes)
+    return Reply(
+        f"Conversations in this channel now start over after {plural(minutes, 'minute')} "
+        "without a message."
+    )

@@ -135,13 +135,21 @@ class SessionManager:
 
     async def set_channel_scope(self, inbound: Inbound, scope: Scope) -> ChannelSettings:
         """Store a scope override for the message's channel."""
+        return await self.update_channel_settings(inbound, scope=scope.value)
+
+    async def update_channel_settings(self, inbound: Inbound, **changes: Any) -> ChannelSettings:
+        """Store overrides for the message's channel; unnamed fields keep their values.
+
+        Args:
+            inbound: a message of the channel.
+            **changes: :class:`ChannelSettings` fields (``scope``,
+                ``daily_reset_time``, ``idle_reset_minutes``, ``timezone``).
+        """
         key = self.channel_key(inbound)
         current = await self.store.get_channel_settings(key)
         now = self.clock.now()
-        settings = (
-            dataclasses.replace(current, scope=scope.value, updated_at=now)
-            if current
-            else ChannelSettings(channel_key=key, scope=scope.value, updated_at=now)
+        settings = dataclasses.replace(
+            current or ChannelSettings(channel_key=key, updated_at=now), updated_at=now, **changes
         )
         await self.store.put_channel_settings(settings)
         return settings

@@ -576,3 +576,18 @@ async def test_an_outage_while_replying_is_retried_until_the_reply_is_sent(
         api.push_message(private_chat(ALICE), ALICE, "hello")
         assert await answered(api, 1) == ["echo: hello"]
     assert api.calls_to("sendMessage", ok=False) != []
+
+
+async def test_an_html_error_page_is_logged_as_one_warning_without_a_traceback(
+    api: FakeTelegramAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running(telegram_adapter(api, RecordingHandler())):
+        api.fail_next(1, methods={"sendMessage"})  # answered with an HTML 502 page
+        api.push_message(private_chat(ALICE), ALICE, "hello")
+        assert await answered(api, 1) == ["echo: hello"]
+    failures = [r for r in caplog.records if "Bad Gateway" in r.getMessage()]
+    assert [(r.name, r.levelno) for r in failures] == [
+        ("adapters.telegram_sender", logging.WARNING)
+    ]
+    assert "invalid JSON" not in caplog.text
+    assert all(r.exc_info is None for r in caplog.records)

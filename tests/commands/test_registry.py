@@ -219,6 +219,8 @@ def test_the_default_registry_has_every_builtin_family() -> None:
         "resume",
         "scope",
         "title",
+        "reset-time",
+        "idle-reset",
     ]
     assert [sub.name for sub in registry.subcommands("checkpoint")] == [
         "save",

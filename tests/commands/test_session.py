@@ -108,8 +108,8 @@ async def test_session_shows_when_the_next_resets_are_due() -> None:
 
 async def test_session_takes_no_stray_arguments(chat: Chat) -> None:
     assert await chat.say("/session what") == (
-        "Unknown subcommand 'what' for /session; try list, resume, scope, title. "
-        "Usage: /session or /session list|resume|scope|title …"
+        "Unknown subcommand 'what' for /session; try list, resume, scope, title, reset-time, "
+        "idle-reset. Usage: /session or /session list|resume|scope|title|reset-time|idle-reset …"
     )
 
 

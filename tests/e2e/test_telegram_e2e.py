@@ -333,9 +333,7 @@ async def test_the_command_menu_lists_every_registered_command(start_bot: StartB
     bot = await start_bot()
     registry = default_registry(load_plugins=True)
     assert [c["command"] for c in bot.api.commands] == [c.name for c in registry.commands()]
-    assert [c["description"] for c in bot.api.commands] == [
-        c.summary for c in registry.commands()
-    ]
+    assert [c["description"] for c in bot.api.commands] == [c.summary for c in registry.commands()]
     await bot.stop_cleanly()
 
 
