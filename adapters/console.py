@@ -159,6 +159,11 @@ class ConsoleAdapter:
         if reply.file is not None:
             self._write(f"saved file to {_display(save_file(reply.file, self._export_dir))}")
 
+    async def send(self, channel_id: str, text: str, thread_id: str | None = None) -> None:
+        """Print a message the bot posts unprompted (a reset notice), if it is for us."""
+        if channel_id == self._channel:
+            self._write(text)
+
     def _write(self, text: str, *, end: str = "\n") -> None:
         self._output.write(text + end)
         self._output.flush()

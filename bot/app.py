@@ -13,20 +13,44 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
 from bot.config import Settings
 from bot.platforms import ADAPTERS, Adapter, AdapterContext, AdapterFactory, build_adapters
-from bot.scheduler import ResetScheduler
+from bot.scheduler import ArchivedCallback, ResetScheduler
 from bot.supervisor import AdapterSupervisor, Backoff
 from bot.wiring import build_router, opened_manager
 from core.manager import SessionManager
+from core.models import Session
+from core.notices import scheduled_reset_notice
+from core.scope import split_channel_key
 
 logger = logging.getLogger(__name__)
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def reset_notifier(adapters: Sequence[Adapter]) -> ArchivedCallback:
+    """Return a callback that posts a reset notice where each archived session lived."""
+    by_platform = {adapter.name: adapter for adapter in adapters}
+
+    async def notify(archived: Sequence[Session]) -> None:
+        for session in archived:
+            adapter = by_platform.get(session.platform)
+            if adapter is None:
+                continue
+            try:
+                _, channel_id, thread_id = split_channel_key(session.channel_key)
+            except ValueError:
+                channel_id, thread_id = session.channel_id, None
+            try:
+                await adapter.send(channel_id, scheduled_reset_notice(session), thread_id)
+            except Exception:
+                logger.exception("could not post the reset notice of %s", session.id)
+
+    return notify
 
 
 class Application:
@@ -67,7 +91,10 @@ class Application:
             adapters = build_adapters(context, self._factories)
             # Resets also happen lazily on each message; the scheduler archives the
             # sessions nobody writes to, so listings and cleanup see them as ended.
-            scheduler = ResetScheduler(manager)
+            notify = self.settings.sessions.notify_on_reset
+            scheduler = ResetScheduler(
+                manager, on_archived=reset_notifier(adapters) if notify else None
+            )
             await scheduler.start()
             try:
                 with self._signals_handled():

@@ -52,6 +52,10 @@ class Adapter(Protocol):
         """
         ...
 
+    async def send(self, channel_id: str, text: str, thread_id: str | None = None) -> None:
+        """Post ``text`` in a channel (or thread) unprompted, such as a reset notice."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class AdapterContext:

@@ -216,6 +216,8 @@ class SessionsSettings(_Section):
             until the user has been quiet this long.
         carry_over: what a session started by an automatic reset keeps of the old
             one: ``title``, ``tags``.
+        notify_on_reset: post a notice in the channel when the scheduler ends a
+            session nobody was writing to.
         overrides: reset settings for some platforms, channels or kinds of chat.
     """
 
@@ -225,6 +227,7 @@ class SessionsSettings(_Section):
     idle_reset_minutes: int = Field(default=0, ge=0)
     daily_reset_grace_minutes: int = Field(default=0, ge=0)
     carry_over: tuple[Literal["title", "tags"], ...] = ("title", "tags")
+    notify_on_reset: bool = False
     overrides: tuple[ResetOverrideSettings, ...] = ()
 
     @field_validator("daily_reset_time")

@@ -17,14 +17,14 @@ def _duration(delta: timedelta) -> str:
     return f"{hours // 24} days"
 
 
-def why_it_ended(session: Session) -> str:
+def why_it_ended(session: Session, *, subject: str = "the last one") -> str:
     """Say in a few words why an automatically archived session ended."""
     ended = session.archived_at or session.updated_at
     if session.archive_reason is ArchiveReason.IDLE:
-        return f"the last one was idle for {_duration(ended - session.last_activity_at)}"
+        return f"{subject} was idle for {_duration(ended - session.last_activity_at)}"
     if session.archive_reason is ArchiveReason.DAILY:
         return "the daily reset time passed"
-    return f"the last one ended ({session.archive_reason or 'archived'})"
+    return f"{subject} ended ({session.archive_reason or 'archived'})"
 
 
 def reset_notice(replaced: Session) -> str:
@@ -38,7 +38,8 @@ def reset_notice(replaced: Session) -> str:
 def scheduled_reset_notice(archived: Session) -> str:
     """The notice posted in a channel when the scheduler ends its session."""
     return (
-        f"This session ended: {why_it_ended(archived)}. Your next message starts a new one; "
+        f"This session ended: {why_it_ended(archived, subject='it')}. "
+        "Your next message starts a new one; "
         f"/session resume {archived.id} goes back."
     )
 

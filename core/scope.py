@@ -74,6 +74,19 @@ def channel_key_for(inbound: Inbound, *, threads_are_channels: bool = True) -> s
     return f"{inbound.platform}:c:{channel}"
 
 
+def split_channel_key(channel_key: str) -> tuple[str, str, str | None]:
+    """Return the platform, channel id and thread id of a key from :func:`channel_key_for`.
+
+    Raises:
+        ValueError: ``channel_key`` was not made by :func:`channel_key_for`.
+    """
+    platform, marker, channel = channel_key.partition(":c:")
+    if not marker or not platform or not channel:
+        raise ValueError(f"not a channel key: {channel_key!r}")
+    channel_id, _, thread_id = channel.partition("/")
+    return platform, channel_id, thread_id or None
+
+
 def scope_key_for(
     inbound: Inbound,
     scope: Scope,

@@ -42,7 +42,16 @@ def test_defaults_without_a_file() -> None:
 
 
 def test_the_example_config_loads_and_documents_the_defaults() -> None:
-    assert load_config(ROOT / "config.example.toml", environ={}) == Settings()
+    example = load_config(ROOT / "config.example.toml", environ={})
+    # The example shows resets at work; built in, they are off.
+    assert (example.sessions.daily_reset_time, example.sessions.idle_reset_minutes) == ("04:00", 30)
+    shown = {"sessions": {"daily_reset_time": "off", "idle_reset_minutes": 0}}
+    assert (
+        example.model_copy(
+            update={"sessions": example.sessions.model_copy(update=shown["sessions"])}
+        )
+        == Settings()
+    )
 
 
 def test_file_values(tmp_path: Path) -> None:
