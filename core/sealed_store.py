@@ -198,6 +198,8 @@ class SealedStore:
     async def _open_session(self, session: Session | None) -> Session | None:
         if session is None:
             return None
+        if session.title is None and not session.tags and not session.metadata:
+            return session  # nothing sealed: spare the key look-up (scheduler passes)
         sealer = await self._sealer(session.id, create=False)
         prefix = f"session:{session.id}"
         return _replace_session(

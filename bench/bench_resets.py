@@ -1,0 +1,158 @@
+"""Reset benchmark: one scheduled idle sweep over 100,000 stale sessions.
+
+Builds N active sessions with bulk SQL, all idle past the limit, then times one
+``store.archive_idle`` run: the set-based pass the scheduler's sweep job makes (one
+``UPDATE … WHERE status = 'active' AND last_activity_at <= :cutoff`` per distinct idle
+limit in force). Between repetitions every session is made active and stale again.
+Also counts the SQL statements of one pass, which must not grow with N.
+
+Run from the repository root::
+
+    python -m bench.bench_resets                      # 100,000 sessions, SQLite file
+    python -m bench.bench_resets --sessions 10000 --url postgresql://postgres@127.0.0.1/bench
+
+Results are recorded in bench/README.md. Tests never assert on these timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import sqlalchemy as sa
+
+from core.reset import ResetRules
+from core.schema import branches, sessions
+from core.sql_store import SqlStore
+from core.storage import database_url
+
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+RULES = ResetRules(idle_reset_minutes=30)
+CHUNK = 10_000
+
+
+async def build(store: SqlStore, count: int) -> None:
+    """Insert ``count`` active sessions, each idle for an hour, with their root branches."""
+    stale = NOW - timedelta(hours=1)
+    async with store.engine.begin() as conn:
+        for first in range(0, count, CHUNK):
+            numbers = range(first, min(first + CHUNK, count))
+            await conn.execute(
+                sessions.insert(),
+                [
+                    {
+                        "id": f"s{n}",
+                        "scope_key": f"bench:c:c{n % 100}:u:{n}",
+                        "status": "active",
+                        "owner": f"bench:{n}",
+                        "platform": "bench",
+                        "channel_id": f"c{n % 100}",
+                        "channel_key": f"bench:c:c{n % 100}",
+                        "is_direct": False,
+                        "head_branch_id": f"b{n}",
+                        "message_count": 0,
+                        "title": None,
+                        "tags": [],
+                        "metadata": {},
+                        "tokens_in": 0,
+                        "tokens_out": 0,
+                        "created_at": stale,
+                        "updated_at": stale,
+                        "last_activity_at": stale,
+                        "archived_at": None,
+                        "archive_reason": None,
+                        "resumed_at": None,
+                    }
+                    for n in numbers
+                ],
+            )
+            await conn.execute(
+                branches.insert(),
+                [
+                    {
+                        "id": f"b{n}",
+                        "session_id": f"s{n}",
+                        "parent_id": None,
+                        "fork_seq": 0,
+                        "last_seq": 0,
+                        "created_at": stale,
+                    }
+                    for n in numbers
+                ],
+            )
+
+
+async def reactivate(store: SqlStore) -> None:
+    async with store.engine.begin() as conn:
+        await conn.execute(
+            sessions.update().values(status="active", archived_at=None, archive_reason=None)
+        )
+
+
+async def one_pass(store: SqlStore) -> tuple[float, int, int]:
+    """Time one sweep; return (seconds, sessions archived, SQL statements sent)."""
+    sent = 0
+
+    def count(*_: object) -> None:
+        nonlocal sent
+        sent += 1
+
+    sa.event.listen(store.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        began = time.perf_counter()
+        archived = await store.archive_idle(RULES, NOW)
+        elapsed = time.perf_counter() - began
+    finally:
+        sa.event.remove(store.engine.sync_engine, "before_cursor_execute", count)
+    return elapsed, len(archived), sent
+
+
+async def run(url: str | None, count: int, repeat: int) -> list[str]:
+    """Run the benchmark; return the lines of its result table."""
+    with tempfile.TemporaryDirectory() as scratch:
+        store = SqlStore(database_url(url or f"sqlite:///{Path(scratch) / 'resets.db'}"))
+        await store.open()
+        try:
+            await build(store, count)
+            times, statements = [], 0
+            for _ in range(repeat):
+                await reactivate(store)
+                elapsed, archived, statements = await one_pass(store)
+                assert archived == count, archived
+                times.append(elapsed)
+                _, again, _ = await one_pass(store)
+                assert again == 0  # a second run archives nothing
+        finally:
+            await store.close()
+    median = statistics.median(times)
+    return [
+        "| sessions | one sweep: median (min to max) | sessions/s | SQL statements |",
+        "| ---: | ---: | ---: | ---: |",
+        f"| {count:,} | {median:.2f} s ({min(times):.2f} to {max(times):.2f}) "
+        f"| {count / median:,.0f} | {statements} |",
+    ]
+
+
+def main(argv: list[str] | None = None) -> list[str]:
+    """Parse arguments, run, print and return the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--url", help="storage URL (default: a fresh SQLite file in a temp dir)")
+    parser.add_argument("--sessions", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+    lines = asyncio.run(run(args.url, args.sessions, args.repeat))
+    print("\n".join(lines))
+    return lines
+
+
+if __name__ == "__main__":
+    main()
