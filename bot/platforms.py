@@ -137,7 +137,10 @@ def telegram_secrets(settings: Settings) -> tuple[str, str | None]:
     key = "adapters.telegram.secret_token_env"
     if not options.secret_token_env:  # the settings model refuses this too
         raise ConfigError(f"{key}: webhook mode needs a secret token")
-    secret = secret_from_env(options.secret_token_env, key=key)
+    try:
+        secret = secret_from_env(options.secret_token_env, key=key)
+    except ConfigError as error:
+        raise ConfigError(f"{error}; webhook mode needs a secret token") from None
     if not _WEBHOOK_SECRET.fullmatch(secret):
         raise ConfigError(
             f"{key}: the secret token in {options.secret_token_env} must be "

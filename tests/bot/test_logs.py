@@ -63,3 +63,15 @@ def test_configuring_again_replaces_only_its_own_handler() -> None:
 def test_sql_statements_are_not_logged_at_debug() -> None:
     configure_logging("debug", "text", stream=io.StringIO())
     assert not logging.getLogger("sqlalchemy.engine").isEnabledFor(logging.INFO)
+
+
+def test_http_client_request_lines_are_held_back_even_at_debug() -> None:
+    # httpx logs each request's URL at INFO, and Bot API URLs hold the bot token.
+    stream = io.StringIO()
+    configure_logging("debug", "text", stream=stream)
+    logging.getLogger("httpx").info("HTTP Request: POST https://api.telegram.org/bot1:x/getMe")
+    logging.getLogger("httpcore.connection").debug("connect_tcp.started")
+    logging.getLogger("httpx").warning("shown")
+    assert "bot1:x" not in stream.getvalue()
+    assert "connect_tcp" not in stream.getvalue()
+    assert "shown" in stream.getvalue()
