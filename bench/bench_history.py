@@ -151,11 +151,13 @@ async def count_statements(store: SqlStore, operation: Callable[[], Awaitable[No
         nonlocal sent
         sent += 1
 
-    sa.event.listen(store.engine.sync_engine, "before_cursor_execute", count)
+    # The store's own connections (on SQLite not those of store.engine, which is
+    # for SQL of one's own).
+    sa.event.listen(store.sql_engine, "before_cursor_execute", count)
     try:
         await operation()
     finally:
-        sa.event.remove(store.engine.sync_engine, "before_cursor_execute", count)
+        sa.event.remove(store.sql_engine, "before_cursor_execute", count)
     return sent
 
 
@@ -216,7 +218,7 @@ def table(results: Results) -> str:
     return "\n".join(lines)
 
 
-async def run(url: str | None, repeat: int, rounds: int) -> None:
+async def run(url: str | None, repeat: int, rounds: int) -> list[str]:
     with tempfile.TemporaryDirectory() as scratch:
         target = url or f"sqlite:///{Path(scratch) / 'bench.db'}"
         store = SqlStore(database_url(target))
@@ -229,18 +231,19 @@ async def run(url: str | None, repeat: int, rounds: int) -> None:
         finally:
             await store.close()
     where = store.url.render_as_string(hide_password=True)
-    print(f"{machine()}; {where}; {repeat} runs each in {rounds} rounds")
-    print()
-    print(table(results))
+    return [f"{machine()}; {where}; {repeat} runs each in {rounds} rounds", "", table(results)]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> list[str]:
+    """Parse arguments, run, print and return the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--url", help="storage URL (default: a fresh SQLite file in a temp dir)")
     parser.add_argument("--repeat", type=int, default=200, help="timed runs per operation")
     parser.add_argument("--rounds", type=int, default=20, help="rounds the runs are spread over")
-    args = parser.parse_args()
-    asyncio.run(run(args.url, args.repeat, args.rounds))
+    args = parser.parse_args(argv)
+    lines = asyncio.run(run(args.url, args.repeat, args.rounds))
+    print("\n".join(lines))
+    return lines
 
 
 if __name__ == "__main__":

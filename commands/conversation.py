@@ -38,11 +38,11 @@ async def converse(
         The answer, or an apology if the responder failed.
     """
     metadata = {"platform_message_id": inbound.message_id} if inbound.message_id else {}
-    await manager.append(
+    stored = await manager.append(
         session, NewMessage(Role.USER, inbound.author_name, inbound.text, metadata=metadata)
     )
-    # The context must include the message just appended, so read the session again.
-    session = await manager.get(session.id)
+    # The context must include the message just appended.
+    session = await manager.refreshed(session, stored)
     answer = await _ask(manager, responder, settings, session)
     if answer is None:
         return Reply(APOLOGY)

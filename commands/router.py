@@ -82,9 +82,11 @@ class Router:
         refusal = self._guard(inbound)
         if refusal is not None:
             return refusal
-        key = await self.manager.key_for(inbound)
-        async with self._locks.lock_for(key.value):
-            resolution = await self.manager.resolve(inbound)
+        # The channel's settings are read once: for the key locked here, and again by
+        # resolve for the scope and the reset policy.
+        placement = await self.manager.place(inbound)
+        async with self._locks.lock_for(placement.key.value):
+            resolution = await self.manager.resolve(inbound, placement)
             if parsed is None:
                 reply = await converse(
                     self.manager, self.responder, self.settings, inbound, resolution.session

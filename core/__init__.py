@@ -16,7 +16,7 @@ from core.errors import (
     StorageError,
     UsageError,
 )
-from core.manager import Resolution, SessionManager
+from core.manager import Placement, Resolution, SessionManager
 from core.models import (
     ArchiveReason,
     Branch,
@@ -57,6 +57,7 @@ __all__ = [
     "NewMessage",
     "NotFoundError",
     "PermissionDenied",
+    "Placement",
     "ProactiveSender",
     "Reply",
     "ReplyFile",

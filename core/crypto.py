@@ -146,7 +146,7 @@ class Sealer:
         if not value.startswith(SEALED_PREFIX):
             return value
         try:
-            raw = base64.b64decode(value[len(SEALED_PREFIX) :], validate=True)
+            raw = binascii.a2b_base64(value[len(SEALED_PREFIX) :], strict_mode=True)
             plain = self._aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context.encode())
         except (InvalidTag, binascii.Error, ValueError) as error:
             raise DecryptionError(f"{context} does not decrypt") from error

@@ -8,7 +8,7 @@ caller's scope, and leaves the transactions to the :class:`~core.store.Store`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from core.clock import Clock, SystemClock
 from core.errors import NotFoundError, StorageError
 from core.export import ImportedSession
-from core.ids import new_id
+from core.ids import new_id, new_ids
 from core.models import (
     ArchiveReason,
     Branch,
@@ -61,6 +61,23 @@ class Resolution:
     session: Session
     key: ScopeKey
     replaced: Session | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where an inbound message belongs, as read once for the whole message.
+
+    Attributes:
+        key: the message's scope key.
+        channel_key: the key of its channel's settings.
+        settings: the overrides stored for that channel, if any; the scope key was
+            built from them, and :meth:`SessionManager.resolve` evaluates the reset
+            policy with them instead of reading them again.
+    """
+
+    key: ScopeKey
+    channel_key: str
+    settings: ChannelSettings | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,19 +136,28 @@ class SessionManager:
 
     async def scope_for(self, inbound: Inbound) -> Scope:
         """Return the scope in force for the message's channel."""
-        settings = await self.channel_settings(inbound)
+        return self._scope_in(await self.channel_settings(inbound))
+
+    def _scope_in(self, settings: ChannelSettings | None) -> Scope:
         if settings is not None and settings.scope:
             return Scope(settings.scope)
         return self.default_scope
 
-    async def key_for(self, inbound: Inbound) -> ScopeKey:
-        """Return the scope key of the message."""
-        return scope_key_for(
+    async def place(self, inbound: Inbound) -> Placement:
+        """Return the message's scope key, reading its channel's settings once."""
+        channel_key = self.channel_key(inbound)
+        settings = await self.store.get_channel_settings(channel_key)
+        key = scope_key_for(
             inbound,
-            await self.scope_for(inbound),
+            self._scope_in(settings),
             identities=self._identities,
             threads_are_channels=self._threads_are_channels,
         )
+        return Placement(key, channel_key, settings)
+
+    async def key_for(self, inbound: Inbound) -> ScopeKey:
+        """Return the scope key of the message."""
+        return (await self.place(inbound)).key
 
     async def set_channel_scope(self, inbound: Inbound, scope: Scope) -> ChannelSettings:
         """Store a scope override for the message's channel."""
@@ -156,19 +182,25 @@ class SessionManager:
 
     # -- sessions -------------------------------------------------------------
 
-    async def resolve(self, inbound: Inbound) -> Resolution:
+    async def resolve(self, inbound: Inbound, placement: Placement | None = None) -> Resolution:
         """Return the active session for the message, creating it if missing.
 
         The reset policy is applied first: a stale session is archived (``daily`` or
         ``idle``) and a fresh one started in the same step, so resets never depend on
         the scheduler having run. ``Resolution.replaced`` then names the old session,
         also when the scheduler archived it while nobody was writing.
+
+        Args:
+            inbound: the message.
+            placement: what :meth:`place` returned for it, if the caller has it
+                already (the router does, to lock the scope key); else it is read.
         """
-        key = await self.key_for(inbound)
+        placement = placement or await self.place(inbound)
+        key = placement.key
         session = await self.store.get_active_session(key.value)
         if session is None:
             return await self._start_after_gap(inbound, key)
-        reason = await self.due_reset(session)
+        reason = await self.due_reset(session, placement)
         if reason is None:
             return Resolution(session=session, key=key)
         fresh = await self._start(inbound, key, archive=session, reason=reason, carry=session)
@@ -182,17 +214,35 @@ class SessionManager:
         session = await self._start(inbound, key, carry=previous if automatic else None)
         return Resolution(session=session, key=key, replaced=previous if automatic else None)
 
-    async def due_reset(self, session: Session) -> ArchiveReason | None:
-        """Return why ``session`` should be reset now, or ``None``."""
+    async def due_reset(
+        self, session: Session, placement: Placement | None = None
+    ) -> ArchiveReason | None:
+        """Return why ``session`` should be reset now, or ``None``.
+
+        Args:
+            session: the session.
+            placement: a message's placement whose channel settings may be reused.
+        """
         if self.reset_rules is None:
             return None
-        policy = await self.reset_policy(session)
+        policy = await self.reset_policy(session, placement)
         return due_reset(session, policy, self.clock.now())
 
-    async def reset_policy(self, session: Session) -> ResetPolicy:
-        """Return the reset policy in force for ``session``."""
+    async def reset_policy(
+        self, session: Session, placement: Placement | None = None
+    ) -> ResetPolicy:
+        """Return the reset policy in force for ``session``.
+
+        Args:
+            session: the session.
+            placement: a message's placement; its channel settings are used when
+                they are the session's channel's, instead of reading them again.
+        """
         rules = self.reset_rules or ResetRules()
-        settings = await self.store.get_channel_settings(session.channel_key)
+        if placement is not None and placement.channel_key == session.channel_key:
+            settings = placement.settings
+        else:
+            settings = await self.store.get_channel_settings(session.channel_key)
         return rules.policy_for(session, settings)
 
     async def start_new(
@@ -505,11 +555,72 @@ class SessionManager:
         Raises:
             StorageError: the session no longer exists.
         """
-        ids = [new_id(MESSAGE_ID_LENGTH) for _ in messages]
+        ids = new_ids(len(messages), MESSAGE_ID_LENGTH)
         stored = await self.store.append_messages(session.id, messages, ids, self.clock.now())
         if not stored and messages:
             raise StorageError(f"session {session.id} does not exist")
         return stored
+
+    async def refreshed(self, session: Session, appended: Sequence[Message]) -> Session:
+        """Return ``session`` as it is after :meth:`append` stored ``appended``.
+
+        Computed from the stored messages, as the store moved the counters, without
+        reading the session again; read only if the head changed meanwhile (a
+        concurrent restore or clear).
+        """
+        if not appended or appended[-1].branch_id != session.head_branch_id:
+            return await self.get(session.id)
+        last = appended[-1]
+        user_at = [m.created_at for m in appended if m.role is Role.USER]
+        return dataclasses.replace(
+            session,
+            message_count=last.seq,
+            updated_at=last.created_at,
+            last_activity_at=user_at[-1] if user_at else session.last_activity_at,
+            tokens_in=session.tokens_in + sum(m.tokens_in for m in appended),
+            tokens_out=session.tokens_out + sum(m.tokens_out for m in appended),
+        )
+
+    async def newest_pages(
+        self, session: Session, page: int | Callable[[], int]
+    ) -> AsyncIterator[list[Message]]:
+        """Yield the session's visible history newest first, ``page`` messages at a time.
+
+        ``page`` may be a function, asked before each read how many messages to read.
+
+        The head branch is read first, without looking it up: its seqs run without a
+        gap from its fork point to ``message_count``, so a full page from it is all
+        visible history. Only a short page sends the walk up the branch chain. Costs
+        follow what is read, never the history's length.
+        """
+        size = page if callable(page) else lambda: page
+        end = session.message_count
+        while end > 0:
+            limit = size()
+            found = await self.store.read_messages(
+                session.head_branch_id, max_seq=end, limit=limit, newest_first=True
+            )
+            if found:
+                yield found
+                end = found[-1].seq - 1
+            if len(found) < limit:
+                break
+        if end <= 0:
+            return
+        # The rest lies before the head's fork point, in its ancestors.
+        for segment in await self._head_segments(session, upto=end):
+            if segment.branch_id == session.head_branch_id:
+                continue
+            low = segment.lo
+            high = segment.hi
+            while high >= low:
+                found = await self.store.read_messages(
+                    segment.branch_id, min_seq=low, max_seq=high, limit=size(), newest_first=True
+                )
+                if not found:
+                    break
+                yield found
+                high = found[-1].seq - 1
 
     async def history(
         self,
@@ -568,11 +679,11 @@ class SessionManager:
             raise NotFoundError(f"No session {session.id!r}.")
         return updated, saved
 
-    async def _head_segments(self, session: Session) -> list[_Segment]:
+    async def _head_segments(self, session: Session, upto: int | None = None) -> list[_Segment]:
         head = await self.store.get_branch(session.head_branch_id)
         if head is None:
             raise StorageError(f"session {session.id} has no head branch")
-        return await self._segments(head, head.last_seq)
+        return await self._segments(head, head.last_seq if upto is None else upto)
 
     async def _segments(self, branch: Branch, upto: int) -> list[_Segment]:
         """Return the branch chain ending at ``branch``'s seq ``upto``, newest first."""

@@ -21,6 +21,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+SCHEMA_REVISION = "0001"
+"""The newest Alembic revision in ``core/migrations/versions``; a test keeps them equal.
+
+:meth:`core.sql_store.SqlStore.open` compares the database's revision with it, so
+that Alembic is loaded only when a migration has to run.
+"""
+
 ID = sa.String(64)
 """Column type of every id (ids from :func:`core.ids.new_id` are at most 32 characters)."""
 
@@ -68,6 +75,8 @@ class JsonText(sa.TypeDecorator[Any]):
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         """Parse the stored JSON."""
+        if value == "{}":  # most messages' metadata: no parser needed
+            return {}
         return None if value is None else json.loads(value)
 
 

@@ -124,10 +124,27 @@ class SealedStore:
         if sealer is None:
             # Not cached: another worker may give this session a key at any moment.
             return None
+        return self._remember(session_id, sealer)
+
+    def _remember(self, session_id: str, sealer: Sealer) -> Sealer:
         self._cache[session_id] = sealer
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return sealer
+
+    async def _new_sealer(self, session_id: str) -> Sealer | None:
+        """Make the data key of a session being created: no look-up for one first."""
+        if self._kek is None:
+            return None
+        wrapped = self._kek.wrap(self._kek.new_data_key(), session_id)
+        name = data_key_name(session_id)
+        entry = await self.inner.keyring_add(KeyringEntry(name, wrapped, self._kek.version))
+        try:
+            # The stored entry: another worker may have made one first.
+            return self._remember(session_id, Sealer(self._kek.unwrap(entry.value, session_id)))
+        except DecryptionError:
+            self._report(name, "its data key does not unwrap")
+            return None
 
     async def _load_sealer(self, session_id: str, *, create: bool) -> Sealer | None:
         if self._kek is None:
@@ -181,8 +198,10 @@ class SealedStore:
         loaded = json.loads(opened) if opened else {}
         return loaded if isinstance(loaded, dict) else {}
 
-    async def _seal_session(self, session: Session) -> Session:
-        sealer = await self._sealer(session.id, create=True)
+    async def _seal_session(self, session: Session, *, new: bool = False) -> Session:
+        sealer = await (
+            self._new_sealer(session.id) if new else self._sealer(session.id, create=True)
+        )
         prefix = f"session:{session.id}"
         return _replace_session(
             session,
@@ -227,7 +246,9 @@ class SealedStore:
         )
 
     async def _open_message(self, message: Message) -> Message:
-        sealer = await self._sealer(message.session_id, create=False)
+        return self._open_with(await self._sealer(message.session_id, create=False), message)
+
+    def _open_with(self, sealer: Sealer | None, message: Message) -> Message:
         context = f"message:{message.session_id}:{message.id}"
         return _replace_message(
             message,
@@ -267,7 +288,8 @@ class SealedStore:
     ) -> Session:
         """See :meth:`core.store.Store.start_session`; the data key is made first."""
         stored = await self.inner.start_session(
-            await self._seal_session(session),
+            # A new session's id is new: its key is made without looking for one.
+            await self._seal_session(session, new=True),
             root,
             archive_id=archive_id,
             archive_reason=archive_reason,
@@ -433,7 +455,16 @@ class SealedStore:
         found = await self.inner.read_messages(
             branch_id, min_seq=min_seq, max_seq=max_seq, limit=limit, newest_first=newest_first
         )
-        return [await self._open_message(m) for m in found]
+        if not found:
+            return []
+        # One branch belongs to one session: one key look-up for the whole page.
+        sealer = await self._sealer(found[0].session_id, create=False)
+        return [
+            self._open_with(sealer, m)
+            if m.session_id == found[0].session_id
+            else await self._open_message(m)
+            for m in found
+        ]
 
     async def get_message(self, message_id: str) -> Message | None:
         """See :meth:`core.store.Store.get_message`."""
@@ -518,7 +549,21 @@ def _replace_session(
 
 
 def _replace_message(message: Message, *, content: str, metadata: dict[str, Any]) -> Message:
-    return dataclasses.replace(message, content=content, metadata=metadata)
+    # Built directly: dataclasses.replace costs several times more, on every message
+    # read or written.
+    return Message(
+        id=message.id,
+        session_id=message.session_id,
+        branch_id=message.branch_id,
+        seq=message.seq,
+        role=message.role,
+        author=message.author,
+        content=content,
+        created_at=message.created_at,
+        metadata=metadata,
+        tokens_in=message.tokens_in,
+        tokens_out=message.tokens_out,
+    )
 
 
 def _replace_checkpoint(checkpoint: Checkpoint, *, name: str, description: str) -> Checkpoint:

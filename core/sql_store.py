@@ -1,37 +1,41 @@
-"""A :class:`~core.store.Store` on SQLite (aiosqlite) or PostgreSQL (asyncpg).
+"""A :class:`~core.store.Store` on SQLite or PostgreSQL (asyncpg).
 
 One module serves both backends through SQLAlchemy Core; what differs between them
-(the insert-on-conflict dialect, SQLite's pragmas and transaction start) stays here.
+(the insert-on-conflict dialect, SQLite's pragmas and transaction start, how SQL is
+run) stays here and in :mod:`core.sql_runner`.
 
-Every method that writes runs in one transaction. On SQLite a writing transaction
-starts with ``BEGIN IMMEDIATE``: a deferred one that first reads and then writes can
-fail at once with ``SQLITE_BUSY`` when another connection wrote in between, whereas an
-immediate one waits (up to the busy timeout) for the write lock before reading
-anything. On PostgreSQL, rows that a transaction reads before deciding what to write
-are locked with ``SELECT … FOR UPDATE``.
+Every store call is one unit of work: a function of a connection that sends all the
+call's statements, run by :mod:`core.sql_runner` (on SQLite, one hand-over to a
+database thread per call). Every method that writes runs in one transaction. On
+SQLite a writing transaction starts with ``BEGIN IMMEDIATE``: a deferred one that
+first reads and then writes can fail at once with ``SQLITE_BUSY`` when another
+connection wrote in between, whereas an immediate one waits (up to the busy timeout)
+for the write lock before reading anything. On PostgreSQL, rows that a transaction
+reads before deciding what to write are locked with ``SELECT … FOR UPDATE``.
+
+Appends are group-committed (:mod:`core.group_commit`, :mod:`core.sql_append`):
+appends from concurrent conversations share one transaction, and each caller's
+``await`` returns after that transaction has committed.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
-from alembic.util import CommandError as AlembicError
-from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.sql.dml import ReturningInsert
 
 from core.errors import ConflictError, StorageError
+from core.group_commit import GroupCommit
 from core.models import (
     ArchiveReason,
     Branch,
@@ -44,27 +48,35 @@ from core.models import (
     SessionStatus,
 )
 from core.reset import ResetRules, RuleSelector
-from core.schema import branches, channel_settings, checkpoints, keyring, sessions
+from core.schema import (
+    SCHEMA_REVISION,
+    branches,
+    channel_settings,
+    checkpoints,
+    keyring,
+    sessions,
+)
 from core.schema import messages as messages_table
+from core.sql_append import AppendRequest, append_batch, message_values
+from core.sql_runner import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    AsyncRunner,
+    SqliteRunner,
+    install_sqlite_hooks,
+)
 from core.store import KeyringEntry, SessionFilter
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+__all__ = ["MIGRATIONS_DIR", "SQLITE_BUSY_TIMEOUT_MS", "SqlStore", "alembic_config"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 """The Alembic script directory shipped with the package."""
-
-SQLITE_BUSY_TIMEOUT_MS = 5000
-"""How long a SQLite writer waits for another one before failing."""
-
-_SQLITE_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    # In WAL mode NORMAL loses no committed data on an application crash, only
-    # possibly the last transactions on a power loss, and skips an fsync per commit.
-    "PRAGMA synchronous=NORMAL",
-    "PRAGMA foreign_keys=ON",
-    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
-)
-
-_SQLITE_BEGIN = "sessionbot_sqlite_begin"
-"""Execution option: the statement a SQLite transaction starts with (default ``BEGIN``)."""
 
 # Spelled as SQL text rather than a bound parameter, so that the planners can match
 # the partial unique index, whose predicate is this very literal.
@@ -86,9 +98,11 @@ class SqlStore:
     """Keeps sessions in a SQL database through SQLAlchemy Core.
 
     Args:
-        url: a SQLAlchemy URL with an async driver: ``sqlite+aiosqlite:///path`` or
-            ``postgresql+asyncpg://user@host/db``. :func:`core.storage.open_store`
-            builds it from the configured ``[storage] url``.
+        url: a SQLAlchemy URL: ``sqlite+aiosqlite:///path`` (run through the standard
+            library's ``sqlite3`` on threads of the store's own; aiosqlite serves
+            :attr:`engine`) or ``postgresql+asyncpg://user@host/db``.
+            :func:`core.storage.open_store` builds it from the configured
+            ``[storage] url``.
         connect_args: extra keyword arguments for the driver's ``connect``, such as
             asyncpg's ``server_settings``.
 
@@ -101,30 +115,62 @@ class SqlStore:
         dialect = self.url.get_backend_name()
         if self.url.drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
             raise StorageError(f"unsupported database driver {self.url.drivername!r}")
+        self._connect_args = dict(connect_args or {})
         self._sqlite_path: Path | None = None
+        self._tools_engine: AsyncEngine | None = None
+        self._runner: SqliteRunner | AsyncRunner
         if dialect == "sqlite":
             database = self.url.database or ""
             if database in ("", ":memory:") or database.startswith("file:"):
                 raise StorageError("SQLite needs a file path; use memory:// for no file")
             self._sqlite_path = Path(database)
-        self._is_sqlite = dialect == "sqlite"
-        self._engine = create_async_engine(self.url, connect_args=dict(connect_args or {}))
-        if self._is_sqlite:
-            _install_sqlite_hooks(self._engine)
-            self._writer = self._engine.execution_options(**{_SQLITE_BEGIN: "BEGIN IMMEDIATE"})
-            # Store reads are single SELECTs, consistent on their own: no BEGIN saves
-            # a round trip through aiosqlite's thread.
-            self._reader = self._engine.execution_options(**{_SQLITE_BEGIN: ""})
+            sync_url = self.url.set(drivername="sqlite+pysqlite")
+            self._runner = SqliteRunner(sync_url, self._connect_args)
         else:
-            self._writer = self._reader = self._engine
+            from sqlalchemy.ext.asyncio import create_async_engine  # asyncpg only
+
+            self._tools_engine = create_async_engine(self.url, connect_args=self._connect_args)
+            self._runner = AsyncRunner(self._tools_engine)
+        self._is_sqlite = dialect == "sqlite"
+        self._appends: GroupCommit[AppendRequest, list[Message]] = GroupCommit(self._append_batch)
 
     def __repr__(self) -> str:
         return f"SqlStore({self._where})"
 
     @property
     def engine(self) -> AsyncEngine:
-        """The SQLAlchemy engine, for tools that need SQL of their own (benchmarks, tests)."""
-        return self._engine
+        """An async engine on the same database, for SQL of one's own (benchmarks, tests).
+
+        On SQLite it is made on first use and has connections of its own (aiosqlite);
+        the store's calls do not go through it: see :attr:`sql_engine`.
+        """
+        if self._tools_engine is None:
+            from sqlalchemy.ext.asyncio import create_async_engine
+
+            self._tools_engine = create_async_engine(self.url, connect_args=self._connect_args)
+            install_sqlite_hooks(self._tools_engine.sync_engine)
+        return self._tools_engine
+
+    @property
+    def sql_engine(self) -> sa.Engine:
+        """The engine whose connections send every statement of the store's calls.
+
+        Listen to its events to count or trace them (``before_cursor_execute``).
+        """
+        return self._runner.engine
+
+    @property
+    def group_commits(self) -> int:
+        """How many append transactions have run so far (each may hold many appends)."""
+        return self._appends.batches
+
+    @property
+    def write_transactions(self) -> int | None:
+        """How many write transactions SQLite's writer thread has run, all writes together.
+
+        ``None`` on PostgreSQL, where each write but appends has a transaction of its own.
+        """
+        return self._runner.transactions if isinstance(self._runner, SqliteRunner) else None
 
     @property
     def _where(self) -> str:
@@ -133,35 +179,38 @@ class SqlStore:
     async def open(self) -> None:
         """Create the SQLite file if needed and migrate the schema to the newest version.
 
+        The revision is checked with one query first; Alembic is loaded only when a
+        migration has to run.
+
         Raises:
             StorageError: the database cannot be opened or migrated.
         """
         if self._sqlite_path is not None:
             _prepare_sqlite_file(self._sqlite_path)
-        try:
-            async with self._write(action="cannot open") as conn:
-                await conn.run_sync(_upgrade_to_head)
-        except AlembicError as exc:
-            # Typically a database migrated by a newer sessionbot than this one.
-            raise StorageError(f"cannot migrate {self._where}: {_first_line(exc)}") from exc
+        async with _wrapping_errors(f"cannot open {self._where}"):
+            if await self._runner.read(_schema_revision) != SCHEMA_REVISION:
+                await self._runner.write(_upgrade_to_head, self._where)
 
     async def close(self) -> None:
-        """Close every pooled connection."""
-        await self._engine.dispose()
+        """Finish queued appends, then close every connection."""
+        await self._appends.drain()
+        await self._runner.close()
+        if self._tools_engine is not None and self._is_sqlite:
+            await self._tools_engine.dispose()
 
-    @asynccontextmanager
-    async def _write(self, *, action: str = "database error") -> AsyncIterator[AsyncConnection]:
-        async with _wrapping_errors(f"{action} {self._where}"), self._writer.begin() as conn:
-            yield conn
+    async def _read(
+        self, work: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run ``work`` on one connection, as one hand-over to the database."""
+        async with _wrapping_errors(f"database error {self._where}"):
+            return await self._runner.read(work, *args, **kwargs)
 
-    @asynccontextmanager
-    async def _read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for one SELECT; on SQLite it runs without an explicit BEGIN."""
-        async with (
-            _wrapping_errors(f"database error {self._where}"),
-            self._reader.connect() as conn,
-        ):
-            yield conn
+    async def _write(
+        self, work: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """Run ``work`` in one transaction, as one hand-over to the database."""
+        async with _wrapping_errors(f"database error {self._where}"):
+            return await self._runner.write(work, *args, **kwargs)
 
     # -- sessions -------------------------------------------------------------
 
@@ -174,113 +223,46 @@ class SqlStore:
         archive_reason: ArchiveReason | None = None,
     ) -> Session:
         """See :meth:`core.store.Store.start_session`."""
-        async with self._write() as conn:
-            if archive_id is not None:
-                reason = archive_reason or ArchiveReason.NEW
-                await conn.execute(_archive(archive_id, reason, session.created_at))
-            if not session.is_active:
-                await conn.execute(sessions.insert().values(_session_values(session)))
-                await conn.execute(branches.insert().values(_branch_values(root)))
-                return session
-            for _ in range(_START_ATTEMPTS):
-                inserted = await conn.execute(self._insert_if_no_active(session))
-                if inserted.first() is not None:
-                    await conn.execute(branches.insert().values(_branch_values(root)))
-                    return session
-                winner = await _active_session(conn, session.scope_key)
-                if winner is not None:
-                    return winner
-            raise ConflictError(f"scope key {session.scope_key!r} keeps changing; try again")
-
-    def _insert_if_no_active(self, session: Session) -> ReturningInsert[tuple[str]]:
-        insert = sqlite.insert if self._is_sqlite else postgresql.insert
-        return (
-            insert(sessions)
-            .values(_session_values(session))
-            .on_conflict_do_nothing(
-                index_elements=[sessions.c.scope_key], index_where=sessions.c.status == _ACTIVE
-            )
-            .returning(sessions.c.id)
-        )
+        insert = _INSERT_IF_NO_ACTIVE["sqlite" if self._is_sqlite else "postgresql"]
+        return await self._write(_start_session, session, root, archive_id, archive_reason, insert)
 
     async def get_session(self, session_id: str) -> Session | None:
         """See :meth:`core.store.Store.get_session`."""
-        async with self._read() as conn:
-            found = await conn.execute(sa.select(sessions).where(sessions.c.id == session_id))
-            row = found.mappings().first()
+        row = await self._read(_first, _SESSION_BY_ID, {"id": session_id})
         return None if row is None else _session(row)
 
     async def get_active_session(self, scope_key: str) -> Session | None:
         """See :meth:`core.store.Store.get_active_session`."""
-        async with self._read() as conn:
-            return await _active_session(conn, scope_key)
+        row = await self._read(_first, _ACTIVE_SESSION, {"scope_key": scope_key})
+        return None if row is None else _session(row)
 
     async def list_sessions(
         self, where: SessionFilter, *, limit: int, offset: int = 0
     ) -> list[Session]:
         """See :meth:`core.store.Store.list_sessions`."""
-        query = sa.select(sessions)
-        for column, value in (
-            (sessions.c.scope_key, where.scope_key),
-            (sessions.c.platform, where.platform),
-            (sessions.c.channel_id, where.channel_id),
-            (sessions.c.status, where.status),
-        ):
-            if value is not None:
-                query = query.where(column == value)
-        query = (
-            query.order_by(sessions.c.created_at.desc(), sessions.c.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
-        async with self._read() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-        return [_session(row) for row in rows]
+        given = {
+            name: value
+            for name, value in (
+                ("scope_key", where.scope_key),
+                ("platform", where.platform),
+                ("channel_id", where.channel_id),
+                ("status", where.status),
+            )
+            if value is not None
+        }
+        query = _session_list(tuple(given))
+        params = {**given, "limit": limit, "offset": offset}
+        return [_session(row) for row in await self._read(_all, query, params)]
 
     async def archive_session(self, session_id: str, reason: ArchiveReason, at: datetime) -> bool:
         """See :meth:`core.store.Store.archive_session`."""
-        async with self._write() as conn:
-            result = await conn.execute(_archive(session_id, reason, at))
-        return result.rowcount > 0
+        return await self._write(_rowcount, _archive(session_id, reason, at)) > 0
 
     async def activate_session(
         self, session_id: str, at: datetime, *, displaced_reason: ArchiveReason
     ) -> Session | None:
         """See :meth:`core.store.Store.activate_session`."""
-        async with self._write() as conn:
-            found = await conn.execute(
-                sa.select(sessions).where(sessions.c.id == session_id).with_for_update()
-            )
-            target = found.mappings().first()
-            if target is None:
-                return None
-            if target["status"] == SessionStatus.ACTIVE:
-                return _session(target)
-            await conn.execute(
-                _archived_values(
-                    sessions.update().where(
-                        sessions.c.scope_key == target["scope_key"],
-                        sessions.c.status == _ACTIVE,
-                        sessions.c.id != session_id,
-                    ),
-                    displaced_reason,
-                    at,
-                )
-            )
-            resumed = await conn.execute(
-                sessions.update()
-                .where(sessions.c.id == session_id)
-                .values(
-                    status=SessionStatus.ACTIVE.value,
-                    archived_at=None,
-                    archive_reason=None,
-                    updated_at=at,
-                    last_activity_at=at,
-                    resumed_at=at,
-                )
-                .returning(*sessions.c)
-            )
-            return _session(resumed.mappings().one())
+        return await self._write(_activate_session, session_id, at, displaced_reason)
 
     async def update_session(
         self,
@@ -299,27 +281,18 @@ class SqlStore:
             changes["tags"] = list(tags)
         if metadata is not None:
             changes["metadata"] = dict(metadata)
-        async with self._write() as conn:
-            updated = await conn.execute(
-                sessions.update()
-                .where(sessions.c.id == session_id)
-                .values(changes)
-                .returning(*sessions.c)
-            )
-            row = updated.mappings().first()
+        update = (
+            sessions.update()
+            .where(sessions.c.id == session_id)
+            .values(changes)
+            .returning(*sessions.c)
+        )
+        row = await self._write(_first, update)
         return None if row is None else _session(row)
 
     async def delete_session(self, session_id: str) -> bool:
         """See :meth:`core.store.Store.delete_session`."""
-        own_branches = sa.select(branches.c.id).where(branches.c.session_id == session_id)
-        async with self._write() as conn:
-            await conn.execute(checkpoints.delete().where(checkpoints.c.session_id == session_id))
-            await conn.execute(
-                messages_table.delete().where(messages_table.c.branch_id.in_(own_branches))
-            )
-            await conn.execute(branches.delete().where(branches.c.session_id == session_id))
-            deleted = await conn.execute(sessions.delete().where(sessions.c.id == session_id))
-        return deleted.rowcount > 0
+        return await self._write(_delete_session, session_id)
 
     async def archived_before(
         self, cutoff: datetime, *, keep_checkpointed: bool, limit: int
@@ -335,32 +308,11 @@ class SqlStore:
             )
             query = query.where(~has_user_checkpoint)
         query = query.order_by(sessions.c.archived_at, sessions.c.id).limit(limit)
-        async with self._read() as conn:
-            return list((await conn.execute(query)).scalars().all())
+        return [str(value) for value in await self._read(_scalars, query)]
 
     async def archive_idle(self, rules: ResetRules, now: datetime) -> list[Session]:
         """See :meth:`core.store.Store.archive_idle`."""
-        in_force = _in_force(
-            channel_settings.c.idle_reset_minutes,
-            [(o.selector, o.idle_reset_minutes) for o in rules.overrides],
-            rules.idle_reset_minutes,
-        )
-        archived: list[Session] = []
-        async with self._write() as conn:
-            stored = await conn.execute(sa.select(channel_settings.c.idle_reset_minutes).distinct())
-            limits = {rules.idle_reset_minutes, *stored.scalars()}
-            limits.update(o.idle_reset_minutes for o in rules.overrides)
-            for minutes in sorted(m for m in limits if m):
-                cutoff = now - timedelta(minutes=minutes)
-                idle = sessions.update().where(
-                    sessions.c.status == _ACTIVE,
-                    sessions.c.last_activity_at <= cutoff,
-                    in_force == minutes,
-                )
-                result = await conn.execute(
-                    _archived_values(idle, ArchiveReason.IDLE, now).returning(*sessions.c)
-                )
-                archived.extend(_session(row) for row in result.mappings())
+        archived = await self._write(_archive_idle, rules, now)
         return sorted(archived, key=lambda s: (s.created_at, s.id))
 
     async def archive_daily(
@@ -384,27 +336,22 @@ class SqlStore:
             daily == schedule[0],
             zone == schedule[1],
         )
-        async with self._write() as conn:
-            result = await conn.execute(
-                _archived_values(due, ArchiveReason.DAILY, now).returning(*sessions.c)
-            )
-            archived = [_session(row) for row in result.mappings()]
-        return sorted(archived, key=lambda s: (s.created_at, s.id))
+        rows = await self._write(
+            _all, _archived_values(due, ArchiveReason.DAILY, now).returning(*sessions.c)
+        )
+        return sorted((_session(row) for row in rows), key=lambda s: (s.created_at, s.id))
 
     async def stored_schedules(self) -> set[tuple[str | None, str | None]]:
         """See :meth:`core.store.Store.stored_schedules`."""
         query = sa.select(channel_settings.c.daily_reset_time, channel_settings.c.timezone)
-        async with self._read() as conn:
-            rows = (await conn.execute(query.distinct())).all()
-        return {(row[0], row[1]) for row in rows}
+        rows = await self._read(_all, query.distinct())
+        return {(row["daily_reset_time"], row["timezone"]) for row in rows}
 
     # -- branches and messages ------------------------------------------------
 
     async def get_branch(self, branch_id: str) -> Branch | None:
         """See :meth:`core.store.Store.get_branch`."""
-        async with self._read() as conn:
-            found = await conn.execute(sa.select(branches).where(branches.c.id == branch_id))
-            row = found.mappings().first()
+        row = await self._read(_first, _BRANCH_BY_ID, {"id": branch_id})
         return None if row is None else _branch(row)
 
     async def branches_of(self, session_id: str) -> list[Branch]:
@@ -414,9 +361,7 @@ class SqlStore:
             .where(branches.c.session_id == session_id)
             .order_by(branches.c.created_at, branches.c.id)
         )
-        async with self._read() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-        return [_branch(row) for row in rows]
+        return [_branch(row) for row in await self._read(_all, query)]
 
     async def branches_forked_from(self, session_id: str) -> list[Branch]:
         """See :meth:`core.store.Store.branches_forked_from`."""
@@ -426,97 +371,51 @@ class SqlStore:
             .where(branches.c.parent_id.in_(own), branches.c.session_id != session_id)
             .order_by(branches.c.created_at, branches.c.id)
         )
-        async with self._read() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-        return [_branch(row) for row in rows]
+        return [_branch(row) for row in await self._read(_all, query)]
 
     async def add_branch(self, branch: Branch) -> None:
         """See :meth:`core.store.Store.add_branch`."""
-        async with self._write() as conn:
-            await conn.execute(branches.insert().values(_branch_values(branch)))
+        await self._write(_insert, branches, _branch_values(branch))
 
     async def switch_head(self, session_id: str, branch: Branch, at: datetime) -> Session | None:
         """See :meth:`core.store.Store.switch_head`."""
-        async with self._write() as conn:
-            updated = await conn.execute(
-                sessions.update()
-                .where(sessions.c.id == session_id)
-                .values(head_branch_id=branch.id, message_count=branch.last_seq, updated_at=at)
-                .returning(*sessions.c)
-            )
-            row = updated.mappings().first()
-            if row is None:
-                return None
-            await conn.execute(branches.insert().values(_branch_values(branch)))
-        return _session(row)
+        return await self._write(_switch_head, session_id, branch, at)
 
     async def reparent_branch(self, branch_id: str, parent_id: str | None, fork_seq: int) -> None:
         """See :meth:`core.store.Store.reparent_branch`."""
-        async with self._write() as conn:
-            await conn.execute(
-                branches.update()
-                .where(branches.c.id == branch_id)
-                .values(parent_id=parent_id, fork_seq=fork_seq)
-            )
+        reparent = (
+            branches.update()
+            .where(branches.c.id == branch_id)
+            .values(parent_id=parent_id, fork_seq=fork_seq)
+        )
+        await self._write(_rowcount, reparent)
 
     async def append_messages(
         self, session_id: str, messages: Sequence[NewMessage], ids: Sequence[str], at: datetime
     ) -> list[Message]:
-        """See :meth:`core.store.Store.append_messages`."""
+        """See :meth:`core.store.Store.append_messages`.
+
+        Group-committed: appends to other sessions submitted meanwhile share the
+        transaction; this returns once it has committed.
+        """
         if len(messages) != len(ids):
             raise ValueError(f"{len(messages)} messages but {len(ids)} ids")
-        async with self._write() as conn:
-            # Locking the session row first serialises appends with each other and
-            # with switch_head, so the head read here is still the head at commit.
-            found = await conn.execute(
-                sa.select(sessions.c.head_branch_id)
-                .where(sessions.c.id == session_id)
-                .with_for_update()
-            )
-            head_id = found.scalar_one_or_none()
-            if head_id is None:
-                return []
-            last_seq = await _allocate_seqs(conn, head_id, len(messages))
-            first_seq = last_seq - len(messages) + 1
-            stored = [
-                Message(
-                    id=message_id,
-                    session_id=session_id,
-                    branch_id=head_id,
-                    seq=seq,
-                    role=new.role,
-                    author=new.author,
-                    content=new.content,
-                    created_at=at,
-                    metadata=dict(new.metadata),
-                    tokens_in=new.tokens_in,
-                    tokens_out=new.tokens_out,
-                )
-                for seq, new, message_id in zip(
-                    range(first_seq, last_seq + 1), messages, ids, strict=True
-                )
-            ]
-            if stored:
-                await conn.execute(messages_table.insert(), [_message_values(m) for m in stored])
-            counters: dict[str, Any] = {
-                "message_count": last_seq,
-                "tokens_in": sessions.c.tokens_in + sum(m.tokens_in for m in stored),
-                "tokens_out": sessions.c.tokens_out + sum(m.tokens_out for m in stored),
-                "updated_at": at,
-            }
-            if any(m.role is Role.USER for m in stored):
-                counters["last_activity_at"] = at
-            await conn.execute(
-                sessions.update().where(sessions.c.id == session_id).values(counters)
-            )
-        return stored
+        request = AppendRequest(session_id, tuple(messages), tuple(ids), at)
+        return await self._appends.submit(request)
+
+    async def _append_batch(
+        self, requests: Sequence[AppendRequest]
+    ) -> list[list[Message] | Exception]:
+        # Row locks matter only where another process can write between the read
+        # and the write; SQLite's BEGIN IMMEDIATE already excludes every writer.
+        return await self._write(append_batch, requests, lock_rows=not self._is_sqlite)
 
     async def copy_messages(self, messages: Sequence[Message]) -> None:
         """See :meth:`core.store.Store.copy_messages`."""
         if not messages:
             return
-        async with self._write() as conn:
-            await conn.execute(messages_table.insert(), [_message_values(m) for m in messages])
+        rows = [message_values(m) for m in messages]
+        await self._write(_execute_many, messages_table.insert(), rows)
 
     async def read_messages(
         self,
@@ -528,20 +427,19 @@ class SqlStore:
         newest_first: bool,
     ) -> list[Message]:
         """See :meth:`core.store.Store.read_messages`."""
-        query = _select_messages(
-            branch_id, min_seq=min_seq, max_seq=max_seq, limit=limit, newest_first=newest_first
-        )
-        async with self._read() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-        return [_message(row) for row in rows]
+        query = _select_messages(newest_first=newest_first)
+        bounds = {
+            "branch_id": branch_id,
+            "min_seq": min_seq,
+            # No upper bound is the largest seq there can be: one statement serves both.
+            "max_seq": _MAX_SEQ if max_seq is None else max_seq,
+            "limit": limit,
+        }
+        return await self._read(_messages, query, bounds)
 
     async def get_message(self, message_id: str) -> Message | None:
         """See :meth:`core.store.Store.get_message`."""
-        async with self._read() as conn:
-            found = await conn.execute(
-                sa.select(messages_table).where(messages_table.c.id == message_id)
-            )
-            row = found.mappings().first()
+        row = await self._read(_first, _MESSAGE_BY_ID, {"id": message_id})
         return None if row is None else _message(row)
 
     async def rewrite_messages(self, messages: Sequence[Message]) -> None:
@@ -557,23 +455,18 @@ class SqlStore:
             {"message_id": m.id, "new_content": m.content, "new_metadata": dict(m.metadata)}
             for m in messages
         ]
-        async with self._write() as conn:
-            await conn.execute(rewrite, rows)
+        await self._write(_execute_many, rewrite, rows)
 
     # -- checkpoints ----------------------------------------------------------
 
     async def add_checkpoint(self, checkpoint: Checkpoint) -> None:
         """See :meth:`core.store.Store.add_checkpoint`."""
-        async with self._write() as conn:
-            await conn.execute(checkpoints.insert().values(_checkpoint_values(checkpoint)))
+        await self._write(_rowcount, checkpoints.insert().values(_checkpoint_values(checkpoint)))
 
     async def get_checkpoint(self, checkpoint_id: str) -> Checkpoint | None:
         """See :meth:`core.store.Store.get_checkpoint`."""
-        async with self._read() as conn:
-            found = await conn.execute(
-                sa.select(checkpoints).where(checkpoints.c.id == checkpoint_id)
-            )
-            row = found.mappings().first()
+        query = sa.select(checkpoints).where(checkpoints.c.id == checkpoint_id)
+        row = await self._read(_first, query)
         return None if row is None else _checkpoint(row)
 
     async def list_checkpoints(self, session_id: str) -> list[Checkpoint]:
@@ -583,26 +476,21 @@ class SqlStore:
             .where(checkpoints.c.session_id == session_id)
             .order_by(checkpoints.c.created_at, checkpoints.c.id)
         )
-        async with self._read() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-        return [_checkpoint(row) for row in rows]
+        return [_checkpoint(row) for row in await self._read(_all, query)]
 
     async def delete_checkpoint(self, checkpoint_id: str) -> bool:
         """See :meth:`core.store.Store.delete_checkpoint`."""
-        async with self._write() as conn:
-            deleted = await conn.execute(
-                checkpoints.delete().where(checkpoints.c.id == checkpoint_id)
-            )
-        return deleted.rowcount > 0
+        delete = checkpoints.delete().where(checkpoints.c.id == checkpoint_id)
+        return await self._write(_rowcount, delete) > 0
 
     async def rewrite_checkpoint(self, checkpoint: Checkpoint) -> None:
         """See :meth:`core.store.Store.rewrite_checkpoint`."""
-        async with self._write() as conn:
-            await conn.execute(
-                checkpoints.update()
-                .where(checkpoints.c.id == checkpoint.id)
-                .values(name=checkpoint.name, description=checkpoint.description)
-            )
+        rewrite = (
+            checkpoints.update()
+            .where(checkpoints.c.id == checkpoint.id)
+            .values(name=checkpoint.name, description=checkpoint.description)
+        )
+        await self._write(_rowcount, rewrite)
 
     async def count_checkpoints(self, session_id: str) -> int:
         """See :meth:`core.store.Store.count_checkpoints`."""
@@ -611,31 +499,25 @@ class SqlStore:
             .select_from(checkpoints)
             .where(checkpoints.c.session_id == session_id)
         )
-        async with self._read() as conn:
-            return int((await conn.execute(query)).scalar_one())
+        return int(await self._read(_scalar, query))
 
     # -- keyring --------------------------------------------------------------
 
     async def keyring_get(self, name: str) -> KeyringEntry | None:
         """See :meth:`core.store.Store.keyring_get`."""
-        async with self._read() as conn:
-            return await _keyring_entry(conn, name)
+        return await self._read(_keyring_entry, name)
 
     async def keyring_add(self, entry: KeyringEntry) -> KeyringEntry:
         """See :meth:`core.store.Store.keyring_add`."""
-        insert = sqlite.insert if self._is_sqlite else postgresql.insert
-        add = insert(keyring).values(_keyring_values(entry)).on_conflict_do_nothing()
-        async with self._write() as conn:
-            await conn.execute(add)
-            stored = await _keyring_entry(conn, entry.name)
+        add = _ADD_KEY["sqlite" if self._is_sqlite else "postgresql"]
+        stored = await self._write(_keyring_add, add, entry)
         if stored is None:  # deleted between the insert and the read; cannot happen
             raise ConflictError(f"keyring entry {entry.name!r} vanished")  # pragma: no cover
         return stored
 
     async def keyring_delete(self, name: str) -> None:
         """See :meth:`core.store.Store.keyring_delete`."""
-        async with self._write() as conn:
-            await conn.execute(keyring.delete().where(keyring.c.name == name))
+        await self._write(_rowcount, keyring.delete().where(keyring.c.name == name))
 
     async def keyring_page(self, prefix: str, after: str, limit: int) -> list[KeyringEntry]:
         """See :meth:`core.store.Store.keyring_page`."""
@@ -645,56 +527,30 @@ class SqlStore:
             .order_by(keyring.c.name)
             .limit(limit)
         )
-        async with self._read() as conn:
-            rows = (await conn.execute(query)).mappings().all()
-        return [_keyring(row) for row in rows]
+        return [_keyring(row) for row in await self._read(_all, query)]
 
     async def keyring_stage(self, name: str, next_value: bytes, next_version: int) -> None:
         """See :meth:`core.store.Store.keyring_stage`."""
-        async with self._write() as conn:
-            await conn.execute(
-                keyring.update()
-                .where(keyring.c.name == name)
-                .values(next_value=next_value, next_version=next_version)
-            )
+        stage = (
+            keyring.update()
+            .where(keyring.c.name == name)
+            .values(next_value=next_value, next_version=next_version)
+        )
+        await self._write(_rowcount, stage)
 
     async def keyring_commit(self, check: KeyringEntry) -> int:
         """See :meth:`core.store.Store.keyring_commit`."""
-        async with self._write() as conn:
-            if not self._is_sqlite:
-                # A data key added between the count and the swap would stay wrapped
-                # under the retired key; this lock holds new keys back until commit.
-                await conn.execute(sa.text("LOCK TABLE keyring IN EXCLUSIVE MODE"))
-            if await _count_unstaged(conn, _DATA_KEY_PREFIX, check.version):
-                raise ConflictError("a data key was added after staging")
-            swapped = await conn.execute(
-                keyring.update()
-                .where(keyring.c.next_value.is_not(None), keyring.c.next_version.is_not(None))
-                .values(
-                    value=keyring.c.next_value,
-                    version=keyring.c.next_version,
-                    next_value=None,
-                    next_version=None,
-                )
-            )
-            await conn.execute(keyring.delete().where(keyring.c.name == check.name))
-            await conn.execute(keyring.insert().values(_keyring_values(check)))
-        return swapped.rowcount
+        return await self._write(_keyring_commit, check)
 
     async def keyring_unstaged(self, prefix: str, version: int) -> int:
         """See :meth:`core.store.Store.keyring_unstaged`."""
-        async with self._read() as conn:
-            return await _count_unstaged(conn, prefix, version)
+        return await self._read(_count_unstaged, prefix, version)
 
     # -- channel settings -----------------------------------------------------
 
     async def get_channel_settings(self, channel_key: str) -> ChannelSettings | None:
         """See :meth:`core.store.Store.get_channel_settings`."""
-        async with self._read() as conn:
-            found = await conn.execute(
-                sa.select(channel_settings).where(channel_settings.c.channel_key == channel_key)
-            )
-            row = found.mappings().first()
+        row = await self._read(_first, _CHANNEL_SETTINGS, {"channel_key": channel_key})
         if row is None:
             return None
         return ChannelSettings(
@@ -725,46 +581,286 @@ class SqlStore:
                 set_={key: value for key, value in values.items() if key != "channel_key"},
             )
         )
-        async with self._write() as conn:
-            await conn.execute(upsert)
+        await self._write(_rowcount, upsert)
 
 
-# -- engine set-up ------------------------------------------------------------
+# -- units of work: functions of one connection ---------------------------------
 
 
-def _install_sqlite_hooks(engine: AsyncEngine) -> None:
-    """Set SQLite's pragmas on every new connection and take over ``BEGIN``."""
+def _first(
+    conn: sa.Connection, query: sa.Executable, params: Mapping[str, Any] | None = None
+) -> sa.RowMapping | None:
+    return conn.execute(query, params).mappings().first()
 
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
-        # The driver would otherwise emit a deferred BEGIN on its own before the
-        # first write; with it off, the "begin" hook below decides the kind.
-        dbapi_connection.isolation_level = None
-        try:
-            cursor = dbapi_connection.cursor()
-            for pragma in _SQLITE_PRAGMAS:
-                cursor.execute(pragma)
-            cursor.close()
-        except BaseException:
-            # The pool drops a connection whose hook failed without closing it, and
-            # an unclosed aiosqlite connection keeps its thread.
-            dbapi_connection.close()
-            raise
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: sa.Connection) -> None:
-        begin = connection.get_execution_options().get(_SQLITE_BEGIN, "BEGIN")
-        if begin:
-            connection.exec_driver_sql(begin)
+def _all(
+    conn: sa.Connection, query: sa.Executable, params: Mapping[str, Any] | None = None
+) -> list[sa.RowMapping]:
+    return list(conn.execute(query, params).mappings().all())
+
+
+def _messages(
+    conn: sa.Connection, query: sa.Executable, params: Mapping[str, Any]
+) -> list[Message]:
+    # Positional rows: a history read makes one Message per row, and mapping look-ups
+    # by name cost more than the rest of the row's handling.
+    return [
+        Message(
+            id=row[0],
+            session_id=row[1],
+            branch_id=row[2],
+            seq=row[3],
+            role=_ROLES[row[4]],
+            author=row[5],
+            content=row[6],
+            metadata=row[7],
+            tokens_in=row[8],
+            tokens_out=row[9],
+            created_at=row[10],
+        )
+        for row in conn.execute(query, params)
+    ]
+
+
+_ROLES = {role.value: role for role in Role}
+
+
+def _scalars(conn: sa.Connection, query: sa.Executable) -> list[Any]:
+    return list(conn.execute(query).scalars().all())
+
+
+def _scalar(conn: sa.Connection, query: sa.Executable) -> Any:
+    return conn.execute(query).scalar_one()
+
+
+def _rowcount(conn: sa.Connection, statement: sa.Executable) -> int:
+    return conn.execute(statement).rowcount
+
+
+def _execute_many(
+    conn: sa.Connection, statement: sa.Executable, rows: list[dict[str, Any]]
+) -> None:
+    conn.execute(statement, rows)
+
+
+def _active_session(conn: sa.Connection, scope_key: str) -> Session | None:
+    found = conn.execute(
+        sa.select(sessions).where(sessions.c.scope_key == scope_key, sessions.c.status == _ACTIVE)
+    )
+    row = found.mappings().first()
+    return None if row is None else _session(row)
+
+
+def _start_session(
+    conn: sa.Connection,
+    session: Session,
+    root: Branch,
+    archive_id: str | None,
+    archive_reason: ArchiveReason | None,
+    insert_if_no_active: ReturningInsert[tuple[str]],
+) -> Session:
+    if archive_id is not None:
+        conn.execute(_archive(archive_id, archive_reason or ArchiveReason.NEW, session.created_at))
+    values = _session_values(session)
+    if not session.is_active:
+        conn.execute(sessions.insert(), values)
+        conn.execute(branches.insert(), _branch_values(root))
+        return session
+    for _ in range(_START_ATTEMPTS):
+        if conn.execute(insert_if_no_active, values).first() is not None:
+            conn.execute(branches.insert(), _branch_values(root))
+            return session
+        winner = _active_session(conn, session.scope_key)
+        if winner is not None:
+            return winner
+    raise ConflictError(f"scope key {session.scope_key!r} keeps changing; try again")
+
+
+def _activate_session(
+    conn: sa.Connection, session_id: str, at: datetime, displaced_reason: ArchiveReason
+) -> Session | None:
+    found = conn.execute(sa.select(sessions).where(sessions.c.id == session_id).with_for_update())
+    target = found.mappings().first()
+    if target is None:
+        return None
+    if target["status"] == SessionStatus.ACTIVE:
+        return _session(target)
+    conn.execute(
+        _archived_values(
+            sessions.update().where(
+                sessions.c.scope_key == target["scope_key"],
+                sessions.c.status == _ACTIVE,
+                sessions.c.id != session_id,
+            ),
+            displaced_reason,
+            at,
+        )
+    )
+    resumed = conn.execute(
+        sessions.update()
+        .where(sessions.c.id == session_id)
+        .values(
+            status=SessionStatus.ACTIVE.value,
+            archived_at=None,
+            archive_reason=None,
+            updated_at=at,
+            last_activity_at=at,
+            resumed_at=at,
+        )
+        .returning(*sessions.c)
+    )
+    return _session(resumed.mappings().one())
+
+
+def _delete_session(conn: sa.Connection, session_id: str) -> bool:
+    own_branches = sa.select(branches.c.id).where(branches.c.session_id == session_id)
+    conn.execute(checkpoints.delete().where(checkpoints.c.session_id == session_id))
+    conn.execute(messages_table.delete().where(messages_table.c.branch_id.in_(own_branches)))
+    conn.execute(branches.delete().where(branches.c.session_id == session_id))
+    deleted = conn.execute(sessions.delete().where(sessions.c.id == session_id))
+    return deleted.rowcount > 0
+
+
+def _archive_idle(conn: sa.Connection, rules: ResetRules, now: datetime) -> list[Session]:
+    in_force = _in_force(
+        channel_settings.c.idle_reset_minutes,
+        [(o.selector, o.idle_reset_minutes) for o in rules.overrides],
+        rules.idle_reset_minutes,
+    )
+    stored = conn.execute(sa.select(channel_settings.c.idle_reset_minutes).distinct())
+    limits = {rules.idle_reset_minutes, *stored.scalars()}
+    limits.update(o.idle_reset_minutes for o in rules.overrides)
+    archived: list[Session] = []
+    for minutes in sorted(m for m in limits if m):
+        cutoff = now - timedelta(minutes=minutes)
+        idle = sessions.update().where(
+            sessions.c.status == _ACTIVE,
+            sessions.c.last_activity_at <= cutoff,
+            in_force == minutes,
+        )
+        result = conn.execute(
+            _archived_values(idle, ArchiveReason.IDLE, now).returning(*sessions.c)
+        )
+        archived.extend(_session(row) for row in result.mappings())
+    return archived
+
+
+def _switch_head(
+    conn: sa.Connection, session_id: str, branch: Branch, at: datetime
+) -> Session | None:
+    updated = conn.execute(
+        sessions.update()
+        .where(sessions.c.id == session_id)
+        .values(head_branch_id=branch.id, message_count=branch.last_seq, updated_at=at)
+        .returning(*sessions.c)
+    )
+    row = updated.mappings().first()
+    if row is None:
+        return None
+    conn.execute(branches.insert(), _branch_values(branch))
+    return _session(row)
+
+
+def _keyring_entry(conn: sa.Connection, name: str) -> KeyringEntry | None:
+    row = conn.execute(_KEY_BY_NAME, {"name": name}).mappings().first()
+    return None if row is None else _keyring(row)
+
+
+def _keyring_add(
+    conn: sa.Connection, add: sa.Executable, entry: KeyringEntry
+) -> KeyringEntry | None:
+    conn.execute(add, _keyring_values(entry))
+    return _keyring_entry(conn, entry.name)
+
+
+def _insert(conn: sa.Connection, table: sa.Table, values: Mapping[str, Any]) -> None:
+    conn.execute(table.insert(), values)
+
+
+def _keyring_commit(conn: sa.Connection, check: KeyringEntry) -> int:
+    if conn.dialect.name == "postgresql":
+        # A data key added between the count and the swap would stay wrapped
+        # under the retired key; this lock holds new keys back until commit.
+        conn.execute(sa.text("LOCK TABLE keyring IN EXCLUSIVE MODE"))
+    if _count_unstaged(conn, _DATA_KEY_PREFIX, check.version):
+        raise ConflictError("a data key was added after staging")
+    swapped = conn.execute(
+        keyring.update()
+        .where(keyring.c.next_value.is_not(None), keyring.c.next_version.is_not(None))
+        .values(
+            value=keyring.c.next_value,
+            version=keyring.c.next_version,
+            next_value=None,
+            next_version=None,
+        )
+    )
+    conn.execute(keyring.delete().where(keyring.c.name == check.name))
+    conn.execute(keyring.insert().values(_keyring_values(check)))
+    return swapped.rowcount
+
+
+def _count_unstaged(conn: sa.Connection, prefix: str, version: int) -> int:
+    query = (
+        sa.select(sa.func.count())
+        .select_from(keyring)
+        .where(
+            keyring.c.name.startswith(prefix, autoescape=True),
+            keyring.c.next_version.is_distinct_from(version),
+        )
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+# -- schema ---------------------------------------------------------------------
+
+
+def _schema_revision(conn: sa.Connection) -> str | None:
+    """Return the Alembic revision the database is at, or ``None`` if it has none."""
+    if not sa.inspect(conn).has_table("alembic_version"):
+        return None
+    return conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def _upgrade_to_head(connection: sa.Connection, where: str) -> None:
+    """Apply every Alembic migration not yet applied, on ``connection``'s transaction."""
+    from alembic import command  # heavy: only when a migration has to run
+    from alembic.util import CommandError as AlembicError
+
+    if connection.dialect.name == "postgresql":
+        # Two workers starting at once would both see an empty database and both
+        # create the tables; the lock ends with the transaction.
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
+    try:
+        command.upgrade(alembic_config(connection), "head")
+    except AlembicError as exc:
+        # Typically a database migrated by a newer sessionbot than this one.
+        raise StorageError(f"cannot migrate {where}: {_first_line(exc)}") from exc
+
+
+def alembic_config(connection: sa.Connection | None = None) -> Config:
+    """Return an Alembic configuration for the shipped migrations; no ``alembic.ini``.
+
+    Args:
+        connection: the connection ``env.py`` migrates on; without one, ``env.py``
+            connects to the ``sqlalchemy.url`` main option, which the caller sets.
+    """
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+# -- engine set-up ----------------------------------------------------------------
 
 
 def _prepare_sqlite_file(path: Path) -> None:
     """Create the database file readable by its owner only, then try opening it.
 
     SQLite would create a missing file with the process umask (often world-readable),
-    hence the file is made here first. The trial open with the standard library
-    reports an unusable path before aiosqlite sees it: a failed aiosqlite connect
-    leaves its worker thread to report to an event loop that may be closed by then.
+    hence the file is made here first. The trial open reports an unusable path in one
+    line before any pool or thread is involved.
     """
     if not path.parent.is_dir():
         raise StorageError(f"cannot create SQLite database {path}: no directory {path.parent}")
@@ -786,28 +882,6 @@ def _prepare_sqlite_file(path: Path) -> None:
         raise StorageError(f"cannot open SQLite database {path}: {_first_line(exc)}") from exc
     finally:
         trial.close()
-
-
-def _upgrade_to_head(connection: sa.Connection) -> None:
-    """Apply every Alembic migration not yet applied, on ``connection``'s transaction."""
-    if connection.dialect.name == "postgresql":
-        # Two workers starting at once would both see an empty database and both
-        # create the tables; the lock ends with the transaction.
-        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
-    command.upgrade(alembic_config(connection), "head")
-
-
-def alembic_config(connection: sa.Connection | None = None) -> Config:
-    """Return an Alembic configuration for the shipped migrations; no ``alembic.ini``.
-
-    Args:
-        connection: the connection ``env.py`` migrates on; without one, ``env.py``
-            connects to the ``sqlalchemy.url`` main option, which the caller sets.
-    """
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.attributes["connection"] = connection
-    return config
 
 
 @asynccontextmanager
@@ -849,46 +923,6 @@ def _archived_values(update: sa.Update, reason: ArchiveReason, at: datetime) -> 
     )
 
 
-async def _active_session(conn: AsyncConnection, scope_key: str) -> Session | None:
-    found = await conn.execute(
-        sa.select(sessions).where(sessions.c.scope_key == scope_key, sessions.c.status == _ACTIVE)
-    )
-    row = found.mappings().first()
-    return None if row is None else _session(row)
-
-
-async def _allocate_seqs(conn: AsyncConnection, branch_id: str, count: int) -> int:
-    """Reserve ``count`` seqs on a branch; return the last one reserved."""
-    updated = await conn.execute(
-        branches.update()
-        .where(branches.c.id == branch_id)
-        .values(last_seq=branches.c.last_seq + count)
-        .returning(branches.c.last_seq)
-    )
-    last_seq = updated.scalar_one_or_none()
-    if last_seq is None:
-        raise StorageError(f"head branch {branch_id} is missing")
-    return int(last_seq)
-
-
-async def _keyring_entry(conn: AsyncConnection, name: str) -> KeyringEntry | None:
-    found = await conn.execute(sa.select(keyring).where(keyring.c.name == name))
-    row = found.mappings().first()
-    return None if row is None else _keyring(row)
-
-
-async def _count_unstaged(conn: AsyncConnection, prefix: str, version: int) -> int:
-    query = (
-        sa.select(sa.func.count())
-        .select_from(keyring)
-        .where(
-            keyring.c.name.startswith(prefix, autoescape=True),
-            keyring.c.next_version.is_distinct_from(version),
-        )
-    )
-    return int((await conn.execute(query)).scalar_one())
-
-
 def _in_force(
     stored: sa.Column[Any], overrides: Sequence[tuple[RuleSelector, Any]], default: Any
 ) -> sa.ColumnElement[Any]:
@@ -927,17 +961,89 @@ def _selects(selector: RuleSelector) -> sa.ColumnElement[bool]:
     return sa.and_(*conditions) if conditions else sa.true()
 
 
-def _select_messages(
-    branch_id: str, *, min_seq: int, max_seq: int | None, limit: int, newest_first: bool
-) -> sa.Select[Any]:
-    """One range scan of the ``(branch_id, seq)`` index, whatever the branch's length."""
-    query = sa.select(messages_table).where(
-        messages_table.c.branch_id == branch_id, messages_table.c.seq >= min_seq
+def _select_messages(*, newest_first: bool) -> sa.Select[Any]:
+    """One range scan of the ``(branch_id, seq)`` index, whatever the branch's length.
+
+    Parameters ``branch_id``, ``min_seq``, ``max_seq`` and ``limit``.
+    """
+    return _NEWEST_MESSAGES if newest_first else _OLDEST_MESSAGES
+
+
+_MESSAGE_COLUMNS = tuple(
+    messages_table.c[name]
+    for name in (
+        "id",
+        "session_id",
+        "branch_id",
+        "seq",
+        "role",
+        "author",
+        "content",
+        "metadata",
+        "tokens_in",
+        "tokens_out",
+        "created_at",
     )
-    if max_seq is not None:
-        query = query.where(messages_table.c.seq <= max_seq)
-    order = messages_table.c.seq.desc() if newest_first else messages_table.c.seq.asc()
-    return query.order_by(order).limit(limit)
+)
+"""The order :func:`_messages` reads rows in."""
+
+
+def _messages_in_range(order: sa.ColumnElement[Any]) -> sa.Select[Any]:
+    return (
+        sa.select(*_MESSAGE_COLUMNS)
+        .where(
+            messages_table.c.branch_id == sa.bindparam("branch_id"),
+            messages_table.c.seq >= sa.bindparam("min_seq"),
+            messages_table.c.seq <= sa.bindparam("max_seq"),
+        )
+        .order_by(order)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+    )
+
+
+# The statements of every message, built once: building one costs more than running
+# it through SQLAlchemy's compiled cache.
+_MAX_SEQ = 2**31 - 1
+_NEWEST_MESSAGES = _messages_in_range(messages_table.c.seq.desc())
+_OLDEST_MESSAGES = _messages_in_range(messages_table.c.seq.asc())
+_SESSION_BY_ID = sa.select(sessions).where(sessions.c.id == sa.bindparam("id"))
+_ACTIVE_SESSION = sa.select(sessions).where(
+    sessions.c.scope_key == sa.bindparam("scope_key"), sessions.c.status == _ACTIVE
+)
+
+
+@functools.cache
+def _session_list(filters: tuple[str, ...]) -> sa.Select[Any]:
+    """The ``list_sessions`` statement filtering on the named columns, built once."""
+    query = sa.select(sessions)
+    for name in filters:
+        query = query.where(sessions.c[name] == sa.bindparam(name))
+    return (
+        query.order_by(sessions.c.created_at.desc(), sessions.c.id.desc())
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(sa.bindparam("offset", type_=sa.Integer))
+    )
+
+
+_BRANCH_BY_ID = sa.select(branches).where(branches.c.id == sa.bindparam("id"))
+_KEY_BY_NAME = sa.select(keyring).where(keyring.c.name == sa.bindparam("name"))
+_INSERT_IF_NO_ACTIVE = {
+    name: dialect.insert(sessions)
+    .on_conflict_do_nothing(
+        index_elements=[sessions.c.scope_key], index_where=sessions.c.status == _ACTIVE
+    )
+    .returning(sessions.c.id)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+"""Insert a session unless its scope key has an active one; the values come as parameters."""
+_ADD_KEY = {
+    name: dialect.insert(keyring).on_conflict_do_nothing()
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+_MESSAGE_BY_ID = sa.select(messages_table).where(messages_table.c.id == sa.bindparam("id"))
+_CHANNEL_SETTINGS = sa.select(channel_settings).where(
+    channel_settings.c.channel_key == sa.bindparam("channel_key")
+)
 
 
 # -- rows and values ----------------------------------------------------------
@@ -1016,22 +1122,6 @@ def _branch(row: sa.RowMapping) -> Branch:
         last_seq=row["last_seq"],
         created_at=row["created_at"],
     )
-
-
-def _message_values(message: Message) -> dict[str, Any]:
-    return {
-        "id": message.id,
-        "session_id": message.session_id,
-        "branch_id": message.branch_id,
-        "seq": message.seq,
-        "role": message.role.value,
-        "author": message.author,
-        "content": message.content,
-        "metadata": dict(message.metadata),
-        "tokens_in": message.tokens_in,
-        "tokens_out": message.tokens_out,
-        "created_at": message.created_at,
-    }
 
 
 def _message(row: sa.RowMapping) -> Message:

@@ -27,6 +27,7 @@ EXPECTED = {
         "NewMessage",
         "NotFoundError",
         "PermissionDenied",
+        "Placement",
         "ProactiveSender",
         "Reply",
         "ReplyFile",

@@ -35,3 +35,34 @@ async def test_echo_answers_the_last_user_message() -> None:
     answer = await EchoResponder().respond(session, await manager.all_messages(session))
     assert answer.text == "echo: ping"
     assert answer.tokens_in == 1 and answer.tokens_out == estimate_tokens("echo: ping")
+
+
+async def test_context_after_restores_reads_through_every_fork() -> None:
+    manager = SessionManager(MemoryStore(), clock=ManualClock())
+    session = (await manager.resolve(Inbound("console", "c", "u", "x"))).session
+    for i in range(60):
+        await manager.append(session, NewMessage(Role.USER, "u", f"a{i:03d}"))
+    session = await manager.get(session.id)
+    mark = await manager.save_checkpoint(session, "mark", by="console:u")
+    for i in range(5):
+        await manager.append(session, NewMessage(Role.USER, "u", f"lost{i}"))
+    session, _ = await manager.restore_checkpoint(await manager.get(session.id), mark.id, by="u")
+    for i in range(70):
+        await manager.append(session, NewMessage(Role.USER, "u", f"b{i:03d}"))
+    session = await manager.get(session.id)
+    chosen = await context_history(manager, session, max_tokens=100)
+    expected = [f"a{i:03d}" for i in range(30, 60)] + [f"b{i:03d}" for i in range(70)]
+    assert [m.content for m in chosen] == expected
+    full = await context_history(manager, session, max_tokens=10_000)
+    assert [m.content for m in full] == [f"a{i:03d}" for i in range(60)] + expected[30:]
+
+
+async def test_a_refreshed_session_is_the_session_read_again() -> None:
+    manager = SessionManager(MemoryStore(), clock=ManualClock())
+    session = (await manager.resolve(Inbound("console", "c", "u", "x"))).session
+    stored = await manager.append(
+        session,
+        NewMessage(Role.USER, "u", "hi"),
+        NewMessage(Role.ASSISTANT, "bot", "hello", tokens_in=3, tokens_out=2),
+    )
+    assert await manager.refreshed(session, stored) == await manager.get(session.id)

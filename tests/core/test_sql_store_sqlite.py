@@ -144,7 +144,9 @@ async def test_two_stores_on_one_file_keep_one_active_session(tmp_path: Path) ->
 
 def test_reading_the_newest_messages_is_one_index_range_scan(tmp_path: Path) -> None:
     """Reading N newest costs the same at any history length: no scan, no sort."""
-    query = _select_messages("b", min_seq=1, max_seq=None, limit=50, newest_first=True)
+    query = _select_messages(newest_first=True).params(
+        branch_id="b", min_seq=1, max_seq=2**31 - 1, limit=50
+    )
     plan = _explain(tmp_path, query)
     assert "ux_messages_branch_id_seq" in plan
     assert "TEMP B-TREE" not in plan and "SCAN messages" not in plan

@@ -1,0 +1,282 @@
+"""Flat costs: what one operation costs at 100 and at 1,000,000 messages or sessions.
+
+Everything is timed through ``Router.handle`` or the session manager, encryption on,
+SQLite WAL, on two sessions in one file: one of 100 messages and one of 1,000,000
+(filled in bulk with sealed rows, through the standard library's ``sqlite3``), and on
+two files of 100 and 1,000,000 sessions for resolve.
+
+* ``/history 50``, ``/checkpoint save``, ``/checkpoint restore`` (back to a checkpoint
+  at the last message: an automatic checkpoint, a new head branch), each a whole
+  ``Router.handle`` call (resolve with reset evaluation included);
+* context for a reply: ``context_history(manager, session, 2000)``, what the responder
+  is handed;
+* resolve, with reset evaluation (daily 04:00, idle 30 minutes), of an existing
+  session, in a file of 100 and of 1,000,000 sessions.
+
+Sizes take turns in every round, so that load from elsewhere falls on both alike.
+
+Run from the repository root::
+
+    python -m bench.bench_flat
+    python -m bench.bench_flat --messages 100000 --sessions 100000   # quicker
+
+Results are recorded in bench/README.md. Tests never assert on these timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import Bot, Figure, Figures, fmt, machine
+from core.context import context_history
+from core.models import Inbound
+from core.sql_store import SqlStore
+
+CHUNK = 20_000
+TEXT = "message {seq}: could you summarise the last report for me, please?"
+
+
+def sqlite_time(when: datetime) -> str:
+    """How the store writes a time on SQLite (naive UTC, microseconds)."""
+    return when.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
+def file_of(bot: Bot) -> Path:
+    inner = bot.store.inner
+    assert isinstance(inner, SqlStore) and inner.url.database
+    return Path(inner.url.database)
+
+
+async def fill_messages(bot: Bot, user: str, size: int) -> None:
+    """Give ``user``'s session ``size`` sealed messages, in bulk, counters set."""
+    session = (await bot.manager.resolve(Inbound("bench", "c", user, "hi"))).session
+    sealer = await bot.sealer(session.id)
+    start = datetime.now(UTC) - timedelta(hours=1)
+    db = sqlite3.connect(file_of(bot), isolation_level=None)
+    try:
+        for first in range(1, size + 1, CHUNK):
+            rows = []
+            for seq in range(first, min(first + CHUNK, size + 1)):
+                message_id = f"{session.id}{seq:08d}"
+                context = f"message:{session.id}:{message_id}"
+                rows.append(
+                    (
+                        message_id,
+                        session.id,
+                        session.head_branch_id,
+                        seq,
+                        "user" if seq % 2 else "assistant",
+                        user if seq % 2 else "sessionbot",
+                        sealer.seal(TEXT.format(seq=seq), context),
+                        "{}",
+                        0,
+                        0,
+                        sqlite_time(start + timedelta(microseconds=seq)),
+                    )
+                )
+            db.execute("BEGIN")
+            db.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+            db.execute("COMMIT")
+        db.execute("UPDATE branches SET last_seq = ? WHERE id = ?", (size, session.head_branch_id))
+        db.execute("UPDATE sessions SET message_count = ? WHERE id = ?", (size, session.id))
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
+
+
+def fill_sessions(path: Path, count: int) -> None:
+    """Insert ``count`` active sessions with their root branches, in bulk."""
+    now = sqlite_time(datetime.now(UTC))
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        for first in range(0, count, CHUNK):
+            numbers = range(first, min(first + CHUNK, count))
+            db.execute("BEGIN")
+            db.executemany(
+                "INSERT INTO sessions (id, scope_key, status, owner, platform, channel_id, "
+                "head_branch_id, message_count, title, tags, metadata, tokens_in, tokens_out, "
+                "created_at, updated_at, last_activity_at, channel_key, is_direct) "
+                "VALUES (?, ?, 'active', ?, 'bench', ?, ?, 0, NULL, '[]', '{}', 0, 0, "
+                "?, ?, ?, ?, 0)",
+                [
+                    (
+                        f"s{n}",
+                        f"bench:c:c{n % 100}:u:filler{n}",
+                        f"bench:filler{n}",
+                        f"c{n % 100}",
+                        f"b{n}",
+                        now,
+                        now,
+                        now,
+                        f"bench:c:c{n % 100}",
+                    )
+                    for n in numbers
+                ],
+            )
+            db.executemany(
+                "INSERT INTO branches (id, session_id, parent_id, fork_seq, last_seq, created_at) "
+                "VALUES (?, ?, NULL, 0, 0, ?)",
+                [(f"b{n}", f"s{n}", now) for n in numbers],
+            )
+            db.execute("COMMIT")
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        db.close()
+
+
+class HistorySubject:
+    """One filled session and the operations timed on it."""
+
+    def __init__(self, bot: Bot, user: str, size: int) -> None:
+        self.bot = bot
+        self.user = user
+        self.size = size
+        self.target = ""
+
+    def say(self, text: str) -> Inbound:
+        return Inbound("bench", "c", self.user, text)
+
+    async def handle(self, text: str) -> str:
+        replies = await self.bot.router.handle(self.say(text))
+        return replies[0].text
+
+    async def prepare(self) -> None:
+        await fill_messages(self.bot, self.user, self.size)
+        saved = await self.handle('/checkpoint save "target"')
+        self.target = saved.rsplit("/checkpoint restore ", 1)[1].strip()
+        page = await self.handle("/history 50")
+        assert f"{self.size}" in page or page, page
+
+    def operations(self) -> dict[str, Callable[[], Awaitable[object]]]:
+        async def history() -> object:
+            return await self.handle("/history 50")
+
+        async def save() -> object:
+            return await self.handle('/checkpoint save "bench"')
+
+        async def restore() -> object:
+            text = await self.handle(f"/checkpoint restore {self.target}")
+            assert "restor" in text.lower(), text
+            return text
+
+        async def context() -> object:
+            session = (await self.bot.manager.resolve(self.say("x"))).session
+            found = await context_history(self.bot.manager, session, 2000)
+            assert found and found[-1].seq == session.message_count, len(found)
+            return found
+
+        return {
+            "/history 50": history,
+            "checkpoint save": save,
+            "checkpoint restore": restore,
+            "context for a reply": context,
+        }
+
+
+async def timed(operation: Callable[[], Awaitable[object]], repeat: int) -> float:
+    await operation()  # warm-up
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        await operation()
+        times.append((time.perf_counter() - began) * 1000)
+    times.sort()
+    return times[len(times) // 2]
+
+
+async def collect(
+    messages: int = 1_000_000, sessions: int = 1_000_000, rounds: int = 5, repeat: int = 20
+) -> Figures:
+    small = 100
+    figures: Figures = {}
+    with tempfile.TemporaryDirectory(prefix="sessionbot-flat-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        bot = await Bot.open(scratch / "history.db")
+        few = await Bot.open(scratch / "few-sessions.db")
+        many = await Bot.open(scratch / "many-sessions.db")
+        try:
+            subjects = {
+                size: HistorySubject(bot, f"user{size}", size) for size in (small, messages)
+            }
+            for subject in subjects.values():
+                await subject.prepare()
+            fill_sessions(file_of(few), small)
+            fill_sessions(file_of(many), sessions)
+            resolvers = {small: few, sessions: many}
+            for resolver in resolvers.values():
+                await resolver.router.handle(Inbound("bench", "c", "probe", "hello"))
+            for _ in range(rounds):
+                for size, subject in subjects.items():
+                    for name, operation in subject.operations().items():
+                        key = f"{name} @{size}"
+                        figure = figures.setdefault(key, Figure(f"{name}, {size:,} messages", "ms"))
+                        figure.samples.append(await timed(operation, repeat))
+                for size, resolver in resolvers.items():
+                    probe = Inbound("bench", "c", "probe", "hello")
+
+                    async def resolve(resolver: Bot = resolver, probe: Inbound = probe) -> object:
+                        return await resolver.manager.resolve(probe)
+
+                    key = f"resolve @{size}"
+                    figure = figures.setdefault(
+                        key, Figure(f"resolve with reset evaluation, {size:,} sessions", "ms")
+                    )
+                    figure.samples.append(await timed(resolve, repeat))
+        finally:
+            for each in (bot, few, many):
+                await each.close()
+    return figures
+
+
+PAIRS = (
+    ("/history 50", "messages"),
+    ("checkpoint save", "messages"),
+    ("checkpoint restore", "messages"),
+    ("context for a reply", "messages"),
+    ("resolve", "sessions"),
+)
+
+
+def table(figures: Figures) -> list[str]:
+    lines = [
+        "| operation | at 100: median | at the large size: median | ratio |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name, _ in PAIRS:
+        found = {int(k.split("@")[1]): f for k, f in figures.items() if k.split(" @")[0] == name}
+        if len(found) < 2:
+            continue
+        low, high = found[min(found)], found[max(found)]
+        lines.append(
+            f"| {name} ({min(found):,} vs {max(found):,}) | {fmt(low.median)} ms "
+            f"| {fmt(high.median)} ms | {high.median / low.median:.2f}x |"
+        )
+    return lines
+
+
+def main(argv: list[str] | None = None) -> list[str]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--sessions", type=int, default=1_000_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=20, help="timed calls per round")
+    args = parser.parse_args(argv)
+    figures = asyncio.run(collect(args.messages, args.sessions, args.rounds, args.repeat))
+    lines = [machine(), "", *table(figures)]
+    print("\n".join(lines))
+    return lines
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,114 @@
+"""What the benchmarks share: figures, medians, the machine, a bot on a SQLite file."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sqlite3
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from commands import Router, RouterSettings, default_registry
+from core.crypto import KeyEncryptionKey, Sealer, decode_master_key, generate_master_key
+from core.manager import SessionManager
+from core.reset import ResetRules
+from core.responder import EchoResponder
+from core.sealed_store import SealedStore, data_key_name
+from core.storage import open_store
+
+# As config.example.toml: daily reset at 04:00, idle reset after 30 minutes, so that
+# every resolve evaluates both rules. The rate limit is off: it is a policy, not a
+# cost, and one benchmark conversation sends far more than 30 messages a minute.
+RESET_RULES = ResetRules(daily_reset_time="04:00", idle_reset_minutes=30)
+CONTEXT_MAX_TOKENS = 2000
+"""``[context] max_tokens`` of config.example.toml: what a reply's context may hold."""
+
+
+@dataclass
+class Figure:
+    """One measured quantity: the median of its samples.
+
+    Attributes:
+        label: what was measured, for the table.
+        unit: ``rows/s``, ``ms``, ``MB``, ``s``...
+        samples: one value per repetition.
+        note: how it was measured, in a few words.
+    """
+
+    label: str
+    unit: str
+    samples: list[float] = field(default_factory=list)
+    note: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples) if self.samples else float("nan")
+
+    def spread(self) -> str:
+        if len(self.samples) < 2:
+            return ""
+        return f"{fmt(min(self.samples))} to {fmt(max(self.samples))}"
+
+
+Figures = dict[str, Figure]
+
+
+def fmt(value: float) -> str:
+    """Format a figure with sensible precision."""
+    if value != value:  # NaN
+        return "n/a"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    if abs(value) >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def machine() -> str:
+    """The machine, in one line, for the README."""
+    system = f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs"
+    try:
+        load = f", load average {os.getloadavg()[0]:.1f}"
+    except OSError:
+        load = ""
+    return f"{system}{load}, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+
+
+def new_master_key() -> bytes:
+    return decode_master_key(generate_master_key(), source="bench")
+
+
+class Bot:
+    """A router with the echo responder on an encrypted SQLite file, as `sessionbot run`.
+
+    Everything but the adapter: SealedStore over SqlStore (WAL, synchronous=NORMAL),
+    the reset rules of config.example.toml, the built-in commands.
+    """
+
+    def __init__(self, store: SealedStore, master_key: bytes) -> None:
+        self.store = store
+        self.master_key = master_key
+        self.manager = SessionManager(store, reset_rules=RESET_RULES, encrypted=True)
+        self.router = Router(
+            self.manager,
+            EchoResponder(),
+            default_registry(load_plugins=False),
+            RouterSettings(context_max_tokens=CONTEXT_MAX_TOKENS, rate_limit_per_minute=0),
+        )
+
+    @classmethod
+    async def open(cls, path: Path) -> Bot:
+        key = new_master_key()
+        return cls(await open_store(f"sqlite:///{path}", master_key=key), key)
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    async def sealer(self, session_id: str) -> Sealer:
+        """The data key of a session, as the store uses it (for bulk fills)."""
+        entry = await self.store.keyring_get(data_key_name(session_id))
+        assert entry is not None, session_id
+        return Sealer(KeyEncryptionKey(self.master_key).unwrap(entry.value, session_id))
