@@ -32,67 +32,28 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Bot, Figure, Figures, fmt, machine
+from bench.common import Bot, Figure, Figures, fmt, machine, sqlite_time
 from core.context import context_history
 from core.models import Inbound
-from core.sql_store import SqlStore
 
 CHUNK = 20_000
 TEXT = "message {seq}: could you summarise the last report for me, please?"
 
 
-def sqlite_time(when: datetime) -> str:
-    """How the store writes a time on SQLite (naive UTC, microseconds)."""
-    return when.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-
-
 def file_of(bot: Bot) -> Path:
-    inner = bot.store.inner
-    assert isinstance(inner, SqlStore) and inner.url.database
-    return Path(inner.url.database)
+    return bot.path
 
 
 async def fill_messages(bot: Bot, user: str, size: int) -> None:
     """Give ``user``'s session ``size`` sealed messages, in bulk, counters set."""
     session = (await bot.manager.resolve(Inbound("bench", "c", user, "hi"))).session
-    sealer = await bot.sealer(session.id)
-    start = datetime.now(UTC) - timedelta(hours=1)
-    db = sqlite3.connect(file_of(bot), isolation_level=None)
-    try:
-        for first in range(1, size + 1, CHUNK):
-            rows = []
-            for seq in range(first, min(first + CHUNK, size + 1)):
-                message_id = f"{session.id}{seq:08d}"
-                context = f"message:{session.id}:{message_id}"
-                rows.append(
-                    (
-                        message_id,
-                        session.id,
-                        session.head_branch_id,
-                        seq,
-                        "user" if seq % 2 else "assistant",
-                        user if seq % 2 else "sessionbot",
-                        sealer.seal(TEXT.format(seq=seq), context),
-                        "{}",
-                        0,
-                        0,
-                        sqlite_time(start + timedelta(microseconds=seq)),
-                    )
-                )
-            db.execute("BEGIN")
-            db.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
-            db.execute("COMMIT")
-        db.execute("UPDATE branches SET last_seq = ? WHERE id = ?", (size, session.head_branch_id))
-        db.execute("UPDATE sessions SET message_count = ? WHERE id = ?", (size, session.id))
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        db.close()
+    await bot.fill([session], size, lambda seq: TEXT.format(seq=seq))
 
 
 def fill_sessions(path: Path, count: int) -> None:

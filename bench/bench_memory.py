@@ -36,7 +36,7 @@ if __package__ in (None, ""):
 from bench.common import Bot, Figure, Figures, fmt, machine
 from core.models import Inbound
 
-AT_ONCE = 1_000
+AT_ONCE = 1000
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -6,15 +6,19 @@ import os
 import platform
 import sqlite3
 import statistics
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from commands import Router, RouterSettings, default_registry
 from core.crypto import KeyEncryptionKey, Sealer, decode_master_key, generate_master_key
 from core.manager import SessionManager
+from core.models import Session
 from core.reset import ResetRules
 from core.responder import EchoResponder
 from core.sealed_store import SealedStore, data_key_name
+from core.sql_store import SqlStore
 from core.storage import open_store
 
 # As config.example.toml: daily reset at 04:00, idle reset after 30 minutes, so that
@@ -112,3 +116,72 @@ class Bot:
         entry = await self.store.keyring_get(data_key_name(session_id))
         assert entry is not None, session_id
         return Sealer(KeyEncryptionKey(self.master_key).unwrap(entry.value, session_id))
+
+    @property
+    def path(self) -> Path:
+        inner = self.store.inner
+        assert isinstance(inner, SqlStore) and inner.url.database
+        return Path(inner.url.database)
+
+    async def fill(
+        self, sessions: Sequence[Session], size: int, text: Callable[[int], str]
+    ) -> None:
+        """Give each session ``size`` messages sealed under its key, in bulk, counters set.
+
+        Through the standard library's ``sqlite3`` with the store's row format: a
+        million rows take seconds rather than minutes. Odd seqs are the user's.
+        """
+        sealers = {s.id: await self.sealer(s.id) for s in sessions}
+        start = datetime.now(UTC) - timedelta(hours=1)
+        db = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            rows: list[tuple[object, ...]] = []
+            for session in sessions:
+                for seq in range(1, size + 1):
+                    message_id = f"{session.id}{seq:08d}"
+                    content = text(seq)
+                    rows.append(
+                        (
+                            message_id,
+                            session.id,
+                            session.head_branch_id,
+                            seq,
+                            "user" if seq % 2 else "assistant",
+                            session.owner if seq % 2 else "sessionbot",
+                            sealers[session.id].seal(content, f"message:{session.id}:{message_id}"),
+                            "{}",
+                            0,
+                            0,
+                            sqlite_time(start + timedelta(microseconds=seq)),
+                        )
+                    )
+                    if len(rows) >= FILL_CHUNK:
+                        _insert_messages(db, rows)
+            _insert_messages(db, rows)
+            db.execute("BEGIN")
+            for session in sessions:
+                db.execute(
+                    "UPDATE branches SET last_seq = ? WHERE id = ?", (size, session.head_branch_id)
+                )
+                db.execute("UPDATE sessions SET message_count = ? WHERE id = ?", (size, session.id))
+            db.execute("COMMIT")
+            # Fold the bulk load into the file, so that no timed commit pays for it.
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            db.close()
+
+
+FILL_CHUNK = 20_000
+
+
+def _insert_messages(db: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
+    if rows:
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO messages VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+        db.execute("COMMIT")
+        rows.clear()
+
+
+def sqlite_time(when: datetime) -> str:
+    """How the store writes a time on SQLite (naive UTC, microseconds)."""
+    return when.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")

@@ -769,8 +769,9 @@ def _keyring_entry(conn: sa.Connection, name: str) -> KeyringEntry | None:
 def _keyring_add(
     conn: sa.Connection, add: sa.Executable, entry: KeyringEntry
 ) -> KeyringEntry | None:
-    conn.execute(add, _keyring_values(entry))
-    return _keyring_entry(conn, entry.name)
+    added = conn.execute(add, _keyring_values(entry)).mappings().first()
+    # Nothing returned: the name was taken (another worker's key); that one counts.
+    return _keyring(added) if added is not None else _keyring_entry(conn, entry.name)
 
 
 def _insert(conn: sa.Connection, table: sa.Table, values: Mapping[str, Any]) -> None:
@@ -1037,7 +1038,7 @@ _INSERT_IF_NO_ACTIVE = {
 }
 """Insert a session unless its scope key has an active one; the values come as parameters."""
 _ADD_KEY = {
-    name: dialect.insert(keyring).on_conflict_do_nothing()
+    name: dialect.insert(keyring).on_conflict_do_nothing().returning(*keyring.c)
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
 _MESSAGE_BY_ID = sa.select(messages_table).where(messages_table.c.id == sa.bindparam("id"))
