@@ -28,7 +28,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import bench_flat, bench_ingest, bench_memory, bench_startup
-from bench.common import Figure, Figures, fmt, machine
+from bench.common import Figures, fmt, machine
 
 
 @dataclass(frozen=True)
@@ -189,13 +189,13 @@ def run(quick: bool, only: set[str]) -> list[str]:
         step("bench_encryption", lambda: others("bench_encryption", []))
     else:
         step("bench_ingest", lambda: asyncio.run(bench_ingest.collect()))
-        step("bench_flat", lambda: asyncio.run(bench_flat.collect()))
+        step("bench_flat", lambda: asyncio.run(bench_flat.collect(rounds=3)))
         step("bench_memory", lambda: bench_memory.collect())
         step("bench_startup", lambda: bench_startup.collect(500, 3))
         step(
             "bench_history", lambda: others("bench_history", ["--repeat", "100", "--rounds", "10"])
         )
-        step("bench_resets", lambda: others("bench_resets", []))
+        step("bench_resets", lambda: others("bench_resets", ["--repeat", "3"]))
         step("bench_encryption", lambda: others("bench_encryption", []))
     note = next((f.note for f in figures.values() if f.note), "")
     return [
@@ -226,5 +226,3 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
-
-__all__ = ["Figure", "main"]

@@ -566,7 +566,8 @@ class SessionManager:
 
         Computed from the stored messages, as the store moved the counters, without
         reading the session again; read only if the head changed meanwhile (a
-        concurrent restore or clear).
+        concurrent restore or clear). The message count and head are exact; token
+        totals miss what another worker may have appended in between.
         """
         if not appended or appended[-1].branch_id != session.head_branch_id:
             return await self.get(session.id)

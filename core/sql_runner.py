@@ -7,8 +7,8 @@ statements, in one transaction for a write). A runner runs it:
   thread of their own, group-committed: the writes queued while one transaction runs
   make up the next one (one hand-over to the thread and one COMMIT for all of them),
   and this process's writers never poll SQLite's lock (which, under contention,
-  sleeps for milliseconds at a time).
-  Reads run on the event loop's thread (see :meth:`SqliteRunner.read`). Through
+  sleeps for milliseconds at a time). Reads run on the event loop's thread (see
+  :meth:`SqliteRunner.read`). Through
   aiosqlite every statement crossed to its thread and back four times (cursor,
   execute, fetch, close); on a busy two-core machine one crossing cost 80 to 250 µs,
   more than the SQL itself.
@@ -55,7 +55,7 @@ _SQLITE_BEGIN = "sessionbot_sqlite_begin"
 
 
 class SqliteRunner:
-    """Runs operations on a SQLite file through ``sqlite3``, on threads of its own.
+    """Runs operations on a SQLite file through ``sqlite3``: writes on a thread, reads here.
 
     Args:
         url: a ``sqlite+pysqlite`` URL naming a file.

@@ -5,17 +5,19 @@ One module serves both backends through SQLAlchemy Core; what differs between th
 run) stays here and in :mod:`core.sql_runner`.
 
 Every store call is one unit of work: a function of a connection that sends all the
-call's statements, run by :mod:`core.sql_runner` (on SQLite, one hand-over to a
-database thread per call). Every method that writes runs in one transaction. On
+call's statements, run by :mod:`core.sql_runner` (on SQLite: reads on the event
+loop's thread, writes on a writer thread, those queued meanwhile sharing one
+transaction). Every method that writes runs in one transaction of its own or shared. On
 SQLite a writing transaction starts with ``BEGIN IMMEDIATE``: a deferred one that
 first reads and then writes can fail at once with ``SQLITE_BUSY`` when another
 connection wrote in between, whereas an immediate one waits (up to the busy timeout)
 for the write lock before reading anything. On PostgreSQL, rows that a transaction
 reads before deciding what to write are locked with ``SELECT … FOR UPDATE``.
 
-Appends are group-committed (:mod:`core.group_commit`, :mod:`core.sql_append`):
-appends from concurrent conversations share one transaction, and each caller's
-``await`` returns after that transaction has committed.
+Appends are group-committed on every backend (:mod:`core.group_commit`,
+:mod:`core.sql_append`): appends from concurrent conversations share one transaction
+of a fixed number of statements, and each caller's ``await`` returns after that
+transaction has committed.
 """
 
 from __future__ import annotations
@@ -98,9 +100,9 @@ class SqlStore:
     """Keeps sessions in a SQL database through SQLAlchemy Core.
 
     Args:
-        url: a SQLAlchemy URL: ``sqlite+aiosqlite:///path`` (run through the standard
-            library's ``sqlite3`` on threads of the store's own; aiosqlite serves
-            :attr:`engine`) or ``postgresql+asyncpg://user@host/db``.
+        url: a SQLAlchemy URL: ``sqlite+aiosqlite:///path`` (the store's calls run
+            through the standard library's ``sqlite3``, see :mod:`core.sql_runner`;
+            aiosqlite serves :attr:`engine`) or ``postgresql+asyncpg://user@host/db``.
             :func:`core.storage.open_store` builds it from the configured
             ``[storage] url``.
         connect_args: extra keyword arguments for the driver's ``connect``, such as
