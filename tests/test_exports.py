@@ -49,6 +49,17 @@ EXPECTED = {
         "channel_key_for",
         "scope_key_for",
     },
+    "commands": {
+        "CommandContext",
+        "Registry",
+        "Router",
+        "RouterSettings",
+        "default_registry",
+        "discover_plugins",
+        "parse_command",
+    },
+    "bot": {"ADAPTERS", "Application", "Settings", "load_config", "secret_from_env"},
+    "adapters": {"ConsoleAdapter"},
 }
 
 
