@@ -25,7 +25,9 @@ async def converse(
     """Append the user's message, get the responder's answer and append it too.
 
     The user's message is stored before the responder is called, so a failing
-    responder costs an apology, never the message.
+    responder costs an apology, never the message; and only if ``session`` is still
+    active on the same head, so it never lands in a session that ended meanwhile.
+    The answer follows its question into that session whatever happens in between.
 
     Args:
         manager: the session manager.
@@ -36,10 +38,16 @@ async def converse(
 
     Returns:
         The answer, or an apology if the responder failed.
+
+    Raises:
+        StaleSessionError: ``session`` was archived or its head moved; nothing was
+            stored.
     """
     metadata = {"platform_message_id": inbound.message_id} if inbound.message_id else {}
     stored = await manager.append(
-        session, NewMessage(Role.USER, inbound.author_name, inbound.text, metadata=metadata)
+        session,
+        NewMessage(Role.USER, inbound.author_name, inbound.text, metadata=metadata),
+        only_if_current=True,
     )
     # The context must include the message just appended.
     session = await manager.refreshed(session, stored)

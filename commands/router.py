@@ -17,8 +17,14 @@ from commands.parser import ParsedCommand, parse_command
 from commands.registry import Command, Registry
 from commands.settings import RouterSettings
 from commands.throttle import RateLimiter, Verdict
-from core.errors import CommandError, NotFoundError, PermissionDenied, UsageError
-from core.manager import Resolution, SessionManager
+from core.errors import (
+    CommandError,
+    NotFoundError,
+    PermissionDenied,
+    StaleSessionError,
+    UsageError,
+)
+from core.manager import Placement, Resolution, SessionManager
 from core.models import Inbound, Reply, Session
 from core.notices import reset_notice
 from core.responder import Responder
@@ -83,17 +89,33 @@ class Router:
         if refusal is not None:
             return refusal
         # The channel's settings are read once: for the key locked here, and again by
-        # resolve for the scope and the reset policy.
-        placement = await self.manager.place(inbound)
+        # resolve for the scope and the reset policy. Plain messages start from what
+        # the manager remembers of the conversation; commands read the store.
+        placement = await self.manager.place(inbound, remembered=parsed is None)
         async with self._locks.lock_for(placement.key.value):
-            resolution = await self.manager.resolve(inbound, placement)
             if parsed is None:
-                reply = await converse(
-                    self.manager, self.responder, self.settings, inbound, resolution.session
-                )
+                resolution, reply = await self._converse(inbound, placement)
             else:
+                resolution = await self.manager.resolve(inbound, placement)
                 reply = await self._run(parsed, inbound, resolution)
+                # A plugin's command may change the session behind the manager's back.
+                self.manager.live.forget(resolution.key.value)
         return [_with_reset_notice(reply, resolution.replaced)]
+
+    async def _converse(self, inbound: Inbound, placement: Placement) -> tuple[Resolution, Reply]:
+        resolution = await self.manager.resolve(inbound, placement, remembered=True)
+        try:
+            reply = await converse(
+                self.manager, self.responder, self.settings, inbound, resolution.session
+            )
+        except StaleSessionError:
+            # The remembered session ended or moved on (the scheduler, a command on
+            # another worker) and nothing was stored: once more, from the store.
+            resolution = await self.manager.resolve(inbound, placement)
+            reply = await converse(
+                self.manager, self.responder, self.settings, inbound, resolution.session
+            )
+        return resolution, reply
 
     def _guard(self, inbound: Inbound) -> list[Reply] | None:
         """Return the replies for a refused message, or ``None`` to let it through."""

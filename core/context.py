@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from core.manager import SessionManager
+from typing import TYPE_CHECKING
+
 from core.models import Message, Session
+
+if TYPE_CHECKING:
+    from core.manager import SessionManager
 
 _PAGE = 50
 _MIN_PAGE = 10
@@ -21,8 +25,21 @@ async def context_history(
     """Return the newest messages whose estimated tokens fit ``max_tokens``, oldest first.
 
     The newest message is always included, even if it alone exceeds the budget.
-    Reads pages from the head, so the cost follows the budget, not the history length.
+    A conversation in progress has its window in memory (:class:`core.live.LiveSessions`);
+    otherwise pages are read from the head, so the cost follows the budget, not the
+    history length.
     """
+    remembered = manager.live.window(session, max_tokens)
+    if remembered is not None:
+        return remembered
+    chosen = await _read_context(manager, session, max_tokens)
+    manager.live.keep_window(session, chosen, max_tokens)
+    return chosen
+
+
+async def _read_context(
+    manager: SessionManager, session: Session, max_tokens: int
+) -> list[Message]:
     chosen: list[Message] = []
     budget = max_tokens
     spent = 0

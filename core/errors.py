@@ -6,6 +6,7 @@
     ├── ConfigError             bad configuration; the CLI exits with status 2
     ├── StorageError            the store failed or holds something it cannot read
     │   └── ConflictError       a concurrent writer got there first
+    │       └── StaleSessionError   the session ended or moved on since it was read
     ├── ResponderError          the responder (LLM, echo) failed; the user gets an apology
     └── CommandError            the text is shown to the user as is
         ├── UsageError          malformed arguments; carries the command's usage line
@@ -37,6 +38,13 @@ class StorageError(SessionbotError):
 
 class ConflictError(StorageError):
     """A concurrent writer changed the row first; the caller may retry."""
+
+
+class StaleSessionError(ConflictError):
+    """The session was archived, or its head branch changed, since the caller read it.
+
+    Raised by a conditional append (``expect_head``); nothing was written.
+    """
 
 
 class ResponderError(SessionbotError):

@@ -15,9 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.clock import Clock, SystemClock
-from core.errors import NotFoundError, StorageError
+from core.errors import NotFoundError, StaleSessionError, StorageError
 from core.export import ImportedSession
 from core.ids import new_id, new_ids
+from core.live import LiveSessions
 from core.models import (
     ArchiveReason,
     Branch,
@@ -101,6 +102,8 @@ class SessionManager:
         reset_rules: daily and idle reset settings; ``None`` never resets.
         carry_over: session fields (``title``, ``tags``) an automatic reset keeps.
         encrypted: whether the store seals what users write (shown by ``/session``).
+        live_conversations: how many conversations in progress are kept in memory
+            between messages (:class:`core.live.LiveSessions`); 0 keeps none.
     """
 
     def __init__(
@@ -114,8 +117,10 @@ class SessionManager:
         reset_rules: ResetRules | None = None,
         carry_over: Sequence[str] = ("title", "tags"),
         encrypted: bool = False,
+        live_conversations: int = 1000,
     ) -> None:
         self.store = store
+        self.live = LiveSessions(live_conversations)
         self.encrypted = encrypted
         self.reset_rules = reset_rules
         self.carry_over = frozenset(carry_over)
@@ -143,10 +148,19 @@ class SessionManager:
             return Scope(settings.scope)
         return self.default_scope
 
-    async def place(self, inbound: Inbound) -> Placement:
-        """Return the message's scope key, reading its channel's settings once."""
+    async def place(self, inbound: Inbound, *, remembered: bool = False) -> Placement:
+        """Return the message's scope key, reading its channel's settings once.
+
+        Args:
+            inbound: the message.
+            remembered: use the channel's settings if read in the last few seconds
+                (plain messages; see :mod:`core.live`).
+        """
         channel_key = self.channel_key(inbound)
-        settings = await self.store.get_channel_settings(channel_key)
+        known, settings = self.live.settings(channel_key) if remembered else (False, None)
+        if not known:
+            settings = await self.store.get_channel_settings(channel_key)
+            self.live.keep_settings(channel_key, settings)
         key = scope_key_for(
             inbound,
             self._scope_in(settings),
@@ -178,11 +192,14 @@ class SessionManager:
             current or ChannelSettings(channel_key=key, updated_at=now), updated_at=now, **changes
         )
         await self.store.put_channel_settings(settings)
+        self.live.keep_settings(key, settings)
         return settings
 
     # -- sessions -------------------------------------------------------------
 
-    async def resolve(self, inbound: Inbound, placement: Placement | None = None) -> Resolution:
+    async def resolve(
+        self, inbound: Inbound, placement: Placement | None = None, *, remembered: bool = False
+    ) -> Resolution:
         """Return the active session for the message, creating it if missing.
 
         The reset policy is applied first: a stale session is archived (``daily`` or
@@ -194,8 +211,22 @@ class SessionManager:
             inbound: the message.
             placement: what :meth:`place` returned for it, if the caller has it
                 already (the router does, to lock the scope key); else it is read.
+            remembered: start from the session this process remembers for the
+                scope key, if any (plain messages: the append that follows checks
+                that it is still active, see :mod:`core.live`); else read it.
         """
-        placement = placement or await self.place(inbound)
+        placement = placement or await self.place(inbound, remembered=remembered)
+        key = placement.key
+        if remembered:
+            known = self.live.session(key.value)
+            # A reset the remembered session says is due is checked on the stored one.
+            if known is not None and await self.due_reset(known, placement) is None:
+                return Resolution(session=known, key=key)
+        resolution = await self._resolve_stored(inbound, placement)
+        self.live.keep(resolution.session)
+        return resolution
+
+    async def _resolve_stored(self, inbound: Inbound, placement: Placement) -> Resolution:
         key = placement.key
         session = await self.store.get_active_session(key.value)
         if session is None:
@@ -301,6 +332,7 @@ class SessionManager:
             channel_key=self.channel_key(inbound),
             is_direct=inbound.is_direct,
         )
+        self.live.forget(key.value)
         return await self.store.start_session(
             session,
             root,
@@ -349,6 +381,7 @@ class SessionManager:
         if target.is_active:
             return target, None
         current = await self.store.get_active_session(key.value)
+        self.live.forget(key.value)
         resumed = await self.store.activate_session(
             target.id, self.clock.now(), displaced_reason=ArchiveReason.RESUMED
         )
@@ -358,6 +391,7 @@ class SessionManager:
 
     async def archive(self, session: Session, reason: ArchiveReason) -> bool:
         """Archive a session if it is still active."""
+        self.live.forget_session(session.id)
         return await self.store.archive_session(session.id, reason, self.clock.now())
 
     async def update(
@@ -369,6 +403,7 @@ class SessionManager:
         metadata: Mapping[str, Any] | None = None,
     ) -> Session:
         """Change a session's title, tags or metadata (``None`` keeps a field)."""
+        self.live.forget_session(session.id)
         updated = await self.store.update_session(
             session.id, self.clock.now(), title=title, tags=tags, metadata=metadata
         )
@@ -382,6 +417,7 @@ class SessionManager:
         Sessions branched from it keep their history: the messages they share are
         copied into them first.
         """
+        self.live.forget_session(session_id)
         if await self.store.get_session(session_id) is None:
             return False
         for dependent in await self.store.branches_forked_from(session_id):
@@ -534,7 +570,7 @@ class SessionManager:
         """Archive every session idle past its limit; see :meth:`Store.archive_idle`."""
         if self.reset_rules is None:
             return []
-        return await self.store.archive_idle(self.reset_rules, self.clock.now())
+        return self._forgotten(await self.store.archive_idle(self.reset_rules, self.clock.now()))
 
     async def archive_daily_sessions(self, schedule: tuple[str, str]) -> list[Session]:
         """Archive the sessions whose daily reset on ``schedule`` is due."""
@@ -545,20 +581,50 @@ class SessionManager:
         if at is None:
             return []
         boundary = last_daily_boundary(now, at, ZoneInfo(schedule[1]))
-        return await self.store.archive_daily(self.reset_rules, now, schedule, boundary)
+        archived = await self.store.archive_daily(self.reset_rules, now, schedule, boundary)
+        return self._forgotten(archived)
+
+    def _forgotten(self, archived: list[Session]) -> list[Session]:
+        for session in archived:
+            self.live.forget_session(session.id)
+        return archived
 
     # -- messages -------------------------------------------------------------
 
-    async def append(self, session: Session, *messages: NewMessage) -> list[Message]:
+    async def append(
+        self, session: Session, *messages: NewMessage, only_if_current: bool = False
+    ) -> list[Message]:
         """Append messages to the session's head branch; one transaction.
+
+        Args:
+            session: the session, as the caller last saw it.
+            *messages: what to append.
+            only_if_current: append only if the session is still active on the head
+                branch ``session`` names (a user's message: it must not land in a
+                session that ended or moved on meanwhile).
 
         Raises:
             StorageError: the session no longer exists.
+            StaleSessionError: ``only_if_current`` and the session was archived or
+                its head moved; nothing was written.
         """
         ids = new_ids(len(messages), MESSAGE_ID_LENGTH)
-        stored = await self.store.append_messages(session.id, messages, ids, self.clock.now())
+        expect_head = session.head_branch_id if only_if_current else None
+        try:
+            stored = await self.store.append_messages(
+                session.id, messages, ids, self.clock.now(), expect_head=expect_head
+            )
+        except StaleSessionError:
+            self.live.forget_session(session.id)
+            raise
         if not stored and messages:
+            self.live.forget_session(session.id)
             raise StorageError(f"session {session.id} does not exist")
+        after = _advanced(session, stored)
+        if after is None:
+            self.live.forget_session(session.id)
+        else:
+            self.live.appended(session, after, stored)
         return stored
 
     async def refreshed(self, session: Session, appended: Sequence[Message]) -> Session:
@@ -569,18 +635,8 @@ class SessionManager:
         concurrent restore or clear). The message count and head are exact; token
         totals miss what another worker may have appended in between.
         """
-        if not appended or appended[-1].branch_id != session.head_branch_id:
-            return await self.get(session.id)
-        last = appended[-1]
-        user_at = [m.created_at for m in appended if m.role is Role.USER]
-        return dataclasses.replace(
-            session,
-            message_count=last.seq,
-            updated_at=last.created_at,
-            last_activity_at=user_at[-1] if user_at else session.last_activity_at,
-            tokens_in=session.tokens_in + sum(m.tokens_in for m in appended),
-            tokens_out=session.tokens_out + sum(m.tokens_out for m in appended),
-        )
+        after = _advanced(session, appended)
+        return after if after is not None else await self.get(session.id)
 
     async def newest_pages(
         self, session: Session, page: int | Callable[[], int]
@@ -675,6 +731,7 @@ class SessionManager:
             saved = await self._save(session, "before clear", "", by=by, auto=True)
         now = self.clock.now()
         branch = Branch(new_id(SESSION_ID_LENGTH), session.id, None, 0, 0, now)
+        self.live.forget_session(session.id)
         updated = await self.store.switch_head(session.id, branch, now)
         if updated is None:
             raise NotFoundError(f"No session {session.id!r}.")
@@ -809,6 +866,7 @@ class SessionManager:
             last_seq=target.seq,
             created_at=now,
         )
+        self.live.forget_session(session.id)
         updated = await self.store.switch_head(session.id, branch, now)
         if updated is None:
             raise NotFoundError(f"No session {session.id!r}.")
@@ -851,3 +909,19 @@ class SessionManager:
     def now(self) -> datetime:
         """Return the manager's current time."""
         return self.clock.now()
+
+
+def _advanced(session: Session, appended: Sequence[Message]) -> Session | None:
+    """``session`` after ``appended`` were stored on its head; ``None`` if the head moved."""
+    if not appended or appended[-1].branch_id != session.head_branch_id:
+        return None
+    last = appended[-1]
+    user_at = [m.created_at for m in appended if m.role is Role.USER]
+    return dataclasses.replace(
+        session,
+        message_count=last.seq,
+        updated_at=last.created_at,
+        last_activity_at=user_at[-1] if user_at else session.last_activity_at,
+        tokens_in=session.tokens_in + sum(m.tokens_in for m in appended),
+        tokens_out=session.tokens_out + sum(m.tokens_out for m in appended),
+    )

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from core.errors import ConflictError
+from core.errors import ConflictError, StaleSessionError
 from core.models import (
     ArchiveReason,
     Branch,
@@ -273,12 +273,22 @@ class MemoryStore:
             )
 
     async def append_messages(
-        self, session_id: str, messages: Sequence[NewMessage], ids: Sequence[str], at: datetime
+        self,
+        session_id: str,
+        messages: Sequence[NewMessage],
+        ids: Sequence[str],
+        at: datetime,
+        *,
+        expect_head: str | None = None,
     ) -> list[Message]:
         """See :meth:`core.store.Store.append_messages`."""
         session = self._sessions.get(session_id)
         if session is None:
             return []
+        if expect_head is not None and (
+            not session.is_active or session.head_branch_id != expect_head
+        ):
+            raise StaleSessionError(f"session {session_id} was archived or moved on")
         branch = self._branches[session.head_branch_id]
         stored = [
             Message(

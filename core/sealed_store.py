@@ -415,7 +415,13 @@ class SealedStore:
         await self.inner.reparent_branch(branch_id, parent_id, fork_seq)
 
     async def append_messages(
-        self, session_id: str, messages: Sequence[NewMessage], ids: Sequence[str], at: datetime
+        self,
+        session_id: str,
+        messages: Sequence[NewMessage],
+        ids: Sequence[str],
+        at: datetime,
+        *,
+        expect_head: str | None = None,
     ) -> list[Message]:
         """See :meth:`core.store.Store.append_messages`."""
         sealer = await self._sealer(session_id, create=True)
@@ -432,7 +438,9 @@ class SealedStore:
             )
             for new, message_id in zip(messages, ids, strict=True)
         ]
-        stored = await self.inner.append_messages(session_id, sealed, ids, at)
+        stored = await self.inner.append_messages(
+            session_id, sealed, ids, at, expect_head=expect_head
+        )
         return [
             _replace_message(m, content=new.content, metadata=dict(new.metadata))
             for m, new in zip(stored, messages, strict=True)

@@ -18,8 +18,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from core.errors import StorageError
-from core.models import Message, NewMessage, Role
+from core.errors import StaleSessionError, StorageError
+from core.models import Message, NewMessage, Role, SessionStatus
 from core.schema import UtcDateTime, branches, sessions
 from core.schema import messages as messages_table
 
@@ -32,6 +32,7 @@ class AppendRequest:
     messages: Sequence[NewMessage]
     ids: Sequence[str]
     at: datetime
+    expect_head: str | None = None
 
 
 @dataclass(slots=True)
@@ -40,12 +41,15 @@ class _Head:
 
     branch_id: str
     last_seq: int
+    active: bool
     tokens_in: int = 0
     tokens_out: int = 0
     updated_at: datetime | None = None
     last_activity_at: datetime | None = None
     touched: bool = False
 
+
+_ACTIVE = SessionStatus.ACTIVE.value
 
 _MOVE_SEQ = (
     branches.update()
@@ -95,6 +99,13 @@ def append_batch(
         if isinstance(head, Exception):
             outcomes.append(head)
             continue
+        if request.expect_head is not None and (
+            not head.active or head.branch_id != request.expect_head
+        ):
+            outcomes.append(
+                StaleSessionError(f"session {request.session_id} was archived or moved on")
+            )
+            continue
         stored = _allocate(request, head)
         rows.extend(message_values(message) for message in stored)
         outcomes.append(stored)
@@ -127,7 +138,7 @@ def _load_heads(
 ) -> dict[str, _Head | Exception]:
     """Return the head branch of each existing session; sessions that do not exist are left out."""
     query = (
-        sa.select(sessions.c.id, sessions.c.head_branch_id, branches.c.last_seq)
+        sa.select(sessions.c.id, sessions.c.head_branch_id, branches.c.last_seq, sessions.c.status)
         .join_from(sessions, branches, branches.c.id == sessions.c.head_branch_id)
         .where(sessions.c.id.in_(session_ids))
         # One lock order for every batch, so two processes' batches cannot deadlock.
@@ -136,7 +147,8 @@ def _load_heads(
     if lock_rows:
         query = query.with_for_update()
     heads: dict[str, _Head | Exception] = {
-        row.id: _Head(row.head_branch_id, int(row.last_seq)) for row in conn.execute(query)
+        row.id: _Head(row.head_branch_id, int(row.last_seq), row.status == _ACTIVE)
+        for row in conn.execute(query)
     }
     missing = [session_id for session_id in session_ids if session_id not in heads]
     if missing:

@@ -393,7 +393,13 @@ class SqlStore:
         await self._write(_rowcount, reparent)
 
     async def append_messages(
-        self, session_id: str, messages: Sequence[NewMessage], ids: Sequence[str], at: datetime
+        self,
+        session_id: str,
+        messages: Sequence[NewMessage],
+        ids: Sequence[str],
+        at: datetime,
+        *,
+        expect_head: str | None = None,
     ) -> list[Message]:
         """See :meth:`core.store.Store.append_messages`.
 
@@ -402,7 +408,7 @@ class SqlStore:
         """
         if len(messages) != len(ids):
             raise ValueError(f"{len(messages)} messages but {len(ids)} ids")
-        request = AppendRequest(session_id, tuple(messages), tuple(ids), at)
+        request = AppendRequest(session_id, tuple(messages), tuple(ids), at, expect_head)
         return await self._appends.submit(request)
 
     async def _append_batch(

@@ -219,7 +219,13 @@ class Store(Protocol):
         ...
 
     async def append_messages(
-        self, session_id: str, messages: Sequence[NewMessage], ids: Sequence[str], at: datetime
+        self,
+        session_id: str,
+        messages: Sequence[NewMessage],
+        ids: Sequence[str],
+        at: datetime,
+        *,
+        expect_head: str | None = None,
     ) -> list[Message]:
         """Append messages to the session's head branch in one transaction.
 
@@ -227,6 +233,13 @@ class Store(Protocol):
         tokens, ``updated_at``, and ``last_activity_at`` for user messages) move
         with them. ``ids`` gives each message its id. Returns the stored messages,
         or an empty list if the session does not exist.
+
+        With ``expect_head``, the append happens only if the session is still active
+        and ``expect_head`` is still its head branch.
+
+        Raises:
+            StaleSessionError: ``expect_head`` was given and the session was archived
+                or its head moved; nothing was written.
         """
         ...
 
