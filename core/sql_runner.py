@@ -27,6 +27,7 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 
+from core.errors import ConflictError, StorageError
 from core.group_commit import GroupCommit
 
 if TYPE_CHECKING:
@@ -174,7 +175,11 @@ def _may_be_one_jobs_doing(error: Exception) -> bool:
     # A constraint violation, or an error raised by a job's own logic, is one job's;
     # a driver error such as "database is locked" or "disk I/O error" is everyone's,
     # and retrying each job alone would only repeat it (after the busy timeout).
-    return isinstance(error, sa_exc.IntegrityError) or not isinstance(error, sa_exc.DBAPIError)
+    # Work on the driver's own connection (core.sql_append) raises these as the
+    # store's ConflictError and StorageError.
+    if isinstance(error, sa_exc.IntegrityError | ConflictError):
+        return True
+    return not isinstance(error, sa_exc.DBAPIError | StorageError)
 
 
 async def _on(executor: ThreadPoolExecutor, run: Callable[[], T]) -> T:
