@@ -44,13 +44,12 @@ async def converse(
             stored.
     """
     metadata = {"platform_message_id": inbound.message_id} if inbound.message_id else {}
-    stored = await manager.append(
+    # The context must include the message just appended: the session as it is after.
+    session, _ = await manager.record(
         session,
         NewMessage(Role.USER, inbound.author_name, inbound.text, metadata=metadata),
         only_if_current=True,
     )
-    # The context must include the message just appended.
-    session = await manager.refreshed(session, stored)
     answer = await _ask(manager, responder, settings, session)
     if answer is None:
         return Reply(APOLOGY)

@@ -16,7 +16,7 @@ _MAX_PAGE = 500
 
 def estimate_tokens(text: str) -> int:
     """Estimate the tokens of ``text``: about four characters a token, at least one."""
-    return max(1, (len(text) + 3) // 4)
+    return (len(text) + 3) // 4 or 1
 
 
 async def context_history(

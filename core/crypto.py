@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from core.entropy import random_bytes
 from core.errors import ConfigError, SessionbotError
 
 KEY_BYTES = 32
@@ -129,7 +130,7 @@ class Sealer:
 
     def seal(self, text: str, context: str) -> str:
         """Encrypt ``text``; ``context`` names the value (e.g. ``message:<sid>:<mid>``)."""
-        nonce = os.urandom(NONCE_BYTES)
+        nonce = random_bytes(NONCE_BYTES)
         sealed = self._aead.encrypt(nonce, text.encode("utf-8"), context.encode("utf-8"))
         return SEALED_PREFIX + base64.b64encode(nonce + sealed).decode("ascii")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import secrets
+from core.entropy import random_bytes
 
 # Lower-case letters and digits without look-alikes (0/o, 1/l), so an id read off a
 # phone screen can be typed back. 32 symbols: each random byte picks one with
@@ -13,14 +13,12 @@ _BY_BYTE = bytes(_ALPHABET, "ascii") * (256 // len(_ALPHABET))
 
 def new_id(length: int = 8) -> str:
     """Return a random id of ``length`` characters (40 bits at the default length)."""
-    # One call to the system's random source per id, not one per character: ids are
-    # made on every message.
-    return secrets.token_bytes(length).translate(_BY_BYTE).decode("ascii")
+    return random_bytes(length).translate(_BY_BYTE).decode("ascii")
 
 
 def new_ids(count: int, length: int = 8) -> list[str]:
     """Return ``count`` random ids of ``length`` characters, from one random read."""
-    symbols = secrets.token_bytes(count * length).translate(_BY_BYTE).decode("ascii")
+    symbols = random_bytes(count * length).translate(_BY_BYTE).decode("ascii")
     return [symbols[i : i + length] for i in range(0, count * length, length)]
 
 

@@ -28,9 +28,9 @@ Nothing here is trusted where being stale would do harm:
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.context import estimate_tokens
 from core.models import ChannelSettings, Message, Session
@@ -46,22 +46,15 @@ class _Conversation:
     """One scope key's active session and, once a reply was built, its context window."""
 
     session: Session
-    window: list[Message] | None = None
+    window: deque[Message] | None = None
     """Oldest first; ends at ``window_upto`` on ``window_head``."""
+    costs: deque[int] = field(default_factory=deque)
+    """The estimated tokens of each message of ``window``."""
+    tokens: int = 0
+    """Their sum."""
     window_head: str = ""
     window_upto: int = -1
     window_budget: int = 0
-
-
-def fit_newest(newest_first: Sequence[Message], max_tokens: int) -> int:
-    """Return how many of ``newest_first`` fit ``max_tokens`` (the newest always does)."""
-    budget = max_tokens
-    for count, message in enumerate(newest_first):
-        cost = estimate_tokens(message.content)
-        if count and cost > budget:
-            return count
-        budget -= cost
-    return len(newest_first)
 
 
 class LiveSessions:
@@ -174,7 +167,11 @@ class LiveSessions:
             and after.head_branch_id == conversation.window_head
         )
         if follows:
-            window.extend(stored)
+            for message in stored:
+                cost = estimate_tokens(message.content)
+                window.append(message)
+                conversation.costs.append(cost)
+                conversation.tokens += cost
             conversation.window_upto = stored[-1].seq
         else:
             conversation.window = None
@@ -197,10 +194,12 @@ class LiveSessions:
             or conversation.window_budget != max_tokens
         ):
             return None
-        window = conversation.window
-        fits = fit_newest(window[::-1], max_tokens)
-        # What no longer fits never will again: later messages only add tokens.
-        del window[: len(window) - fits]
+        # The newest messages that fit, and always the newest one. What no longer
+        # fits never will again: later messages only add tokens.
+        window, costs = conversation.window, conversation.costs
+        while conversation.tokens > max_tokens and len(window) > 1:
+            window.popleft()
+            conversation.tokens -= costs.popleft()
         return list(window)
 
     def keep_window(self, session: Session, context: Sequence[Message], max_tokens: int) -> None:
@@ -210,7 +209,9 @@ class LiveSessions:
             return
         if context and context[-1].seq != session.message_count:
             return  # read for another state of the session than this one
-        conversation.window = list(context)
+        conversation.window = deque(context)
+        conversation.costs = deque(estimate_tokens(m.content) for m in context)
+        conversation.tokens = sum(conversation.costs)
         conversation.window_head = session.head_branch_id
         conversation.window_upto = session.message_count
         conversation.window_budget = max_tokens

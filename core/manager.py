@@ -594,6 +594,13 @@ class SessionManager:
     async def append(
         self, session: Session, *messages: NewMessage, only_if_current: bool = False
     ) -> list[Message]:
+        """Append messages to the session's head branch; see :meth:`record`."""
+        _, stored = await self.record(session, *messages, only_if_current=only_if_current)
+        return stored
+
+    async def record(
+        self, session: Session, *messages: NewMessage, only_if_current: bool = False
+    ) -> tuple[Session, list[Message]]:
         """Append messages to the session's head branch; one transaction.
 
         Args:
@@ -602,6 +609,10 @@ class SessionManager:
             only_if_current: append only if the session is still active on the head
                 branch ``session`` names (a user's message: it must not land in a
                 session that ended or moved on meanwhile).
+
+        Returns:
+            The session as it is after the append (read again only if its head
+            moved meanwhile), and the stored messages.
 
         Raises:
             StorageError: the session no longer exists.
@@ -623,9 +634,9 @@ class SessionManager:
         after = _advanced(session, stored)
         if after is None:
             self.live.forget_session(session.id)
-        else:
-            self.live.appended(session, after, stored)
-        return stored
+            return await self.get(session.id), stored
+        self.live.appended(session, after, stored)
+        return after, stored
 
     async def refreshed(self, session: Session, appended: Sequence[Message]) -> Session:
         """Return ``session`` as it is after :meth:`append` stored ``appended``.

@@ -6,6 +6,7 @@ and, for sessions nobody writes to, by the scheduler's jobs.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -39,6 +40,7 @@ class ResetPolicy:
         return self.daily_time is None and self.idle_minutes is None
 
 
+@functools.lru_cache(maxsize=256)
 def parse_reset_time(text: str) -> time | None:
     """Parse ``HH:MM`` (24-hour) or ``off``.
 
@@ -70,6 +72,8 @@ def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:
     raise ValueError(f"no valid local time after {naive} in {zone}")  # pragma: no cover
 
 
+# Asked on every message with the same session start: memoised (a few KB at most).
+@functools.lru_cache(maxsize=4096)
 def next_daily_boundary(after: datetime, at: time, zone: ZoneInfo) -> datetime:
     """Return the first daily reset instant strictly after ``after`` (UTC)."""
     day = after.astimezone(zone).date() - timedelta(days=1)

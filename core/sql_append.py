@@ -197,7 +197,8 @@ def _append_batch_sqlite(
             ],
         )
     if stored:
-        db.executemany(_SQLITE_INSERT, [_sqlite_row(m) for m in stored])
+        times: dict[datetime, str | None] = {}  # a request's messages share one time
+        db.executemany(_SQLITE_INSERT, [_sqlite_row(m, times) for m in stored])
     return outcomes
 
 
@@ -235,8 +236,11 @@ def _sqlite_time(value: datetime | None) -> str | None:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-def _sqlite_row(message: Message) -> tuple[Any, ...]:
+def _sqlite_row(message: Message, times: dict[datetime, str | None]) -> tuple[Any, ...]:
     metadata = message.metadata
+    created_at = times.get(message.created_at)
+    if created_at is None:
+        created_at = times[message.created_at] = _sqlite_time(message.created_at)
     return (
         message.id,
         message.session_id,
@@ -250,7 +254,7 @@ def _sqlite_row(message: Message) -> tuple[Any, ...]:
         else "{}",
         message.tokens_in,
         message.tokens_out,
-        _sqlite_time(message.created_at),
+        created_at,
     )
 
 
