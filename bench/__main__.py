@@ -58,6 +58,16 @@ TARGETS = (
         "langchain_1",
         10.0,
     ),
+    Target(
+        "ingest, 1,000 conversations, nothing remembered, vs the floor",
+        "ingest_1000_cold",
+        "floor",
+    ),
+    Target(
+        "ingest, 1,000 conversations, nothing remembered, vs LangChain, 1,000 (async)",
+        "ingest_1000_cold",
+        "langchain_1000",
+    ),
     Target("ingest, 1,000 fresh conversations vs the floor", "ingest_1000_fresh", "floor"),
     Target(
         "ingest, 1,000 fresh conversations vs LangChain, 1,000 (async)",
@@ -93,7 +103,19 @@ TARGETS = (
         "context for a reply @100",
         at_most=1.5,
     ),
+    Target(
+        "context for a reply, read from the file: 1,000,000 vs 100 messages",
+        "context for a reply, read from the file @1000000",
+        "context for a reply, read from the file @100",
+        at_most=1.5,
+    ),
     Target("resolve: 1,000,000 vs 100 sessions", "resolve @1000000", "resolve @100", at_most=1.5),
+    Target(
+        "resolve, read from the file: 1,000,000 vs 100 sessions",
+        "resolve, read from the file @1000000",
+        "resolve, read from the file @100",
+        at_most=1.5,
+    ),
     Target(
         "sessionbot /history 50 vs LangChain whole session, 10,000 messages",
         "read sessionbot last 50 (/history 50) @10000",

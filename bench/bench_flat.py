@@ -40,6 +40,7 @@ if __package__ in (None, ""):
 
 from bench.common import Bot, Figure, Figures, fmt, machine, sqlite_time
 from core.context import context_history
+from core.manager import SessionManager
 from core.models import Inbound
 
 CHUNK = 20_000
@@ -104,6 +105,9 @@ class HistorySubject:
         self.user = user
         self.size = size
         self.target = ""
+        # Reads everything from the file: the cost after a restart, or for a
+        # conversation the bounded memory of conversations in progress has dropped.
+        self.forgetful = bot.forgetful()
 
     def say(self, text: str) -> Inbound:
         return Inbound("bench", "c", self.user, text)
@@ -132,17 +136,25 @@ class HistorySubject:
             return text
 
         async def context() -> object:
-            session = (await self.bot.manager.resolve(self.say("x"))).session
-            found = await context_history(self.bot.manager, session, 2000)
-            assert found and found[-1].seq == session.message_count, len(found)
-            return found
+            return await self.context(self.bot.manager, remembered=True)
+
+        async def context_read() -> object:
+            return await self.context(self.forgetful, remembered=False)
 
         return {
             "/history 50": history,
             "checkpoint save": save,
             "checkpoint restore": restore,
             "context for a reply": context,
+            "context for a reply, read from the file": context_read,
         }
+
+    async def context(self, manager: SessionManager, *, remembered: bool) -> object:
+        """Resolve as a plain message does, then build the reply's context."""
+        session = (await manager.resolve(self.say("x"), remembered=remembered)).session
+        found = await context_history(manager, session, 2000)
+        assert found and found[-1].seq == session.message_count, len(found)
+        return found
 
 
 async def timed(operation: Callable[[], Awaitable[object]], repeat: int) -> float:
@@ -175,6 +187,7 @@ async def collect(
             fill_sessions(file_of(few), small)
             fill_sessions(file_of(many), sessions)
             resolvers = {small: few, sessions: many}
+            forgetful = {size: resolver.forgetful() for size, resolver in resolvers.items()}
             for resolver in resolvers.values():
                 await resolver.router.handle(Inbound("bench", "c", "probe", "hello"))
             for _ in range(rounds):
@@ -187,13 +200,22 @@ async def collect(
                     probe = Inbound("bench", "c", "probe", "hello")
 
                     async def resolve(resolver: Bot = resolver, probe: Inbound = probe) -> object:
-                        return await resolver.manager.resolve(probe)
+                        return await resolver.manager.resolve(probe, remembered=True)
 
-                    key = f"resolve @{size}"
-                    figure = figures.setdefault(
-                        key, Figure(f"resolve with reset evaluation, {size:,} sessions", "ms")
-                    )
-                    figure.samples.append(await timed(resolve, repeat))
+                    async def resolve_read(
+                        manager: SessionManager = forgetful[size], probe: Inbound = probe
+                    ) -> object:
+                        return await manager.resolve(probe)
+
+                    for name, operation in (
+                        ("resolve", resolve),
+                        ("resolve, read from the file", resolve_read),
+                    ):
+                        figure = figures.setdefault(
+                            f"{name} @{size}",
+                            Figure(f"{name} with reset evaluation, {size:,} sessions", "ms"),
+                        )
+                        figure.samples.append(await timed(operation, repeat))
         finally:
             for each in (bot, few, many):
                 await each.close()
@@ -205,7 +227,9 @@ PAIRS = (
     ("checkpoint save", "messages"),
     ("checkpoint restore", "messages"),
     ("context for a reply", "messages"),
+    ("context for a reply, read from the file", "messages"),
     ("resolve", "sessions"),
+    ("resolve, read from the file", "sessions"),
 )
 
 

@@ -82,10 +82,17 @@ async def prefill(bot: Bot, users: range, history: int) -> None:
 
 
 async def sessionbot_ingest(
-    scratch: Path, conversations: int, messages: int, history: int
+    scratch: Path, conversations: int, messages: int, history: int, *, remembered: bool = True
 ) -> tuple[float, int]:
-    """Return rows/s of ``messages`` inbound messages per conversation, and commits."""
-    bot = await Bot.open(scratch / f"sessionbot-{new_id()}.db")
+    """Return rows/s of ``messages`` inbound messages per conversation, and commits.
+
+    ``remembered=False`` keeps nothing in memory between messages (as right after a
+    restart, or with more conversations at once than ``[context] live_conversations``):
+    every message reads its session and its context window from the file.
+    """
+    bot = await Bot.open(
+        scratch / f"sessionbot-{new_id()}.db", live_conversations=1000 if remembered else 0
+    )
     try:
         users = range(conversations)
         await prefill(bot, users, history)
@@ -314,6 +321,10 @@ async def collect(rounds: int = 3, messages: int = 200, history: int = 150) -> F
     figures: Figures = {
         "ingest_1": Figure("sessionbot ingest, 1 conversation", "rows/s"),
         "ingest_1000": Figure("sessionbot ingest, 1,000 conversations", "rows/s"),
+        "ingest_1000_cold": Figure(
+            "sessionbot ingest, 1,000 conversations, nothing remembered between messages",
+            "rows/s",
+        ),
         "ingest_1000_fresh": Figure(
             "sessionbot ingest, 1,000 fresh conversations (empty history)", "rows/s"
         ),
@@ -349,6 +360,10 @@ async def collect(rounds: int = 3, messages: int = 200, history: int = 150) -> F
             figures["langchain_1000_failed"].samples.append(failed)
             rate, _ = await sessionbot_ingest(scratch, CONVERSATIONS, per_conversation, 0)
             figures["ingest_1000_fresh"].samples.append(rate)
+            rate, _ = await sessionbot_ingest(
+                scratch, CONVERSATIONS, per_conversation, history, remembered=False
+            )
+            figures["ingest_1000_cold"].samples.append(rate)
         reads = await Reads.build(scratch, sizes)
         try:
             for _ in range(rounds):

@@ -92,10 +92,17 @@ class Bot:
     the reset rules of config.example.toml, the built-in commands.
     """
 
-    def __init__(self, store: SealedStore, master_key: bytes) -> None:
+    def __init__(
+        self, store: SealedStore, master_key: bytes, *, live_conversations: int = 1000
+    ) -> None:
         self.store = store
         self.master_key = master_key
-        self.manager = SessionManager(store, reset_rules=RESET_RULES, encrypted=True)
+        self.manager = SessionManager(
+            store,
+            reset_rules=RESET_RULES,
+            encrypted=True,
+            live_conversations=live_conversations,
+        )
         self.router = Router(
             self.manager,
             EchoResponder(),
@@ -104,9 +111,17 @@ class Bot:
         )
 
     @classmethod
-    async def open(cls, path: Path) -> Bot:
+    async def open(cls, path: Path, *, live_conversations: int = 1000) -> Bot:
+        """Open a bot on ``path``; ``live_conversations=0`` remembers nothing between messages."""
         key = new_master_key()
-        return cls(await open_store(f"sqlite:///{path}", master_key=key), key)
+        store = await open_store(f"sqlite:///{path}", master_key=key)
+        return cls(store, key, live_conversations=live_conversations)
+
+    def forgetful(self) -> SessionManager:
+        """A second manager on the same store that remembers nothing between messages."""
+        return SessionManager(
+            self.store, reset_rules=RESET_RULES, encrypted=True, live_conversations=0
+        )
 
     async def close(self) -> None:
         await self.store.close()

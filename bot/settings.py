@@ -252,10 +252,14 @@ class ContextSettings(_Section):
     Attributes:
         max_tokens: token budget of the history given to the responder.
         strategy: ``recent`` (the newest messages that fit).
+        live_conversations: how many conversations in progress keep their session
+            and context window in memory between messages (0: none; each message
+            then reads them from the database).
     """
 
     max_tokens: int = Field(default=2000, ge=1)
     strategy: Literal["recent"] = "recent"
+    live_conversations: int = Field(default=1000, ge=0)
 
 
 class ResponderSettings(_Section):

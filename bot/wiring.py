@@ -31,6 +31,7 @@ def build_manager(
         reset_rules=settings.sessions.reset_rules(settings.bot.timezone),
         carry_over=settings.sessions.carry_over,
         encrypted=settings.encryption.enabled,
+        live_conversations=settings.context.live_conversations,
     )
 
 

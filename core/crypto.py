@@ -34,6 +34,7 @@ NONCE_BYTES = 12
 SEALED_PREFIX = "sb:aes256gcm:"
 PLAIN_PREFIX = "sb:plain:"
 _RESERVED = "sb:"
+_SEALED_LENGTH = len(SEALED_PREFIX)
 
 
 class DecryptionError(SessionbotError):
@@ -140,14 +141,11 @@ class Sealer:
         Raises:
             DecryptionError: a sealed value fails its tag check.
         """
-        if not value.startswith(_RESERVED):
-            return value
-        if value.startswith(PLAIN_PREFIX):
-            return value[len(PLAIN_PREFIX) :]
+        # Sealed first: with encryption on, nearly every value read is.
         if not value.startswith(SEALED_PREFIX):
-            return value
+            return value[len(PLAIN_PREFIX) :] if value.startswith(PLAIN_PREFIX) else value
         try:
-            raw = binascii.a2b_base64(value[len(SEALED_PREFIX) :], strict_mode=True)
+            raw = binascii.a2b_base64(value[_SEALED_LENGTH:], strict_mode=True)
             plain = self._aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context.encode())
         except (InvalidTag, binascii.Error, ValueError) as error:
             raise DecryptionError(f"{context} does not decrypt") from error
