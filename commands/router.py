@@ -90,7 +90,8 @@ class Router:
             return refusal
         # The channel's settings are read once: for the key locked here, and again by
         # resolve for the scope and the reset policy. Plain messages start from what
-        # the manager remembers of the conversation; commands read the store.
+        # the manager remembers of the conversation; commands read the store (and
+        # change sessions through the manager, which keeps its memory in step).
         placement = await self.manager.place(inbound, remembered=parsed is None)
         async with self._locks.lock_for(placement.key.value):
             if parsed is None:
@@ -98,8 +99,6 @@ class Router:
             else:
                 resolution = await self.manager.resolve(inbound, placement)
                 reply = await self._run(parsed, inbound, resolution)
-                # A plugin's command may change the session behind the manager's back.
-                self.manager.live.forget(resolution.key.value)
         return [_with_reset_notice(reply, resolution.replaced)]
 
     async def _converse(self, inbound: Inbound, placement: Placement) -> tuple[Resolution, Reply]:

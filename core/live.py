@@ -22,11 +22,13 @@ Nothing here is trusted where being stale would do harm:
 * a window is used only if it ends at the session's last message on its head branch,
   and dropped when an append's seq shows another worker wrote in between;
 * a reset that a remembered session says is due is checked against the store first;
-* commands read the store, and forget the conversation afterwards.
+* commands resolve against the store; ``/history`` without a cursor is served from
+  the window when the window ends at the stored session's last message.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import OrderedDict, deque
 from collections.abc import Sequence
@@ -184,13 +186,10 @@ class LiveSessions:
         ``None`` when it must be read: not remembered, cut for another budget, or not
         ending at the session's last message on its head branch.
         """
-        conversation = self._by_key.get(session.scope_key)
+        conversation = self._current(session)
         if (
             conversation is None
             or conversation.window is None
-            or conversation.session.id != session.id
-            or conversation.window_head != session.head_branch_id
-            or conversation.window_upto != session.message_count
             or conversation.window_budget != max_tokens
         ):
             return None
@@ -201,6 +200,32 @@ class LiveSessions:
             window.popleft()
             conversation.tokens -= costs.popleft()
         return list(window)
+
+    def newest(self, session: Session, limit: int) -> list[Message] | None:
+        """Return the newest ``limit`` messages of ``session`` if the window holds more.
+
+        ``None`` when they must be read: the window is missing, not current, or not
+        longer than ``limit`` (so that older messages are known to exist).
+        """
+        conversation = self._current(session)
+        if conversation is None or conversation.window is None:
+            return None
+        window = conversation.window
+        if len(window) <= limit:
+            return None
+        return list(itertools.islice(window, len(window) - limit, None))
+
+    def _current(self, session: Session) -> _Conversation | None:
+        """The remembered conversation if its window ends where ``session`` does."""
+        conversation = self._by_key.get(session.scope_key)
+        if (
+            conversation is None
+            or conversation.session.id != session.id
+            or conversation.window_head != session.head_branch_id
+            or conversation.window_upto != session.message_count
+        ):
+            return None
+        return conversation
 
     def keep_window(self, session: Session, context: Sequence[Message], max_tokens: int) -> None:
         """Remember ``context`` (oldest first), just read for ``session``, as its window."""

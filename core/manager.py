@@ -711,6 +711,11 @@ class SessionManager:
         Raises:
             NotFoundError: a cursor is not a message of this history.
         """
+        if before is None and after is None:
+            # A conversation in progress: its newest messages are in memory.
+            remembered = self.live.newest(session, limit)
+            if remembered is not None:
+                return HistoryPage(tuple(remembered), has_more=True)
         segments = await self._head_segments(session)
         if after is not None:
             start = (await self._visible(segments, after)).seq + 1

@@ -141,6 +141,41 @@ async def test_a_new_session_started_on_another_worker_takes_the_next_message(
     assert await here.contents(second) == ["two", "re: two"]
 
 
+async def test_a_session_resumed_on_another_worker_takes_the_next_message(
+    here: Worker, there: Worker
+) -> None:
+    await here.say("one")
+    first = await here.active()
+    await there.say("/new")
+    await here.say("two")
+    second = await here.active()
+    await there.say(f"/session resume {first.id}")
+    assert await here.say("three") == "re: three"
+    assert here.responder.contexts[-1] == ["one", "re: one", "three"]
+    assert await here.contents(first) == ["one", "re: one", "three", "re: three"]
+    assert await here.contents(second) == ["two", "re: two"]
+
+
+DELETED_SESSION_BUG = pytest.mark.xfail(
+    strict=True,
+    reason="a deleted session makes append_messages return [] and record raise StorageError, "
+    "not StaleSessionError: the router answers with its generic error and drops the message",
+)
+
+
+async def test_a_session_deleted_by_an_operator_gets_the_next_message_in_a_fresh_one(
+    here: Worker, there: Worker, live_conversations: int, request: pytest.FixtureRequest
+) -> None:
+    """``sessionbot sessions delete`` runs in another process, with its own manager."""
+    if live_conversations:
+        request.applymarker(DELETED_SESSION_BUG)
+    await here.say("one")
+    first = await here.active()
+    assert await there.manager.delete(first.id)
+    assert await here.say("two") == "re: two"
+    assert await here.contents(await here.active()) == ["two", "re: two"]
+
+
 async def test_an_idle_sweep_on_another_worker_is_announced_and_closes_the_session(
     make_worker: MakeWorker, clock: ManualClock
 ) -> None:
@@ -263,7 +298,7 @@ async def test_a_clear_on_another_worker_starts_the_next_context_afresh(
 # -- commands ----------------------------------------------------------------------------
 
 
-async def test_a_command_forgets_the_conversation_so_the_next_message_reads_it_again(
+async def test_a_title_set_by_a_command_reaches_the_next_reply(
     here: Worker, live_conversations: int
 ) -> None:
     await here.say("hello")
@@ -275,7 +310,40 @@ async def test_a_command_forgets_the_conversation_so_the_next_message_reads_it_a
     assert here.responder.titles == [None, "Plans"]
 
 
+async def test_commands_that_only_read_leave_the_next_context_whole(here: Worker) -> None:
+    await here.say("one")
+    await here.say("/history")
+    await here.say("/checkpoint save mark")
+    await here.say("/session")
+    await here.say("two")
+    assert here.responder.contexts[-1] == ["one", "re: one", "two"]
+
+
 async def test_a_command_shows_what_another_worker_changed(here: Worker, there: Worker) -> None:
     await here.say("hello")
     await there.say("/session title Trip")
     assert "Trip" in await here.say("/session")
+
+
+async def test_history_shows_another_worker_s_messages(here: Worker, there: Worker) -> None:
+    await here.say("one")
+    await there.say("two")
+    assert (await here.say("/history")).splitlines()[1:] == [
+        "[2026-05-01 10:00] alice: one",
+        "[2026-05-01 10:00] sessionbot: re: one",
+        "[2026-05-01 10:00] alice: two",
+        "[2026-05-01 10:00] sessionbot: re: two",
+    ]
+
+
+async def test_history_here_is_the_history_another_worker_reads(
+    here: Worker, there: Worker
+) -> None:
+    """Whatever this worker remembers of the conversation, ``/history`` shows the store."""
+    for n in range(15):
+        await here.say(f"m{n}")
+    for count in (5, 29, 30, 31):
+        shown = await here.say(f"/history {count}")
+        assert shown == await there.say(f"/history {count}")
+    assert (await here.say("/history 5")).splitlines()[0] == "Last 5 of 30 (times in UTC):"
+    assert (await here.say("/history 5")).splitlines()[-1].endswith("sessionbot: re: m14")
