@@ -283,10 +283,11 @@ class MemoryStore:
     ) -> list[Message]:
         """See :meth:`core.store.Store.append_messages`."""
         session = self._sessions.get(session_id)
-        if session is None:
+        if session is None and expect_head is None:
             return []
-        if expect_head is not None and (
-            not session.is_active or session.head_branch_id != expect_head
+        if session is None or (
+            expect_head is not None
+            and (not session.is_active or session.head_branch_id != expect_head)
         ):
             raise StaleSessionError(f"session {session_id} was archived or moved on")
         branch = self._branches[session.head_branch_id]

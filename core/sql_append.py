@@ -210,8 +210,10 @@ def _allocate_all(
     stored: list[Message] = []
     for request in requests:
         head = heads.get(request.session_id)
-        if head is None:
+        if head is None and request.expect_head is None:
             outcomes.append([])
+        elif head is None:
+            outcomes.append(StaleSessionError(f"session {request.session_id} was deleted"))
         elif isinstance(head, Exception):
             outcomes.append(head)
         elif request.expect_head is not None and (

@@ -234,12 +234,12 @@ class Store(Protocol):
         with them. ``ids`` gives each message its id. Returns the stored messages,
         or an empty list if the session does not exist.
 
-        With ``expect_head``, the append happens only if the session is still active
-        and ``expect_head`` is still its head branch.
+        With ``expect_head``, the append happens only if the session still exists, is
+        active and ``expect_head`` is still its head branch.
 
         Raises:
-            StaleSessionError: ``expect_head`` was given and the session was archived
-                or its head moved; nothing was written.
+            StaleSessionError: ``expect_head`` was given and the session was deleted,
+                archived or its head moved; nothing was written.
         """
         ...
 

@@ -156,19 +156,10 @@ async def test_a_session_resumed_on_another_worker_takes_the_next_message(
     assert await here.contents(second) == ["two", "re: two"]
 
 
-DELETED_SESSION_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="a deleted session makes append_messages return [] and record raise StorageError, "
-    "not StaleSessionError: the router answers with its generic error and drops the message",
-)
-
-
 async def test_a_session_deleted_by_an_operator_gets_the_next_message_in_a_fresh_one(
-    here: Worker, there: Worker, live_conversations: int, request: pytest.FixtureRequest
+    here: Worker, there: Worker
 ) -> None:
     """``sessionbot sessions delete`` runs in another process, with its own manager."""
-    if live_conversations:
-        request.applymarker(DELETED_SESSION_BUG)
     await here.say("one")
     first = await here.active()
     assert await there.manager.delete(first.id)

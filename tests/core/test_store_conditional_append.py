@@ -87,9 +87,15 @@ class TestConditionalAppend:
         with pytest.raises(ConflictError):
             await append_if_current(store, session, user("x"))
 
-    async def test_a_missing_session_gives_an_empty_answer(self, store: Store) -> None:
-        ids = [new_id(16)]
-        assert await store.append_messages("nope", [user("x")], ids, T0, expect_head="b") == []
+    async def test_a_missing_session_is_stale_with_expect_head(self, store: Store) -> None:
+        """A session deleted meanwhile (another process) ended too: the router re-resolves."""
+        with pytest.raises(StaleSessionError):
+            await store.append_messages("nope", [user("x")], [new_id(16)], T0, expect_head="b")
+
+    async def test_a_missing_session_gives_an_empty_answer_without_expect_head(
+        self, store: Store
+    ) -> None:
+        assert await store.append_messages("nope", [user("x")], [new_id(16)], T0) == []
 
     async def test_without_expect_head_an_archived_session_still_takes_the_answer(
         self, store: Store
