@@ -87,7 +87,7 @@ class LiveSessions:
         if not self.capacity:
             return False, None
         found = self._settings.get(channel_key)
-        if found is None or found[0] < time.monotonic():
+        if found is None or found[0] <= time.monotonic():
             return False, None
         return True, found[1]
 

@@ -421,6 +421,8 @@ class SessionManager:
         if await self.store.get_session(session_id) is None:
             return False
         for dependent in await self.store.branches_forked_from(session_id):
+            # Its messages get new ids in the copy: a remembered window has the old ones.
+            self.live.forget_session(dependent.session_id)
             await self._detach(dependent)
         return await self.store.delete_session(session_id)
 
