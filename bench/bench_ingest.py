@@ -255,6 +255,7 @@ class Reads:
 
     def __init__(self, bot: Bot, sessions: dict[int, Session], histories: dict[int, Any]):
         self.bot = bot
+        self.forgetful = bot.forgetful()
         self.sessions = sessions
         self.histories = histories
 
@@ -279,7 +280,8 @@ class Reads:
         return cls(bot, built, histories)
 
     def operations(self, size: int) -> dict[str, Callable[[], Awaitable[object]]]:
-        manager, session, history = self.bot.manager, self.sessions[size], self.histories[size]
+        # Read from the file, as LangChain reads: a manager that remembers nothing.
+        manager, session, history = self.forgetful, self.sessions[size], self.histories[size]
 
         async def langchain_all() -> object:
             return history.messages

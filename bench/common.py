@@ -117,6 +117,15 @@ class Bot:
         store = await open_store(f"sqlite:///{path}", master_key=key)
         return cls(store, key, live_conversations=live_conversations)
 
+    def forgetful_router(self) -> Router:
+        """A router on :meth:`forgetful`: its commands read everything from the file."""
+        return Router(
+            self.forgetful(),
+            EchoResponder(),
+            default_registry(load_plugins=False),
+            RouterSettings(context_max_tokens=CONTEXT_MAX_TOKENS, rate_limit_per_minute=0),
+        )
+
     def forgetful(self) -> SessionManager:
         """A second manager on the same store that remembers nothing between messages."""
         return SessionManager(

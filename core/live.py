@@ -24,6 +24,10 @@ Nothing here is trusted where being stale would do harm:
 * a reset that a remembered session says is due is checked against the store first;
 * commands resolve against the store; ``/history`` without a cursor is served from
   the window when the window ends at the stored session's last message.
+
+What may lag behind another worker: a session's title, tags and metadata (the
+responder is handed the remembered session) until this process runs a command in
+that conversation or forgets it.
 """
 
 from __future__ import annotations
