@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> list[str]:
     """Parse arguments, run, print and return the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--messages", type=int, default=300, help="messages per ingest round")
-    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--repeat", type=int, default=30, help="/history 50 runs per round")
     args = parser.parse_args(argv)
     lines = asyncio.run(run(args.messages, args.rounds, args.repeat))
