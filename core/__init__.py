@@ -5,6 +5,7 @@
 """
 
 from core.clock import Clock, ManualClock, SystemClock
+from core.context import Context
 from core.errors import (
     CommandError,
     ConfigError,
@@ -13,9 +14,11 @@ from core.errors import (
     PermissionDenied,
     ResponderError,
     SessionbotError,
+    StaleSessionError,
     StorageError,
     UsageError,
 )
+from core.live import LiveSessions
 from core.manager import Placement, Resolution, SessionManager
 from core.models import (
     ArchiveReason,
@@ -48,10 +51,12 @@ __all__ = [
     "CommandError",
     "ConfigError",
     "ConflictError",
+    "Context",
     "EchoResponder",
     "HistoryPage",
     "Inbound",
     "InboundHandler",
+    "LiveSessions",
     "ManualClock",
     "Message",
     "NewMessage",
@@ -72,6 +77,7 @@ __all__ = [
     "SessionManager",
     "SessionStatus",
     "SessionbotError",
+    "StaleSessionError",
     "StorageError",
     "Store",
     "SystemClock",

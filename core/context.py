@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from core.models import Message, Session
@@ -19,9 +20,25 @@ def estimate_tokens(text: str) -> int:
     return (len(text) + 3) // 4 or 1
 
 
-async def context_history(
-    manager: SessionManager, session: Session, max_tokens: int
-) -> list[Message]:
+class Context(list[Message]):
+    """The messages a responder sees, oldest first, and their estimated tokens.
+
+    A plain list to anything that takes a ``Sequence[Message]``; ``tokens`` spares a
+    responder counting them again (the window in memory keeps a running total).
+
+    Args:
+        messages: the messages, oldest first.
+        tokens: their estimated tokens, if known; else counted here.
+    """
+
+    __slots__ = ("tokens",)
+
+    def __init__(self, messages: Iterable[Message] = (), tokens: int | None = None) -> None:
+        super().__init__(messages)
+        self.tokens = sum(estimate_tokens(m.content) for m in self) if tokens is None else tokens
+
+
+async def context_history(manager: SessionManager, session: Session, max_tokens: int) -> Context:
     """Return the newest messages whose estimated tokens fit ``max_tokens``, oldest first.
 
     The newest message is always included, even if it alone exceeds the budget.
@@ -37,9 +54,7 @@ async def context_history(
     return chosen
 
 
-async def _read_context(
-    manager: SessionManager, session: Session, max_tokens: int
-) -> list[Message]:
+async def _read_context(manager: SessionManager, session: Session, max_tokens: int) -> Context:
     chosen: list[Message] = []
     budget = max_tokens
     spent = 0
@@ -55,10 +70,8 @@ async def _read_context(
         for message in page:
             cost = estimate_tokens(message.content)
             if chosen and cost > budget:
-                chosen.reverse()
-                return chosen
+                return Context(reversed(chosen), spent)
             chosen.append(message)
             budget -= cost
             spent += cost
-    chosen.reverse()
-    return chosen
+    return Context(reversed(chosen), spent)

@@ -38,7 +38,7 @@ from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from core.context import estimate_tokens
+from core.context import Context, estimate_tokens
 from core.models import ChannelSettings, Message, Session
 
 SETTINGS_TTL_SECONDS = 5.0
@@ -184,7 +184,7 @@ class LiveSessions:
 
     # -- context windows -------------------------------------------------------
 
-    def window(self, session: Session, max_tokens: int) -> list[Message] | None:
+    def window(self, session: Session, max_tokens: int) -> Context | None:
         """Return the context of ``session`` for ``max_tokens`` if it is remembered.
 
         ``None`` when it must be read: not remembered, cut for another budget, or not
@@ -203,7 +203,7 @@ class LiveSessions:
         while conversation.tokens > max_tokens and len(window) > 1:
             window.popleft()
             conversation.tokens -= costs.popleft()
-        return list(window)
+        return Context(window, conversation.tokens)
 
     def newest(self, session: Session, limit: int) -> list[Message] | None:
         """Return the newest ``limit`` messages of ``session`` if the window holds more.

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.context import estimate_tokens
+from core.context import Context, estimate_tokens
 from core.models import Message, Role, Session
 
 
@@ -30,7 +30,9 @@ class Responder(Protocol):
         Args:
             session: the session being answered.
             context: the messages the responder may see, oldest first; the last one
-                is the user's new message.
+                is the user's new message. From the router it is a
+                :class:`core.context.Context`, which also carries their estimated
+                tokens.
 
         Raises:
             ResponderError: no answer could be produced.
@@ -47,6 +49,8 @@ class EchoResponder:
         """Echo the newest user message, with token counts estimated."""
         last = next((m for m in reversed(context) if m.role is Role.USER), None)
         text = f"echo: {last.content}" if last else "echo: (nothing to echo)"
-        # estimate_tokens inlined: this runs over the whole context on every message.
-        tokens_in = sum([(len(m.content) + 3) // 4 or 1 for m in context])
+        if isinstance(context, Context):
+            tokens_in = context.tokens
+        else:
+            tokens_in = sum(estimate_tokens(m.content) for m in context)
         return Answer(text=text, tokens_in=tokens_in, tokens_out=estimate_tokens(text))

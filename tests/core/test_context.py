@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from core.clock import ManualClock
-from core.context import context_history, estimate_tokens
+from core.context import Context, context_history, estimate_tokens
 from core.manager import SessionManager
 from core.memory_store import MemoryStore
 from core.models import Inbound, NewMessage, Role
@@ -66,3 +66,21 @@ async def test_a_refreshed_session_is_the_session_read_again() -> None:
         NewMessage(Role.ASSISTANT, "bot", "hello", tokens_in=3, tokens_out=2),
     )
     assert await manager.refreshed(session, stored) == await manager.get(session.id)
+
+
+async def test_a_context_carries_its_tokens_read_or_remembered() -> None:
+    """The responder is told the context's tokens; the echo reports them as its input."""
+    manager = SessionManager(MemoryStore(), clock=ManualClock())
+    session = (await manager.resolve(Inbound("console", "c", "u", "x"))).session
+    for i in range(30):
+        session, _ = await manager.record(session, NewMessage(Role.USER, "u", "word " * i))
+    read = await context_history(manager, session, max_tokens=200)
+    assert isinstance(read, Context)
+    assert read.tokens == sum(estimate_tokens(m.content) for m in read) <= 200
+    for i in range(5):
+        session, _ = await manager.record(session, NewMessage(Role.USER, "u", "more " * i))
+        remembered = await context_history(manager, session, max_tokens=200)
+        assert remembered.tokens == sum(estimate_tokens(m.content) for m in remembered)
+        answer = await EchoResponder().respond(session, remembered)
+        assert answer.tokens_in == remembered.tokens
+    assert Context([read[0]]).tokens == estimate_tokens(read[0].content)
