@@ -179,6 +179,9 @@ def _append_batch_sqlite(
             for (session_id,) in db.execute(_SQLITE_SESSIONS.format(marks=marks), chunk):
                 heads[session_id] = StorageError(f"head branch of session {session_id} is missing")
     outcomes, stored = _allocate_all(requests, heads)
+    # A request's messages and its session's new times share one datetime: each is
+    # formatted once.
+    times: dict[datetime | None, str | None] = {None: None}
     touched = [(sid, h) for sid, h in heads.items() if isinstance(h, _Head) and h.touched]
     if touched:
         db.executemany(_SQLITE_MOVE_SEQ, [(h.last_seq, h.branch_id) for _, h in touched])
@@ -189,15 +192,14 @@ def _append_batch_sqlite(
                     h.last_seq,
                     h.tokens_in,
                     h.tokens_out,
-                    _sqlite_time(h.updated_at),
-                    _sqlite_time(h.last_activity_at),
+                    _sqlite_time(h.updated_at, times),
+                    _sqlite_time(h.last_activity_at, times),
                     session_id,
                 )
                 for session_id, h in touched
             ],
         )
     if stored:
-        times: dict[datetime, str | None] = {}  # a request's messages share one time
         db.executemany(_SQLITE_INSERT, [_sqlite_row(m, times) for m in stored])
     return outcomes
 
@@ -229,20 +231,25 @@ def _allocate_all(
     return outcomes, stored
 
 
-def _sqlite_time(value: datetime | None) -> str | None:
-    """A time as :class:`core.schema.UtcDateTime` stores it on SQLite."""
-    if value is None:
-        return None
+def _sqlite_time(
+    value: datetime | None, formatted: dict[datetime | None, str | None]
+) -> str | None:
+    """A time as :class:`core.schema.UtcDateTime` stores it on SQLite, memoised in ``formatted``."""
+    if value in formatted:
+        return formatted[value]
+    assert value is not None  # None is always in ``formatted``
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive datetime {value.isoformat()} given to the store")
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    text = formatted[value] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return text
 
 
-def _sqlite_row(message: Message, times: dict[datetime, str | None]) -> tuple[Any, ...]:
+# What JsonText writes, without building an encoder per call as json.dumps does.
+_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
+
+
+def _sqlite_row(message: Message, times: dict[datetime | None, str | None]) -> tuple[Any, ...]:
     metadata = message.metadata
-    created_at = times.get(message.created_at)
-    if created_at is None:
-        created_at = times[message.created_at] = _sqlite_time(message.created_at)
     return (
         message.id,
         message.session_id,
@@ -251,12 +258,10 @@ def _sqlite_row(message: Message, times: dict[datetime, str | None]) -> tuple[An
         message.role.value,
         message.author,
         message.content,
-        json.dumps(metadata, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
-        if metadata
-        else "{}",
+        _encode_json(metadata) if metadata else "{}",
         message.tokens_in,
         message.tokens_out,
-        created_at,
+        _sqlite_time(message.created_at, times),
     )
 
 
