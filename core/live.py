@@ -179,6 +179,9 @@ class LiveSessions:
                 conversation.costs.append(cost)
                 conversation.tokens += cost
             conversation.window_upto = stored[-1].seq
+            # Appends without a reply in between (a plugin, an import) must not grow
+            # the window past its budget either.
+            _trim(conversation, conversation.window_budget)
         else:
             conversation.window = None
 
@@ -197,13 +200,8 @@ class LiveSessions:
             or conversation.window_budget != max_tokens
         ):
             return None
-        # The newest messages that fit, and always the newest one. What no longer
-        # fits never will again: later messages only add tokens.
-        window, costs = conversation.window, conversation.costs
-        while conversation.tokens > max_tokens and len(window) > 1:
-            window.popleft()
-            conversation.tokens -= costs.popleft()
-        return Context(window, conversation.tokens)
+        _trim(conversation, max_tokens)
+        return Context(conversation.window, conversation.tokens)
 
     def newest(self, session: Session, limit: int) -> list[Message] | None:
         """Return the newest ``limit`` messages of ``session`` if the window holds more.
@@ -244,3 +242,16 @@ class LiveSessions:
         conversation.window_head = session.head_branch_id
         conversation.window_upto = session.message_count
         conversation.window_budget = max_tokens
+
+
+def _trim(conversation: _Conversation, max_tokens: int) -> None:
+    """Keep the newest messages of the window that fit, and always the newest one.
+
+    What no longer fits never will again: later messages only add tokens.
+    """
+    window, costs = conversation.window, conversation.costs
+    if window is None:
+        return
+    while conversation.tokens > max_tokens and len(window) > 1:
+        window.popleft()
+        conversation.tokens -= costs.popleft()

@@ -20,7 +20,16 @@ from core.ids import new_id
 from core.live import LiveSessions
 from core.manager import SessionManager
 from core.memory_store import MemoryStore
-from core.models import ArchiveReason, ChannelSettings, Message, Role, Session, SessionStatus
+from core.models import (
+    ArchiveReason,
+    ChannelSettings,
+    Inbound,
+    Message,
+    NewMessage,
+    Role,
+    Session,
+    SessionStatus,
+)
 from core.reset import ResetRules
 from tests.builders import assistant_message, inbound, user_message
 from tests.core.test_store_contract import T0, make_session
@@ -446,3 +455,18 @@ async def test_changed_channel_settings_are_known_at_once() -> None:
     stored = await manager.update_channel_settings(SOMEONE, idle_reset_minutes=7)
     assert manager.live.settings(placement.channel_key) == (True, stored)
     assert (await manager.place(SOMEONE, remembered=True)).settings == stored
+
+
+async def test_appends_without_replies_keep_the_window_within_its_budget() -> None:
+    """A plugin appending many messages in a row must not grow the memory without end."""
+    manager = SessionManager(MemoryStore(), clock=ManualClock())
+    session = (await manager.resolve(Inbound("console", "c", "u", "x"))).session
+    session, _ = await manager.record(session, NewMessage(Role.USER, "u", "first"))
+    await context_history(manager, session, max_tokens=20)
+    for i in range(200):
+        session, _ = await manager.record(session, NewMessage(Role.USER, "u", f"{i:04d}"))
+    conversation = manager.live._by_key[session.scope_key]
+    assert conversation.window is not None and len(conversation.window) == 20
+    assert [m.content for m in await context_history(manager, session, max_tokens=20)] == [
+        f"{i:04d}" for i in range(180, 200)
+    ]
