@@ -103,12 +103,7 @@ class Bot:
             encrypted=True,
             live_conversations=live_conversations,
         )
-        self.router = Router(
-            self.manager,
-            EchoResponder(),
-            default_registry(load_plugins=False),
-            RouterSettings(context_max_tokens=CONTEXT_MAX_TOKENS, rate_limit_per_minute=0),
-        )
+        self.router = _router(self.manager)
 
     @classmethod
     async def open(cls, path: Path, *, live_conversations: int = 1000) -> Bot:
@@ -119,12 +114,7 @@ class Bot:
 
     def forgetful_router(self) -> Router:
         """A router on :meth:`forgetful`: its commands read everything from the file."""
-        return Router(
-            self.forgetful(),
-            EchoResponder(),
-            default_registry(load_plugins=False),
-            RouterSettings(context_max_tokens=CONTEXT_MAX_TOKENS, rate_limit_per_minute=0),
-        )
+        return _router(self.forgetful())
 
     def forgetful(self) -> SessionManager:
         """A second manager on the same store that remembers nothing between messages."""
@@ -196,6 +186,16 @@ class Bot:
 
 
 FILL_CHUNK = 20_000
+
+
+def _router(manager: SessionManager) -> Router:
+    """The router of :class:`Bot`: echo, built-in commands, no rate limit."""
+    return Router(
+        manager,
+        EchoResponder(),
+        default_registry(load_plugins=False),
+        RouterSettings(context_max_tokens=CONTEXT_MAX_TOKENS, rate_limit_per_minute=0),
+    )
 
 
 def _insert_messages(db: sqlite3.Connection, rows: list[tuple[object, ...]]) -> None:
