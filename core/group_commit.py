@@ -60,33 +60,78 @@ class GroupCommit(Generic[R, T]):
         *,
         max_batch: int = MAX_BATCH,
         may_be_one_requests_doing: Callable[[Exception], bool] | None = None,
+        lone_at_once: bool = False,
     ) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._run_batch = run_batch
         self._max_batch = max_batch
         self._may_be_one_requests_doing = may_be_one_requests_doing or _request_specific
+        self._lone_at_once = lone_at_once
         self._pending: list[tuple[R, asyncio.Future[T]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._alone: asyncio.Event | None = None
+        self._wrote_alone = False
+        """Set while a request is written alone in its caller's task (``lone_at_once``)."""
         self.batches = 0
         """How many transactions were run (retries of single requests included)."""
+
+    @property
+    def idle(self) -> bool:
+        """Whether nothing is queued or being written."""
+        return self._writer is None and self._alone is None and not self._pending
 
     async def submit(self, request: R) -> T:
         """Queue ``request``; return its result once its transaction has committed.
 
+        With ``lone_at_once``, the first request of a turn of the event loop that
+        finds nothing queued or being written is written at once, in the caller's own
+        task, rather than on the next turn: one conversation at a time then waits
+        for no task switch. Its transaction holds it alone; whatever is submitted
+        meanwhile (and later in the same turn) queues, and goes in the next one.
+
         Raises:
             Exception: whatever writing this request failed with.
         """
+        if self._lone_at_once and self.idle and not self._wrote_alone:
+            return await self._write_alone(request)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending.append((request, future))
-        if self._writer is None:
-            self._writer = asyncio.create_task(self._write_pending(), name="group-commit")
+        if self._writer is None and self._alone is None:
+            self._start_writer()
         return await future
 
     async def drain(self) -> None:
         """Return once everything submitted so far has been written or failed."""
-        while self._writer is not None:
-            await asyncio.wait([self._writer])
+        while not self.idle:
+            if self._writer is not None:
+                await asyncio.wait([self._writer])
+            elif self._alone is not None:
+                await self._alone.wait()
+
+    def _next_turn(self) -> None:
+        self._wrote_alone = False
+
+    def _start_writer(self) -> None:
+        self._writer = asyncio.create_task(self._write_pending(), name="group-commit")
+
+    async def _write_alone(self, request: R) -> T:
+        # Once per turn of the event loop: if the write finishes without waiting
+        # (SQLite on the loop's thread), the callers that are ready in this turn
+        # would otherwise each write alone too, and none would ever share a commit.
+        self._wrote_alone = True
+        asyncio.get_running_loop().call_soon(self._next_turn)
+        alone = self._alone = asyncio.Event()
+        try:
+            [outcome] = await self._run([request])
+        finally:
+            self._alone = None
+            alone.set()
+            if self._pending and self._writer is None:
+                self._start_writer()
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
     async def _write_pending(self) -> None:
         try:

@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -92,12 +92,6 @@ def append_batch(
         or a :class:`~core.errors.StaleSessionError` if it expected a head the
         session no longer has (or the session is archived).
     """
-    if conn.dialect.name == "sqlite":
-        # The hot path of every message: the standard library's sqlite3 directly,
-        # about a tenth of the Python SQLAlchemy spends on the same statements.
-        return append_batch_sqlite(
-            cast(sqlite3.Connection, conn.connection.driver_connection), requests
-        )
     heads = _load_heads(conn, sorted({r.session_id for r in requests}), lock_rows=lock_rows)
     outcomes, stored = _allocate_all(requests, heads)
     touched = [(sid, h) for sid, h in heads.items() if isinstance(h, _Head) and h.touched]

@@ -3,15 +3,17 @@
 Each store operation is a plain function of a SQLAlchemy ``Connection`` (all its
 statements, in one transaction for a write). A runner runs it:
 
-* :class:`SqliteRunner` with the standard library's ``sqlite3``. Writes go to one
-  thread of their own, group-committed: the writes queued while one transaction runs
-  make up the next one (one hand-over to the thread and one COMMIT for all of them),
-  and this process's writers never poll SQLite's lock (which, under contention,
-  sleeps for milliseconds at a time). Reads run on the event loop's thread (see
-  :meth:`SqliteRunner.read`). Through
-  aiosqlite every statement crossed to its thread and back four times (cursor,
-  execute, fetch, close); on a busy two-core machine one crossing cost 80 to 250 µs,
-  more than the SQL itself.
+* :class:`SqliteRunner` with the standard library's ``sqlite3``. Writes are
+  group-committed on one connection kept open: the writes queued while one
+  transaction runs make up the next one (one COMMIT for all of them), and this
+  process's writers never poll SQLite's lock (which, under contention, sleeps for
+  milliseconds at a time). A transaction of quick writes (appends, a new session, a
+  key) runs on the event loop's thread when the connection and SQLite's lock are free;
+  bulk writes, and any write while another process holds the lock, run on the writer
+  thread. Reads run on the event loop's thread (see :meth:`SqliteRunner.read`).
+  Through aiosqlite every statement crossed to its thread and back four times
+  (cursor, execute, fetch, close); on a busy two-core machine one crossing cost 80 to
+  250 µs, more than the SQL itself.
 * :class:`AsyncRunner` through ``AsyncConnection.run_sync`` on asyncpg, which is
   natively asynchronous.
 """
@@ -19,8 +21,11 @@ statements, in one transaction for a write). A runner runs it:
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 import sqlalchemy as sa
@@ -56,7 +61,13 @@ _SQLITE_BEGIN = "sessionbot_sqlite_begin"
 
 
 class SqliteRunner:
-    """Runs operations on a SQLite file through ``sqlite3``: writes on a thread, reads here.
+    """Runs operations on a SQLite file through ``sqlite3``: writes group-committed, reads here.
+
+    Writes share one connection to the file, kept open. A batch of writes runs in one
+    ``BEGIN IMMEDIATE`` … ``COMMIT`` on it: on the event loop's thread when the batch is
+    small and nothing else is writing (see :data:`INLINE_BATCH`), otherwise on the
+    writer thread, so that SQLite's own work on a large batch (it lets go of the GIL)
+    overlaps with the loop's.
 
     Args:
         url: a ``sqlite+pysqlite`` URL naming a file.
@@ -64,21 +75,32 @@ class SqliteRunner:
     """
 
     def __init__(self, url: sa.URL, connect_args: Mapping[str, Any]) -> None:
-        self.engine = sa.create_engine(url, connect_args=dict(connect_args))
+        # The write connection is used by the loop's thread and the writer thread in
+        # turn, never at once: ``_write_lock`` says whose turn it is.
+        self.engine = sa.create_engine(
+            url, connect_args={**connect_args, "check_same_thread": False}
+        )
         install_sqlite_hooks(self.engine)
-        self._writer = self.engine.execution_options(**{_SQLITE_BEGIN: "BEGIN IMMEDIATE"})
-        # Store reads are single SELECTs, consistent on their own: no BEGIN.
-        self._reader = self.engine.execution_options(**{_SQLITE_BEGIN: ""})
+        # The runner sends BEGIN itself; store reads are single SELECTs, consistent
+        # on their own. Either way SQLAlchemy's own BEGIN sends nothing.
+        self._plain = self.engine.execution_options(**{_SQLITE_BEGIN: ""})
         self._read_connection: sa.Connection | None = None
+        self._write_connection: sa.Connection | None = None
+        self._write_lock = threading.Lock()
+        self._waits_for_lock = True
+        """Whether the write connection's busy timeout is on (off while writing inline)."""
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="sessionbot-sqlite-write")
         self._writes: GroupCommit[_Job, Any] = GroupCommit(
             self._run_jobs, may_be_one_requests_doing=_may_be_one_jobs_doing
         )
+        self.inline_transactions = 0
+        """How many write transactions ran on the event loop's thread."""
+        self._direct_transactions = 0
 
     @property
     def transactions(self) -> int:
         """How many write transactions have run (each may hold many writes)."""
-        return self._writes.batches
+        return self._writes.batches + self._direct_transactions
 
     async def read(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run ``work`` on a connection without a transaction of its own, right here.
@@ -92,7 +114,7 @@ class SqliteRunner:
         """
         conn = self._read_connection
         if conn is None or conn.closed or conn.invalidated:
-            conn = self._read_connection = self._reader.connect()
+            conn = self._read_connection = self._plain.connect()
         try:
             result = work(conn, *args, **kwargs)
         except BaseException:
@@ -109,28 +131,134 @@ class SqliteRunner:
         """Run ``work`` in a ``BEGIN IMMEDIATE`` … ``COMMIT`` transaction; return after COMMIT.
 
         Writes submitted meanwhile (other conversations' sessions, keys, appends)
-        share the transaction: see :meth:`_run_jobs`.
+        share the transaction: see :meth:`_run_jobs`. It runs on the writer thread:
+        use :meth:`write_quick` for a write that touches a few rows.
         """
+        job = _Job(lambda conn: work(conn, *args, **kwargs), on_driver=False, quick=False)
+        return cast(T, await self._submit(job))
 
-        def job(conn: sa.Connection) -> T:
-            return work(conn, *args, **kwargs)
+    async def write_quick(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """:meth:`write` for a write of a few rows, which may run on the event loop's thread."""
+        job = _Job(lambda conn: work(conn, *args, **kwargs), on_driver=False, quick=True)
+        return cast(T, await self._submit(job))
 
-        return cast(T, await self._writes.submit(job))
+    async def write_on_driver(
+        self,
+        work: Callable[Concatenate[sqlite3.Connection, P], T],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """:meth:`write_quick` for work done on the ``sqlite3`` connection itself.
+
+        A transaction of such writes alone (appends, usually) goes without SQLAlchemy:
+        the runner's own ``BEGIN IMMEDIATE`` and ``COMMIT`` on the driver.
+        """
+        job = _Job(lambda db: work(db, *args, **kwargs), on_driver=True, quick=True)
+        return cast(T, await self._submit(job))
+
+    async def _submit(self, job: _Job) -> Any:
+        if job.quick and self._writes.idle:
+            # Nothing is queued that this write could overtake: write it now.
+            outcome = self._inline([job])
+            if outcome is not _LOCKED:
+                self._direct_transactions += 1
+                return cast(list[Any], outcome)[0]
+        return await self._writes.submit(job)
 
     async def _run_jobs(self, jobs: Sequence[_Job]) -> list[Any]:
-        """Run ``jobs`` one after the other in one transaction, on the writer thread.
+        """Run ``jobs`` one after the other in one transaction.
 
         Each job sees the ones before it, as if they had committed one by one. If
         one raises, the whole transaction rolls back and
         :class:`~core.group_commit.GroupCommit` runs each job again alone, so only
-        that one fails. One hand-over to the thread and one COMMIT for the lot.
+        that one fails. One COMMIT for the lot.
         """
+        if len(jobs) <= INLINE_BATCH and all(job.quick for job in jobs):
+            outcome = self._inline(jobs)
+            if outcome is not _LOCKED:
+                return cast(list[Any], outcome)
 
         def run() -> list[Any]:
-            with self._writer.begin() as conn:
-                return [job(conn) for job in jobs]
+            with self._write_lock:
+                return cast(list[Any], self._transaction(jobs, wait=True))
 
         return await _on(self._write_thread, run)
+
+    def _inline(self, jobs: Sequence[_Job]) -> list[Any] | object:
+        """Run quick ``jobs`` right here, if the write connection and SQLite's lock are free.
+
+        A lone conversation's message then costs no hand-over to the writer thread
+        and back (two wake-ups, and turns at the GIL), which took most of its time;
+        under load the same holds for a batch of appends (measured in
+        bench/README.md). Returns :data:`_LOCKED` when the writer thread is busy or
+        another process holds SQLite's write lock: the writer thread then waits for
+        it, as long as the busy timeout allows, rather than the event loop.
+        """
+        if not self._write_lock.acquire(blocking=False):
+            return _LOCKED
+        try:
+            outcome = self._transaction(jobs, wait=False)
+        finally:
+            self._write_lock.release()
+        if outcome is not _LOCKED:
+            self.inline_transactions += 1
+        return outcome
+
+    def _transaction(self, jobs: Sequence[_Job], *, wait: bool) -> list[Any] | object:
+        """Run ``jobs`` in one transaction on the write connection (its lock held).
+
+        With ``wait=False`` SQLite's write lock is only tried: :data:`_LOCKED` if
+        another process holds it, nothing done.
+        """
+        conn = self._write_connection
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self._write_connection = self._plain.connect()
+            self._waits_for_lock = True
+        db = cast(sqlite3.Connection, conn.connection.driver_connection)
+        if wait != self._waits_for_lock:
+            timeout = SQLITE_BUSY_TIMEOUT_MS if wait else 0
+            _on_driver(db, f"PRAGMA busy_timeout={timeout}")
+            self._waits_for_lock = wait
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if not wait and _is_busy(exc):
+                return _LOCKED
+            raise StorageError(f"cannot start a write: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot start a write: {exc}") from exc
+        transaction: sa.RootTransaction | None = None
+        try:
+            results: list[Any] = []
+            for job in jobs:
+                if job.on_driver:
+                    results.append(job.work(db))
+                    continue
+                if transaction is None:
+                    # SQLAlchemy's view of the transaction BEGIN IMMEDIATE opened.
+                    transaction = conn.begin()
+                results.append(job.work(conn))
+            if transaction is not None:
+                transaction.commit()
+            else:
+                _on_driver(db, "COMMIT")
+        except BaseException:
+            self._roll_back(conn, db, transaction)
+            raise
+        return results
+
+    def _roll_back(
+        self, conn: sa.Connection, db: sqlite3.Connection, transaction: sa.RootTransaction | None
+    ) -> None:
+        try:
+            if transaction is not None and transaction.is_active:
+                transaction.rollback()
+            elif db.in_transaction:
+                db.execute("ROLLBACK")
+        except Exception:
+            # Whatever state it is in, the next transaction starts on a new connection.
+            self._write_connection = None
+            conn.invalidate()
 
     async def close(self) -> None:
         """Finish queued writes, then close every connection."""
@@ -142,7 +270,48 @@ class SqliteRunner:
 
     def _shut_down(self) -> None:
         self._write_thread.shutdown(wait=True)
+        with self._write_lock:
+            if self._write_connection is not None:
+                self._write_connection.close()
+                self._write_connection = None
         self.engine.dispose()
+
+
+INLINE_BATCH = 4
+"""Writes in a batch at most for it to run on the event loop's thread.
+
+A lone conversation's appends come one at a time; many conversations' appends come in
+batches of dozens, which the writer thread takes. Measured in bench/README.md.
+"""
+
+_LOCKED = object()
+"""What a transaction that did not wait returns when another process holds the lock."""
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    """Whether another connection holds the lock (``database is locked``)."""
+    code = getattr(error, "sqlite_errorcode", 0) & 0xFF  # the primary code of an extended one
+    return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _on_driver(db: sqlite3.Connection, sql: str) -> None:
+    try:
+        db.execute(sql)
+    except sqlite3.IntegrityError as exc:  # a deferred constraint, checked at COMMIT
+        raise ConflictError(f"{sql.split()[0].lower()} failed: {exc}") from exc
+    except sqlite3.Error as exc:
+        raise StorageError(f"{sql.split()[0].lower()} failed: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """A write, its arguments bound: what the write queue holds."""
+
+    work: Callable[[Any], Any]
+    """Takes the SQLAlchemy connection, or the ``sqlite3`` one if ``on_driver``."""
+    on_driver: bool
+    quick: bool
+    """A few rows: may run on the event loop's thread."""
 
 
 class AsyncRunner:
@@ -162,13 +331,13 @@ class AsyncRunner:
         async with self.async_engine.begin() as conn:
             return await conn.run_sync(work, *args, **kwargs)
 
+    async def write_quick(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """:meth:`write`: every write is asynchronous here."""
+        return await self.write(work, *args, **kwargs)
+
     async def close(self) -> None:
         """Close every pooled connection."""
         await self.async_engine.dispose()
-
-
-_Job = Callable[[sa.Connection], Any]
-"""A write, its arguments bound: what the write queue holds."""
 
 
 def _may_be_one_jobs_doing(error: Exception) -> bool:

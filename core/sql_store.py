@@ -59,7 +59,7 @@ from core.schema import (
     sessions,
 )
 from core.schema import messages as messages_table
-from core.sql_append import AppendRequest, append_batch, message_values
+from core.sql_append import AppendRequest, append_batch, append_batch_sqlite, message_values
 from core.sql_runner import (
     SQLITE_BUSY_TIMEOUT_MS,
     AsyncRunner,
@@ -134,7 +134,9 @@ class SqlStore:
             self._tools_engine = create_async_engine(self.url, connect_args=self._connect_args)
             self._runner = AsyncRunner(self._tools_engine)
         self._is_sqlite = dialect == "sqlite"
-        self._appends: GroupCommit[AppendRequest, list[Message]] = GroupCommit(self._append_batch)
+        self._appends: GroupCommit[AppendRequest, list[Message]] = GroupCommit(
+            self._append_batch, lone_at_once=True
+        )
 
     def __repr__(self) -> str:
         return f"SqlStore({self._where})"
@@ -214,6 +216,13 @@ class SqlStore:
         async with _wrapping_errors(f"database error {self._where}"):
             return await self._runner.write(work, *args, **kwargs)
 
+    async def _write_quick(
+        self, work: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
+    ) -> T:
+        """:meth:`_write` for a write of a few rows (on SQLite it may run right here)."""
+        async with _wrapping_errors(f"database error {self._where}"):
+            return await self._runner.write_quick(work, *args, **kwargs)
+
     # -- sessions -------------------------------------------------------------
 
     async def start_session(
@@ -226,7 +235,9 @@ class SqlStore:
     ) -> Session:
         """See :meth:`core.store.Store.start_session`."""
         insert = _INSERT_IF_NO_ACTIVE["sqlite" if self._is_sqlite else "postgresql"]
-        return await self._write(_start_session, session, root, archive_id, archive_reason, insert)
+        return await self._write_quick(
+            _start_session, session, root, archive_id, archive_reason, insert
+        )
 
     async def get_session(self, session_id: str) -> Session | None:
         """See :meth:`core.store.Store.get_session`."""
@@ -258,13 +269,13 @@ class SqlStore:
 
     async def archive_session(self, session_id: str, reason: ArchiveReason, at: datetime) -> bool:
         """See :meth:`core.store.Store.archive_session`."""
-        return await self._write(_rowcount, _archive(session_id, reason, at)) > 0
+        return await self._write_quick(_rowcount, _archive(session_id, reason, at)) > 0
 
     async def activate_session(
         self, session_id: str, at: datetime, *, displaced_reason: ArchiveReason
     ) -> Session | None:
         """See :meth:`core.store.Store.activate_session`."""
-        return await self._write(_activate_session, session_id, at, displaced_reason)
+        return await self._write_quick(_activate_session, session_id, at, displaced_reason)
 
     async def update_session(
         self,
@@ -289,7 +300,7 @@ class SqlStore:
             .values(changes)
             .returning(*sessions.c)
         )
-        row = await self._write(_first, update)
+        row = await self._write_quick(_first, update)
         return None if row is None else _session(row)
 
     async def delete_session(self, session_id: str) -> bool:
@@ -377,11 +388,11 @@ class SqlStore:
 
     async def add_branch(self, branch: Branch) -> None:
         """See :meth:`core.store.Store.add_branch`."""
-        await self._write(_insert, branches, _branch_values(branch))
+        await self._write_quick(_insert, branches, _branch_values(branch))
 
     async def switch_head(self, session_id: str, branch: Branch, at: datetime) -> Session | None:
         """See :meth:`core.store.Store.switch_head`."""
-        return await self._write(_switch_head, session_id, branch, at)
+        return await self._write_quick(_switch_head, session_id, branch, at)
 
     async def reparent_branch(self, branch_id: str, parent_id: str | None, fork_seq: int) -> None:
         """See :meth:`core.store.Store.reparent_branch`."""
@@ -390,7 +401,7 @@ class SqlStore:
             .where(branches.c.id == branch_id)
             .values(parent_id=parent_id, fork_seq=fork_seq)
         )
-        await self._write(_rowcount, reparent)
+        await self._write_quick(_rowcount, reparent)
 
     async def append_messages(
         self,
@@ -414,9 +425,13 @@ class SqlStore:
     async def _append_batch(
         self, requests: Sequence[AppendRequest]
     ) -> list[list[Message] | Exception]:
-        # Row locks matter only where another process can write between the read
-        # and the write; SQLite's BEGIN IMMEDIATE already excludes every writer.
-        return await self._write(append_batch, requests, lock_rows=not self._is_sqlite)
+        if isinstance(self._runner, SqliteRunner):
+            # The hot path of every message: on the driver's own connection, in a
+            # transaction without SQLAlchemy when no other write shares it. SQLite's
+            # BEGIN IMMEDIATE already excludes every other writer: no row locks.
+            async with _wrapping_errors(f"database error {self._where}"):
+                return await self._runner.write_on_driver(append_batch_sqlite, requests)
+        return await self._write(append_batch, requests, lock_rows=True)
 
     async def copy_messages(self, messages: Sequence[Message]) -> None:
         """See :meth:`core.store.Store.copy_messages`."""
@@ -469,7 +484,9 @@ class SqlStore:
 
     async def add_checkpoint(self, checkpoint: Checkpoint) -> None:
         """See :meth:`core.store.Store.add_checkpoint`."""
-        await self._write(_rowcount, checkpoints.insert().values(_checkpoint_values(checkpoint)))
+        await self._write_quick(
+            _rowcount, checkpoints.insert().values(_checkpoint_values(checkpoint))
+        )
 
     async def get_checkpoint(self, checkpoint_id: str) -> Checkpoint | None:
         """See :meth:`core.store.Store.get_checkpoint`."""
@@ -489,7 +506,7 @@ class SqlStore:
     async def delete_checkpoint(self, checkpoint_id: str) -> bool:
         """See :meth:`core.store.Store.delete_checkpoint`."""
         delete = checkpoints.delete().where(checkpoints.c.id == checkpoint_id)
-        return await self._write(_rowcount, delete) > 0
+        return await self._write_quick(_rowcount, delete) > 0
 
     async def rewrite_checkpoint(self, checkpoint: Checkpoint) -> None:
         """See :meth:`core.store.Store.rewrite_checkpoint`."""
@@ -498,7 +515,7 @@ class SqlStore:
             .where(checkpoints.c.id == checkpoint.id)
             .values(name=checkpoint.name, description=checkpoint.description)
         )
-        await self._write(_rowcount, rewrite)
+        await self._write_quick(_rowcount, rewrite)
 
     async def count_checkpoints(self, session_id: str) -> int:
         """See :meth:`core.store.Store.count_checkpoints`."""
@@ -518,14 +535,14 @@ class SqlStore:
     async def keyring_add(self, entry: KeyringEntry) -> KeyringEntry:
         """See :meth:`core.store.Store.keyring_add`."""
         add = _ADD_KEY["sqlite" if self._is_sqlite else "postgresql"]
-        stored = await self._write(_keyring_add, add, entry)
+        stored = await self._write_quick(_keyring_add, add, entry)
         if stored is None:  # deleted between the insert and the read; cannot happen
             raise ConflictError(f"keyring entry {entry.name!r} vanished")  # pragma: no cover
         return stored
 
     async def keyring_delete(self, name: str) -> None:
         """See :meth:`core.store.Store.keyring_delete`."""
-        await self._write(_rowcount, keyring.delete().where(keyring.c.name == name))
+        await self._write_quick(_rowcount, keyring.delete().where(keyring.c.name == name))
 
     async def keyring_page(self, prefix: str, after: str, limit: int) -> list[KeyringEntry]:
         """See :meth:`core.store.Store.keyring_page`."""
@@ -544,11 +561,11 @@ class SqlStore:
             .where(keyring.c.name == name)
             .values(next_value=next_value, next_version=next_version)
         )
-        await self._write(_rowcount, stage)
+        await self._write_quick(_rowcount, stage)
 
     async def keyring_commit(self, check: KeyringEntry) -> int:
         """See :meth:`core.store.Store.keyring_commit`."""
-        return await self._write(_keyring_commit, check)
+        return await self._write_quick(_keyring_commit, check)
 
     async def keyring_unstaged(self, prefix: str, version: int) -> int:
         """See :meth:`core.store.Store.keyring_unstaged`."""
@@ -589,7 +606,7 @@ class SqlStore:
                 set_={key: value for key, value in values.items() if key != "channel_key"},
             )
         )
-        await self._write(_rowcount, upsert)
+        await self._write_quick(_rowcount, upsert)
 
 
 # -- units of work: functions of one connection ---------------------------------

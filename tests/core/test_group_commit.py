@@ -160,3 +160,87 @@ async def test_the_retry_rule_can_be_chosen() -> None:
     )
     assert all(isinstance(r, ConflictError) for r in results)
     assert len(db.transactions) == 1
+
+
+# -- lone_at_once: the first request of a quiet turn is written in its caller's task --
+
+
+class SyncDatabase(FakeDatabase):
+    """Commits without waiting, as SQLite on the event loop's thread does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tasks: list[asyncio.Task[object] | None] = []
+
+    async def run(self, requests: Sequence[str]) -> list[str | Exception]:
+        self.tasks.append(asyncio.current_task())
+        return await super().run(requests)
+
+
+async def test_a_lone_request_is_written_in_its_callers_task_without_a_turn() -> None:
+    db = SyncDatabase()
+    commits = GroupCommit(db.run, lone_at_once=True)
+    caller = asyncio.current_task()
+    assert await commits.submit("a") == "A"
+    assert db.tasks == [caller] and db.transactions == [["a"]]
+    assert commits.idle and commits.batches == 1
+    await asyncio.sleep(0)  # a new turn: the next lone request goes at once too
+    assert await commits.submit("b") == "B"
+    assert db.tasks == [caller, caller]
+
+
+async def test_requests_of_the_same_turn_after_a_lone_one_share_the_next_transaction() -> None:
+    db = SyncDatabase()
+    commits = GroupCommit(db.run, lone_at_once=True)
+    names = [f"r{n}" for n in range(6)]
+    assert await asyncio.gather(*(commits.submit(n) for n in names)) == [n.upper() for n in names]
+    # The first went at once (it finished without waiting); the other five, ready in
+    # the same turn, were queued and share one commit, in submission order.
+    assert db.transactions == [names[:1], names[1:]]
+
+
+async def test_requests_arriving_while_a_lone_one_is_written_queue_behind_it() -> None:
+    db = FakeDatabase()
+    db.release.clear()
+    commits = GroupCommit(db.run, lone_at_once=True)
+    first = asyncio.create_task(commits.submit("a"))
+    await db.started.wait()
+    assert not commits.idle
+    later = [asyncio.create_task(commits.submit(name)) for name in ("b", "c")]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert db.transactions == [["a"]]  # b and c wait for a's commit
+    db.release.set()
+    assert await first == "A" and await asyncio.gather(*later) == ["B", "C"]
+    assert db.transactions == [["a"], ["b", "c"]]
+    assert db.committed == ["a", "b", "c"]
+
+
+async def test_a_lone_request_that_fails_fails_its_caller_only() -> None:
+    db = SyncDatabase()
+    db.bad = {"a"}
+    commits = GroupCommit(db.run, lone_at_once=True)
+    with pytest.raises(ConflictError, match="a is a duplicate"):
+        await commits.submit("a")
+    assert commits.idle
+    await asyncio.sleep(0)
+    assert await commits.submit("b") == "B"
+
+
+async def test_a_cancelled_lone_caller_does_not_strand_the_queue_and_drain_waits() -> None:
+    db = FakeDatabase()
+    db.release.clear()
+    commits = GroupCommit(db.run, lone_at_once=True)
+    lone = asyncio.create_task(commits.submit("a"))
+    await db.started.wait()
+    queued = asyncio.create_task(commits.submit("b"))
+    drained = asyncio.create_task(commits.drain())
+    await asyncio.sleep(0)
+    assert not drained.done()
+    lone.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await lone
+    db.release.set()
+    assert await queued == "B"
+    await drained
+    assert commits.idle and db.committed == ["b"]
