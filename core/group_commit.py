@@ -71,7 +71,8 @@ class GroupCommit(Generic[R, T]):
         self._pending: list[tuple[R, asyncio.Future[T]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._alone: asyncio.Event | None = None
-        self._wrote_alone = False
+        self._alone_this_turn: asyncio.Task[object] | None = None
+        """The task that wrote alone in this turn of the event loop, if one did."""
         """Set while a request is written alone in its caller's task (``lone_at_once``)."""
         self.batches = 0
         """How many transactions were run (retries of single requests included)."""
@@ -84,17 +85,20 @@ class GroupCommit(Generic[R, T]):
     async def submit(self, request: R) -> T:
         """Queue ``request``; return its result once its transaction has committed.
 
-        With ``lone_at_once``, the first request of a turn of the event loop that
-        finds nothing queued or being written is written at once, in the caller's own
-        task, rather than on the next turn: one conversation at a time then waits
-        for no task switch. Its transaction holds it alone; whatever is submitted
-        meanwhile (and later in the same turn) queues, and goes in the next one.
+        With ``lone_at_once``, a request that finds nothing queued or being written
+        is written at once, in the caller's own task, rather than on the next turn of
+        the event loop, if no other task did so in this turn: one conversation at a
+        time then waits for no task switch. Its transaction holds it alone; whatever
+        other tasks submit meanwhile (or later in the same turn) queues, and goes in
+        the next one.
 
         Raises:
             Exception: whatever writing this request failed with.
         """
-        if self._lone_at_once and self.idle and not self._wrote_alone:
-            return await self._write_alone(request)
+        if self._lone_at_once and self.idle:
+            task = asyncio.current_task()
+            if self._alone_this_turn in (None, task):
+                return await self._write_alone(request, task)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending.append((request, future))
         if self._writer is None and self._alone is None:
@@ -110,17 +114,19 @@ class GroupCommit(Generic[R, T]):
                 await self._alone.wait()
 
     def _next_turn(self) -> None:
-        self._wrote_alone = False
+        self._alone_this_turn = None
 
     def _start_writer(self) -> None:
         self._writer = asyncio.create_task(self._write_pending(), name="group-commit")
 
-    async def _write_alone(self, request: R) -> T:
-        # Once per turn of the event loop: if the write finishes without waiting
-        # (SQLite on the loop's thread), the callers that are ready in this turn
-        # would otherwise each write alone too, and none would ever share a commit.
-        self._wrote_alone = True
-        asyncio.get_running_loop().call_soon(self._next_turn)
+    async def _write_alone(self, request: R, task: asyncio.Task[object] | None) -> T:
+        # One task per turn of the event loop: if the write finishes without waiting
+        # (SQLite on the loop's thread), the other callers ready in this turn would
+        # otherwise each write alone too, and none would ever share a commit. The
+        # same task may go on alone (a question, then its answer).
+        if self._alone_this_turn is None:
+            self._alone_this_turn = task
+            asyncio.get_running_loop().call_soon(self._next_turn)
         alone = self._alone = asyncio.Event()
         try:
             [outcome] = await self._run([request])

@@ -244,3 +244,19 @@ async def test_a_cancelled_lone_caller_does_not_strand_the_queue_and_drain_waits
     assert await queued == "B"
     await drained
     assert commits.idle and db.committed == ["b"]
+
+
+async def test_the_task_that_wrote_alone_may_go_on_alone_in_the_same_turn() -> None:
+    db = SyncDatabase()
+    commits = GroupCommit(db.run, lone_at_once=True)
+
+    async def question_then_answer() -> list[str]:
+        return [await commits.submit("question"), await commits.submit("answer")]
+
+    asker = asyncio.create_task(question_then_answer())
+    other = asyncio.create_task(commits.submit("other"))
+    assert await asker == ["QUESTION", "ANSWER"] and await other == "OTHER"
+    # Both of the asker's writes went at once, in its own task; the other task's,
+    # ready in the same turn, was queued for the writer.
+    assert db.tasks[:2] == [asker, asker] and db.tasks[2] is not other
+    assert db.transactions == [["question"], ["answer"], ["other"]]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from core.sql_runner import SqliteRunner
+from core.sql_runner import Checkpointer, SqliteRunner
 
 
 @pytest.fixture
@@ -121,3 +121,90 @@ async def test_quick_writes_submitted_together_share_a_commit(runner: SqliteRunn
     await asyncio.sleep(0)
     await asyncio.gather(*(runner.write_quick(_add, f"n{n}") for n in range(3)), first)
     assert runner.transactions - before == 2
+
+
+# -- checkpoints: off the event loop, and the log does not grow without end --------
+
+
+def _log_frames(db: sqlite3.Connection) -> tuple[int, int]:
+    """The pages in the write-ahead log, and how many of them are in the file already."""
+    [(_, frames, copied)] = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    return frames, copied
+
+
+def _writer(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA wal_autocheckpoint=0")  # as the runner's write connection
+    db.execute("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT)")
+    return db
+
+
+def _write_pages(db: sqlite3.Connection, transactions: int) -> None:
+    for n in range(transactions):
+        db.execute("INSERT INTO notes (text) VALUES (?)", ("x" * 5000 + str(n),))
+
+
+def test_a_checkpoint_copies_the_log_into_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite"
+    db = _writer(path)
+    _write_pages(db, 5)
+    assert path.stat().st_size < 5 * 5000  # the rows are in the log only
+    checkpointer = Checkpointer(str(path))
+    checkpointer.wanted()
+    checkpointer.stop()  # runs the checkpoint still due, then ends
+    assert checkpointer.checkpoints == 1
+    assert path.stat().st_size > 5 * 5000
+    db.close()
+
+
+def test_a_long_log_is_started_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("core.sql_runner.RESTART_AFTER_FRAMES", 20)
+    db = _writer(tmp_path / "db.sqlite")
+    _write_pages(db, 30)  # two pages each at least
+    assert _log_frames(db)[0] >= 60
+    checkpointer = Checkpointer(str(tmp_path / "db.sqlite"))
+    checkpointer.wanted()
+    checkpointer.stop()
+    _write_pages(db, 1)
+    # The next write started the log over: it holds that write's pages only.
+    assert _log_frames(db)[0] < 10
+    db.close()
+
+
+async def test_the_runners_commits_ask_for_checkpoints(
+    runner: SqliteRunner, tmp_path: Path
+) -> None:
+    before = runner.checkpointer.checkpoints
+    for n in range(5):
+        await runner.write_quick(_add, "x" * 5000 + str(n))
+    for _ in range(500):  # the checkpointer's thread runs within its interval
+        if runner.checkpointer.checkpoints > before:
+            break
+        await asyncio.sleep(0.01)
+    assert runner.checkpointer.checkpoints > before
+    assert _notes(tmp_path / "db.sqlite")[-1].endswith("4")
+
+
+async def test_the_log_stays_short_under_steady_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writes that never pause: without a restart the log would hold every page written."""
+    monkeypatch.setattr("core.sql_runner.RESTART_AFTER_FRAMES", 100)
+    monkeypatch.setattr("core.sql_runner.CHECKPOINT_INTERVAL", 0.01)
+    path = tmp_path / "db.sqlite"
+    runner = SqliteRunner(sa.make_url(f"sqlite+pysqlite:///{path}"), {})
+    try:
+        await runner.write(_create)
+        written = 0
+        while runner.checkpointer.checkpoints < 5 and written < 20_000:
+            await runner.write_quick(_add, "x" * 5000)  # two pages of log at least
+            written += 1
+        assert runner.checkpointer.checkpoints >= 5
+        with sqlite3.connect(path) as db:
+            frames, _ = _log_frames(db)
+        # Each write added two pages at least: a log never started over would hold
+        # them all.
+        assert frames < written
+    finally:
+        await runner.close()
