@@ -14,6 +14,7 @@ import os
 import re
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -210,56 +211,63 @@ def _is_terminal(stream: TextIO) -> bool:
 
 _Item = str | None | BaseException
 
+READ_AHEAD = 64
+"""Lines the console reads ahead of the one being handled, at most."""
+
 
 class _LineReader:
-    """Reads lines of a blocking stream on a daemon thread, one line per request.
+    """Reads lines of a blocking stream on a daemon thread, a few lines ahead.
 
     A daemon thread, rather than the loop's executor, because a read from a
     terminal may never return: the executor would hold up interpreter exit after
-    Ctrl-C, while a daemon thread does not. Lines are read only when asked for, so
-    input stays in the stream until the previous line has been handled. Works the
-    same for terminals, pipes, redirected files and in-memory streams.
+    Ctrl-C, while a daemon thread does not. The thread stays up to ``ahead`` lines
+    ahead of the handler, so a file or a pipe full of lines costs no hand-over per
+    line (a terminal gives a line at a time anyway). Works the same for terminals,
+    pipes, redirected files and in-memory streams.
     """
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, ahead: int = READ_AHEAD) -> None:
         self._stream = stream
-        self._wanted = threading.Semaphore(0)
-        self._lines: asyncio.Queue[_Item] | None = None
+        self._room = threading.Semaphore(ahead)
+        self._lines: deque[_Item] = deque()
+        self._arrived: asyncio.Event | None = None
         self._ended = False
 
     async def readline(self) -> str | None:
         """Return the next line, or ``None`` at end of input."""
         if self._ended:
             return None
-        if self._lines is None:
-            self._lines = asyncio.Queue()
-            post = _poster(asyncio.get_running_loop(), self._lines)
+        if self._arrived is None:
+            arrived = self._arrived = asyncio.Event()
+            post = _poster(asyncio.get_running_loop(), arrived)
             threading.Thread(target=self._read, args=(post,), daemon=True).start()
-        self._wanted.release()
-        item = await self._lines.get()
+        while not self._lines:
+            self._arrived.clear()
+            await self._arrived.wait()
+        item = self._lines.popleft()
+        self._room.release()
         if isinstance(item, BaseException):
             raise item
         self._ended = item is None
         return item
 
-    def _read(self, post: Callable[[_Item], bool]) -> None:
+    def _read(self, post: Callable[[], bool]) -> None:
         while True:
-            self._wanted.acquire()
+            self._room.acquire()
+            item: _Item
             try:
-                line = self._stream.readline()
+                item = self._stream.readline() or None
             except Exception as error:  # handed to the loop, where it fails the adapter
-                post(error)
-                continue
-            if not post(line or None) or not line:
+                item = error
+            self._lines.append(item)
+            if not post() or item is None:
                 return
 
 
-def _poster(
-    loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[_Item]
-) -> Callable[[_Item], bool]:
-    def post(item: _Item) -> bool:
+def _poster(loop: asyncio.AbstractEventLoop, arrived: asyncio.Event) -> Callable[[], bool]:
+    def post() -> bool:
         try:
-            loop.call_soon_threadsafe(queue.put_nowait, item)
+            loop.call_soon_threadsafe(arrived.set)
         except RuntimeError:  # the loop has closed: nobody is reading any more
             return False
         return True

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from core.clock import Clock, SystemClock
 from core.errors import NotFoundError, StaleSessionError, StorageError
 from core.export import ImportedSession
-from core.ids import new_id, new_ids
+from core.ids import new_id, new_ordered_ids
 from core.live import LiveSessions
 from core.models import (
     ArchiveReason,
@@ -44,7 +44,8 @@ from core.scope import DEFAULT_SCOPE, Scope, ScopeKey, channel_key_for, scope_ke
 from core.store import SessionFilter, Store
 
 SESSION_ID_LENGTH = 10
-MESSAGE_ID_LENGTH = 16
+MESSAGE_ID_RANDOM_LENGTH = 10
+"""Random characters of a message id, after the time (see :func:`core.ids.new_ordered_ids`)."""
 _CHUNK = 500
 _AUTOMATIC = (ArchiveReason.DAILY, ArchiveReason.IDLE)
 
@@ -448,7 +449,7 @@ class SessionManager:
                 [
                     dataclasses.replace(
                         message,
-                        id=new_id(MESSAGE_ID_LENGTH),
+                        id=new_message_id(),
                         branch_id=copy.id,
                         session_id=branch.session_id,
                     )
@@ -498,7 +499,7 @@ class SessionManager:
         await self.store.start_session(session, root)
         messages = [
             Message(
-                id=new_id(MESSAGE_ID_LENGTH),
+                id=new_message_id(),
                 session_id=session_id,
                 branch_id=root.id,
                 seq=seq,
@@ -621,7 +622,7 @@ class SessionManager:
             StaleSessionError: ``only_if_current`` and the session was archived or
                 its head moved; nothing was written.
         """
-        ids = new_ids(len(messages), MESSAGE_ID_LENGTH)
+        ids = new_ordered_ids(len(messages), MESSAGE_ID_RANDOM_LENGTH)
         expect_head = session.head_branch_id if only_if_current else None
         try:
             stored = await self.store.append_messages(
@@ -929,17 +930,40 @@ class SessionManager:
         return self.clock.now()
 
 
+def new_message_id() -> str:
+    """A new message id: time-ordered (see :func:`core.ids.new_ordered_ids`)."""
+    return new_ordered_ids(1, MESSAGE_ID_RANDOM_LENGTH)[0]
+
+
 def _advanced(session: Session, appended: Sequence[Message]) -> Session | None:
     """``session`` after ``appended`` were stored on its head; ``None`` if the head moved."""
     if not appended or appended[-1].branch_id != session.head_branch_id:
         return None
     last = appended[-1]
     user_at = [m.created_at for m in appended if m.role is Role.USER]
-    return dataclasses.replace(
-        session,
-        message_count=last.seq,
+    s = session
+    # Built directly: dataclasses.replace costs twice as much, on every message.
+    # tests/core/test_manager.py checks that every other field is kept.
+    return Session(
+        id=s.id,
+        scope_key=s.scope_key,
+        status=s.status,
+        owner=s.owner,
+        platform=s.platform,
+        channel_id=s.channel_id,
+        head_branch_id=s.head_branch_id,
+        created_at=s.created_at,
         updated_at=last.created_at,
-        last_activity_at=user_at[-1] if user_at else session.last_activity_at,
-        tokens_in=session.tokens_in + sum(m.tokens_in for m in appended),
-        tokens_out=session.tokens_out + sum(m.tokens_out for m in appended),
+        last_activity_at=user_at[-1] if user_at else s.last_activity_at,
+        message_count=last.seq,
+        title=s.title,
+        tags=s.tags,
+        metadata=s.metadata,
+        tokens_in=s.tokens_in + sum(m.tokens_in for m in appended),
+        tokens_out=s.tokens_out + sum(m.tokens_out for m in appended),
+        archived_at=s.archived_at,
+        archive_reason=s.archive_reason,
+        channel_key=s.channel_key,
+        resumed_at=s.resumed_at,
+        is_direct=s.is_direct,
     )

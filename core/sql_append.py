@@ -234,7 +234,9 @@ def _sqlite_time(
     assert value is not None  # None is always in ``formatted``
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"naive datetime {value.isoformat()} given to the store")
-    text = formatted[value] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    text = formatted[value] = (
+        value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    )
     return text
 
 

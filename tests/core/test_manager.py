@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -7,6 +9,7 @@ import pytest
 from core.clock import ManualClock
 from core.errors import NotFoundError
 from core.export import ExportFormat, export_session, parse_export
+from core.ids import looks_like_id
 from core.manager import SessionManager
 from core.memory_store import MemoryStore
 from core.models import ArchiveReason, Inbound, NewMessage, Role, Session
@@ -254,3 +257,36 @@ async def test_export_json_reimports(manager: SessionManager) -> None:
     assert (checkpoint.name, checkpoint.seq) == ("mid", 2)
     listed = await manager.list_sessions(SessionFilter(scope_key=session.scope_key))
     assert {s.id for s in listed} == {session.id, imported.id}
+
+
+async def test_the_session_after_an_append_keeps_every_other_field(
+    manager: SessionManager, clock: ManualClock
+) -> None:
+    """record() builds the session after an append by hand: no field may be dropped."""
+    session = (await manager.resolve(inbound())).session
+    session = await manager.update(session, title="plans", tags=("a", "b"), metadata={"k": "v"})
+    clock.advance(timedelta(minutes=3))
+    after, [stored] = await manager.record(
+        session, NewMessage(Role.ASSISTANT, "bot", "ok", tokens_in=5, tokens_out=7)
+    )
+    changed = {"message_count", "updated_at", "tokens_in", "tokens_out"}
+    for field in dataclasses.fields(Session):
+        if field.name not in changed:
+            assert getattr(after, field.name) == getattr(session, field.name), field.name
+    assert (after.message_count, after.tokens_in, after.tokens_out) == (1, 5, 7)
+    assert after.updated_at == stored.created_at == clock.now()
+    assert after.last_activity_at == session.last_activity_at  # answers keep no one active
+    assert after == await manager.get(session.id)  # what the store holds
+
+
+async def test_message_ids_sort_by_creation_time(
+    manager: SessionManager, clock: ManualClock
+) -> None:
+    session = (await manager.resolve(inbound())).session
+    ids = []
+    for n in range(5):
+        [stored] = await manager.append(session, NewMessage(Role.USER, "alice", f"m{n}"))
+        ids.append(stored.id)
+        await asyncio.sleep(0.002)  # ids carry the wall-clock millisecond
+    assert ids == sorted(ids) and len(set(ids)) == 5
+    assert all(looks_like_id(i) and len(i) == 20 for i in ids)
