@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.console import PROMPT, ConsoleAdapter, save_file
+from adapters.console import PROMPT, READ_AHEAD, ConsoleAdapter, save_file
 from core.models import Inbound, Reply, ReplyFile
 
 
@@ -213,3 +213,33 @@ async def test_a_closed_output_ends_the_console() -> None:
     adapter = ConsoleAdapter(FakeHandler(), input=io.StringIO("a\nb\n"), output=Gone())
     await adapter.start()
     await asyncio.wait_for(adapter.wait(), 5)
+
+
+async def test_input_is_read_a_bounded_number_of_lines_ahead() -> None:
+    """While a message is handled, up to READ_AHEAD more lines wait, read; no more."""
+    lines = [f"line {n}" for n in range(READ_AHEAD * 3)]
+    source = io.StringIO("".join(f"{line}\n" for line in lines))
+    release = asyncio.Event()
+    handler = FakeHandler()
+
+    async def held(inbound: Inbound) -> list[Reply]:
+        if not handler.seen:
+            await handler(inbound)
+            await release.wait()  # the first message takes its time
+            return [Reply("first")]
+        return await handler(inbound)
+
+    output = io.StringIO()
+    adapter = ConsoleAdapter(held, input=source, output=output)
+    await adapter.start()
+    ahead = sum(len(line) + 1 for line in lines[: READ_AHEAD + 1])
+    for _ in range(500):
+        if source.tell() >= ahead:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.05)
+    assert source.tell() == ahead  # the first line and READ_AHEAD more, then it waits
+    release.set()
+    await asyncio.wait_for(adapter.wait(), 5)
+    assert [m.text for m in handler.seen] == lines
+    assert output.getvalue().splitlines()[:2] == ["first", "local said line 1"]
