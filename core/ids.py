@@ -34,15 +34,29 @@ def new_ordered_ids(count: int, random_length: int = 10) -> list[str]:
     new messages writes one page of that index rather than one per message, which
     measured a sixth of SQLite's work per append.
     """
-    now = time.time_ns() // 1_000_000
-    prefix = "".join(_ALPHABET[(now >> shift) & 31] for shift in _TIME_SHIFTS)
-    return [prefix + tail for tail in new_ids(count, random_length)]
+    prefix = _time_prefix(time.time_ns() // 1_000_000)
+    symbols = random_bytes(count * random_length).translate(_BY_BYTE).decode("ascii")
+    if count == 1:
+        return [prefix + symbols]
+    return [prefix + symbols[i : i + random_length] for i in range(0, len(symbols), random_length)]
+
+
+def _time_prefix(millis: int) -> str:
+    global _last_prefix  # a cache of one entry, replaced whole (thread-safe)
+    last = _last_prefix
+    if last[0] == millis:
+        return last[1]
+    prefix = "".join(_ALPHABET[(millis >> shift) & 31] for shift in _TIME_SHIFTS)
+    _last_prefix = (millis, prefix)
+    return prefix
 
 
 TIME_LENGTH = 10
 """Characters of time in :func:`new_ordered_ids`: 50 bits of milliseconds."""
 
 _TIME_SHIFTS = tuple(range(5 * (TIME_LENGTH - 1), -1, -5))
+_last_prefix: tuple[int, str] = (-1, "")
+"""The last millisecond written and its characters (a tuple: replaced whole, thread-safe)."""
 
 
 def looks_like_id(text: str) -> bool:

@@ -21,6 +21,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from core.jsontext import json_text
+
 SCHEMA_REVISION = "0001"
 """The newest Alembic revision in ``core/migrations/versions``; a test keeps them equal.
 
@@ -71,7 +73,7 @@ class JsonText(sa.TypeDecorator[Any]):
         """Serialise to compact JSON, keeping non-ASCII text readable."""
         if value is None:
             return None
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        return json_text(value)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
         """Parse the stored JSON."""

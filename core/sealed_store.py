@@ -28,6 +28,7 @@ from core.crypto import (
     store_plain,
 )
 from core.errors import ConfigError
+from core.jsontext import json_text
 from core.models import (
     ArchiveReason,
     Branch,
@@ -186,7 +187,7 @@ class SealedStore:
     ) -> dict[str, Any]:
         if sealer is None or not data:
             return dict(data)
-        return {_SEALED_METADATA: sealer.seal(json.dumps(dict(data)), context)}
+        return {_SEALED_METADATA: sealer.seal(json_text(dict(data)), context)}
 
     def _open_mapping(
         self, sealer: Sealer | None, data: Mapping[str, Any], context: str

@@ -11,7 +11,6 @@ other.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from core.errors import ConflictError, StaleSessionError, StorageError
+from core.jsontext import json_text
 from core.models import Message, NewMessage, Role, SessionStatus
 from core.schema import UtcDateTime, branches, sessions
 from core.schema import messages as messages_table
@@ -240,10 +240,6 @@ def _sqlite_time(
     return text
 
 
-# What JsonText writes, without building an encoder per call as json.dumps does.
-_encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
-
-
 def _sqlite_row(message: Message, times: dict[datetime | None, str | None]) -> tuple[Any, ...]:
     metadata = message.metadata
     return (
@@ -254,7 +250,7 @@ def _sqlite_row(message: Message, times: dict[datetime | None, str | None]) -> t
         message.role.value,
         message.author,
         message.content,
-        _encode_json(metadata) if metadata else "{}",
+        json_text(metadata) if metadata else "{}",
         message.tokens_in,
         message.tokens_out,
         _sqlite_time(message.created_at, times),
