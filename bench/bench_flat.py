@@ -40,7 +40,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import Bot, Figure, Figures, fmt, machine, sqlite_time
+from bench.common import Bot, Figure, Figures, fmt, machine, settle, sqlite_time
 from core.context import context_history
 from core.manager import SessionManager
 from core.models import Inbound
@@ -165,6 +165,7 @@ class HistorySubject:
 
 async def timed(operation: Callable[[], Awaitable[object]], repeat: int) -> float:
     await operation()  # warm-up
+    settle()
     times = []
     for _ in range(repeat):
         began = time.perf_counter()

@@ -44,16 +44,21 @@ if __package__ in (None, ""):
 
 import sqlalchemy as sa
 
-from bench.common import Bot, Figure, Figures, fmt, machine
+from bench.common import Bot, Figure, Figures, fmt, machine, settle
 from core.context import context_history
-from core.ids import new_id
-from core.models import Inbound, Session
+from core.ids import new_id, new_ordered_ids
+from core.models import Inbound, NewMessage, Role, Session
 from core.schema import metadata
+from core.sql_append import AppendRequest, append_batch_sqlite
+from core.sql_runner import SQLITE_PRAGMAS, Checkpointer
 from core.sql_store import SqlStore
 
 CONVERSATIONS = 1_000
 TEXT = "message {i} from {user}: could you summarise the last report for me, please?"
 FLOOR_BATCH = 500
+SQL_BATCH = 50
+"""Appends per commit of sessionbot's transactions alone at 1,000 conversations: about
+what the full path gets (its "appends per commit" figure)."""
 
 
 def inbound(user: int, number: int) -> Inbound:
@@ -107,6 +112,7 @@ async def sessionbot_ingest(
                 replies = await bot.router.handle(inbound(user, number))
                 assert replies and replies[0].text.startswith("echo:"), replies
 
+        settle()
         began = time.perf_counter()
         await asyncio.gather(*(converse(u) for u in users))
         elapsed = time.perf_counter() - began
@@ -135,13 +141,19 @@ async def synchronous_setting(scratch: Path) -> str:
 
 
 def floor_rows(count: int) -> list[tuple[Any, ...]]:
-    """Rows shaped like sessionbot's: sealed-length content, JSON metadata, UTC text times."""
+    """Rows shaped like sessionbot's: sealed-length content, JSON metadata, UTC text times.
+
+    Ids are sessionbot's too (a millisecond, then random), one millisecond apart: in
+    the order sessionbot writes them.
+    """
     sealed = "sb:aes256gcm:" + "A" * 120  # the length TEXT has once sealed
     now = datetime.now(UTC).replace(tzinfo=None).isoformat(sep=" ")
-    return [
-        (new_id(16), "s1", "b1", seq, "user", "user1", sealed, "{}", 0, 0, now)
-        for seq in range(1, count + 1)
-    ]
+    start = time.time_ns() // 1_000_000
+    rows = []
+    for seq in range(1, count + 1):
+        [message_id] = new_ordered_ids(1, millis=start + seq)
+        rows.append((message_id, "s1", "b1", seq, "user", "user1", sealed, "{}", 0, 0, now))
+    return rows
 
 
 def floor_database(path: Path) -> sqlite3.Connection:
@@ -166,6 +178,7 @@ def floor(scratch: Path, rows: int, batch: int) -> float:
     db = floor_database(scratch / f"floor-{new_id()}.db")
     data = floor_rows(rows)
     try:
+        settle()
         began = time.perf_counter()
         for first in range(0, rows, batch):
             db.execute("BEGIN")
@@ -175,6 +188,54 @@ def floor(scratch: Path, rows: int, batch: int) -> float:
     finally:
         db.close()
     return rows / elapsed
+
+
+async def sessionbot_sql(
+    scratch: Path, conversations: int, appends: int, per_commit: int, history: int
+) -> float:
+    """Rows/s of sessionbot's append transactions alone, one message per append.
+
+    What the store runs for appends, on the standard library's ``sqlite3`` as the
+    store does (:func:`core.sql_append.append_batch_sqlite`: the heads read, the two
+    counter updates, the insert, with seq allocation and row building), with its
+    checkpoints on a thread of their own, ``per_commit`` appends per transaction,
+    conversations taking turns. No router, no sealing, no memory, no event loop: the
+    part of sessionbot's cost that is SQLite's and the store's.
+    """
+    path = scratch / f"sql-{new_id()}.db"
+    bot = await Bot.open(path)
+    try:
+        users = range(conversations)
+        await prefill(bot, users, history)
+        sessions = [(await bot.manager.resolve(inbound(u, 0))).session for u in users]
+    finally:
+        await bot.close()
+    sealed = "sb:aes256gcm:" + "A" * 120
+    at = datetime.now(UTC)
+    requests = []
+    for number in range(appends):
+        session = sessions[number % conversations]
+        role = Role.USER if number % 2 == 0 else Role.ASSISTANT
+        ids = tuple(new_ordered_ids(1))
+        new = NewMessage(role, "someone", sealed)
+        requests.append(AppendRequest(session.id, (new,), ids, at, session.head_branch_id))
+    db = sqlite3.connect(path, isolation_level=None)
+    for pragma in (*SQLITE_PRAGMAS, "PRAGMA wal_autocheckpoint=0"):
+        db.execute(pragma)
+    checkpointer = Checkpointer(str(path))
+    try:
+        settle()
+        began = time.perf_counter()
+        for first in range(0, appends, per_commit):
+            db.execute("BEGIN IMMEDIATE")
+            append_batch_sqlite(db, requests[first : first + per_commit])
+            db.execute("COMMIT")
+            checkpointer.wanted()
+        elapsed = time.perf_counter() - began
+    finally:
+        checkpointer.stop()
+        db.close()
+    return appends / elapsed
 
 
 # -- LangChain ----------------------------------------------------------------------
@@ -204,6 +265,7 @@ def langchain_sync(scratch: Path, turns: int) -> float:
     _wal(engine)
     try:
         history = history_class(session_id="user0", connection=engine)
+        settle()
         began = time.perf_counter()
         for number in range(turns):
             text = TEXT.format(i=number, user=0)
@@ -239,6 +301,7 @@ async def langchain_async(scratch: Path, conversations: int, turns: int) -> tupl
                 except Exception:  # "database is locked": counted, not hidden
                     failed += 1
 
+        settle()
         began = time.perf_counter()
         await asyncio.gather(*(converse(u) for u in range(conversations)))
         elapsed = time.perf_counter() - began
@@ -331,6 +394,13 @@ async def collect(rounds: int = 3, messages: int = 200, history: int = 150) -> F
             "sessionbot ingest, 1,000 fresh conversations (empty history)", "rows/s"
         ),
         "commits_1000": Figure("appends per commit, 1,000 conversations", "appends"),
+        "sql_1": Figure(
+            "sessionbot's append transactions alone, 1 conversation, one per commit", "rows/s"
+        ),
+        "sql_1000": Figure(
+            f"sessionbot's append transactions alone, 1,000 conversations, {SQL_BATCH} per commit",
+            "rows/s",
+        ),
         "floor": Figure("raw sqlite3, one INSERT + COMMIT per row", "rows/s"),
         "floor_batched": Figure(f"raw sqlite3, {FLOOR_BATCH} rows per COMMIT", "rows/s"),
         "langchain_1": Figure("LangChain SQLChatMessageHistory, 1 conversation", "rows/s"),
@@ -350,6 +420,10 @@ async def collect(rounds: int = 3, messages: int = 200, history: int = 150) -> F
         for _ in range(rounds):
             figures["floor"].samples.append(floor(scratch, 4_000, 1))
             figures["floor_batched"].samples.append(floor(scratch, 40_000, FLOOR_BATCH))
+            figures["sql_1"].samples.append(await sessionbot_sql(scratch, 1, 4_000, 1, history))
+            figures["sql_1000"].samples.append(
+                await sessionbot_sql(scratch, CONVERSATIONS, 20_000, SQL_BATCH, history)
+            )
             rate, _ = await sessionbot_ingest(scratch, 1, messages, history)
             figures["ingest_1"].samples.append(rate)
             figures["langchain_1"].samples.append(langchain_sync(scratch, messages))

@@ -24,7 +24,7 @@ def new_ids(count: int, length: int = 8) -> list[str]:
     return [symbols[i : i + length] for i in range(0, count * length, length)]
 
 
-def new_ordered_ids(count: int, random_length: int = 10) -> list[str]:
+def new_ordered_ids(count: int, random_length: int = 10, *, millis: int | None = None) -> list[str]:
     """Return ``count`` ids that sort by creation time: the millisecond, then random.
 
     Each is :data:`TIME_LENGTH` characters of the current Unix time in milliseconds
@@ -32,9 +32,10 @@ def new_ordered_ids(count: int, random_length: int = 10) -> list[str]:
     ``random_length`` random characters (50 bits at the default). Rows keyed by them
     go to the end of their primary-key index instead of anywhere in it: a commit of
     new messages writes one page of that index rather than one per message, which
-    measured a sixth of SQLite's work per append.
+    measured a sixth of SQLite's work per append. ``millis`` gives another time
+    (Unix milliseconds) than now.
     """
-    prefix = _time_prefix(time.time_ns() // 1_000_000)
+    prefix = _time_prefix(time.time_ns() // 1_000_000 if millis is None else millis)
     symbols = random_bytes(count * random_length).translate(_BY_BYTE).decode("ascii")
     if count == 1:
         return [prefix + symbols]

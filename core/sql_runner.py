@@ -68,10 +68,11 @@ class SqliteRunner:
     """Runs operations on a SQLite file through ``sqlite3``: writes group-committed, reads here.
 
     Writes share one connection to the file, kept open. A batch of writes runs in one
-    ``BEGIN IMMEDIATE`` … ``COMMIT`` on it: on the event loop's thread when the batch is
-    small and nothing else is writing (see :data:`INLINE_BATCH`), otherwise on the
-    writer thread, so that SQLite's own work on a large batch (it lets go of the GIL)
-    overlaps with the loop's.
+    ``BEGIN IMMEDIATE`` … ``COMMIT`` on it: on the event loop's thread when every write
+    in it is quick (:meth:`write_quick`, :meth:`write_on_driver`; at most
+    :data:`INLINE_BATCH` of them) and the lock is free, otherwise on the writer thread.
+    Folding the write-ahead log into the file happens on a thread of its own (see
+    :class:`Checkpointer`).
 
     Args:
         url: a ``sqlite+pysqlite`` URL naming a file.
@@ -260,9 +261,9 @@ class SqliteRunner:
         self, conn: sa.Connection, db: sqlite3.Connection, transaction: sa.RootTransaction | None
     ) -> None:
         try:
-            if transaction is not None and transaction.is_active:
-                transaction.rollback()
-            elif db.in_transaction:
+            if transaction is not None:
+                transaction.rollback()  # ends SQLAlchemy's view too, even if deactivated
+            if db.in_transaction:
                 db.execute("ROLLBACK")
         except Exception:
             # Whatever state it is in, the next transaction starts on a new connection.
@@ -381,11 +382,11 @@ class Checkpointer:
             logger.warning("checkpoint of %s failed: %s", self._path, exc)
 
 
-INLINE_BATCH = 4
-"""Writes in a batch at most for it to run on the event loop's thread.
+INLINE_BATCH = 64
+"""Quick writes in a batch at most for it to run on the event loop's thread.
 
-A lone conversation's appends come one at a time; many conversations' appends come in
-batches of dozens, which the writer thread takes. Measured in bench/README.md.
+Appends of any number of conversations make one write (see
+:mod:`core.sql_append`); new sessions and their keys are a write each.
 """
 
 _LOCKED = object()

@@ -208,3 +208,20 @@ async def test_the_log_stays_short_under_steady_writes(
         assert frames < written
     finally:
         await runner.close()
+
+
+def _add_twice(conn: sa.Connection, text: str) -> None:
+    conn.exec_driver_sql("INSERT INTO notes (id, text) VALUES (1, ?)", (text,))
+    conn.exec_driver_sql("INSERT INTO notes (id, text) VALUES (1, ?)", (text,))
+
+
+async def test_a_write_the_database_refuses_is_rolled_back_on_either_thread(
+    runner: SqliteRunner, tmp_path: Path
+) -> None:
+    for write in (runner.write_quick, runner.write):
+        with pytest.raises(sa.exc.IntegrityError):
+            await write(_add_twice, "twice")
+        assert _notes(tmp_path / "db.sqlite") == []
+    await runner.write_quick(_add, "after")
+    await runner.write(_add, "and on the thread")
+    assert _notes(tmp_path / "db.sqlite") == ["after", "and on the thread"]
