@@ -78,6 +78,20 @@ TARGETS = (
     Target("ingest, 1 conversation vs LangChain, 1", "ingest_1", "langchain_1"),
     Target("console fed a file (1 conversation) vs the floor", "console", "floor", 0.5),
     Target("batched floor vs single-commit floor", "floor_batched", "floor"),
+    Target(
+        "sessionbot's append transactions alone, 1 conversation, vs the floor", "sql_1", "floor"
+    ),
+    Target("console fed a file vs sessionbot's append transactions alone", "console", "sql_1"),
+    Target(
+        "sessionbot's append transactions alone, 1,000 conversations, vs the floor",
+        "sql_1000",
+        "floor",
+    ),
+    Target(
+        "ingest, 1,000 conversations vs sessionbot's append transactions alone",
+        "ingest_1000",
+        "sql_1000",
+    ),
     Target("appends per commit, 1,000 conversations", "commits_1000", ratio=False),
     Target(
         "/history 50: 1,000,000 vs 100 messages",
