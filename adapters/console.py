@@ -220,16 +220,19 @@ class _LineReader:
 
     A daemon thread, rather than the loop's executor, because a read from a
     terminal may never return: the executor would hold up interpreter exit after
-    Ctrl-C, while a daemon thread does not. The thread stays up to ``ahead`` lines
-    ahead of the handler, so a file or a pipe full of lines costs no hand-over per
-    line (a terminal gives a line at a time anyway). Works the same for terminals,
-    pipes, redirected files and in-memory streams.
+    Ctrl-C, while a daemon thread does not. The thread keeps up to ``ahead`` lines
+    ahead of the handler, and refills once half of them are taken, so a file or a
+    pipe full of lines costs one wake-up of each side per ``ahead / 2`` lines (a
+    terminal gives a line at a time anyway). Works the same for terminals, pipes,
+    redirected files and in-memory streams.
     """
 
     def __init__(self, stream: TextIO, ahead: int = READ_AHEAD) -> None:
         self._stream = stream
-        self._room = threading.Semaphore(ahead)
+        self._ahead = ahead
         self._lines: deque[_Item] = deque()
+        self._wanted = threading.Event()
+        """Set by the loop when the lines read ahead are down to half."""
         self._arrived: asyncio.Event | None = None
         self._ended = False
 
@@ -245,7 +248,8 @@ class _LineReader:
             self._arrived.clear()
             await self._arrived.wait()
         item = self._lines.popleft()
-        self._room.release()
+        if len(self._lines) <= self._ahead // 2 and not self._wanted.is_set():
+            self._wanted.set()
         if isinstance(item, BaseException):
             raise item
         self._ended = item is None
@@ -253,14 +257,21 @@ class _LineReader:
 
     def _read(self, post: Callable[[], bool]) -> None:
         while True:
-            self._room.acquire()
+            if len(self._lines) >= self._ahead:
+                self._wanted.clear()
+                if len(self._lines) >= self._ahead:  # not taken meanwhile: wait until it is
+                    self._wanted.wait()
+                continue
             item: _Item
             try:
                 item = self._stream.readline() or None
             except Exception as error:  # handed to the loop, where it fails the adapter
                 item = error
             self._lines.append(item)
-            if not post() or item is None:
+            # Only a reader that found nothing waits to be told; the others find it.
+            if len(self._lines) == 1 and not post():
+                return
+            if item is None:
                 return
 
 
