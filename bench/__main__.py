@@ -227,7 +227,7 @@ def run(quick: bool, only: set[str]) -> list[str]:
         step("bench_ingest", lambda: asyncio.run(bench_ingest.collect()))
         step("bench_flat", lambda: asyncio.run(bench_flat.collect(rounds=3)))
         step("bench_memory", lambda: bench_memory.collect())
-        step("bench_startup", lambda: bench_startup.collect(500, 3))
+        step("bench_startup", lambda: bench_startup.collect(2000, 3))
         step(
             "bench_history", lambda: others("bench_history", ["--repeat", "100", "--rounds", "10"])
         )

@@ -350,7 +350,12 @@ class Checkpointer:
             self._thread = None
 
     def _run(self) -> None:
-        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        try:
+            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            # Commits go on; the log grows until the next store opens the file.
+            logger.error("cannot open %s to checkpoint it: %s", self._path, exc)
+            return
         try:
             # Waits for a writer to finish, and for readers to leave the log before a
             # restart, hold writers off meanwhile: never long.
