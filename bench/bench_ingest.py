@@ -32,6 +32,7 @@ import asyncio
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Awaitable, Callable
@@ -222,14 +223,17 @@ async def sessionbot_sql(
     db = sqlite3.connect(path, isolation_level=None)
     for pragma in (*SQLITE_PRAGMAS, "PRAGMA wal_autocheckpoint=0"):
         db.execute(pragma)
-    checkpointer = Checkpointer(str(path))
+    # As in the store: the checkpointer holds this process's writer off by its lock.
+    writing = threading.Lock()
+    checkpointer = Checkpointer(str(path), writing)
     try:
         settle()
         began = time.perf_counter()
         for first in range(0, appends, per_commit):
-            db.execute("BEGIN IMMEDIATE")
-            append_batch_sqlite(db, requests[first : first + per_commit])
-            db.execute("COMMIT")
+            with writing:
+                db.execute("BEGIN IMMEDIATE")
+                append_batch_sqlite(db, requests[first : first + per_commit])
+                db.execute("COMMIT")
             checkpointer.wanted()
         elapsed = time.perf_counter() - began
     finally:
