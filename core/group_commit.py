@@ -71,9 +71,9 @@ class GroupCommit(Generic[R, T]):
         self._pending: list[tuple[R, asyncio.Future[T]]] = []
         self._writer: asyncio.Task[None] | None = None
         self._alone: asyncio.Event | None = None
+        """Set while a request is written alone in its caller's task (``lone_at_once``)."""
         self._alone_this_turn: asyncio.Task[object] | None = None
         """The task that wrote alone in this turn of the event loop, if one did."""
-        """Set while a request is written alone in its caller's task (``lone_at_once``)."""
         self.batches = 0
         """How many transactions were run (retries of single requests included)."""
 
