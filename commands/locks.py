@@ -1,30 +1,75 @@
-"""A fixed pool of locks that keeps each conversation's messages in order."""
+"""A lock per conversation in progress, which keeps its messages in order."""
 
 from __future__ import annotations
 
 import asyncio
-import zlib
+from types import TracebackType
 
 
-class StripedLocks:
-    """``stripes`` asyncio locks; a key always maps to the same one.
+class KeyedLocks:
+    """One asyncio lock per key, kept only while someone holds or awaits it.
 
-    Two keys may share a lock (then they wait for each other, which is harmless);
-    one key never has two. Memory is fixed, unlike a lock per session.
-
-    Args:
-        stripes: how many locks to keep.
+    Messages of one key wait for each other, in arrival order (asyncio's locks are
+    fair); messages of different keys never do, however long one of them takes (an
+    LLM's answer, an export of a long history). Memory follows the keys in progress
+    at this moment, not every key ever seen.
     """
 
-    def __init__(self, stripes: int = 256) -> None:
-        if stripes < 1:
-            raise ValueError("stripes must be at least 1")
-        self._locks = tuple(asyncio.Lock() for _ in range(stripes))
+    def __init__(self) -> None:
+        self._entries: dict[str, _Entry] = {}
 
     def __len__(self) -> int:
-        return len(self._locks)
+        """How many keys are held or awaited right now."""
+        return len(self._entries)
 
-    def lock_for(self, key: str) -> asyncio.Lock:
-        """Return the lock that guards ``key``."""
-        # crc32 rather than hash(): the same key maps to the same stripe in every run.
-        return self._locks[zlib.crc32(key.encode("utf-8", "surrogatepass")) % len(self._locks)]
+    def lock_for(self, key: str) -> _Holding:
+        """Return an ``async with`` context that holds ``key``'s lock."""
+        return _Holding(self._entries, key)
+
+
+class _Entry:
+    __slots__ = ("lock", "users")
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.users = 0
+        """Tasks holding or awaiting the lock; the entry goes when none is left."""
+
+
+class _Holding:
+    __slots__ = ("_entries", "_entry", "_key")
+
+    def __init__(self, entries: dict[str, _Entry], key: str) -> None:
+        self._entries = entries
+        self._key = key
+        self._entry: _Entry | None = None
+
+    async def __aenter__(self) -> None:
+        entry = self._entries.get(self._key)
+        if entry is None:
+            entry = self._entries[self._key] = _Entry()
+        entry.users += 1
+        self._entry = entry
+        try:
+            await entry.lock.acquire()
+        except BaseException:
+            # Cancelled while waiting: this task neither holds nor awaits it any more.
+            self._leave(entry)
+            raise
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        entry = self._entry
+        assert entry is not None, "released without being held"
+        entry.lock.release()
+        self._leave(entry)
+
+    def _leave(self, entry: _Entry) -> None:
+        self._entry = None
+        entry.users -= 1
+        if not entry.users:
+            del self._entries[self._key]

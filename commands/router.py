@@ -12,7 +12,7 @@ import logging
 
 from commands.context import CommandContext
 from commands.conversation import converse
-from commands.locks import StripedLocks
+from commands.locks import KeyedLocks
 from commands.parser import ParsedCommand, parse_command
 from commands.registry import Command, Registry
 from commands.settings import RouterSettings
@@ -55,7 +55,7 @@ class Router:
         self.responder = responder
         self.registry = registry
         self.settings = settings or RouterSettings()
-        self._locks = StripedLocks()
+        self._locks = KeyedLocks()
         self._limiter = RateLimiter(self.settings.rate_limit_per_minute)
 
     async def handle(self, inbound: Inbound) -> list[Reply]:

@@ -285,6 +285,21 @@ async def test_another_conversation_does_not_wait(chat: Chat) -> None:
     assert await blocked == [Reply("re: one")]
 
 
+async def test_a_slow_answer_holds_up_no_other_conversation() -> None:
+    # An LLM can take many seconds: every other user must get on meanwhile.
+    responder = GatedResponder()
+    chat = Chat(responder=responder)
+    blocked = asyncio.create_task(chat.send("slow"))
+    await asyncio.sleep(0)
+    for i in range(1_000):
+        responder.gate(f"m{i}").set()
+        async with asyncio.timeout(1):
+            assert await chat.send(f"m{i}", user=f"user{i}") == [Reply(f"re: m{i}")]
+    assert not blocked.done()
+    responder.gate("slow").set()
+    assert await blocked == [Reply("re: slow")]
+
+
 # -- properties ---------------------------------------------------------------
 
 COMMANDS = [
