@@ -7,6 +7,7 @@ caller's scope, and leaves the transactions to the :class:`~core.store.Store`.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -814,6 +815,10 @@ class SessionManager:
                     break
                 yield chunk
                 low = chunk[-1].seq + 1
+                # A SQLite read runs on the event loop's thread and never suspends:
+                # without a turn here, an export of a long history would hold up
+                # every other conversation until the last chunk.
+                await asyncio.sleep(0)
 
     async def _visible(self, segments: list[_Segment], message_id: str) -> Message:
         message = await self.store.get_message(message_id)

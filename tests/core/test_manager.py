@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from core.export import ExportFormat, export_session, parse_export
 from core.ids import looks_like_id
 from core.manager import SessionManager
 from core.memory_store import MemoryStore
-from core.models import ArchiveReason, Inbound, NewMessage, Role, Session
+from core.models import ArchiveReason, Inbound, Message, NewMessage, Role, Session
 from core.scope import Scope
 from core.store import SessionFilter
 
@@ -290,3 +291,55 @@ async def test_message_ids_sort_by_creation_time(
         await asyncio.sleep(0.002)  # ids carry the wall-clock millisecond
     assert ids == sorted(ids) and len(set(ids)) == 5
     assert all(looks_like_id(i) and len(i) == 20 for i in ids)
+
+
+class _ReadLog(MemoryStore):
+    """A store that notes each message read in a shared log."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.log = log
+
+    async def read_messages(
+        self,
+        branch_id: str,
+        *,
+        min_seq: int = 1,
+        max_seq: int | None = None,
+        limit: int,
+        newest_first: bool,
+    ) -> list[Message]:
+        self.log.append("read")
+        return await super().read_messages(
+            branch_id, min_seq=min_seq, max_seq=max_seq, limit=limit, newest_first=newest_first
+        )
+
+
+async def test_reading_a_long_history_lets_other_conversations_run() -> None:
+    # A SQLite read never suspends: an export must give the loop a turn between
+    # chunks, or every other conversation waits for the whole history.
+    log: list[str] = []
+    manager = SessionManager(_ReadLog(log))
+    session = (await manager.resolve(inbound())).session
+    for start in range(0, 1_200, 100):
+        await manager.append(
+            session, *(NewMessage(Role.USER, "alice", f"m{i}") for i in range(start, start + 100))
+        )
+    session = await manager.get(session.id)
+    stop = asyncio.Event()
+
+    async def other_conversation() -> None:
+        while not stop.is_set():
+            log.append("other")
+            await asyncio.sleep(0)
+
+    log.clear()
+    other = asyncio.create_task(other_conversation())
+    await asyncio.sleep(0)
+    messages = await manager.all_messages(session)
+    stop.set()
+    await other
+    assert [m.content for m in messages] == [f"m{i}" for i in range(1_200)]
+    reads = [i for i, event in enumerate(log) if event == "read"]
+    assert len(reads) == 3
+    assert all("other" in log[a:b] for a, b in itertools.pairwise(reads))
