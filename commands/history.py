@@ -9,7 +9,7 @@ from commands.context import CommandContext
 from commands.formatting import one_line, plural
 from commands.registry import Registry
 from core.errors import UsageError
-from core.export import ExportFormat, export_session
+from core.export import ExportFormat, render_export
 from core.models import Message, Reply
 
 registry = Registry()
@@ -57,7 +57,7 @@ async def history_export(ctx: CommandContext) -> Reply:
     fmt = _export_format(ctx.args[0]) if ctx.args else ExportFormat.MARKDOWN
     messages = await ctx.manager.all_messages(ctx.session)
     checkpoints = await ctx.manager.list_checkpoints(ctx.session)
-    file = export_session(ctx.session, messages, checkpoints, fmt)
+    file = await render_export(ctx.session, messages, checkpoints, fmt)
     count = plural(len(messages), "message")
     return Reply(f"Here is this conversation as {fmt.value} ({count}).", file=file)
 

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 
 import pytest
 
 from core.errors import UsageError
-from core.export import ExportFormat, export_session, parse_export
+from core.export import ExportFormat, export_session, parse_export, render_export
 from core.models import Message, Role, Session, SessionStatus
 
 WHEN = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
@@ -68,3 +69,35 @@ def test_json_round_trips() -> None:
 def test_bad_imports_say_why(data: bytes, why: str) -> None:
     with pytest.raises(UsageError, match=why):
         parse_export(data)
+
+
+@pytest.mark.parametrize("fmt", list(ExportFormat))
+async def test_rendering_on_the_loop_gives_the_same_file(fmt: ExportFormat) -> None:
+    many = [
+        Message(f"m{i}", "s1", "b", i, Role.USER, "alice", f"line {i}\nmore", WHEN)
+        for i in range(1, 3_001)
+    ]
+    assert await render_export(session(), many, [], fmt) == export_session(session(), many, [], fmt)
+
+
+async def test_rendering_a_long_history_lets_other_conversations_run() -> None:
+    many = [
+        Message(f"m{i}", "s1", "b", i, Role.USER, "alice", f"message {i}", WHEN)
+        for i in range(1, 10_001)
+    ]
+    turns = 0
+    done = asyncio.Event()
+
+    async def other_conversation() -> None:
+        nonlocal turns
+        while not done.is_set():
+            turns += 1
+            await asyncio.sleep(0)
+
+    other = asyncio.create_task(other_conversation())
+    await asyncio.sleep(0)
+    await render_export(session(), many, [], ExportFormat.MARKDOWN)
+    done.set()
+    await other
+    # 10,000 messages are 50,000 lines: the other task ran many times meanwhile.
+    assert turns > 10
