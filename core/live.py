@@ -3,8 +3,8 @@
 Before its reply, every plain message used to read three things: its channel's
 settings, its scope key's active session and the session's context window (about a
 hundred messages, each decrypted). That was nine tenths of a message's cost.
-:class:`LiveSessions` keeps them between messages, for a bounded number of the most
-recently active conversations (least recently used ones are dropped first):
+:class:`LiveSessions` keeps them between messages, for a bounded number of recently
+active conversations (see :class:`LiveSessions` for which are dropped):
 
 * a channel's settings, for :data:`SETTINGS_TTL_SECONDS` (this process's own changes
   are seen at once; another worker's within that time);
@@ -33,6 +33,7 @@ that conversation or forgets it.
 from __future__ import annotations
 
 import itertools
+import random
 import time
 from collections import OrderedDict, deque
 from collections.abc import Sequence
@@ -45,6 +46,9 @@ SETTINGS_TTL_SECONDS = 5.0
 """How long a channel's settings are used without reading them again."""
 
 _MAX_SETTINGS = 10_000
+
+EVICTION_SAMPLES = 5
+"""Conversations looked at to choose the one to drop: the least recently used of them."""
 
 
 @dataclass(slots=True)
@@ -61,23 +65,46 @@ class _Conversation:
     window_head: str = ""
     window_upto: int = -1
     window_budget: int = 0
+    used: int = 0
+    """When it was last used, on :class:`LiveSessions`' own count."""
+    slot: int = 0
+    """Its place in :attr:`LiveSessions._keys`."""
 
 
 class LiveSessions:
-    """A bounded, least-recently-used memory of conversations in progress.
+    """A bounded memory of conversations in progress.
+
+    Past ``capacity``, the least recently used of :data:`EVICTION_SAMPLES`
+    conversations picked at random is dropped (all of them, when there are no more).
+    Strict least-recently-used order would drop the very conversation that speaks
+    next whenever a round of conversations is a little larger than the memory: with
+    1,001 conversations taking turns and room for 1,000, every message would read
+    its session and context from the store, about nine times the work. Sampled, about
+    one message in a few hundred does.
 
     Args:
         capacity: how many conversations are kept; 0 keeps none (every message then
             reads its session and context from the store).
         settings_ttl: seconds a channel's settings are used before being read again.
+        rng: where the random picks come from (tests pass a seeded one).
     """
 
-    def __init__(self, capacity: int, *, settings_ttl: float = SETTINGS_TTL_SECONDS) -> None:
+    def __init__(
+        self,
+        capacity: int,
+        *,
+        settings_ttl: float = SETTINGS_TTL_SECONDS,
+        rng: random.Random | None = None,
+    ) -> None:
         if capacity < 0:
             raise ValueError("capacity must be at least 0")
         self.capacity = capacity
         self._settings_ttl = settings_ttl
-        self._by_key: OrderedDict[str, _Conversation] = OrderedDict()
+        self._by_key: dict[str, _Conversation] = {}
+        self._keys: list[str] = []
+        """The remembered scope keys, in no order: for picking at random."""
+        self._ticks = itertools.count(1)
+        self._random = rng or random.Random()
         self._key_of: dict[str, str] = {}
         self._settings: OrderedDict[str, tuple[float, ChannelSettings | None]] = OrderedDict()
 
@@ -115,7 +142,7 @@ class LiveSessions:
         conversation = self._by_key.get(scope_key)
         if conversation is None:
             return None
-        self._by_key.move_to_end(scope_key)
+        conversation.used = next(self._ticks)
         return conversation.session
 
     def keep(self, session: Session) -> None:
@@ -126,20 +153,34 @@ class LiveSessions:
         conversation = self._by_key.get(key)
         if conversation is not None and conversation.session.id == session.id:
             conversation.session = session
-            self._by_key.move_to_end(key)
+            conversation.used = next(self._ticks)
             return
         self.forget(key)
-        self._by_key[key] = _Conversation(session)
+        self._by_key[key] = _Conversation(session, used=next(self._ticks), slot=len(self._keys))
+        self._keys.append(key)
         self._key_of[session.id] = key
         while len(self._by_key) > self.capacity:
-            _, dropped = self._by_key.popitem(last=False)
-            self._key_of.pop(dropped.session.id, None)
+            self.forget(self._least_recently_used_of_a_few())
+
+    def _least_recently_used_of_a_few(self) -> str:
+        """Pick the conversation to drop; never the one kept last (the end of the list)."""
+        others = len(self._keys) - 1
+        if others <= EVICTION_SAMPLES:
+            picked = self._keys[:others]
+        else:
+            picked = [self._keys[self._random.randrange(others)] for _ in range(EVICTION_SAMPLES)]
+        return min(picked, key=lambda key: self._by_key[key].used)
 
     def forget(self, scope_key: str) -> None:
         """Drop what is remembered of ``scope_key``."""
         conversation = self._by_key.pop(scope_key, None)
-        if conversation is not None:
-            self._key_of.pop(conversation.session.id, None)
+        if conversation is None:
+            return
+        self._key_of.pop(conversation.session.id, None)
+        last = self._keys.pop()
+        if last != scope_key:
+            self._keys[conversation.slot] = last
+            self._by_key[last].slot = conversation.slot
 
     def forget_session(self, session_id: str) -> None:
         """Drop the conversation whose active session is ``session_id``, if remembered."""
@@ -150,6 +191,7 @@ class LiveSessions:
     def clear(self) -> None:
         """Drop everything (after changes too broad to follow one by one)."""
         self._by_key.clear()
+        self._keys.clear()
         self._key_of.clear()
         self._settings.clear()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import random
 import types
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -103,6 +104,45 @@ def test_keeping_a_session_again_refreshes_it_in_place() -> None:
     live.keep(third)
     assert len(live) == 2
     assert live.session("k0") == moved_on and live.session("k1") is None
+
+
+def test_a_round_a_little_larger_than_the_memory_mostly_finds_it() -> None:
+    # 101 conversations taking turns with room for 100: strict least-recently-used
+    # order would drop each one just before it speaks again, every time.
+    live = LiveSessions(100, rng=random.Random(7))
+    sessions = [conversation(f"k{n}") for n in range(101)]
+    misses = 0
+    for _ in range(20):
+        for session in sessions:
+            if live.session(session.scope_key) is None:
+                misses += 1
+                live.keep(session)
+    assert len(live) == 100
+    assert misses < 101 + 19 * 101 // 10
+
+
+def test_a_conversation_in_constant_use_is_never_dropped() -> None:
+    live = LiveSessions(10, rng=random.Random(3))
+    hot = conversation("hot")
+    live.keep(hot)
+    for n in range(1_000):
+        live.keep(conversation(f"k{n}"))
+        assert live.session("hot") == hot
+
+
+def test_forgetting_keeps_every_other_conversation_findable() -> None:
+    live = LiveSessions(50, rng=random.Random(5))
+    sessions = {f"k{n}": conversation(f"k{n}") for n in range(50)}
+    for session in sessions.values():
+        live.keep(session)
+    for n in range(0, 50, 3):
+        live.forget(f"k{n}")
+        del sessions[f"k{n}"]
+    assert len(live) == len(sessions)
+    assert all(live.session(key) == session for key, session in sessions.items())
+    for n in range(100, 200):
+        live.keep(conversation(f"k{n}"))
+    assert len(live) == 50
 
 
 def test_capacity_zero_remembers_nothing() -> None:
