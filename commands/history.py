@@ -55,11 +55,12 @@ def _line(message: Message) -> str:
 async def history_export(ctx: CommandContext) -> Reply:
     """Send this conversation as a file: markdown (the default), json or text."""
     fmt = _export_format(ctx.args[0]) if ctx.args else ExportFormat.MARKDOWN
-    messages = await ctx.manager.all_messages(ctx.session)
     checkpoints = await ctx.manager.list_checkpoints(ctx.session)
-    file = await render_export(ctx.session, messages, checkpoints, fmt)
-    count = plural(len(messages), "message")
-    return Reply(f"Here is this conversation as {fmt.value} ({count}).", file=file)
+    chunks = ctx.manager.message_chunks(ctx.session)
+    file, count = await render_export(ctx.session, chunks, checkpoints, fmt)
+    return Reply(
+        f"Here is this conversation as {fmt.value} ({plural(count, 'message')}).", file=file
+    )
 
 
 def _export_format(text: str) -> ExportFormat:

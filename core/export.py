@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterable, Iterator, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -42,33 +41,32 @@ def export_session(
     fmt: ExportFormat,
 ) -> ReplyFile:
     """Render a session's visible history as a file."""
-    content = "".join(_pieces(session, messages, checkpoints, fmt))
-    return _file(session, content, fmt)
+    body = list(_message_pieces(messages, fmt, first=True))
+    return _file(session, _assemble(session, body, len(messages), checkpoints, fmt), fmt)
 
 
 async def render_export(
     session: Session,
-    messages: Sequence[Message],
+    chunks: AsyncIterable[Sequence[Message]],
     checkpoints: Sequence[Checkpoint],
     fmt: ExportFormat,
-) -> ReplyFile:
-    """:func:`export_session` on the event loop, giving other tasks a turn as it goes.
+) -> tuple[ReplyFile, int]:
+    """:func:`export_session` of a history read in chunks, rendered as they come.
 
-    A long history takes a while to render (about half a second for 100,000
-    messages): in one go it would hold up every other conversation, and on a thread
-    it would too, taking the interpreter's lock from the loop every time the loop
-    waits for SQLite.
+    Returns the file and how many messages it holds.
+
+    Only the text is kept, never every message at once: a long history's messages
+    would take far more memory than their text, and each full garbage collection
+    would walk them all (a pause of a tenth of a second for 100,000 messages, for
+    every conversation the event loop serves). The chunks are what gives other
+    conversations their turns (see :meth:`SessionManager.message_chunks`).
     """
-    parts: list[str] = []
-    for count, piece in enumerate(_pieces(session, messages, checkpoints, fmt), 1):
-        parts.append(piece)
-        if not count % PIECES_PER_TURN:
-            await asyncio.sleep(0)
-    return _file(session, "".join(parts), fmt)
-
-
-PIECES_PER_TURN = 2_000
-"""Pieces of an export rendered between two turns of the event loop: about 1 ms."""
+    body: list[str] = []
+    count = 0
+    async for chunk in chunks:
+        body.extend(_message_pieces(chunk, fmt, first=not count))
+        count += len(chunk)
+    return _file(session, _assemble(session, body, count, checkpoints, fmt), fmt), count
 
 
 def _file(session: Session, content: str, fmt: ExportFormat) -> ReplyFile:
@@ -76,57 +74,94 @@ def _file(session: Session, content: str, fmt: ExportFormat) -> ReplyFile:
     return ReplyFile(name=name, content=content.encode("utf-8"), mime_type=fmt.mime_type)
 
 
-def _pieces(
+def _assemble(
     session: Session,
-    messages: Sequence[Message],
+    body: list[str],
+    count: int,
     checkpoints: Sequence[Checkpoint],
     fmt: ExportFormat,
-) -> Iterator[str]:
-    """The export's text, in pieces of a line or so."""
-    if fmt is ExportFormat.JSON:
-        encoder = json.JSONEncoder(ensure_ascii=False, indent=2)
-        yield from encoder.iterencode(_json_document(session, messages, checkpoints))
-        yield "\n"
-        return
-    render = _markdown if fmt is ExportFormat.MARKDOWN else _text
-    for number, line in enumerate(render(session, messages)):
-        if number:
-            yield "\n"
-        yield line
+) -> str:
+    """The whole export: its header, then ``body`` (``count`` messages' pieces)."""
+    if fmt is ExportFormat.MARKDOWN:
+        return "\n".join(_markdown_header(session, count)) + "".join(body)
     if fmt is ExportFormat.TEXT:
-        yield "\n"
+        header = f"Session {session.id}" + (f": {session.title}" if session.title else "")
+        return header + "\n" + "".join(body) + "\n"
+    document = _json_document(session, [_MESSAGES] if count else [], checkpoints, count)
+    text = json.dumps(document, ensure_ascii=False, indent=2)
+    if count:
+        # The document's top-level keys alone are indented by two spaces.
+        text = text.replace(
+            f'\n  "messages": [\n{_JSON_ITEM_INDENT}{json.dumps(_MESSAGES)}\n  ]',
+            f'\n  "messages": [\n{"".join(body)}\n  ]',
+            1,
+        )
+    return text + "\n"
+
+
+_MESSAGES = "\x00messages\x00"
+"""Stands for the messages in the JSON document, until their text replaces it."""
+
+
+def _message_pieces(
+    messages: Sequence[Message], fmt: ExportFormat, *, first: bool
+) -> Iterator[str]:
+    """The text of ``messages`` in an export, ``first`` if no message comes before them."""
+    if fmt is ExportFormat.MARKDOWN:
+        for message in messages:
+            yield f"\n**{message.author}** ({message.role.value}, {_stamp(message.created_at)}):"
+            yield "\n"
+            for line in message.content.splitlines() or [""]:
+                yield f"\n> {line}" if line else "\n>"
+            yield "\n"
+    elif fmt is ExportFormat.TEXT:
+        for message in messages:
+            yield f"\n[{_stamp(message.created_at)}] {message.author}: {message.content}"
+    else:
+        for message in messages:
+            encoded = json.dumps(_json_message(message), ensure_ascii=False, indent=2)
+            yield (
+                ("" if first else ",\n")
+                + _JSON_ITEM_INDENT
+                + encoded.replace("\n", "\n" + _JSON_ITEM_INDENT)
+            )
+            first = False
+
+
+_JSON_ITEM_INDENT = " " * 4
+"""A message's indent in the JSON export: an item of ``messages``, itself in the document."""
 
 
 def _stamp(when: datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _markdown(session: Session, messages: Sequence[Message]) -> Iterator[str]:
+def _markdown_header(session: Session, count: int) -> Iterator[str]:
     yield f"# {session.title or 'Session ' + session.id}"
     yield ""
     yield f"- id: `{session.id}`"
     yield f"- created: {_stamp(session.created_at)}"
-    yield f"- messages: {len(messages)}"
+    yield f"- messages: {count}"
     if session.tags:
         yield f"- tags: {', '.join(session.tags)}"
     yield ""
-    for message in messages:
-        yield f"**{message.author}** ({message.role.value}, {_stamp(message.created_at)}):"
-        yield ""
-        for line in message.content.splitlines() or [""]:
-            yield f"> {line}" if line else ">"
-        yield ""
 
 
-def _text(session: Session, messages: Sequence[Message]) -> Iterator[str]:
-    yield f"Session {session.id}" + (f": {session.title}" if session.title else "")
-    yield ""
-    for message in messages:
-        yield f"[{_stamp(message.created_at)}] {message.author}: {message.content}"
+def _json_message(message: Message) -> dict[str, Any]:
+    return {
+        "seq": message.seq,
+        "role": message.role.value,
+        "author": message.author,
+        "content": message.content,
+        "metadata": dict(message.metadata),
+        "tokens_in": message.tokens_in,
+        "tokens_out": message.tokens_out,
+        "created_at": message.created_at.isoformat(),
+    }
 
 
 def _json_document(
-    session: Session, messages: Sequence[Message], checkpoints: Sequence[Checkpoint]
+    session: Session, messages: list[Any], checkpoints: Sequence[Checkpoint], count: int
 ) -> dict[str, Any]:
     return {
         "format": "sessionbot-export",
@@ -138,19 +173,7 @@ def _json_document(
             "metadata": dict(session.metadata),
             "created_at": session.created_at.isoformat(),
         },
-        "messages": [
-            {
-                "seq": message.seq,
-                "role": message.role.value,
-                "author": message.author,
-                "content": message.content,
-                "metadata": dict(message.metadata),
-                "tokens_in": message.tokens_in,
-                "tokens_out": message.tokens_out,
-                "created_at": message.created_at.isoformat(),
-            }
-            for message in messages
-        ],
+        "messages": messages,
         "checkpoints": [
             {
                 "name": checkpoint.name,
@@ -160,7 +183,7 @@ def _json_document(
                 "created_at": checkpoint.created_at.isoformat(),
             }
             for checkpoint in checkpoints
-            if checkpoint.seq <= len(messages)
+            if checkpoint.seq <= count
         ],
     }
 

@@ -48,6 +48,9 @@ SESSION_ID_LENGTH = 10
 MESSAGE_ID_RANDOM_LENGTH = 10
 """Random characters of a message id, after the time (see :func:`core.ids.new_ordered_ids`)."""
 _CHUNK = 500
+_READ_CHUNK = 100
+"""Messages read at a time for a whole history, between two turns of the event loop:
+about 2 ms of reading, opening sealed values and rendering, while others wait."""
 _AUTOMATIC = (ArchiveReason.DAILY, ArchiveReason.IDLE)
 
 
@@ -734,11 +737,19 @@ class SessionManager:
         return HistoryPage(tuple(page), has_more=len(found) > limit)
 
     async def all_messages(self, session: Session) -> list[Message]:
-        """Return the whole visible history, oldest first (exports)."""
+        """Return the whole visible history, oldest first."""
         messages: list[Message] = []
-        async for chunk in self._iter_segments(await self._head_segments(session)):
+        async for chunk in self.message_chunks(session):
             messages.extend(chunk)
         return messages
+
+    async def message_chunks(self, session: Session) -> AsyncIterator[list[Message]]:
+        """Yield the whole visible history, oldest first, a few hundred messages at a time.
+
+        Other tasks get a turn of the event loop between chunks (exports).
+        """
+        async for chunk in self._iter_segments(await self._head_segments(session)):
+            yield chunk
 
     async def clear(self, session: Session, *, by: str) -> tuple[Session, Checkpoint | None]:
         """Start an empty head branch; settings and checkpoints stay.
@@ -808,7 +819,7 @@ class SessionManager:
                     segment.branch_id,
                     min_seq=low,
                     max_seq=segment.hi,
-                    limit=_CHUNK,
+                    limit=_READ_CHUNK,
                     newest_first=False,
                 )
                 if not chunk:

