@@ -3,7 +3,8 @@
 ``python -m bench`` (what ``make bench`` runs) runs, in this order: ingest against the
 raw sqlite3 floor and LangChain (``bench_ingest``), flat costs at 100 and 1,000,000
 (``bench_flat``), memory for 100,000 sessions (``bench_memory``), start-up and the
-console fed a file (``bench_startup``), then ``bench_history``, ``bench_resets`` and
+console fed a file (``bench_startup``), reply latency under load with and without an
+export (``bench_latency``), then ``bench_history``, ``bench_resets`` and
 ``bench_encryption`` when present. It prints the summary table first, then each
 benchmark's own table. Aim: under ten minutes on a two-core machine.
 
@@ -27,7 +28,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import bench_flat, bench_ingest, bench_memory, bench_startup
+from bench import bench_flat, bench_ingest, bench_latency, bench_memory, bench_startup
 from bench.common import Figures, fmt, machine
 
 
@@ -140,6 +141,20 @@ TARGETS = (
         "read LangChain whole session (.messages, its only read) @10000",
         "read LangChain whole session (.messages, its only read) @100",
     ),
+    Target("reply latency, median, steady load", "latency_p50_steady", ratio=False),
+    Target("reply latency, 99th percentile, steady load", "latency_p99_steady", ratio=False),
+    Target("event loop's longest stall, steady load", "stall_steady", ratio=False),
+    Target(
+        "reply latency, median, during an export vs steady load",
+        "latency_p50_export",
+        "latency_p50_steady",
+    ),
+    Target(
+        "reply latency, 99th percentile, during an export vs steady load",
+        "latency_p99_export",
+        "latency_p99_steady",
+    ),
+    Target("event loop's longest stall, during an export", "stall_export", ratio=False),
     Target("memory growth for 100,000 sessions", "rss_growth", at_most=50.0, ratio=False),
     Target("start-up and stop, console, existing database", "startup", at_most=1.5, ratio=False),
     Target("start-up and stop, console, new database", "startup_new", at_most=1.5, ratio=False),
@@ -218,6 +233,9 @@ def run(quick: bool, only: set[str]) -> list[str]:
         step("bench_flat", lambda: asyncio.run(bench_flat.collect(20_000, 20_000, 2, 5)))
         step("bench_memory", lambda: bench_memory.collect(5_000))
         step("bench_startup", lambda: bench_startup.collect(200, 2))
+        step(
+            "bench_latency", lambda: asyncio.run(bench_latency.collect(1, 2.0, export_size=20_000))
+        )
         step("bench_history", lambda: others("bench_history", ["--repeat", "40", "--rounds", "4"]))
         step(
             "bench_resets", lambda: others("bench_resets", ["--sessions", "10000", "--repeat", "2"])
@@ -228,6 +246,7 @@ def run(quick: bool, only: set[str]) -> list[str]:
         step("bench_flat", lambda: asyncio.run(bench_flat.collect(rounds=3)))
         step("bench_memory", lambda: bench_memory.collect())
         step("bench_startup", lambda: bench_startup.collect(2000, 3))
+        step("bench_latency", lambda: asyncio.run(bench_latency.collect()))
         step(
             "bench_history", lambda: others("bench_history", ["--repeat", "100", "--rounds", "10"])
         )
