@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.engine.interfaces import CacheStats
 
 from core.errors import ConflictError, StorageError
 from core.ids import new_id
@@ -17,6 +18,7 @@ from core.models import Branch, NewMessage, Role
 from core.schema import sessions
 from core.sql_store import _ACTIVE, SqlStore, _select_messages
 from core.storage import upgrade_database
+from core.store import KeyringEntry
 from tests.core.conftest import sqlite_store
 from tests.core.test_store_contract import T0, append, fill, make_session, start
 
@@ -181,5 +183,29 @@ async def test_naive_datetimes_are_refused_not_guessed(tmp_path: Path) -> None:
         with pytest.raises(sa.exc.StatementError, match="naive datetime"):
             await store.start_session(session, root)
         assert await store.get_session(session.id) is None
+    finally:
+        await store.close()
+
+
+async def test_a_new_session_and_its_key_reuse_compiled_statements(tmp_path: Path) -> None:
+    # SQLAlchemy compiles an INSERT … ON CONFLICT anew each time (no cache key): that
+    # was half the cost of a first message. Every statement must come from the cache.
+    store = sqlite_store(tmp_path / "bot.db")
+    seen: list[tuple[str, object]] = []
+
+    def note(conn: object, cursor: object, statement: str, *args: object) -> None:
+        context = args[-2]
+        seen.append((statement, getattr(context, "cache_hit", None)))
+
+    sa.event.listen(store.sql_engine, "after_cursor_execute", note)
+    try:
+        await store.open()
+        for number in range(3):
+            await start(store)
+            await store.keyring_add(KeyringEntry(f"session:{number}", b"wrapped", 1))
+        for table in ("sessions", "keyring"):
+            hits = [hit for sql, hit in seen if sql.startswith(f"INSERT INTO {table} ")]
+            assert len(hits) == 3, seen
+            assert hits[1:] == [CacheStats.CACHE_HIT] * 2, (table, hits)
     finally:
         await store.close()
