@@ -29,7 +29,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import bench_flat, bench_ingest, bench_latency, bench_memory, bench_startup
-from bench.common import Figures, fmt, machine
+from bench.common import Figures, fmt, machine, table
 
 
 @dataclass(frozen=True)
@@ -224,7 +224,7 @@ def run(quick: bool, only: set[str]) -> list[str]:
         timings.append(f"{name} {took:.0f} s")
         if isinstance(result, dict):
             figures.update(result)
-            tables.extend(["", f"### {name}", "", *_table(result)])
+            tables.extend(["", f"### {name}", "", *table(result)])
         else:
             tables.extend(["", f"### {name}", "", *result])
 
@@ -260,12 +260,6 @@ def run(quick: bool, only: set[str]) -> list[str]:
         *summary(figures),
         *tables,
     ]
-
-
-def _table(figures: Figures) -> list[str]:
-    lines = ["| measurement | median | min to max |", "| --- | ---: | ---: |"]
-    lines += [f"| {f.label} | {fmt(f.median)} {f.unit} | {f.spread()} |" for f in figures.values()]
-    return lines
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -45,7 +45,7 @@ if __package__ in (None, ""):
 
 import sqlalchemy as sa
 
-from bench.common import Bot, Figure, Figures, fmt, machine, settle
+from bench.common import Bot, Figure, Figures, machine, settle, table
 from core.context import context_history
 from core.ids import new_id, new_ordered_ids
 from core.models import Inbound, NewMessage, Role, Session
@@ -462,13 +462,6 @@ async def collect(rounds: int = 3, messages: int = 200, history: int = 150) -> F
         figure.note = durability
     figures.update(read_figures)
     return figures
-
-
-def table(figures: Figures) -> list[str]:
-    lines = ["| measurement | median | min to max |", "| --- | ---: | ---: |"]
-    for figure in figures.values():
-        lines.append(f"| {figure.label} | {fmt(figure.median)} {figure.unit} | {figure.spread()} |")
-    return lines
 
 
 def main(argv: list[str] | None = None) -> list[str]:

@@ -39,7 +39,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_ingest import CONVERSATIONS, TEXT, inbound, prefill
-from bench.common import Bot, Figure, Figures, fmt, machine, settle
+from bench.common import Bot, Figure, Figures, machine, settle, table
 from core.models import Inbound
 
 RATE = 1_000
@@ -149,13 +149,6 @@ async def collect(
     for figure in figures.values():
         figure.note = note
     return figures
-
-
-def table(figures: Figures) -> list[str]:
-    lines = ["| measurement | median | min to max |", "| --- | ---: | ---: |"]
-    for figure in figures.values():
-        lines.append(f"| {figure.label} | {fmt(figure.median)} {figure.unit} | {figure.spread()} |")
-    return lines
 
 
 def main(argv: list[str] | None = None) -> list[str]:

@@ -59,6 +59,13 @@ class Figure:
 Figures = dict[str, Figure]
 
 
+def table(figures: Figures) -> list[str]:
+    """A markdown table of ``figures``: each one's median and spread."""
+    lines = ["| measurement | median | min to max |", "| --- | ---: | ---: |"]
+    lines += [f"| {f.label} | {fmt(f.median)} {f.unit} | {f.spread()} |" for f in figures.values()]
+    return lines
+
+
 def fmt(value: float) -> str:
     """Format a figure with sensible precision."""
     if value != value:  # NaN
