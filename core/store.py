@@ -159,9 +159,10 @@ class Store(Protocol):
         """Archive, with reason ``idle``, every active session idle past its limit.
 
         Set-based and conditional (``WHERE status = 'active' AND last_activity_at <=
-        :cutoff``), one statement per distinct idle limit in force, so running it twice
-        or in two processes at once archives each session exactly once, and a session
-        that got a user message meanwhile is left alone. The limit of each session is
+        :cutoff``), for each distinct idle limit in force (a SQL store archives a few
+        thousand sessions per transaction), so running it twice or in two processes at
+        once archives each session exactly once, and a session that got a user message
+        meanwhile is left alone. The limit of each session is
         the one :meth:`ResetRules.effective_idle` gives it.
 
         Returns:

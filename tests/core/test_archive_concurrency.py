@@ -10,6 +10,9 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
+import core.sql_store
 from core.clock import ManualClock
 from core.manager import SessionManager
 from core.models import ArchiveReason, Inbound, NewMessage, Role
@@ -127,3 +130,44 @@ async def prepare(path: Path) -> None:
         await populate(store, 200)
     finally:
         await store.close()
+
+
+async def test_a_long_sweep_archives_in_chunks_of_its_own_transactions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One transaction for a whole sweep would hold SQLite's write lock, and every
+    # reply behind it, for seconds when a daily reset archives 100,000 sessions.
+    monkeypatch.setattr(core.sql_store, "SWEEP_CHUNK", 10)
+    store = sqlite_store(tmp_path / "bot.db")
+    await store.open()
+    try:
+        manager, clock = await populate(store, 25)
+        clock.advance(timedelta(minutes=31))
+        before = store.write_transactions
+        archived = await manager.archive_idle_sessions()
+        assert store.write_transactions is not None and before is not None
+        assert store.write_transactions - before == 3  # 10, 10 and 5
+        assert len({s.id for s in archived}) == 25
+        assert await store.list_sessions(SessionFilter(status="active"), limit=100) == []
+        assert await manager.archive_idle_sessions() == []
+    finally:
+        await store.close()
+
+
+async def test_a_daily_reset_archives_in_chunks_every_due_session_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(core.sql_store, "SWEEP_CHUNK", 7)
+    clock = ManualClock(START)
+    rules = ResetRules(daily_reset_time="04:00")
+    manager = SessionManager(store, clock=clock, reset_rules=rules)
+    for number in range(30):
+        await manager.resolve(Inbound("console", "c", f"user{number}", "x"))
+    clock.advance(timedelta(days=1))
+    [schedule] = await manager.daily_schedules()
+    first, second = await asyncio.gather(
+        manager.archive_daily_sessions(schedule), manager.archive_daily_sessions(schedule)
+    )
+    ids = [s.id for s in first + second]
+    assert len(ids) == len(set(ids)) == 30
+    assert all(s.archive_reason is ArchiveReason.DAILY for s in first + second)
