@@ -3,8 +3,8 @@
 ``python -m bench`` (what ``make bench`` runs) runs, in this order: ingest against the
 raw sqlite3 floor and LangChain (``bench_ingest``), flat costs at 100 and 1,000,000
 (``bench_flat``), memory for 100,000 sessions (``bench_memory``), start-up and the
-console fed a file (``bench_startup``), reply latency under load with and without an
-export (``bench_latency``), then ``bench_history``, ``bench_resets`` and
+console fed a file (``bench_startup``), reply latency under load, alone, during an
+export and during a sweep (``bench_latency``), then ``bench_history``, ``bench_resets`` and
 ``bench_encryption`` when present. It prints the summary table first, then each
 benchmark's own table. Aim: under ten minutes on a two-core machine.
 
@@ -155,6 +155,17 @@ TARGETS = (
         "latency_p99_steady",
     ),
     Target("event loop's longest stall, during an export", "stall_export", ratio=False),
+    Target(
+        "reply latency, median, during a sweep vs steady load",
+        "latency_p50_sweep",
+        "latency_p50_steady",
+    ),
+    Target(
+        "reply latency, 99th percentile, during a sweep vs steady load",
+        "latency_p99_sweep",
+        "latency_p99_steady",
+    ),
+    Target("event loop's longest stall, during a sweep", "stall_sweep", ratio=False),
     Target("memory growth for 100,000 sessions", "rss_growth", at_most=50.0, ratio=False),
     Target("start-up and stop, console, existing database", "startup", at_most=1.5, ratio=False),
     Target("start-up and stop, console, new database", "startup_new", at_most=1.5, ratio=False),
@@ -234,7 +245,10 @@ def run(quick: bool, only: set[str]) -> list[str]:
         step("bench_memory", lambda: bench_memory.collect(5_000))
         step("bench_startup", lambda: bench_startup.collect(200, 2))
         step(
-            "bench_latency", lambda: asyncio.run(bench_latency.collect(1, 2.0, export_size=20_000))
+            "bench_latency",
+            lambda: asyncio.run(
+                bench_latency.collect(1, 2.0, export_size=20_000, sweep_size=5_000)
+            ),
         )
         step("bench_history", lambda: others("bench_history", ["--repeat", "40", "--rounds", "4"]))
         step(
@@ -250,7 +264,7 @@ def run(quick: bool, only: set[str]) -> list[str]:
         step(
             "bench_history", lambda: others("bench_history", ["--repeat", "100", "--rounds", "10"])
         )
-        step("bench_resets", lambda: others("bench_resets", ["--repeat", "3"]))
+        step("bench_resets", lambda: others("bench_resets", ["--repeat", "2"]))
         step("bench_encryption", lambda: others("bench_encryption", []))
     note = next((f.note for f in figures.values() if f.note), "")
     return [

@@ -10,7 +10,10 @@ it, and shows). Measured, in alternating rounds:
   event loop's longest stall (a task asks to wake every millisecond; the stall is how
   late it woke);
 * **with an export**: the same, while one more user runs ``/history export`` of a
-  session of ``--export`` messages (100,000 by default), and how long the export took.
+  session of ``--export`` messages (100,000 by default), and how long the export took;
+* **during a sweep**: the same, while the scheduler's idle sweep archives ``--sweep``
+  stale sessions (30,000 by default; a daily reset at 04:00 archives as many at once),
+  and how long the sweep took.
 
 Everything is as in the ingest benchmark: encrypted SQLite file (WAL,
 ``synchronous=NORMAL``), the echo responder, ``sessionbot run``'s conversation memory.
@@ -39,6 +42,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_ingest import CONVERSATIONS, TEXT, inbound, prefill
+from bench.bench_resets import build, reactivate
 from bench.common import Bot, Figure, Figures, machine, settle, table
 from core.models import Inbound
 
@@ -56,6 +60,7 @@ class Run:
     latencies: list[float] = field(default_factory=list)
     stall: float = 0.0
     export: float | None = None
+    sweep: float | None = None
 
 
 async def _watch_loop(run: Run, stop: asyncio.Event) -> None:
@@ -91,8 +96,18 @@ async def _export(bot: Bot, at: float, run: Run) -> None:
     assert replies and replies[0].file is not None, replies
 
 
-async def timed_run(bot: Bot, seconds: float, rate: float, *, export: bool) -> Run:
-    """Run the load for ``seconds``; with ``export``, one export starts a second in."""
+async def _sweep(bot: Bot, at: float, run: Run) -> None:
+    await asyncio.sleep(max(0.0, at - time.perf_counter()))
+    began = time.perf_counter()
+    archived = await bot.manager.archive_idle_sessions()
+    run.sweep = time.perf_counter() - began
+    assert archived, "nothing was stale"
+
+
+async def timed_run(
+    bot: Bot, seconds: float, rate: float, *, export: bool = False, sweep: bool = False
+) -> Run:
+    """Run the load for ``seconds``; an export or a sweep starts a second in."""
     run = Run()
     stop = asyncio.Event()
     settle()
@@ -103,6 +118,8 @@ async def timed_run(bot: Bot, seconds: float, rate: float, *, export: bool) -> R
     work = [_converse(bot, user, began, period, until, run) for user in range(CONVERSATIONS)]
     if export:
         work.append(_export(bot, began + 1.0, run))
+    if sweep:
+        work.append(_sweep(bot, began + 1.0, run))
     await asyncio.gather(*work)
     stop.set()
     await watcher
@@ -115,27 +132,42 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 async def collect(
-    rounds: int = 2, seconds: float = 5.0, rate: float = RATE, export_size: int = 100_000
+    rounds: int = 2,
+    seconds: float = 5.0,
+    rate: float = RATE,
+    export_size: int = 100_000,
+    sweep_size: int = 30_000,
 ) -> Figures:
-    """Alternate steady-load runs and runs with an export, ``rounds`` times each."""
+    """Alternate steady-load runs, runs with an export and runs with a sweep."""
     figures: Figures = {}
-    for name, label in (("steady", "steady load"), ("export", "with an export")):
+    variants = (
+        ("steady", "steady load"),
+        ("export", "with an export"),
+        ("sweep", "during a sweep"),
+    )
+    for name, label in variants:
         figures[f"latency_p50_{name}"] = Figure(f"reply latency, median, {label}", "ms")
         figures[f"latency_p99_{name}"] = Figure(f"reply latency, 99th percentile, {label}", "ms")
         figures[f"latency_max_{name}"] = Figure(f"reply latency, longest, {label}", "ms")
         figures[f"stall_{name}"] = Figure(f"event loop's longest stall, {label}", "ms")
     figures["export"] = Figure(f"/history export of {export_size:,} messages", "s")
+    figures["sweep"] = Figure(f"idle sweep of {sweep_size:,} stale sessions", "s")
     with tempfile.TemporaryDirectory(prefix="sessionbot-bench-") as scratch_dir:
         bot = await Bot.open(Path(scratch_dir) / "latency.db")
         try:
             await prefill(bot, range(CONVERSATIONS), 150)
             exporter = await bot.manager.resolve(Inbound("bench", "export", EXPORTER, "hi"))
             await bot.fill([exporter.session], export_size, lambda seq: TEXT.format(i=seq, user=1))
+            await build(bot.store.inner, sweep_size)  # idle since long ago
             # Warm-up: every session exists, its key is cached, its window remembered.
             await asyncio.gather(*(bot.router.handle(inbound(u, 0)) for u in range(CONVERSATIONS)))
             for _ in range(rounds):
-                for name in ("steady", "export"):
-                    run = await timed_run(bot, seconds, rate, export=name == "export")
+                for name, _ in variants:
+                    if name == "sweep":
+                        await reactivate(bot.store.inner)
+                    run = await timed_run(
+                        bot, seconds, rate, export=name == "export", sweep=name == "sweep"
+                    )
                     ms = [value * 1000 for value in run.latencies]
                     figures[f"latency_p50_{name}"].samples.append(statistics.median(ms))
                     figures[f"latency_p99_{name}"].samples.append(_percentile(ms, 0.99))
@@ -143,6 +175,8 @@ async def collect(
                     figures[f"stall_{name}"].samples.append(run.stall * 1000)
                     if run.export is not None:
                         figures["export"].samples.append(run.export)
+                    if run.sweep is not None:
+                        figures["sweep"].samples.append(run.sweep)
         finally:
             await bot.close()
     note = f"{CONVERSATIONS:,} conversations, {rate:,.0f} messages/s in all, {seconds:g} s runs"
@@ -157,8 +191,9 @@ def main(argv: list[str] | None = None) -> list[str]:
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each run")
     parser.add_argument("--rate", type=float, default=RATE, help="messages a second in all")
     parser.add_argument("--export", type=int, default=100_000, help="messages to export")
+    parser.add_argument("--sweep", type=int, default=30_000, help="stale sessions to sweep")
     args = parser.parse_args(argv)
-    figures = asyncio.run(collect(args.rounds, args.seconds, args.rate, args.export))
+    figures = asyncio.run(collect(args.rounds, args.seconds, args.rate, args.export, args.sweep))
     lines = [machine(), next(iter(figures.values())).note, "", *table(figures)]
     print("\n".join(lines))
     return lines
