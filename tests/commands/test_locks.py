@@ -49,7 +49,7 @@ async def test_a_held_key_never_holds_up_another() -> None:
     for i in range(1_000):
         async with asyncio.timeout(1):
             async with locks.lock_for(f"user{i}"):
-                pass
+                assert len(locks) == 2  # alice's, still held, and this one
     assert not long.done()
     gate.set()
     await long
@@ -81,8 +81,9 @@ async def test_a_task_cancelled_while_waiting_leaves_nothing_behind() -> None:
     gate.set()
     await holder
     assert len(locks) == 0
-    async with locks.lock_for("alice"):
-        pass
+    async with asyncio.timeout(1):
+        async with locks.lock_for("alice"):
+            assert len(locks) == 1
 
 
 async def test_a_failure_inside_releases_the_key() -> None:
@@ -93,4 +94,4 @@ async def test_a_failure_inside_releases_the_key() -> None:
     assert len(locks) == 0
     async with asyncio.timeout(1):
         async with locks.lock_for("alice"):
-            pass
+            assert len(locks) == 1
