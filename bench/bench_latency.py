@@ -35,8 +35,10 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -50,6 +52,7 @@ RATE = 1_000
 """Messages a second from all conversations together: about a third of what one
 process handles at 1,000 conversations (see the ingest benchmark)."""
 EXPORTER = "exporter"
+T = TypeVar("T")
 TICK = 0.001
 
 
@@ -88,19 +91,22 @@ async def _converse(
         due += period
 
 
+async def _at(when: float, operation: Awaitable[T]) -> tuple[T, float]:
+    """Await ``operation`` at ``when`` (a ``perf_counter`` time); return it and its seconds."""
+    await asyncio.sleep(max(0.0, when - time.perf_counter()))
+    began = time.perf_counter()
+    result = await operation
+    return result, time.perf_counter() - began
+
+
 async def _export(bot: Bot, at: float, run: Run) -> None:
-    await asyncio.sleep(max(0.0, at - time.perf_counter()))
-    asked = time.perf_counter()
-    replies = await bot.router.handle(Inbound("bench", "export", EXPORTER, "/history export"))
-    run.export = time.perf_counter() - asked
+    asked = bot.router.handle(Inbound("bench", "export", EXPORTER, "/history export"))
+    replies, run.export = await _at(at, asked)
     assert replies and replies[0].file is not None, replies
 
 
 async def _sweep(bot: Bot, at: float, run: Run) -> None:
-    await asyncio.sleep(max(0.0, at - time.perf_counter()))
-    began = time.perf_counter()
-    archived = await bot.manager.archive_idle_sessions()
-    run.sweep = time.perf_counter() - began
+    archived, run.sweep = await _at(at, bot.manager.archive_idle_sessions())
     assert archived, "nothing was stale"
 
 
@@ -124,11 +130,6 @@ async def timed_run(
     stop.set()
     await watcher
     return run
-
-
-def _percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 async def collect(
@@ -170,7 +171,9 @@ async def collect(
                     )
                     ms = [value * 1000 for value in run.latencies]
                     figures[f"latency_p50_{name}"].samples.append(statistics.median(ms))
-                    figures[f"latency_p99_{name}"].samples.append(_percentile(ms, 0.99))
+                    figures[f"latency_p99_{name}"].samples.append(
+                        statistics.quantiles(ms, n=100)[98]
+                    )
                     figures[f"latency_max_{name}"].samples.append(max(ms))
                     figures[f"stall_{name}"].samples.append(run.stall * 1000)
                     if run.export is not None:
