@@ -30,11 +30,11 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from commands import Router, RouterSettings, default_registry
-from core.crypto import decode_master_key, generate_master_key
-from core.manager import SessionManager
+from core.crypto.envelope import decode_master_key, generate_master_key
+from core.crypto.opening import open_store
 from core.models import Inbound
-from core.responder import EchoResponder
-from core.storage import open_store
+from core.sessions.manager import SessionManager
+from core.sessions.responders import EchoResponder
 
 VARIANTS = ("off", "on")
 

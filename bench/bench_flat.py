@@ -41,9 +41,9 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Bot, Figure, Figures, fmt, machine, settle, sqlite_time
-from core.context import context_history
-from core.manager import SessionManager
 from core.models import Inbound
+from core.sessions.context_window import context_history
+from core.sessions.manager import SessionManager
 
 CHUNK = 20_000
 TEXT = "message {seq}: could you summarise the last report for me, please?"

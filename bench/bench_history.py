@@ -2,7 +2,7 @@
 
 Builds one session of 100 messages and one of 100,000 in the same SQLite file (bulk
 insert through ``store.copy_messages``, then the counters set with SQL), and times
-each operation through :class:`core.manager.SessionManager`, the way commands call
+each operation through :class:`core.sessions.manager.SessionManager`, the way commands call
 it. Prints the median and the 90th percentile of every operation in milliseconds.
 
 Run from the repository root::
@@ -35,11 +35,11 @@ if __package__ in (None, ""):
 
 import sqlalchemy as sa
 
-from core.manager import SessionManager
 from core.models import Checkpoint, Inbound, Message, Role, Session
-from core.schema import branches, sessions
-from core.sql_store import SqlStore
-from core.storage import database_url
+from core.sessions.manager import SessionManager
+from core.storage.backends import database_url
+from core.storage.sql.schema import branches, sessions
+from core.storage.sql.store import SqlStore
 
 SIZES = (100, 100_000)
 FILL_CHUNK = 5_000

@@ -46,13 +46,13 @@ if __package__ in (None, ""):
 import sqlalchemy as sa
 
 from bench.common import Bot, Figure, Figures, machine, settle, table
-from core.context import context_history
 from core.ids import new_id, new_ordered_ids
 from core.models import Inbound, NewMessage, Role, Session
-from core.schema import metadata
-from core.sql_append import AppendRequest, append_batch_sqlite
-from core.sql_runner import SQLITE_PRAGMAS, Checkpointer
-from core.sql_store import SqlStore
+from core.sessions.context_window import context_history
+from core.storage.sql.append import AppendRequest, append_batch_sqlite
+from core.storage.sql.runner import SQLITE_PRAGMAS, Checkpointer
+from core.storage.sql.schema import metadata
+from core.storage.sql.store import SqlStore
 
 CONVERSATIONS = 1_000
 TEXT = "message {i} from {user}: could you summarise the last report for me, please?"
@@ -197,7 +197,7 @@ async def sessionbot_sql(
     """Rows/s of sessionbot's append transactions alone, one message per append.
 
     What the store runs for appends, on the standard library's ``sqlite3`` as the
-    store does (:func:`core.sql_append.append_batch_sqlite`: the heads read, the two
+    store does (:func:`core.storage.sql.append.append_batch_sqlite`: the heads read, the two
     counter updates, the insert, with seq allocation and row building), with its
     checkpoints on a thread of their own, ``per_commit`` appends per transaction,
     conversations taking turns. No router, no sealing, no memory, no event loop: the

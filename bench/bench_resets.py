@@ -28,10 +28,10 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.reset import ResetRules
-from core.schema import branches, sessions
-from core.sql_store import SqlStore
-from core.storage import database_url
+from core.sessions.resets import ResetRules
+from core.storage.backends import database_url
+from core.storage.sql.schema import branches, sessions
+from core.storage.sql.store import SqlStore
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 RULES = ResetRules(idle_reset_minutes=30)

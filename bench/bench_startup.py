@@ -34,7 +34,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import Figure, Figures, fmt, machine
-from core.crypto import generate_master_key
+from core.crypto.envelope import generate_master_key
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "config.example.toml"

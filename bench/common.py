@@ -13,14 +13,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from commands import Router, RouterSettings, default_registry
-from core.crypto import KeyEncryptionKey, Sealer, decode_master_key, generate_master_key
-from core.manager import SessionManager
+from core.crypto.envelope import KeyEncryptionKey, Sealer, decode_master_key, generate_master_key
+from core.crypto.opening import open_store
+from core.crypto.sealing import SealedStore, data_key_name
 from core.models import Session
-from core.reset import ResetRules
-from core.responder import EchoResponder
-from core.sealed_store import SealedStore, data_key_name
-from core.sql_store import SqlStore
-from core.storage import open_store
+from core.sessions.manager import SessionManager
+from core.sessions.resets import ResetRules
+from core.sessions.responders import EchoResponder
+from core.storage.sql.store import SqlStore
 
 # As config.example.toml: daily reset at 04:00, idle reset after 30 minutes, so that
 # every resolve evaluates both rules. The rate limit is off: it is a policy, not a

@@ -22,10 +22,10 @@ from bot.platforms import ADAPTERS, Adapter, AdapterContext, AdapterFactory, bui
 from bot.scheduler import ArchivedCallback, ResetScheduler
 from bot.supervisor import AdapterSupervisor, Backoff
 from bot.wiring import build_router, opened_manager
-from core.manager import SessionManager
 from core.models import Session
-from core.notices import scheduled_reset_notice
-from core.scope import split_channel_key
+from core.sessions.manager import SessionManager
+from core.sessions.notices import scheduled_reset_notice
+from core.sessions.scope import split_channel_key
 
 logger = logging.getLogger(__name__)
 

@@ -86,7 +86,7 @@ def db() -> None:
 def db_upgrade(config_path: Path | None) -> None:
     """Apply pending schema migrations to the configured database."""
     settings, _ = load_settings(config_path)
-    from core.storage import upgrade_database  # heavy (SQLAlchemy, Alembic)
+    from core.storage.backends import upgrade_database  # heavy (SQLAlchemy, Alembic)
 
     asyncio.run(upgrade_database(settings.storage.url))
     click.echo(f"database {_masked(settings.storage.url)} is up to date")

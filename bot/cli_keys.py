@@ -18,7 +18,7 @@ def keys() -> None:
 @keys.command("generate")
 def generate() -> None:
     """Print a new master key (32 random bytes, base64) to put in $SESSIONBOT_MASTER_KEY."""
-    from core.crypto import generate_master_key
+    from core.crypto.envelope import generate_master_key
 
     click.echo(generate_master_key())
 
@@ -42,8 +42,8 @@ async def rotate(
     to finish. Afterwards, configure the new key and start the bot.
     """
     from bot.master_key import read_key
-    from core.keys import rotate_master_key
-    from core.storage import open_backend
+    from core.crypto.rotation import rotate_master_key
+    from core.storage.backends import open_backend
 
     settings, label = load_settings(config_path)
     if not settings.encryption.enabled:
@@ -69,8 +69,8 @@ async def rotate(
 async def encrypt_existing(config_path: Path | None) -> None:
     """Encrypt everything a database stored before encryption was enabled; resumable."""
     from bot.master_key import load_master_key
-    from core.keys import encrypt_existing as encrypt
-    from core.storage import open_backend
+    from core.crypto.rotation import encrypt_existing as encrypt
+    from core.storage.backends import open_backend
 
     settings, label = load_settings(config_path)
     master = load_master_key(settings.encryption)

@@ -14,10 +14,10 @@ import click
 from bot.cli_support import Group, config_option, load_settings, local_time, run_async
 from bot.config import Settings
 from core.errors import UsageError
-from core.export import ExportFormat, ImportedSession, export_session, parse_export
-from core.manager import SessionManager
 from core.models import ReplyFile, Session
-from core.store import SessionFilter
+from core.sessions.export import ExportFormat, ImportedSession, export_session, parse_export
+from core.sessions.manager import SessionManager
+from core.storage.protocols import SessionFilter
 
 _KEY = re.compile(
     r"(?P<platform>[a-z][a-z0-9_-]*):(?:c:(?P<channel>.+?)(?::u:(?P<user>.+))?|u:(?P<peer>.+))"
@@ -158,7 +158,7 @@ def _origin(scope_key: str, owner: str | None) -> _Origin:
     """Derive platform, channel and owner for a session of ``scope_key``.
 
     Raises:
-        UsageError: the key is not one :func:`core.scope.scope_key_for` makes, or it
+        UsageError: the key is not one :func:`core.sessions.scope.scope_key_for` makes, or it
             names no user and ``--owner`` is missing.
     """
     if scope_key == "main" or scope_key.startswith("identity:u:"):

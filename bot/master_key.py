@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from bot.settings import EncryptionSettings
-from core.crypto import decode_master_key
+from core.crypto.envelope import decode_master_key
 from core.errors import ConfigError
 
 

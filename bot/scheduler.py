@@ -20,8 +20,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from core.manager import SessionManager
 from core.models import Session
+from core.sessions.manager import SessionManager
 
 log = logging.getLogger(__name__)
 

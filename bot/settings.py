@@ -14,8 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from core.reset import ResetOverride, ResetRules, RuleSelector, parse_reset_time
-from core.scope import Scope
+from core.sessions.resets import ResetOverride, ResetRules, RuleSelector, parse_reset_time
+from core.sessions.scope import Scope
 
 _USER_REF = re.compile(r"[a-z][a-z0-9_-]*:\S+")
 _IDENTITY = re.compile(r"[A-Za-z0-9_.-]+")

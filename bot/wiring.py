@@ -12,10 +12,10 @@ from bot.config import Settings
 from bot.master_key import load_master_key
 from commands import Router, RouterSettings, default_registry
 from core.clock import Clock, SystemClock
-from core.manager import SessionManager
-from core.responder import EchoResponder, Responder
-from core.storage import open_store
-from core.store import Store
+from core.crypto.opening import open_store
+from core.sessions.manager import SessionManager
+from core.sessions.responders import EchoResponder, Responder
+from core.storage.protocols import Store
 
 
 def build_manager(

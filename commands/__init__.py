@@ -10,7 +10,7 @@ from commands.parser import ParsedCommand, parse_command, quote_arg, split_args
 from commands.plugins import ENTRY_POINT_GROUP, default_registry, discover_plugins
 from commands.registry import Command, Handler, Invocation, Registry
 from commands.router import Router
-from commands.settings import RouterSettings
+from commands.router_settings import RouterSettings
 
 __all__ = [
     "ENTRY_POINT_GROUP",

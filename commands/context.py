@@ -7,13 +7,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from core.errors import PermissionDenied
-from core.manager import Resolution, SessionManager
 from core.models import Inbound, Session
-from core.scope import ScopeKey
+from core.sessions.manager import Resolution, SessionManager
+from core.sessions.scope import ScopeKey
 
 if TYPE_CHECKING:
     from commands.registry import Command, Registry
-    from commands.settings import RouterSettings
+    from commands.router_settings import RouterSettings
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,8 +9,8 @@ from commands.context import CommandContext
 from commands.formatting import one_line, plural
 from commands.registry import Registry
 from core.errors import UsageError
-from core.export import ExportFormat, render_export
 from core.models import Message, Reply
+from core.sessions.export import ExportFormat, render_export
 
 registry = Registry()
 

@@ -11,11 +11,10 @@ import dataclasses
 import logging
 
 from commands.context import CommandContext
-from commands.conversation import converse
 from commands.locks import KeyedLocks
 from commands.parser import ParsedCommand, parse_command
 from commands.registry import Command, Registry
-from commands.settings import RouterSettings
+from commands.router_settings import RouterSettings
 from commands.throttle import RateLimiter, Verdict
 from core.errors import (
     CommandError,
@@ -24,10 +23,11 @@ from core.errors import (
     StaleSessionError,
     UsageError,
 )
-from core.manager import Placement, Resolution, SessionManager
 from core.models import Inbound, Reply, Session
-from core.notices import reset_notice
-from core.responder import Responder
+from core.sessions.conversation import converse
+from core.sessions.manager import Placement, Resolution, SessionManager
+from core.sessions.notices import reset_notice
+from core.sessions.responders import Responder
 
 logger = logging.getLogger(__name__)
 
@@ -105,14 +105,24 @@ class Router:
         resolution = await self.manager.resolve(inbound, placement, remembered=True)
         try:
             reply = await converse(
-                self.manager, self.responder, self.settings, inbound, resolution.session
+                self.manager,
+                self.responder,
+                inbound,
+                resolution.session,
+                bot_name=self.settings.bot_name,
+                max_tokens=self.settings.context_max_tokens,
             )
         except StaleSessionError:
             # The remembered session ended or moved on (the scheduler, a command on
             # another worker) and nothing was stored: once more, from the store.
             resolution = await self.manager.resolve(inbound, placement)
             reply = await converse(
-                self.manager, self.responder, self.settings, inbound, resolution.session
+                self.manager,
+                self.responder,
+                inbound,
+                resolution.session,
+                bot_name=self.settings.bot_name,
+                max_tokens=self.settings.context_max_tokens,
             )
         return resolution, reply
 

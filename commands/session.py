@@ -10,10 +10,10 @@ from commands.formatting import format_time, plural, session_label
 from commands.registry import Registry
 from core.errors import UsageError
 from core.models import ArchiveReason, Reply, Session
-from core.notices import format_when
-from core.reset import next_resets, parse_reset_time
-from core.scope import Scope
-from core.store import SessionFilter
+from core.sessions.notices import format_when
+from core.sessions.resets import next_resets, parse_reset_time
+from core.sessions.scope import Scope
+from core.storage.protocols import SessionFilter
 
 registry = Registry()
 

@@ -5,7 +5,6 @@
 """
 
 from core.clock import Clock, ManualClock, SystemClock
-from core.context import Context
 from core.errors import (
     CommandError,
     ConfigError,
@@ -18,8 +17,6 @@ from core.errors import (
     StorageError,
     UsageError,
 )
-from core.live import LiveSessions
-from core.manager import Placement, Resolution, SessionManager
 from core.models import (
     ArchiveReason,
     Branch,
@@ -35,9 +32,12 @@ from core.models import (
     Session,
     SessionStatus,
 )
-from core.responder import Answer, EchoResponder, Responder
-from core.scope import DEFAULT_SCOPE, Scope, ScopeKey, channel_key_for, scope_key_for
-from core.store import SessionFilter, Store
+from core.sessions.context_window import Context
+from core.sessions.manager import Placement, Resolution, SessionManager
+from core.sessions.responders import Answer, EchoResponder, Responder
+from core.sessions.scope import DEFAULT_SCOPE, Scope, ScopeKey, channel_key_for, scope_key_for
+from core.storage.caching import LiveSessions
+from core.storage.protocols import SessionFilter, Store
 from core.types import InboundHandler, ProactiveSender
 
 __all__ = [

@@ -4,7 +4,7 @@ Every message takes a random id and one or two 96-bit AES-GCM nonces. One
 ``getrandom`` system call each cost about 7 µs on the benchmark machine, as much as
 sealing the message; reading 4 KiB at a time costs that once per few hundred values.
 The bytes are the operating system's CSPRNG output either way, never a seeded
-generator's. Secret keys do not come from here (:mod:`core.crypto` asks the
+generator's. Secret keys do not come from here (:mod:`core.crypto.envelope` asks the
 library's own generator for them), so a memory dump exposes at most upcoming ids
 and nonces, which are public once used.
 

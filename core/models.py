@@ -109,7 +109,7 @@ class Session:
 
     Attributes:
         id: random short id shown to users.
-        scope_key: the scope key the session belongs to (see :mod:`core.scope`).
+        scope_key: the scope key the session belongs to (see :mod:`core.sessions.scope`).
         status: active or archived; one active session per scope key.
         owner: ``platform:user_id`` of the user whose message created it.
         platform: the platform it was created on.
@@ -264,8 +264,8 @@ class ChannelSettings:
     """Per-channel overrides stored by admin commands.
 
     Attributes:
-        channel_key: the channel as built by :func:`core.scope.channel_key_for`.
-        scope: scope name override (a :class:`core.scope.Scope` value), if any.
+        channel_key: the channel as built by :func:`core.sessions.scope.channel_key_for`.
+        scope: scope name override (a :class:`core.sessions.scope.Scope` value), if any.
         daily_reset_time: ``HH:MM`` override, ``"off"``, or ``None`` for the default.
         idle_reset_minutes: minutes, ``0`` for off, or ``None`` for the default.
         timezone: IANA timezone name override, if any.

@@ -15,9 +15,9 @@ from bot.platforms import Adapter, AdapterContext, AdapterFactory
 from bot.supervisor import Backoff
 from bot.wiring import build_manager, opened_manager
 from core.clock import ManualClock
+from core.crypto.opening import open_store
 from core.models import ArchiveReason, Inbound
-from core.storage import open_store
-from core.store import SessionFilter
+from core.storage.protocols import SessionFilter
 from core.types import InboundHandler
 from tests.bot.fakes import FakeAdapter
 

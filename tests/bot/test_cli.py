@@ -15,7 +15,7 @@ from bot.cli import cli
 from bot.config import load_config
 from bot.wiring import build_router, opened_manager
 from core.models import Inbound
-from core.store import SessionFilter
+from core.storage.protocols import SessionFilter
 
 
 @dataclass

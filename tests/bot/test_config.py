@@ -12,7 +12,7 @@ from bot.config import (
     secret_from_env,
 )
 from core.errors import ConfigError
-from core.scope import Scope
+from core.sessions.scope import Scope
 
 ROOT = Path(__file__).resolve().parents[2]
 

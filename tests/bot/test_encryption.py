@@ -14,10 +14,10 @@ from click.testing import CliRunner, Result
 from bot.cli import cli
 from bot.config import load_config
 from bot.wiring import build_router, opened_manager
-from core.crypto import KeyEncryptionKey, decode_master_key, generate_master_key
+from core.crypto.envelope import KeyEncryptionKey, decode_master_key, generate_master_key
+from core.crypto.sealing import UNREADABLE_MESSAGE, SealedStore
 from core.models import Inbound
-from core.sealed_store import UNREADABLE_MESSAGE, SealedStore
-from core.storage import open_backend
+from core.storage.backends import open_backend
 
 MARKER = "quokka-marker-4821"
 KEY_ENV = "TEST_MASTER_KEY"

@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 from bot.scheduler import ResetScheduler
 from core.clock import ManualClock
-from core.manager import SessionManager
-from core.memory_store import MemoryStore
 from core.models import ArchiveReason, ChannelSettings, Inbound, Session
-from core.reset import ResetRules
+from core.sessions.manager import SessionManager
+from core.sessions.resets import ResetRules
+from core.storage.memory import MemoryStore
 
 START = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 

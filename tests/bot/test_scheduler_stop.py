@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from bot.scheduler import ResetScheduler
-from core.manager import SessionManager
-from core.memory_store import MemoryStore
 from core.models import Session
-from core.reset import ResetRules
+from core.sessions.manager import SessionManager
+from core.sessions.resets import ResetRules
+from core.storage.memory import MemoryStore
 
 
 class SlowManager(SessionManager):

@@ -7,12 +7,12 @@ from typing import Any
 
 from commands import Registry, Router, RouterSettings, default_registry
 from core.clock import ManualClock
-from core.manager import SessionManager
-from core.memory_store import MemoryStore
 from core.models import Checkpoint, Message, Reply, Session
-from core.reset import ResetRules
-from core.responder import EchoResponder, Responder
-from core.store import SessionFilter, Store
+from core.sessions.manager import SessionManager
+from core.sessions.resets import ResetRules
+from core.sessions.responders import EchoResponder, Responder
+from core.storage.memory import MemoryStore
+from core.storage.protocols import SessionFilter, Store
 from tests.builders import inbound
 
 ADMIN = "root"

@@ -5,8 +5,8 @@ from datetime import timedelta
 
 import pytest
 
-from core.export import parse_export
 from core.models import Reply
+from core.sessions.export import parse_export
 from tests.commands.helpers import Chat, id_after
 
 

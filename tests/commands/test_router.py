@@ -10,14 +10,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from commands import CommandContext, Registry, RouterSettings, default_registry
-from commands.conversation import APOLOGY
 from commands.router import GENERIC_ERROR
 from core.errors import ResponderError, StorageError
-from core.memory_store import MemoryStore
 from core.models import Message, Reply, Role, Session
-from core.reset import ResetRules
-from core.responder import Answer
-from core.store import SessionFilter
+from core.sessions.conversation import APOLOGY
+from core.sessions.resets import ResetRules
+from core.sessions.responders import Answer
+from core.storage.memory import MemoryStore
+from core.storage.protocols import SessionFilter
 from tests.builders import inbound
 from tests.commands.helpers import ADMIN, Chat
 

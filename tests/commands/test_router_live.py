@@ -15,11 +15,11 @@ import pytest
 
 from commands import Router, default_registry
 from core.clock import ManualClock
-from core.manager import SessionManager
 from core.models import ArchiveReason, Message, Session
-from core.reset import ResetRules
-from core.responder import Answer
-from core.store import Store
+from core.sessions.manager import SessionManager
+from core.sessions.resets import ResetRules
+from core.sessions.responders import Answer
+from core.storage.protocols import Store
 from tests.builders import assistant_message, inbound
 from tests.commands.helpers import id_after
 from tests.core.conftest import BACKENDS, opened

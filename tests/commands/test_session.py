@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 
 from core.models import ArchiveReason, SessionStatus
-from core.reset import ResetRules
-from core.scope import Scope
-from core.store import SessionFilter
+from core.sessions.resets import ResetRules
+from core.sessions.scope import Scope
+from core.storage.protocols import SessionFilter
 from tests.builders import inbound
 from tests.commands.helpers import ADMIN, Chat
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from core.reset import ResetRules
+from core.sessions.resets import ResetRules
 from tests.commands.helpers import ADMIN, Chat
 
 START = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)

@@ -17,10 +17,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.ids import new_id
-from core.memory_store import MemoryStore
-from core.sql_store import SqlStore
-from core.storage import database_url
-from core.store import Store
+from core.storage.backends import database_url
+from core.storage.memory import MemoryStore
+from core.storage.protocols import Store
+from core.storage.sql.store import SqlStore
 
 POSTGRES_URL_ENV = "SESSIONBOT_TEST_POSTGRES_URL"
 BACKENDS = ("memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres))

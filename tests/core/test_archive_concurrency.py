@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
-import core.sql_store
+import core.storage.sql.store
 from core.clock import ManualClock
-from core.manager import SessionManager
 from core.models import ArchiveReason, Inbound, NewMessage, Role
-from core.reset import ResetRules
-from core.store import SessionFilter, Store
+from core.sessions.manager import SessionManager
+from core.sessions.resets import ResetRules
+from core.storage.protocols import SessionFilter, Store
 from tests.core.conftest import sqlite_store
 
 START = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
@@ -82,8 +82,8 @@ SWEEP = textwrap.dedent(
     """
     import asyncio, json, sys
     from datetime import datetime
-    from core.reset import ResetRules
-    from core.sql_store import SqlStore
+    from core.sessions.resets import ResetRules
+    from core.storage.sql.store import SqlStore
 
     async def main() -> None:
         store = SqlStore(f"sqlite+aiosqlite:///{sys.argv[1]}")
@@ -137,7 +137,7 @@ async def test_a_long_sweep_archives_in_chunks_of_its_own_transactions(
 ) -> None:
     # One transaction for a whole sweep would hold SQLite's write lock, and every
     # reply behind it, for seconds when a daily reset archives 100,000 sessions.
-    monkeypatch.setattr(core.sql_store, "SWEEP_CHUNK", 10)
+    monkeypatch.setattr(core.storage.sql.store, "SWEEP_CHUNK", 10)
     store = sqlite_store(tmp_path / "bot.db")
     await store.open()
     try:
@@ -157,7 +157,7 @@ async def test_a_long_sweep_archives_in_chunks_of_its_own_transactions(
 async def test_a_daily_reset_archives_in_chunks_every_due_session_once(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(core.sql_store, "SWEEP_CHUNK", 7)
+    monkeypatch.setattr(core.storage.sql.store, "SWEEP_CHUNK", 7)
     clock = ManualClock(START)
     rules = ResetRules(daily_reset_time="04:00")
     manager = SessionManager(store, clock=clock, reset_rules=rules)

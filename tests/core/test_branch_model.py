@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.clock import ManualClock
-from core.manager import SessionManager
-from core.memory_store import MemoryStore
 from core.models import Inbound, NewMessage, Role
+from core.sessions.manager import SessionManager
+from core.storage.memory import MemoryStore
 
 Op = tuple[str, int]
 

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 from core.clock import ManualClock
-from core.context import Context, context_history, estimate_tokens
-from core.manager import SessionManager
-from core.memory_store import MemoryStore
 from core.models import Inbound, NewMessage, Role
-from core.responder import EchoResponder
+from core.sessions.context_window import Context, context_history, estimate_tokens
+from core.sessions.manager import SessionManager
+from core.sessions.responders import EchoResponder
+from core.storage.memory import MemoryStore
 
 
 def test_estimate_is_about_four_characters_a_token() -> None:

@@ -4,7 +4,7 @@ import base64
 
 import pytest
 
-from core.crypto import (
+from core.crypto.envelope import (
     PLAIN_PREFIX,
     DecryptionError,
     KeyEncryptionKey,

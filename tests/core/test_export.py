@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from core.errors import UsageError
-from core.export import ExportFormat, export_session, parse_export, render_export
 from core.models import Checkpoint, Message, Role, Session, SessionStatus
+from core.sessions.export import ExportFormat, export_session, parse_export, render_export
 
 WHEN = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import pytest
 
 from core.errors import ConflictError, StorageError
-from core.group_commit import GroupCommit
+from core.storage.sql.group_commit import GroupCommit
 
 
 class FakeDatabase:

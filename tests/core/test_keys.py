@@ -5,14 +5,14 @@ import base64
 import pytest
 
 from core.clock import ManualClock
-from core.crypto import KeyEncryptionKey, generate_master_key, is_sealed
+from core.crypto.envelope import KeyEncryptionKey, generate_master_key, is_sealed
+from core.crypto.rotation import encrypt_existing, rotate_master_key
+from core.crypto.sealing import SealedStore
 from core.errors import ConfigError
-from core.keys import encrypt_existing, rotate_master_key
-from core.manager import SessionManager
-from core.memory_store import MemoryStore
 from core.models import Inbound, NewMessage, Role
-from core.sealed_store import SealedStore
-from core.store import KeyringEntry
+from core.sessions.manager import SessionManager
+from core.storage.memory import MemoryStore
+from core.storage.protocols import KeyringEntry
 
 MARKER = "okapi-marker-5150"
 

@@ -9,13 +9,13 @@ import pytest
 
 from core.clock import ManualClock
 from core.errors import NotFoundError
-from core.export import ExportFormat, export_session, parse_export
 from core.ids import looks_like_id
-from core.manager import SessionManager
-from core.memory_store import MemoryStore
 from core.models import ArchiveReason, Inbound, Message, NewMessage, Role, Session
-from core.scope import Scope
-from core.store import SessionFilter
+from core.sessions.export import ExportFormat, export_session, parse_export
+from core.sessions.manager import SessionManager
+from core.sessions.scope import Scope
+from core.storage.memory import MemoryStore
+from core.storage.protocols import SessionFilter
 
 
 def inbound(text: str = "hi", *, user: str = "alice", channel: str = "c1") -> Inbound:

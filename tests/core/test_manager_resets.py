@@ -6,8 +6,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from core.clock import ManualClock
-from core.manager import SessionManager
-from core.memory_store import MemoryStore
 from core.models import (
     ArchiveReason,
     ChannelSettings,
@@ -17,8 +15,10 @@ from core.models import (
     Session,
     SessionStatus,
 )
-from core.reset import ResetOverride, ResetRules, RuleSelector
-from core.scope import Scope
+from core.sessions.manager import SessionManager
+from core.sessions.resets import ResetOverride, ResetRules, RuleSelector
+from core.sessions.scope import Scope
+from core.storage.memory import MemoryStore
 
 START = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 

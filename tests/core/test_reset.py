@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from core.models import ArchiveReason, Session, SessionStatus
-from core.reset import (
+from core.sessions.resets import (
     ResetPolicy,
     due_reset,
     local_instant,

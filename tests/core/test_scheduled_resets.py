@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from core.clock import ManualClock
-from core.manager import SessionManager
-from core.memory_store import MemoryStore
 from core.models import ArchiveReason, ChannelSettings, Inbound, NewMessage, Role
-from core.reset import ResetOverride, ResetRules, RuleSelector
+from core.sessions.manager import SessionManager
+from core.sessions.resets import ResetOverride, ResetRules, RuleSelector
+from core.storage.memory import MemoryStore
 
 START = datetime(2026, 5, 1, 10, 0, tzinfo=UTC)
 

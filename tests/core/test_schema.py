@@ -10,9 +10,9 @@ from pathlib import Path
 
 from alembic.script import ScriptDirectory
 
-from core.schema import SCHEMA_REVISION
-from core.sql_store import alembic_config
-from core.storage import upgrade_database
+from core.storage.backends import upgrade_database
+from core.storage.sql.schema import SCHEMA_REVISION
+from core.storage.sql.store import alembic_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,7 +27,7 @@ def test_opening_a_current_database_does_not_load_alembic(tmp_path: Path) -> Non
     script = textwrap.dedent(
         f"""
         import asyncio, sys
-        from core.storage import open_store
+        from core.crypto.opening import open_store
 
         async def main():
             store = await open_store("sqlite:///{path}")

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from core.models import Inbound
-from core.scope import Scope, channel_key_for, scope_key_for
+from core.sessions.scope import Scope, channel_key_for, scope_key_for
 
 
 def message(**overrides: object) -> Inbound:

@@ -5,12 +5,12 @@ import dataclasses
 import pytest
 
 from core.clock import ManualClock
-from core.crypto import KeyEncryptionKey, decode_master_key, generate_master_key, is_sealed
+from core.crypto.envelope import KeyEncryptionKey, decode_master_key, generate_master_key, is_sealed
+from core.crypto.sealing import UNREADABLE_MESSAGE, SealedStore, data_key_name
 from core.errors import ConfigError
-from core.manager import SessionManager
-from core.memory_store import MemoryStore
 from core.models import Inbound, NewMessage, Role, Session
-from core.sealed_store import UNREADABLE_MESSAGE, SealedStore, data_key_name
+from core.sessions.manager import SessionManager
+from core.storage.memory import MemoryStore
 
 MARKER = "zebra-marker-7731"
 

@@ -19,7 +19,7 @@ import pytest
 from core.errors import ConflictError, StorageError
 from core.ids import new_id
 from core.models import Message, NewMessage, Role
-from core.sql_store import SqlStore
+from core.storage.sql.store import SqlStore
 from tests.core.conftest import postgres_schema, sqlite_store
 from tests.core.test_store_contract import T0, append, make_session, start, user
 

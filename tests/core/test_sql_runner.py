@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from core.sql_runner import Checkpointer, SqliteRunner
+from core.storage.sql.runner import Checkpointer, SqliteRunner
 
 
 @pytest.fixture
@@ -159,7 +159,7 @@ def test_a_checkpoint_copies_the_log_into_the_file(tmp_path: Path) -> None:
 
 
 def test_a_long_log_is_started_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("core.sql_runner.RESTART_AFTER_FRAMES", 20)
+    monkeypatch.setattr("core.storage.sql.runner.RESTART_AFTER_FRAMES", 20)
     db = _writer(tmp_path / "db.sqlite")
     _write_pages(db, 30)  # two pages each at least
     assert _log_frames(db)[0] >= 60
@@ -190,8 +190,8 @@ async def test_the_log_stays_short_under_steady_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Writes that never pause: without a restart the log would hold every page written."""
-    monkeypatch.setattr("core.sql_runner.RESTART_AFTER_FRAMES", 100)
-    monkeypatch.setattr("core.sql_runner.CHECKPOINT_INTERVAL", 0.01)
+    monkeypatch.setattr("core.storage.sql.runner.RESTART_AFTER_FRAMES", 100)
+    monkeypatch.setattr("core.storage.sql.runner.CHECKPOINT_INTERVAL", 0.01)
     path = tmp_path / "db.sqlite"
     runner = SqliteRunner(sa.make_url(f"sqlite+pysqlite:///{path}"), {})
     try:

@@ -15,10 +15,10 @@ from sqlalchemy.engine.interfaces import CacheStats
 from core.errors import ConflictError, StorageError
 from core.ids import new_id
 from core.models import Branch, NewMessage, Role
-from core.schema import sessions
-from core.sql_store import _ACTIVE, SqlStore, _select_messages
-from core.storage import upgrade_database
-from core.store import KeyringEntry
+from core.storage.backends import upgrade_database
+from core.storage.protocols import KeyringEntry
+from core.storage.sql.schema import sessions
+from core.storage.sql.store import _ACTIVE, SqlStore, _select_messages
 from tests.core.conftest import sqlite_store
 from tests.core.test_store_contract import T0, append, fill, make_session, start
 

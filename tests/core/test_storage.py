@@ -1,4 +1,4 @@
-"""Store selection by URL, start-up migrations, and migrations matching core.schema."""
+"""Store selection by URL, start-up migrations, and migrations matching core.storage.sql.schema."""
 
 from __future__ import annotations
 
@@ -11,20 +11,20 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from core.crypto.opening import open_store
+from core.crypto.sealing import SealedStore
 from core.errors import ConfigError, StorageError
-from core.memory_store import MemoryStore
-from core.schema import metadata
-from core.sealed_store import SealedStore
-from core.sql_store import SqlStore
-from core.storage import (
+from core.storage.backends import (
     create_store,
     database_url,
     open_backend,
-    open_store,
     sqlite_path,
     upgrade_database,
 )
-from core.store import Store
+from core.storage.memory import MemoryStore
+from core.storage.protocols import Store
+from core.storage.sql.schema import metadata
+from core.storage.sql.store import SqlStore
 from tests.core.conftest import postgres_schema
 
 

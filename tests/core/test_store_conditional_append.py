@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from core.crypto import KeyEncryptionKey, decode_master_key, generate_master_key
+from core.crypto.envelope import KeyEncryptionKey, decode_master_key, generate_master_key
+from core.crypto.sealing import SealedStore
 from core.errors import ConflictError, StaleSessionError
 from core.ids import new_id
-from core.memory_store import MemoryStore
 from core.models import ArchiveReason, Branch, Message, NewMessage, Role, Session
-from core.sealed_store import SealedStore
-from core.store import Store
+from core.storage.memory import MemoryStore
+from core.storage.protocols import Store
 from tests.core.conftest import sqlite_store
 from tests.core.test_store_contract import T0, at, bot, fill, start, user
 

@@ -1,4 +1,4 @@
-"""The contract every :class:`core.store.Store` backend keeps.
+"""The contract every :class:`core.storage.protocols.Store` backend keeps.
 
 One class, run against each backend by the parametrized ``store`` fixture
 (``tests/core/conftest.py``): memory, SQLite on a real file, and PostgreSQL when
@@ -26,8 +26,8 @@ from core.models import (
     Session,
     SessionStatus,
 )
-from core.reset import ResetOverride, ResetRules, RuleSelector
-from core.store import KeyringEntry, SessionFilter, Store
+from core.sessions.resets import ResetOverride, ResetRules, RuleSelector
+from core.storage.protocols import KeyringEntry, SessionFilter, Store
 
 # Microseconds on purpose: they must survive every backend.
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from core.crypto import generate_master_key
+from core.crypto.envelope import generate_master_key
 
 pytestmark = pytest.mark.e2e
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from core.schema import sessions
-from core.sql_store import SqlStore
+from core.storage.sql.schema import sessions
+from core.storage.sql.store import SqlStore
 from tests.e2e.test_console_e2e import ID, Bot
 
 pytestmark = pytest.mark.e2e

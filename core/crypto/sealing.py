@@ -1,4 +1,4 @@
-"""Encryption at rest as a layer around any :class:`~core.store.Store`.
+"""Encryption at rest as a layer around any :class:`~core.storage.protocols.Store`.
 
 :class:`SealedStore` seals what users wrote (message content and metadata, session
 titles, tags and metadata, checkpoint names and descriptions) on the way in and opens
@@ -6,7 +6,7 @@ it on the way out; ids, roles, times and counts stay clear for queries. Backends
 see plain text of those fields and know nothing of keys.
 
 Without a key it still runs, as the plain codec: it stores text in the format that
-can coexist with sealed values (see :mod:`core.crypto`) and refuses an encrypted
+can coexist with sealed values (see :mod:`core.crypto.envelope`) and refuses an encrypted
 database instead of failing on the first read.
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from core.crypto import (
+from core.crypto.envelope import (
     DecryptionError,
     KeyEncryptionKey,
     Sealer,
@@ -37,8 +37,8 @@ from core.models import (
     NewMessage,
     Session,
 )
-from core.reset import ResetRules
-from core.store import KeyringEntry, SessionFilter, Store
+from core.sessions.resets import ResetRules
+from core.storage.protocols import KeyringEntry, SessionFilter, Store
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +286,7 @@ class SealedStore:
         archive_id: str | None = None,
         archive_reason: ArchiveReason | None = None,
     ) -> Session:
-        """See :meth:`core.store.Store.start_session`; the data key is made first."""
+        """See :meth:`core.storage.protocols.Store.start_session`; the data key is made first."""
         stored = await self.inner.start_session(
             # A new session's id is new: its key is made without looking for one.
             await self._seal_session(session, new=True),
@@ -303,28 +303,28 @@ class SealedStore:
         return opened
 
     async def get_session(self, session_id: str) -> Session | None:
-        """See :meth:`core.store.Store.get_session`."""
+        """See :meth:`core.storage.protocols.Store.get_session`."""
         return await self._open_session(await self.inner.get_session(session_id))
 
     async def get_active_session(self, scope_key: str) -> Session | None:
-        """See :meth:`core.store.Store.get_active_session`."""
+        """See :meth:`core.storage.protocols.Store.get_active_session`."""
         return await self._open_session(await self.inner.get_active_session(scope_key))
 
     async def list_sessions(
         self, where: SessionFilter, *, limit: int, offset: int = 0
     ) -> list[Session]:
-        """See :meth:`core.store.Store.list_sessions`."""
+        """See :meth:`core.storage.protocols.Store.list_sessions`."""
         found = await self.inner.list_sessions(where, limit=limit, offset=offset)
         return await self._open_sessions(found)
 
     async def archive_session(self, session_id: str, reason: ArchiveReason, at: datetime) -> bool:
-        """See :meth:`core.store.Store.archive_session`."""
+        """See :meth:`core.storage.protocols.Store.archive_session`."""
         return await self.inner.archive_session(session_id, reason, at)
 
     async def activate_session(
         self, session_id: str, at: datetime, *, displaced_reason: ArchiveReason
     ) -> Session | None:
-        """See :meth:`core.store.Store.activate_session`."""
+        """See :meth:`core.storage.protocols.Store.activate_session`."""
         activated = await self.inner.activate_session(
             session_id, at, displaced_reason=displaced_reason
         )
@@ -339,7 +339,7 @@ class SealedStore:
         tags: Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> Session | None:
-        """See :meth:`core.store.Store.update_session`."""
+        """See :meth:`core.storage.protocols.Store.update_session`."""
         sealer = await self._sealer(session_id, create=True)
         prefix = f"session:{session_id}"
         updated = await self.inner.update_session(
@@ -356,7 +356,7 @@ class SealedStore:
         return await self._open_session(updated)
 
     async def delete_session(self, session_id: str) -> bool:
-        """See :meth:`core.store.Store.delete_session`.
+        """See :meth:`core.storage.protocols.Store.delete_session`.
 
         The data key goes first: should the rest fail, or survive in a backup, the
         messages are already unreadable (crypto-shredding).
@@ -368,50 +368,50 @@ class SealedStore:
     async def archived_before(
         self, cutoff: datetime, *, keep_checkpointed: bool, limit: int
     ) -> list[str]:
-        """See :meth:`core.store.Store.archived_before`."""
+        """See :meth:`core.storage.protocols.Store.archived_before`."""
         return await self.inner.archived_before(
             cutoff, keep_checkpointed=keep_checkpointed, limit=limit
         )
 
     async def archive_idle(self, rules: ResetRules, now: datetime) -> list[Session]:
-        """See :meth:`core.store.Store.archive_idle`."""
+        """See :meth:`core.storage.protocols.Store.archive_idle`."""
         return await self._open_sessions(await self.inner.archive_idle(rules, now))
 
     async def archive_daily(
         self, rules: ResetRules, now: datetime, schedule: tuple[str, str], boundary: datetime
     ) -> list[Session]:
-        """See :meth:`core.store.Store.archive_daily`."""
+        """See :meth:`core.storage.protocols.Store.archive_daily`."""
         archived = await self.inner.archive_daily(rules, now, schedule, boundary)
         return await self._open_sessions(archived)
 
     async def stored_schedules(self) -> set[tuple[str | None, str | None]]:
-        """See :meth:`core.store.Store.stored_schedules`."""
+        """See :meth:`core.storage.protocols.Store.stored_schedules`."""
         return await self.inner.stored_schedules()
 
     # -- branches and messages ------------------------------------------------
 
     async def get_branch(self, branch_id: str) -> Branch | None:
-        """See :meth:`core.store.Store.get_branch`."""
+        """See :meth:`core.storage.protocols.Store.get_branch`."""
         return await self.inner.get_branch(branch_id)
 
     async def branches_of(self, session_id: str) -> list[Branch]:
-        """See :meth:`core.store.Store.branches_of`."""
+        """See :meth:`core.storage.protocols.Store.branches_of`."""
         return await self.inner.branches_of(session_id)
 
     async def branches_forked_from(self, session_id: str) -> list[Branch]:
-        """See :meth:`core.store.Store.branches_forked_from`."""
+        """See :meth:`core.storage.protocols.Store.branches_forked_from`."""
         return await self.inner.branches_forked_from(session_id)
 
     async def add_branch(self, branch: Branch) -> None:
-        """See :meth:`core.store.Store.add_branch`."""
+        """See :meth:`core.storage.protocols.Store.add_branch`."""
         await self.inner.add_branch(branch)
 
     async def switch_head(self, session_id: str, branch: Branch, at: datetime) -> Session | None:
-        """See :meth:`core.store.Store.switch_head`."""
+        """See :meth:`core.storage.protocols.Store.switch_head`."""
         return await self._open_session(await self.inner.switch_head(session_id, branch, at))
 
     async def reparent_branch(self, branch_id: str, parent_id: str | None, fork_seq: int) -> None:
-        """See :meth:`core.store.Store.reparent_branch`."""
+        """See :meth:`core.storage.protocols.Store.reparent_branch`."""
         await self.inner.reparent_branch(branch_id, parent_id, fork_seq)
 
     async def append_messages(
@@ -423,7 +423,7 @@ class SealedStore:
         *,
         expect_head: str | None = None,
     ) -> list[Message]:
-        """See :meth:`core.store.Store.append_messages`."""
+        """See :meth:`core.storage.protocols.Store.append_messages`."""
         sealer = await self._sealer(session_id, create=True)
         sealed = [
             NewMessage(
@@ -447,7 +447,7 @@ class SealedStore:
         ]
 
     async def copy_messages(self, messages: Sequence[Message]) -> None:
-        """See :meth:`core.store.Store.copy_messages`."""
+        """See :meth:`core.storage.protocols.Store.copy_messages`."""
         await self.inner.copy_messages([await self._seal_message(m) for m in messages])
 
     async def read_messages(
@@ -459,7 +459,7 @@ class SealedStore:
         limit: int,
         newest_first: bool,
     ) -> list[Message]:
-        """See :meth:`core.store.Store.read_messages`."""
+        """See :meth:`core.storage.protocols.Store.read_messages`."""
         found = await self.inner.read_messages(
             branch_id, min_seq=min_seq, max_seq=max_seq, limit=limit, newest_first=newest_first
         )
@@ -475,78 +475,78 @@ class SealedStore:
         ]
 
     async def get_message(self, message_id: str) -> Message | None:
-        """See :meth:`core.store.Store.get_message`."""
+        """See :meth:`core.storage.protocols.Store.get_message`."""
         message = await self.inner.get_message(message_id)
         return None if message is None else await self._open_message(message)
 
     async def rewrite_messages(self, messages: Sequence[Message]) -> None:
-        """See :meth:`core.store.Store.rewrite_messages`."""
+        """See :meth:`core.storage.protocols.Store.rewrite_messages`."""
         await self.inner.rewrite_messages([await self._seal_message(m) for m in messages])
 
     # -- checkpoints ----------------------------------------------------------
 
     async def add_checkpoint(self, checkpoint: Checkpoint) -> None:
-        """See :meth:`core.store.Store.add_checkpoint`."""
+        """See :meth:`core.storage.protocols.Store.add_checkpoint`."""
         await self.inner.add_checkpoint(await self._seal_checkpoint(checkpoint))
 
     async def get_checkpoint(self, checkpoint_id: str) -> Checkpoint | None:
-        """See :meth:`core.store.Store.get_checkpoint`."""
+        """See :meth:`core.storage.protocols.Store.get_checkpoint`."""
         return await self._open_checkpoint(await self.inner.get_checkpoint(checkpoint_id))
 
     async def list_checkpoints(self, session_id: str) -> list[Checkpoint]:
-        """See :meth:`core.store.Store.list_checkpoints`."""
+        """See :meth:`core.storage.protocols.Store.list_checkpoints`."""
         found = await self.inner.list_checkpoints(session_id)
         opened = [await self._open_checkpoint(c) for c in found]
         return [c for c in opened if c is not None]
 
     async def delete_checkpoint(self, checkpoint_id: str) -> bool:
-        """See :meth:`core.store.Store.delete_checkpoint`."""
+        """See :meth:`core.storage.protocols.Store.delete_checkpoint`."""
         return await self.inner.delete_checkpoint(checkpoint_id)
 
     async def rewrite_checkpoint(self, checkpoint: Checkpoint) -> None:
-        """See :meth:`core.store.Store.rewrite_checkpoint`."""
+        """See :meth:`core.storage.protocols.Store.rewrite_checkpoint`."""
         await self.inner.rewrite_checkpoint(await self._seal_checkpoint(checkpoint))
 
     async def count_checkpoints(self, session_id: str) -> int:
-        """See :meth:`core.store.Store.count_checkpoints`."""
+        """See :meth:`core.storage.protocols.Store.count_checkpoints`."""
         return await self.inner.count_checkpoints(session_id)
 
     # -- keyring and channel settings pass through ------------------------------
 
     async def keyring_get(self, name: str) -> KeyringEntry | None:
-        """See :meth:`core.store.Store.keyring_get`."""
+        """See :meth:`core.storage.protocols.Store.keyring_get`."""
         return await self.inner.keyring_get(name)
 
     async def keyring_add(self, entry: KeyringEntry) -> KeyringEntry:
-        """See :meth:`core.store.Store.keyring_add`."""
+        """See :meth:`core.storage.protocols.Store.keyring_add`."""
         return await self.inner.keyring_add(entry)
 
     async def keyring_delete(self, name: str) -> None:
-        """See :meth:`core.store.Store.keyring_delete`."""
+        """See :meth:`core.storage.protocols.Store.keyring_delete`."""
         await self.inner.keyring_delete(name)
 
     async def keyring_page(self, prefix: str, after: str, limit: int) -> list[KeyringEntry]:
-        """See :meth:`core.store.Store.keyring_page`."""
+        """See :meth:`core.storage.protocols.Store.keyring_page`."""
         return await self.inner.keyring_page(prefix, after, limit)
 
     async def keyring_stage(self, name: str, next_value: bytes, next_version: int) -> None:
-        """See :meth:`core.store.Store.keyring_stage`."""
+        """See :meth:`core.storage.protocols.Store.keyring_stage`."""
         await self.inner.keyring_stage(name, next_value, next_version)
 
     async def keyring_commit(self, check: KeyringEntry) -> int:
-        """See :meth:`core.store.Store.keyring_commit`."""
+        """See :meth:`core.storage.protocols.Store.keyring_commit`."""
         return await self.inner.keyring_commit(check)
 
     async def keyring_unstaged(self, prefix: str, version: int) -> int:
-        """See :meth:`core.store.Store.keyring_unstaged`."""
+        """See :meth:`core.storage.protocols.Store.keyring_unstaged`."""
         return await self.inner.keyring_unstaged(prefix, version)
 
     async def get_channel_settings(self, channel_key: str) -> ChannelSettings | None:
-        """See :meth:`core.store.Store.get_channel_settings`."""
+        """See :meth:`core.storage.protocols.Store.get_channel_settings`."""
         return await self.inner.get_channel_settings(channel_key)
 
     async def put_channel_settings(self, settings: ChannelSettings) -> None:
-        """See :meth:`core.store.Store.put_channel_settings`."""
+        """See :meth:`core.storage.protocols.Store.put_channel_settings`."""
         await self.inner.put_channel_settings(settings)
 
 

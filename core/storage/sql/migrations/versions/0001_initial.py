@@ -19,7 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 ID = sa.String(64)
 # Times: TIMESTAMP WITH TIME ZONE on PostgreSQL, naive UTC text on SQLite
-# (core.schema.UtcDateTime converts both ways).
+# (core.storage.sql.schema.UtcDateTime converts both ways).
 TIME = sa.DateTime(timezone=True)
 
 

@@ -1,6 +1,6 @@
-"""The SQL schema of :class:`core.sql_store.SqlStore`, as SQLAlchemy Core tables.
+"""The SQL schema of :class:`core.storage.sql.store.SqlStore`, as SQLAlchemy Core tables.
 
-The Alembic migrations in ``core/migrations/versions`` create exactly this schema;
+The Alembic migrations in ``core/storage/sql/migrations/versions`` create exactly this schema;
 ``tests/core/test_storage.py`` fails when the two drift apart.
 
 Times are stored as ``TIMESTAMP WITH TIME ZONE`` on PostgreSQL and as naive UTC text
@@ -8,7 +8,7 @@ on SQLite (sortable, so ``ORDER BY`` and range filters work); :class:`UtcDateTim
 makes both come back as aware UTC datetimes. Tags and metadata are JSON text, so both
 backends store them the same way.
 
-Nothing here knows about encryption: :class:`core.sealed_store.SealedStore` hands
+Nothing here knows about encryption: :class:`core.crypto.sealing.SealedStore` hands
 this backend sealed text in the same columns, and keeps its keys in ``keyring``.
 """
 
@@ -23,9 +23,9 @@ from sqlalchemy.engine import Dialect
 from core.jsontext import json_text, parse_json_text
 
 SCHEMA_REVISION = "0001"
-"""The newest Alembic revision in ``core/migrations/versions``; a test keeps them equal.
+"""The newest Alembic revision in ``core/storage/sql/migrations/versions``; a test keeps them equal.
 
-:meth:`core.sql_store.SqlStore.open` compares the database's revision with it, so
+:meth:`core.storage.sql.store.SqlStore.open` compares the database's revision with it, so
 that Alembic is loaded only when a migration has to run.
 """
 
@@ -220,6 +220,6 @@ keyring = sa.Table(
 )
 """Wrapped data keys (``session:<id>``) and the master key check (``check``).
 
-Encryption itself lives in :mod:`core.sealed_store`: sealed text goes into the
+Encryption itself lives in :mod:`core.crypto.sealing`: sealed text goes into the
 ordinary text columns, so no table above has a column of its own for it.
 """

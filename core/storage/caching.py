@@ -39,8 +39,8 @@ from collections import OrderedDict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from core.context import Context, estimate_tokens
 from core.models import ChannelSettings, Message, Session
+from core.sessions.context_window import Context, estimate_tokens
 
 SETTINGS_TTL_SECONDS = 5.0
 """How long a channel's settings are used without reading them again."""

@@ -1,4 +1,4 @@
-"""How :class:`core.sql_store.SqlStore` runs its SQL: one unit of work per store call.
+"""How :class:`core.storage.sql.store.SqlStore` runs its SQL: one unit of work per store call.
 
 Each store operation is a plain function of a SQLAlchemy ``Connection`` (all its
 statements, in one transaction for a write). A runner runs it:
@@ -35,7 +35,7 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 
 from core.errors import ConflictError, StorageError
-from core.group_commit import GroupCommit
+from core.storage.sql.group_commit import GroupCommit
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -176,7 +176,7 @@ class SqliteRunner:
 
         Each job sees the ones before it, as if they had committed one by one. If
         one raises, the whole transaction rolls back and
-        :class:`~core.group_commit.GroupCommit` runs each job again alone, so only
+        :class:`~core.storage.sql.group_commit.GroupCommit` runs each job again alone, so only
         that one fails. One COMMIT for the lot.
         """
         if len(jobs) <= INLINE_BATCH and all(job.quick for job in jobs):
@@ -391,7 +391,7 @@ INLINE_BATCH = 64
 """Quick writes in a batch at most for it to run on the event loop's thread.
 
 Appends of any number of conversations make one write (see
-:mod:`core.sql_append`); new sessions and their keys are a write each.
+:mod:`core.storage.sql.append`); new sessions and their keys are a write each.
 """
 
 _LOCKED = object()
@@ -454,7 +454,7 @@ def _may_be_one_jobs_doing(error: Exception) -> bool:
     # A constraint violation, or an error raised by a job's own logic, is one job's;
     # a driver error such as "database is locked" or "disk I/O error" is everyone's,
     # and retrying each job alone would only repeat it (after the busy timeout).
-    # Work on the driver's own connection (core.sql_append) raises these as the
+    # Work on the driver's own connection (core.storage.sql.append) raises these as the
     # store's ConflictError and StorageError.
     if isinstance(error, sa_exc.IntegrityError | ConflictError):
         return True

@@ -1,4 +1,4 @@
-"""An in-memory :class:`~core.store.Store`, for tests and ``memory://``.
+"""An in-memory :class:`~core.storage.protocols.Store`, for tests and ``memory://``.
 
 It keeps the same invariants as the SQL backends, so the contract suite holds for it.
 Nothing survives the process.
@@ -23,8 +23,8 @@ from core.models import (
     Session,
     SessionStatus,
 )
-from core.reset import ResetRules
-from core.store import KeyringEntry, SessionFilter
+from core.sessions.resets import ResetRules
+from core.storage.protocols import KeyringEntry, SessionFilter
 
 
 class MemoryStore:
@@ -57,7 +57,7 @@ class MemoryStore:
         archive_id: str | None = None,
         archive_reason: ArchiveReason | None = None,
     ) -> Session:
-        """See :meth:`core.store.Store.start_session`."""
+        """See :meth:`core.storage.protocols.Store.start_session`."""
         if archive_id is not None:
             await self.archive_session(
                 archive_id, archive_reason or ArchiveReason.NEW, session.created_at
@@ -74,18 +74,18 @@ class MemoryStore:
         return session
 
     async def get_session(self, session_id: str) -> Session | None:
-        """See :meth:`core.store.Store.get_session`."""
+        """See :meth:`core.storage.protocols.Store.get_session`."""
         return self._sessions.get(session_id)
 
     async def get_active_session(self, scope_key: str) -> Session | None:
-        """See :meth:`core.store.Store.get_active_session`."""
+        """See :meth:`core.storage.protocols.Store.get_active_session`."""
         session_id = self._active.get(scope_key)
         return self._sessions[session_id] if session_id else None
 
     async def list_sessions(
         self, where: SessionFilter, *, limit: int, offset: int = 0
     ) -> list[Session]:
-        """See :meth:`core.store.Store.list_sessions`."""
+        """See :meth:`core.storage.protocols.Store.list_sessions`."""
         candidates = (
             [self._sessions[i] for i in self._by_key.get(where.scope_key, ())]
             if where.scope_key is not None
@@ -96,7 +96,7 @@ class MemoryStore:
         return found[offset : offset + limit]
 
     async def archive_session(self, session_id: str, reason: ArchiveReason, at: datetime) -> bool:
-        """See :meth:`core.store.Store.archive_session`."""
+        """See :meth:`core.storage.protocols.Store.archive_session`."""
         session = self._sessions.get(session_id)
         if session is None or not session.is_active:
             return False
@@ -113,7 +113,7 @@ class MemoryStore:
     async def activate_session(
         self, session_id: str, at: datetime, *, displaced_reason: ArchiveReason
     ) -> Session | None:
-        """See :meth:`core.store.Store.activate_session`."""
+        """See :meth:`core.storage.protocols.Store.activate_session`."""
         session = self._sessions.get(session_id)
         if session is None:
             return None
@@ -144,7 +144,7 @@ class MemoryStore:
         tags: Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> Session | None:
-        """See :meth:`core.store.Store.update_session`."""
+        """See :meth:`core.storage.protocols.Store.update_session`."""
         session = self._sessions.get(session_id)
         if session is None:
             return None
@@ -160,7 +160,7 @@ class MemoryStore:
         return updated
 
     async def delete_session(self, session_id: str) -> bool:
-        """See :meth:`core.store.Store.delete_session`."""
+        """See :meth:`core.storage.protocols.Store.delete_session`."""
         session = self._sessions.pop(session_id, None)
         if session is None:
             return False
@@ -180,7 +180,7 @@ class MemoryStore:
     async def archived_before(
         self, cutoff: datetime, *, keep_checkpointed: bool, limit: int
     ) -> list[str]:
-        """See :meth:`core.store.Store.archived_before`."""
+        """See :meth:`core.storage.protocols.Store.archived_before`."""
         kept = {c.session_id for c in self._checkpoints.values() if not c.auto}
         found = [
             s
@@ -194,7 +194,7 @@ class MemoryStore:
         return [s.id for s in found[:limit]]
 
     async def archive_idle(self, rules: ResetRules, now: datetime) -> list[Session]:
-        """See :meth:`core.store.Store.archive_idle`."""
+        """See :meth:`core.storage.protocols.Store.archive_idle`."""
         archived = []
         for session in [s for s in self._sessions.values() if s.is_active]:
             limit = rules.effective_idle(session, self._settings.get(session.channel_key))
@@ -206,7 +206,7 @@ class MemoryStore:
     async def archive_daily(
         self, rules: ResetRules, now: datetime, schedule: tuple[str, str], boundary: datetime
     ) -> list[Session]:
-        """See :meth:`core.store.Store.archive_daily`."""
+        """See :meth:`core.storage.protocols.Store.archive_daily`."""
         quiet_since = now - timedelta(minutes=rules.grace_minutes)
         archived = []
         for session in [s for s in self._sessions.values() if s.is_active]:
@@ -226,33 +226,33 @@ class MemoryStore:
         return archived
 
     async def stored_schedules(self) -> set[tuple[str | None, str | None]]:
-        """See :meth:`core.store.Store.stored_schedules`."""
+        """See :meth:`core.storage.protocols.Store.stored_schedules`."""
         return {(s.daily_reset_time, s.timezone) for s in self._settings.values()}
 
     # -- branches and messages ------------------------------------------------
 
     async def get_branch(self, branch_id: str) -> Branch | None:
-        """See :meth:`core.store.Store.get_branch`."""
+        """See :meth:`core.storage.protocols.Store.get_branch`."""
         return self._branches.get(branch_id)
 
     async def branches_of(self, session_id: str) -> list[Branch]:
-        """See :meth:`core.store.Store.branches_of`."""
+        """See :meth:`core.storage.protocols.Store.branches_of`."""
         return [b for b in self._branches.values() if b.session_id == session_id]
 
     async def branches_forked_from(self, session_id: str) -> list[Branch]:
-        """See :meth:`core.store.Store.branches_forked_from`."""
+        """See :meth:`core.storage.protocols.Store.branches_forked_from`."""
         own = {b.id for b in self._branches.values() if b.session_id == session_id}
         return [
             b for b in self._branches.values() if b.parent_id in own and b.session_id != session_id
         ]
 
     async def add_branch(self, branch: Branch) -> None:
-        """See :meth:`core.store.Store.add_branch`."""
+        """See :meth:`core.storage.protocols.Store.add_branch`."""
         self._branches[branch.id] = branch
         self._messages.setdefault(branch.id, [])
 
     async def switch_head(self, session_id: str, branch: Branch, at: datetime) -> Session | None:
-        """See :meth:`core.store.Store.switch_head`."""
+        """See :meth:`core.storage.protocols.Store.switch_head`."""
         session = self._sessions.get(session_id)
         if session is None:
             return None
@@ -265,7 +265,7 @@ class MemoryStore:
         return updated
 
     async def reparent_branch(self, branch_id: str, parent_id: str | None, fork_seq: int) -> None:
-        """See :meth:`core.store.Store.reparent_branch`."""
+        """See :meth:`core.storage.protocols.Store.reparent_branch`."""
         branch = self._branches.get(branch_id)
         if branch is not None:
             self._branches[branch_id] = dataclasses.replace(
@@ -281,7 +281,7 @@ class MemoryStore:
         *,
         expect_head: str | None = None,
     ) -> list[Message]:
-        """See :meth:`core.store.Store.append_messages`."""
+        """See :meth:`core.storage.protocols.Store.append_messages`."""
         session = self._sessions.get(session_id)
         if session is None and expect_head is None:
             return []
@@ -323,7 +323,7 @@ class MemoryStore:
         return stored
 
     async def copy_messages(self, messages: Sequence[Message]) -> None:
-        """See :meth:`core.store.Store.copy_messages`."""
+        """See :meth:`core.storage.protocols.Store.copy_messages`."""
         for message in messages:
             self._messages.setdefault(message.branch_id, []).append(message)
             self._message_ids[message.id] = message
@@ -339,7 +339,7 @@ class MemoryStore:
         limit: int,
         newest_first: bool,
     ) -> list[Message]:
-        """See :meth:`core.store.Store.read_messages`."""
+        """See :meth:`core.storage.protocols.Store.read_messages`."""
         found = [
             m
             for m in self._messages.get(branch_id, [])
@@ -350,11 +350,11 @@ class MemoryStore:
         return found[:limit]
 
     async def get_message(self, message_id: str) -> Message | None:
-        """See :meth:`core.store.Store.get_message`."""
+        """See :meth:`core.storage.protocols.Store.get_message`."""
         return self._message_ids.get(message_id)
 
     async def rewrite_messages(self, messages: Sequence[Message]) -> None:
-        """See :meth:`core.store.Store.rewrite_messages`."""
+        """See :meth:`core.storage.protocols.Store.rewrite_messages`."""
         for new in messages:
             old = self._message_ids.get(new.id)
             if old is None:
@@ -367,24 +367,24 @@ class MemoryStore:
     # -- checkpoints ----------------------------------------------------------
 
     async def add_checkpoint(self, checkpoint: Checkpoint) -> None:
-        """See :meth:`core.store.Store.add_checkpoint`."""
+        """See :meth:`core.storage.protocols.Store.add_checkpoint`."""
         self._checkpoints[checkpoint.id] = checkpoint
 
     async def get_checkpoint(self, checkpoint_id: str) -> Checkpoint | None:
-        """See :meth:`core.store.Store.get_checkpoint`."""
+        """See :meth:`core.storage.protocols.Store.get_checkpoint`."""
         return self._checkpoints.get(checkpoint_id)
 
     async def list_checkpoints(self, session_id: str) -> list[Checkpoint]:
-        """See :meth:`core.store.Store.list_checkpoints`."""
+        """See :meth:`core.storage.protocols.Store.list_checkpoints`."""
         found = [c for c in self._checkpoints.values() if c.session_id == session_id]
         return sorted(found, key=lambda c: (c.created_at, c.id))
 
     async def delete_checkpoint(self, checkpoint_id: str) -> bool:
-        """See :meth:`core.store.Store.delete_checkpoint`."""
+        """See :meth:`core.storage.protocols.Store.delete_checkpoint`."""
         return self._checkpoints.pop(checkpoint_id, None) is not None
 
     async def rewrite_checkpoint(self, checkpoint: Checkpoint) -> None:
-        """See :meth:`core.store.Store.rewrite_checkpoint`."""
+        """See :meth:`core.storage.protocols.Store.rewrite_checkpoint`."""
         old = self._checkpoints.get(checkpoint.id)
         if old is not None:
             self._checkpoints[checkpoint.id] = dataclasses.replace(
@@ -392,30 +392,30 @@ class MemoryStore:
             )
 
     async def count_checkpoints(self, session_id: str) -> int:
-        """See :meth:`core.store.Store.count_checkpoints`."""
+        """See :meth:`core.storage.protocols.Store.count_checkpoints`."""
         return sum(1 for c in self._checkpoints.values() if c.session_id == session_id)
 
     # -- keyring ----------------------------------------------------------------
 
     async def keyring_get(self, name: str) -> KeyringEntry | None:
-        """See :meth:`core.store.Store.keyring_get`."""
+        """See :meth:`core.storage.protocols.Store.keyring_get`."""
         return self._keyring.get(name)
 
     async def keyring_add(self, entry: KeyringEntry) -> KeyringEntry:
-        """See :meth:`core.store.Store.keyring_add`."""
+        """See :meth:`core.storage.protocols.Store.keyring_add`."""
         return self._keyring.setdefault(entry.name, entry)
 
     async def keyring_delete(self, name: str) -> None:
-        """See :meth:`core.store.Store.keyring_delete`."""
+        """See :meth:`core.storage.protocols.Store.keyring_delete`."""
         self._keyring.pop(name, None)
 
     async def keyring_page(self, prefix: str, after: str, limit: int) -> list[KeyringEntry]:
-        """See :meth:`core.store.Store.keyring_page`."""
+        """See :meth:`core.storage.protocols.Store.keyring_page`."""
         names = sorted(n for n in self._keyring if n.startswith(prefix) and n > after)
         return [self._keyring[n] for n in names[:limit]]
 
     async def keyring_stage(self, name: str, next_value: bytes, next_version: int) -> None:
-        """See :meth:`core.store.Store.keyring_stage`."""
+        """See :meth:`core.storage.protocols.Store.keyring_stage`."""
         entry = self._keyring.get(name)
         if entry is not None:
             self._keyring[name] = dataclasses.replace(
@@ -423,7 +423,7 @@ class MemoryStore:
             )
 
     async def keyring_commit(self, check: KeyringEntry) -> int:
-        """See :meth:`core.store.Store.keyring_commit`."""
+        """See :meth:`core.storage.protocols.Store.keyring_commit`."""
         if await self.keyring_unstaged("session:", check.version):
             raise ConflictError("a data key was added after staging")
         swapped = 0
@@ -435,7 +435,7 @@ class MemoryStore:
         return swapped
 
     async def keyring_unstaged(self, prefix: str, version: int) -> int:
-        """See :meth:`core.store.Store.keyring_unstaged`."""
+        """See :meth:`core.storage.protocols.Store.keyring_unstaged`."""
         return sum(
             1
             for name, entry in self._keyring.items()
@@ -445,11 +445,11 @@ class MemoryStore:
     # -- channel settings -----------------------------------------------------
 
     async def get_channel_settings(self, channel_key: str) -> ChannelSettings | None:
-        """See :meth:`core.store.Store.get_channel_settings`."""
+        """See :meth:`core.storage.protocols.Store.get_channel_settings`."""
         return self._settings.get(channel_key)
 
     async def put_channel_settings(self, settings: ChannelSettings) -> None:
-        """See :meth:`core.store.Store.put_channel_settings`."""
+        """See :meth:`core.storage.protocols.Store.put_channel_settings`."""
         self._settings[settings.channel_key] = settings
 
 

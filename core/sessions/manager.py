@@ -2,7 +2,7 @@
 
 Commands, adapters' proactive work, the CLI and the scheduler all go through a
 :class:`SessionManager`. It walks branch chains, checks that ids belong to the
-caller's scope, and leaves the transactions to the :class:`~core.store.Store`.
+caller's scope, and leaves the transactions to the :class:`~core.storage.protocols.Store`.
 """
 
 from __future__ import annotations
@@ -17,9 +17,7 @@ from zoneinfo import ZoneInfo
 
 from core.clock import Clock, SystemClock
 from core.errors import NotFoundError, StaleSessionError, StorageError
-from core.export import ImportedSession
 from core.ids import new_id, new_ordered_ids
-from core.live import LiveSessions
 from core.models import (
     ArchiveReason,
     Branch,
@@ -33,7 +31,8 @@ from core.models import (
     Session,
     SessionStatus,
 )
-from core.reset import (
+from core.sessions.export import ImportedSession
+from core.sessions.resets import (
     ResetPolicy,
     ResetRules,
     configured_schedules,
@@ -41,8 +40,9 @@ from core.reset import (
     last_daily_boundary,
     parse_reset_time,
 )
-from core.scope import DEFAULT_SCOPE, Scope, ScopeKey, channel_key_for, scope_key_for
-from core.store import SessionFilter, Store
+from core.sessions.scope import DEFAULT_SCOPE, Scope, ScopeKey, channel_key_for, scope_key_for
+from core.storage.caching import LiveSessions
+from core.storage.protocols import SessionFilter, Store
 
 SESSION_ID_LENGTH = 10
 MESSAGE_ID_RANDOM_LENGTH = 10
@@ -108,7 +108,7 @@ class SessionManager:
         carry_over: session fields (``title``, ``tags``) an automatic reset keeps.
         encrypted: whether the store seals what users write (shown by ``/session``).
         live_conversations: how many conversations in progress are kept in memory
-            between messages (:class:`core.live.LiveSessions`); 0 keeps none.
+            between messages (:class:`core.storage.caching.LiveSessions`); 0 keeps none.
     """
 
     def __init__(
@@ -159,7 +159,7 @@ class SessionManager:
         Args:
             inbound: the message.
             remembered: use the channel's settings if read in the last few seconds
-                (plain messages; see :mod:`core.live`).
+                (plain messages; see :mod:`core.storage.caching`).
         """
         channel_key = self.channel_key(inbound)
         known, settings = self.live.settings(channel_key) if remembered else (False, None)
@@ -218,7 +218,7 @@ class SessionManager:
                 already (the router does, to lock the scope key); else it is read.
             remembered: start from the session this process remembers for the
                 scope key, if any (plain messages: the append that follows checks
-                that it is still active, see :mod:`core.live`); else read it.
+                that it is still active, see :mod:`core.storage.caching`); else read it.
         """
         placement = placement or await self.place(inbound, remembered=remembered)
         key = placement.key

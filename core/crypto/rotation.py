@@ -19,11 +19,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from core.crypto import DecryptionError, KeyEncryptionKey, is_sealed
+from core.crypto.envelope import DecryptionError, KeyEncryptionKey, is_sealed
+from core.crypto.sealing import CHECK_ENTRY, DATA_KEY_PREFIX, SealedStore
 from core.errors import ConfigError, ConflictError
 from core.models import Message
-from core.sealed_store import CHECK_ENTRY, DATA_KEY_PREFIX, SealedStore
-from core.store import KeyringEntry, SessionFilter, Store
+from core.storage.protocols import KeyringEntry, SessionFilter, Store
 
 _PAGE = 500
 _COMMIT_ATTEMPTS = 5

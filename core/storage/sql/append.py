@@ -1,12 +1,12 @@
 """Appending messages to many sessions in one transaction, with a fixed number of statements.
 
-:class:`core.sql_store.SqlStore` queues appends in a :class:`~core.group_commit.GroupCommit`
-and writes each batch with :func:`append_batch`: one ``SELECT`` of the sessions' heads
-(locked on PostgreSQL), then one multi-row ``UPDATE`` of the branches' seq counters,
-one of the sessions' counters and one multi-row ``INSERT`` of the messages, whatever
-the number of requests. Seqs are allocated here, in submission order, so two appends to
-one session in the same batch get consecutive seqs as if they had run one after the
-other.
+:class:`~core.storage.sql.store.SqlStore` queues appends in a
+:class:`~core.storage.sql.group_commit.GroupCommit` and writes each batch with
+:func:`append_batch`: one ``SELECT`` of the sessions' heads (locked on PostgreSQL), then
+one multi-row ``UPDATE`` of the branches' seq counters, one of the sessions' counters
+and one multi-row ``INSERT`` of the messages, whatever the number of requests. Seqs are
+allocated here, in submission order, so two appends to one session in the same batch get
+consecutive seqs as if they had run one after the other.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ import sqlalchemy as sa
 from core.errors import ConflictError, StaleSessionError, StorageError
 from core.jsontext import json_text
 from core.models import Message, NewMessage, Role, SessionStatus
-from core.schema import UtcDateTime, branches, sessions
-from core.schema import messages as messages_table
+from core.storage.sql.schema import UtcDateTime, branches, sessions
+from core.storage.sql.schema import messages as messages_table
 
 
 @dataclass(frozen=True, slots=True)
 class AppendRequest:
-    """One call of :meth:`core.store.Store.append_messages`."""
+    """One call of :meth:`core.storage.protocols.Store.append_messages`."""
 
     session_id: str
     messages: Sequence[NewMessage]
@@ -142,7 +142,7 @@ def append_batch_sqlite(
 ) -> list[list[Message] | Exception]:
     """:func:`append_batch` on a ``sqlite3`` connection inside a write transaction.
 
-    The same statements, with values in the column formats :mod:`core.schema`'s
+    The same statements, with values in the column formats :mod:`core.storage.sql.schema`'s
     types give them on SQLite (naive UTC text for times, compact sorted JSON).
     """
     try:
@@ -228,7 +228,7 @@ def _allocate_all(
 def _sqlite_time(
     value: datetime | None, formatted: dict[datetime | None, str | None]
 ) -> str | None:
-    """A time as :class:`core.schema.UtcDateTime` stores it on SQLite, memoised in ``formatted``."""
+    """A time as :class:`~core.storage.sql.schema.UtcDateTime` stores it on SQLite, memoised."""
     if value in formatted:
         return formatted[value]
     assert value is not None  # None is always in ``formatted``

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from commands.settings import RouterSettings
-from core.context import context_history
-from core.manager import SessionManager
 from core.models import Inbound, NewMessage, Reply, Role, Session
-from core.responder import Answer, Responder
+from core.sessions.context_window import context_history
+from core.sessions.manager import SessionManager
+from core.sessions.responders import Answer, Responder
 
 logger = logging.getLogger(__name__)
 
@@ -18,9 +17,11 @@ APOLOGY = "Sorry, I couldn't answer that just now. Your message is saved; please
 async def converse(
     manager: SessionManager,
     responder: Responder,
-    settings: RouterSettings,
     inbound: Inbound,
     session: Session,
+    *,
+    bot_name: str,
+    max_tokens: int,
 ) -> Reply:
     """Append the user's message, get the responder's answer and append it too.
 
@@ -32,9 +33,10 @@ async def converse(
     Args:
         manager: the session manager.
         responder: what answers.
-        settings: the router's settings (context budget, bot name).
         inbound: the user's message.
         session: the session it belongs to.
+        bot_name: the author name of the stored answer.
+        max_tokens: the token budget of the history the responder sees.
 
     Returns:
         The answer, or an apology if the responder failed.
@@ -50,14 +52,14 @@ async def converse(
         NewMessage(Role.USER, inbound.author_name, inbound.text, metadata=metadata),
         only_if_current=True,
     )
-    answer = await _ask(manager, responder, settings, session)
+    answer = await _ask(manager, responder, session, max_tokens)
     if answer is None:
         return Reply(APOLOGY)
     await manager.append(
         session,
         NewMessage(
             Role.ASSISTANT,
-            settings.bot_name,
+            bot_name,
             answer.text,
             tokens_in=answer.tokens_in,
             tokens_out=answer.tokens_out,
@@ -67,10 +69,10 @@ async def converse(
 
 
 async def _ask(
-    manager: SessionManager, responder: Responder, settings: RouterSettings, session: Session
+    manager: SessionManager, responder: Responder, session: Session, max_tokens: int
 ) -> Answer | None:
     try:
-        context = await context_history(manager, session, settings.context_max_tokens)
+        context = await context_history(manager, session, max_tokens)
         answer = await responder.respond(session, context)
     except Exception:
         # Any failure, not only ResponderError: a responder is third-party code

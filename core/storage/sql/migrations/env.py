@@ -1,11 +1,11 @@
 """Alembic environment of sessionbot's schema.
 
-sessionbot runs it programmatically (:func:`core.sql_store.alembic_config`), with the
+sessionbot runs it programmatically (:func:`core.storage.sql.store.alembic_config`), with the
 connection to migrate in ``config.attributes["connection"]``; users need no
 ``alembic.ini``. To write a new revision from a checkout, against a scratch database:
 
     from alembic import command
-    from core.sql_store import alembic_config
+    from core.storage.sql.store import alembic_config
 
     config = alembic_config()
     config.set_main_option("sqlalchemy.url", "sqlite+aiosqlite:///scratch.db")
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from core.schema import metadata
+from core.storage.sql.schema import metadata
 
 config = context.config
 

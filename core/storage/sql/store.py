@@ -1,11 +1,11 @@
-"""A :class:`~core.store.Store` on SQLite or PostgreSQL (asyncpg).
+"""A :class:`~core.storage.protocols.Store` on SQLite or PostgreSQL (asyncpg).
 
 One module serves both backends through SQLAlchemy Core; what differs between them
 (the insert-on-conflict dialect, SQLite's pragmas and transaction start, how SQL is
-run) stays here and in :mod:`core.sql_runner`.
+run) stays here and in :mod:`core.storage.sql.runner`.
 
 Every store call is one unit of work: a function of a connection that sends all the
-call's statements, run by :mod:`core.sql_runner` (on SQLite: reads on the event
+call's statements, run by :mod:`core.storage.sql.runner` (on SQLite: reads on the event
 loop's thread, writes on a writer thread, those queued meanwhile sharing one
 transaction). Every method that writes runs in one transaction of its own or shared. On
 SQLite a writing transaction starts with ``BEGIN IMMEDIATE``: a deferred one that
@@ -14,8 +14,8 @@ connection wrote in between, whereas an immediate one waits (up to the busy time
 for the write lock before reading anything. On PostgreSQL, rows that a transaction
 reads before deciding what to write are locked with ``SELECT … FOR UPDATE``.
 
-Appends are group-committed on every backend (:mod:`core.group_commit`,
-:mod:`core.sql_append`): appends from concurrent conversations share one transaction
+Appends are group-committed on every backend (:mod:`core.storage.sql.group_commit`,
+:mod:`core.storage.sql.append`): appends from concurrent conversations share one transaction
 of a fixed number of statements, and each caller's ``await`` returns after that
 transaction has committed.
 """
@@ -38,7 +38,6 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql.base import PGDialect
 
 from core.errors import ConflictError, StorageError
-from core.group_commit import GroupCommit
 from core.models import (
     ArchiveReason,
     Branch,
@@ -50,8 +49,17 @@ from core.models import (
     Session,
     SessionStatus,
 )
-from core.reset import ResetRules, RuleSelector
-from core.schema import (
+from core.sessions.resets import ResetRules, RuleSelector
+from core.storage.protocols import KeyringEntry, SessionFilter
+from core.storage.sql.append import AppendRequest, append_batch, append_batch_sqlite, message_values
+from core.storage.sql.group_commit import GroupCommit
+from core.storage.sql.runner import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    AsyncRunner,
+    SqliteRunner,
+    install_sqlite_hooks,
+)
+from core.storage.sql.schema import (
     SCHEMA_REVISION,
     branches,
     channel_settings,
@@ -59,15 +67,7 @@ from core.schema import (
     keyring,
     sessions,
 )
-from core.schema import messages as messages_table
-from core.sql_append import AppendRequest, append_batch, append_batch_sqlite, message_values
-from core.sql_runner import (
-    SQLITE_BUSY_TIMEOUT_MS,
-    AsyncRunner,
-    SqliteRunner,
-    install_sqlite_hooks,
-)
-from core.store import KeyringEntry, SessionFilter
+from core.storage.sql.schema import messages as messages_table
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -88,7 +88,7 @@ _ACTIVE: sa.ColumnClause[str] = sa.literal_column("'active'", sa.String)
 # Key of the advisory lock that keeps two PostgreSQL workers from migrating at once.
 _MIGRATION_LOCK_KEY = 0x5E55_10B0
 
-# Keyring names of session data keys (core.sealed_store spells them so too);
+# Keyring names of session data keys (core.crypto.sealing spells them so too);
 # keyring_commit refuses while one of them is unstaged.
 _DATA_KEY_PREFIX = "session:"
 
@@ -102,9 +102,9 @@ class SqlStore:
 
     Args:
         url: a SQLAlchemy URL: ``sqlite+aiosqlite:///path`` (the store's calls run
-            through the standard library's ``sqlite3``, see :mod:`core.sql_runner`;
+            through the standard library's ``sqlite3``, see :mod:`core.storage.sql.runner`;
             aiosqlite serves :attr:`engine`) or ``postgresql+asyncpg://user@host/db``.
-            :func:`core.storage.open_store` builds it from the configured
+            :func:`core.storage.backends.open_store` builds it from the configured
             ``[storage] url``.
         connect_args: extra keyword arguments for the driver's ``connect``, such as
             asyncpg's ``server_settings``.
@@ -234,26 +234,26 @@ class SqlStore:
         archive_id: str | None = None,
         archive_reason: ArchiveReason | None = None,
     ) -> Session:
-        """See :meth:`core.store.Store.start_session`."""
+        """See :meth:`core.storage.protocols.Store.start_session`."""
         insert = _INSERT_IF_NO_ACTIVE["sqlite" if self._is_sqlite else "postgresql"]
         return await self._write_quick(
             _start_session, session, root, archive_id, archive_reason, insert
         )
 
     async def get_session(self, session_id: str) -> Session | None:
-        """See :meth:`core.store.Store.get_session`."""
+        """See :meth:`core.storage.protocols.Store.get_session`."""
         row = await self._read(_first, _SESSION_BY_ID, {"id": session_id})
         return None if row is None else _session(row)
 
     async def get_active_session(self, scope_key: str) -> Session | None:
-        """See :meth:`core.store.Store.get_active_session`."""
+        """See :meth:`core.storage.protocols.Store.get_active_session`."""
         row = await self._read(_first, _ACTIVE_SESSION, {"scope_key": scope_key})
         return None if row is None else _session(row)
 
     async def list_sessions(
         self, where: SessionFilter, *, limit: int, offset: int = 0
     ) -> list[Session]:
-        """See :meth:`core.store.Store.list_sessions`."""
+        """See :meth:`core.storage.protocols.Store.list_sessions`."""
         given = {
             name: value
             for name, value in (
@@ -269,13 +269,13 @@ class SqlStore:
         return [_session(row) for row in await self._read(_all, query, params)]
 
     async def archive_session(self, session_id: str, reason: ArchiveReason, at: datetime) -> bool:
-        """See :meth:`core.store.Store.archive_session`."""
+        """See :meth:`core.storage.protocols.Store.archive_session`."""
         return await self._write_quick(_rowcount, _archive(session_id, reason, at)) > 0
 
     async def activate_session(
         self, session_id: str, at: datetime, *, displaced_reason: ArchiveReason
     ) -> Session | None:
-        """See :meth:`core.store.Store.activate_session`."""
+        """See :meth:`core.storage.protocols.Store.activate_session`."""
         return await self._write_quick(_activate_session, session_id, at, displaced_reason)
 
     async def update_session(
@@ -287,7 +287,7 @@ class SqlStore:
         tags: Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
     ) -> Session | None:
-        """See :meth:`core.store.Store.update_session`."""
+        """See :meth:`core.storage.protocols.Store.update_session`."""
         changes: dict[str, Any] = {"updated_at": at}
         if title is not None:
             changes["title"] = title
@@ -305,13 +305,13 @@ class SqlStore:
         return None if row is None else _session(row)
 
     async def delete_session(self, session_id: str) -> bool:
-        """See :meth:`core.store.Store.delete_session`."""
+        """See :meth:`core.storage.protocols.Store.delete_session`."""
         return await self._write(_delete_session, session_id)
 
     async def archived_before(
         self, cutoff: datetime, *, keep_checkpointed: bool, limit: int
     ) -> list[str]:
-        """See :meth:`core.store.Store.archived_before`."""
+        """See :meth:`core.storage.protocols.Store.archived_before`."""
         query = sa.select(sessions.c.id).where(
             sessions.c.status == SessionStatus.ARCHIVED.value,
             sessions.c.archived_at < cutoff,
@@ -325,7 +325,7 @@ class SqlStore:
         return [str(value) for value in await self._read(_scalars, query)]
 
     async def archive_idle(self, rules: ResetRules, now: datetime) -> list[Session]:
-        """See :meth:`core.store.Store.archive_idle`."""
+        """See :meth:`core.storage.protocols.Store.archive_idle`."""
         stored = sa.select(channel_settings.c.idle_reset_minutes).distinct()
         limits = {rules.idle_reset_minutes, *await self._read(_scalars, stored)}
         limits.update(o.idle_reset_minutes for o in rules.overrides)
@@ -368,7 +368,7 @@ class SqlStore:
     async def archive_daily(
         self, rules: ResetRules, now: datetime, schedule: tuple[str, str], boundary: datetime
     ) -> list[Session]:
-        """See :meth:`core.store.Store.archive_daily`."""
+        """See :meth:`core.storage.protocols.Store.archive_daily`."""
         daily = _in_force(
             channel_settings.c.daily_reset_time,
             [(o.selector, o.daily_reset_time) for o in rules.overrides],
@@ -390,7 +390,7 @@ class SqlStore:
         return sorted(archived, key=lambda s: (s.created_at, s.id))
 
     async def stored_schedules(self) -> set[tuple[str | None, str | None]]:
-        """See :meth:`core.store.Store.stored_schedules`."""
+        """See :meth:`core.storage.protocols.Store.stored_schedules`."""
         query = sa.select(channel_settings.c.daily_reset_time, channel_settings.c.timezone)
         rows = await self._read(_all, query.distinct())
         return {(row["daily_reset_time"], row["timezone"]) for row in rows}
@@ -398,12 +398,12 @@ class SqlStore:
     # -- branches and messages ------------------------------------------------
 
     async def get_branch(self, branch_id: str) -> Branch | None:
-        """See :meth:`core.store.Store.get_branch`."""
+        """See :meth:`core.storage.protocols.Store.get_branch`."""
         row = await self._read(_first, _BRANCH_BY_ID, {"id": branch_id})
         return None if row is None else _branch(row)
 
     async def branches_of(self, session_id: str) -> list[Branch]:
-        """See :meth:`core.store.Store.branches_of`."""
+        """See :meth:`core.storage.protocols.Store.branches_of`."""
         query = (
             sa.select(branches)
             .where(branches.c.session_id == session_id)
@@ -412,7 +412,7 @@ class SqlStore:
         return [_branch(row) for row in await self._read(_all, query)]
 
     async def branches_forked_from(self, session_id: str) -> list[Branch]:
-        """See :meth:`core.store.Store.branches_forked_from`."""
+        """See :meth:`core.storage.protocols.Store.branches_forked_from`."""
         own = sa.select(branches.c.id).where(branches.c.session_id == session_id)
         query = (
             sa.select(branches)
@@ -422,15 +422,15 @@ class SqlStore:
         return [_branch(row) for row in await self._read(_all, query)]
 
     async def add_branch(self, branch: Branch) -> None:
-        """See :meth:`core.store.Store.add_branch`."""
+        """See :meth:`core.storage.protocols.Store.add_branch`."""
         await self._write_quick(_insert, branches, _branch_values(branch))
 
     async def switch_head(self, session_id: str, branch: Branch, at: datetime) -> Session | None:
-        """See :meth:`core.store.Store.switch_head`."""
+        """See :meth:`core.storage.protocols.Store.switch_head`."""
         return await self._write_quick(_switch_head, session_id, branch, at)
 
     async def reparent_branch(self, branch_id: str, parent_id: str | None, fork_seq: int) -> None:
-        """See :meth:`core.store.Store.reparent_branch`."""
+        """See :meth:`core.storage.protocols.Store.reparent_branch`."""
         reparent = (
             branches.update()
             .where(branches.c.id == branch_id)
@@ -447,7 +447,7 @@ class SqlStore:
         *,
         expect_head: str | None = None,
     ) -> list[Message]:
-        """See :meth:`core.store.Store.append_messages`.
+        """See :meth:`core.storage.protocols.Store.append_messages`.
 
         Group-committed: appends to other sessions submitted meanwhile share the
         transaction; this returns once it has committed.
@@ -469,7 +469,7 @@ class SqlStore:
         return await self._write(append_batch, requests, lock_rows=True)
 
     async def copy_messages(self, messages: Sequence[Message]) -> None:
-        """See :meth:`core.store.Store.copy_messages`."""
+        """See :meth:`core.storage.protocols.Store.copy_messages`."""
         if not messages:
             return
         rows = [message_values(m) for m in messages]
@@ -484,7 +484,7 @@ class SqlStore:
         limit: int,
         newest_first: bool,
     ) -> list[Message]:
-        """See :meth:`core.store.Store.read_messages`."""
+        """See :meth:`core.storage.protocols.Store.read_messages`."""
         query = _select_messages(newest_first=newest_first)
         bounds = {
             "branch_id": branch_id,
@@ -496,12 +496,12 @@ class SqlStore:
         return await self._read(_messages, query, bounds)
 
     async def get_message(self, message_id: str) -> Message | None:
-        """See :meth:`core.store.Store.get_message`."""
+        """See :meth:`core.storage.protocols.Store.get_message`."""
         row = await self._read(_first, _MESSAGE_BY_ID, {"id": message_id})
         return None if row is None else _message(row)
 
     async def rewrite_messages(self, messages: Sequence[Message]) -> None:
-        """See :meth:`core.store.Store.rewrite_messages`."""
+        """See :meth:`core.storage.protocols.Store.rewrite_messages`."""
         if not messages:
             return
         rewrite = (
@@ -518,19 +518,19 @@ class SqlStore:
     # -- checkpoints ----------------------------------------------------------
 
     async def add_checkpoint(self, checkpoint: Checkpoint) -> None:
-        """See :meth:`core.store.Store.add_checkpoint`."""
+        """See :meth:`core.storage.protocols.Store.add_checkpoint`."""
         await self._write_quick(
             _rowcount, checkpoints.insert().values(_checkpoint_values(checkpoint))
         )
 
     async def get_checkpoint(self, checkpoint_id: str) -> Checkpoint | None:
-        """See :meth:`core.store.Store.get_checkpoint`."""
+        """See :meth:`core.storage.protocols.Store.get_checkpoint`."""
         query = sa.select(checkpoints).where(checkpoints.c.id == checkpoint_id)
         row = await self._read(_first, query)
         return None if row is None else _checkpoint(row)
 
     async def list_checkpoints(self, session_id: str) -> list[Checkpoint]:
-        """See :meth:`core.store.Store.list_checkpoints`."""
+        """See :meth:`core.storage.protocols.Store.list_checkpoints`."""
         query = (
             sa.select(checkpoints)
             .where(checkpoints.c.session_id == session_id)
@@ -539,12 +539,12 @@ class SqlStore:
         return [_checkpoint(row) for row in await self._read(_all, query)]
 
     async def delete_checkpoint(self, checkpoint_id: str) -> bool:
-        """See :meth:`core.store.Store.delete_checkpoint`."""
+        """See :meth:`core.storage.protocols.Store.delete_checkpoint`."""
         delete = checkpoints.delete().where(checkpoints.c.id == checkpoint_id)
         return await self._write_quick(_rowcount, delete) > 0
 
     async def rewrite_checkpoint(self, checkpoint: Checkpoint) -> None:
-        """See :meth:`core.store.Store.rewrite_checkpoint`."""
+        """See :meth:`core.storage.protocols.Store.rewrite_checkpoint`."""
         rewrite = (
             checkpoints.update()
             .where(checkpoints.c.id == checkpoint.id)
@@ -553,7 +553,7 @@ class SqlStore:
         await self._write_quick(_rowcount, rewrite)
 
     async def count_checkpoints(self, session_id: str) -> int:
-        """See :meth:`core.store.Store.count_checkpoints`."""
+        """See :meth:`core.storage.protocols.Store.count_checkpoints`."""
         query = (
             sa.select(sa.func.count())
             .select_from(checkpoints)
@@ -564,11 +564,11 @@ class SqlStore:
     # -- keyring --------------------------------------------------------------
 
     async def keyring_get(self, name: str) -> KeyringEntry | None:
-        """See :meth:`core.store.Store.keyring_get`."""
+        """See :meth:`core.storage.protocols.Store.keyring_get`."""
         return await self._read(_keyring_entry, name)
 
     async def keyring_add(self, entry: KeyringEntry) -> KeyringEntry:
-        """See :meth:`core.store.Store.keyring_add`."""
+        """See :meth:`core.storage.protocols.Store.keyring_add`."""
         add = _ADD_KEY["sqlite" if self._is_sqlite else "postgresql"]
         stored = await self._write_quick(_keyring_add, add, entry)
         if stored is None:  # deleted between the insert and the read; cannot happen
@@ -576,11 +576,11 @@ class SqlStore:
         return stored
 
     async def keyring_delete(self, name: str) -> None:
-        """See :meth:`core.store.Store.keyring_delete`."""
+        """See :meth:`core.storage.protocols.Store.keyring_delete`."""
         await self._write_quick(_rowcount, keyring.delete().where(keyring.c.name == name))
 
     async def keyring_page(self, prefix: str, after: str, limit: int) -> list[KeyringEntry]:
-        """See :meth:`core.store.Store.keyring_page`."""
+        """See :meth:`core.storage.protocols.Store.keyring_page`."""
         query = (
             sa.select(keyring)
             .where(keyring.c.name.startswith(prefix, autoescape=True), keyring.c.name > after)
@@ -590,7 +590,7 @@ class SqlStore:
         return [_keyring(row) for row in await self._read(_all, query)]
 
     async def keyring_stage(self, name: str, next_value: bytes, next_version: int) -> None:
-        """See :meth:`core.store.Store.keyring_stage`."""
+        """See :meth:`core.storage.protocols.Store.keyring_stage`."""
         stage = (
             keyring.update()
             .where(keyring.c.name == name)
@@ -599,17 +599,17 @@ class SqlStore:
         await self._write_quick(_rowcount, stage)
 
     async def keyring_commit(self, check: KeyringEntry) -> int:
-        """See :meth:`core.store.Store.keyring_commit`."""
+        """See :meth:`core.storage.protocols.Store.keyring_commit`."""
         return await self._write_quick(_keyring_commit, check)
 
     async def keyring_unstaged(self, prefix: str, version: int) -> int:
-        """See :meth:`core.store.Store.keyring_unstaged`."""
+        """See :meth:`core.storage.protocols.Store.keyring_unstaged`."""
         return await self._read(_count_unstaged, prefix, version)
 
     # -- channel settings -----------------------------------------------------
 
     async def get_channel_settings(self, channel_key: str) -> ChannelSettings | None:
-        """See :meth:`core.store.Store.get_channel_settings`."""
+        """See :meth:`core.storage.protocols.Store.get_channel_settings`."""
         row = await self._read(_first, _CHANNEL_SETTINGS, {"channel_key": channel_key})
         if row is None:
             return None
@@ -623,7 +623,7 @@ class SqlStore:
         )
 
     async def put_channel_settings(self, settings: ChannelSettings) -> None:
-        """See :meth:`core.store.Store.put_channel_settings`."""
+        """See :meth:`core.storage.protocols.Store.put_channel_settings`."""
         values = {
             "channel_key": settings.channel_key,
             "scope": settings.scope,

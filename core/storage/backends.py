@@ -1,9 +1,9 @@
 """Choosing and opening a store from the ``[storage] url`` setting.
 
-* ``memory://``: :class:`~core.memory_store.MemoryStore`, nothing kept;
+* ``memory://``: :class:`~core.storage.memory.MemoryStore`, nothing kept;
 * ``sqlite:///relative/path`` or ``sqlite:////absolute/path``:
-  :class:`~core.sql_store.SqlStore` on aiosqlite;
-* ``postgresql://user@host/db``: :class:`~core.sql_store.SqlStore` on asyncpg.
+  :class:`~core.storage.sql.store.SqlStore` on aiosqlite;
+* ``postgresql://user@host/db``: :class:`~core.storage.sql.store.SqlStore` on asyncpg.
 
 ``sqlite+aiosqlite://`` and ``postgresql+asyncpg://`` are accepted as well, and so is
 ``postgres://``.
@@ -16,12 +16,10 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from core.crypto import KeyEncryptionKey
 from core.errors import ConfigError
-from core.memory_store import MemoryStore
-from core.sealed_store import SealedStore
-from core.sql_store import SqlStore
-from core.store import Store
+from core.storage.memory import MemoryStore
+from core.storage.protocols import Store
+from core.storage.sql.store import SqlStore
 
 _DRIVERS = {
     "sqlite": "sqlite+aiosqlite",
@@ -95,28 +93,6 @@ async def open_backend(url: str) -> Store:
         StorageError: the database cannot be reached, created or migrated.
     """
     store = create_store(url)
-    try:
-        await store.open()
-    except BaseException:
-        await store.close()
-        raise
-    return store
-
-
-async def open_store(url: str, *, master_key: bytes | None = None) -> SealedStore:
-    """Return the store ``url`` selects, connected, migrated and key-checked.
-
-    Args:
-        url: the ``[storage] url``.
-        master_key: the 32-byte master key when encryption is enabled, else ``None``.
-
-    Raises:
-        ConfigError: the URL is not a valid storage URL, the master key does not
-            match the database, or the database is encrypted and no key was given.
-        StorageError: the database cannot be reached, created or migrated.
-    """
-    kek = KeyEncryptionKey(master_key) if master_key is not None else None
-    store = SealedStore(create_store(url), kek)
     try:
         await store.open()
     except BaseException:

@@ -2,11 +2,11 @@
 
 A store keeps rows and enforces the invariants that need a transaction (one active
 session per scope key, seq allocation, conditional archiving). Everything else, such
-as walking a branch chain or access checks, lives in :mod:`core.manager`, so backends
+as walking a branch chain or access checks, lives in :mod:`core.sessions.manager`, so backends
 stay small. One contract suite (``tests/core/test_store_contract.py``) runs against
 every backend.
 
-Backends are chosen by URL through :func:`core.storage.open_store`.
+Backends are chosen by URL through :func:`core.storage.backends.open_store`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from core.models import (
     NewMessage,
     Session,
 )
-from core.reset import ResetRules
+from core.sessions.resets import ResetRules
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from core.models import Message, Session
 
 if TYPE_CHECKING:
-    from core.manager import SessionManager
+    from core.sessions.manager import SessionManager
 
 _PAGE = 50
 _MIN_PAGE = 10
@@ -42,9 +42,9 @@ async def context_history(manager: SessionManager, session: Session, max_tokens:
     """Return the newest messages whose estimated tokens fit ``max_tokens``, oldest first.
 
     The newest message is always included, even if it alone exceeds the budget.
-    A conversation in progress has its window in memory (:class:`core.live.LiveSessions`);
-    otherwise pages are read from the head, so the cost follows the budget, not the
-    history length.
+    A conversation in progress has its window in memory
+    (:class:`core.storage.caching.LiveSessions`); otherwise pages are read from the
+    head, so the cost follows the budget, not the history length.
     """
     remembered = manager.live.window(session, max_tokens)
     if remembered is not None:

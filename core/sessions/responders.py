@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.context import Context, estimate_tokens
 from core.models import Message, Role, Session
+from core.sessions.context_window import Context, estimate_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,7 @@ class Responder(Protocol):
             session: the session being answered.
             context: the messages the responder may see, oldest first; the last one
                 is the user's new message. From the router it is a
-                :class:`core.context.Context`, which also carries their estimated
+                :class:`core.sessions.context_window.Context`, which also carries their estimated
                 tokens.
 
         Raises:

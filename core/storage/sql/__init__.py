@@ -1,0 +1,1 @@
+"""SQLite and PostgreSQL through SQLAlchemy Core: schema, rows, migrations, sweeps, the store."""
