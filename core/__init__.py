@@ -32,12 +32,12 @@ from core.models import (
     Session,
     SessionStatus,
 )
-from core.sessions.context_window import Context
 from core.sessions.manager import Placement, Resolution, SessionManager
 from core.sessions.responders import Answer, EchoResponder, Responder
 from core.sessions.scope import DEFAULT_SCOPE, Scope, ScopeKey, channel_key_for, scope_key_for
-from core.storage.caching import LiveSessions
+from core.storage.live import LiveSessions
 from core.storage.protocols import SessionFilter, Store
+from core.tokens import Context
 from core.types import InboundHandler, ProactiveSender
 
 __all__ = [

@@ -23,7 +23,8 @@ from core.crypto.envelope import DecryptionError, KeyEncryptionKey, is_sealed
 from core.crypto.sealing import CHECK_ENTRY, DATA_KEY_PREFIX, SealedStore
 from core.errors import ConfigError, ConflictError
 from core.models import Message
-from core.storage.protocols import KeyringEntry, SessionFilter, Store
+from core.storage.keyring import KeyringEntry
+from core.storage.protocols import Backend, SessionFilter
 
 _PAGE = 500
 _COMMIT_ATTEMPTS = 5
@@ -44,7 +45,7 @@ class RotationReport:
     version: int
 
 
-async def rotate_master_key(store: Store, old_master: bytes, new_master: bytes) -> RotationReport:
+async def rotate_master_key(store: Backend, old_master: bytes, new_master: bytes) -> RotationReport:
     """Re-wrap every data key under ``new_master``; see the module docstring.
 
     Args:
@@ -69,7 +70,8 @@ async def rotate_master_key(store: Store, old_master: bytes, new_master: bytes) 
         staged += await _stage_all(store, old, new)
         try:
             swapped = await store.keyring_commit(
-                KeyringEntry(CHECK_ENTRY, new.check_value, new.version)
+                KeyringEntry(CHECK_ENTRY, new.check_value, new.version),
+                require_prefix=DATA_KEY_PREFIX,
             )
         except ConflictError:
             continue  # a session was created meanwhile; stage it and commit again
@@ -77,7 +79,7 @@ async def rotate_master_key(store: Store, old_master: bytes, new_master: bytes) 
     raise ConflictError("sessions keep being created during the rotation; stop the bot first")
 
 
-async def _stage_all(store: Store, old: KeyEncryptionKey, new: KeyEncryptionKey) -> int:
+async def _stage_all(store: Backend, old: KeyEncryptionKey, new: KeyEncryptionKey) -> int:
     staged = 0
     after = ""
     while page := await store.keyring_page(DATA_KEY_PREFIX, after, _PAGE):
@@ -114,7 +116,7 @@ class EncryptionReport:
     checkpoints: int
 
 
-async def encrypt_existing(store: Store, master: bytes) -> EncryptionReport:
+async def encrypt_existing(store: Backend, master: bytes) -> EncryptionReport:
     """Seal every plain value of the database under ``master``; resumable.
 
     Args:
@@ -137,7 +139,7 @@ async def encrypt_existing(store: Store, master: bytes) -> EncryptionReport:
     return EncryptionReport(sessions=sessions, messages=messages, checkpoints=checkpoints)
 
 
-async def _seal_session_fields(store: Store, sealed: SealedStore, session_id: str) -> int:
+async def _seal_session_fields(store: Backend, sealed: SealedStore, session_id: str) -> int:
     raw = await store.get_session(session_id)
     if raw is None:
         return 0
@@ -158,7 +160,7 @@ async def _seal_session_fields(store: Store, sealed: SealedStore, session_id: st
     return 1
 
 
-async def _seal_messages(store: Store, sealed: SealedStore, session_id: str) -> int:
+async def _seal_messages(store: Backend, sealed: SealedStore, session_id: str) -> int:
     count = 0
     for branch in await store.branches_of(session_id):
         low = 1
@@ -179,7 +181,7 @@ def _message_sealed(message: Message) -> bool:
     return is_sealed(message.content) and metadata_sealed
 
 
-async def _seal_checkpoints(store: Store, sealed: SealedStore, session_id: str) -> int:
+async def _seal_checkpoints(store: Backend, sealed: SealedStore, session_id: str) -> int:
     count = 0
     for raw in await store.list_checkpoints(session_id):
         if is_sealed(raw.name) and (not raw.description or is_sealed(raw.description)):

@@ -31,14 +31,15 @@ from core.jsontext import json_text, parse_json_text
 from core.models import (
     ArchiveReason,
     Branch,
-    ChannelSettings,
     Checkpoint,
     Message,
     NewMessage,
     Session,
 )
 from core.sessions.resets import ResetRules
-from core.storage.protocols import KeyringEntry, SessionFilter, Store
+from core.storage.forwarding import ForwardingStore
+from core.storage.keyring import KeyringEntry
+from core.storage.protocols import Backend, SessionFilter
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def data_key_name(session_id: str) -> str:
     return DATA_KEY_PREFIX + session_id
 
 
-class SealedStore:
+class SealedStore(ForwardingStore):
     """Wraps a store; seals user text under per-session data keys.
 
     Args:
@@ -65,9 +66,11 @@ class SealedStore:
     """
 
     def __init__(
-        self, inner: Store, kek: KeyEncryptionKey | None, *, cache_size: int = 1024
+        self, inner: Backend, kek: KeyEncryptionKey | None, *, cache_size: int = 1024
     ) -> None:
-        self.inner = inner
+        super().__init__(inner)
+        self.backend = inner
+        """The same store as :attr:`inner`, with its keyring."""
         self._kek = kek
         self._cache: OrderedDict[str, Sealer] = OrderedDict()
         self._cache_size = cache_size
@@ -93,7 +96,7 @@ class SealedStore:
         Raises:
             ConfigError: wrong master key, or an encrypted database without a key.
         """
-        check = await self.inner.keyring_get(CHECK_ENTRY)
+        check = await self.backend.keyring_get(CHECK_ENTRY)
         if self._kek is None:
             if check is not None:
                 raise ConfigError(
@@ -102,16 +105,12 @@ class SealedStore:
                 )
             return
         if check is None:
-            check = await self.inner.keyring_add(
+            check = await self.backend.keyring_add(
                 KeyringEntry(CHECK_ENTRY, self._kek.check_value, self._kek.version)
             )
         if not self._kek.matches(check.value):
             raise ConfigError("master key does not match this database")
         self._kek.version = check.version
-
-    async def close(self) -> None:
-        """Close the backend."""
-        await self.inner.close()
 
     # -- keys -----------------------------------------------------------------
 
@@ -138,7 +137,7 @@ class SealedStore:
             return None
         wrapped = self._kek.wrap(self._kek.new_data_key(), session_id)
         name = data_key_name(session_id)
-        entry = await self.inner.keyring_add(KeyringEntry(name, wrapped, self._kek.version))
+        entry = await self.backend.keyring_add(KeyringEntry(name, wrapped, self._kek.version))
         try:
             # The stored entry: another worker may have made one first.
             return self._remember(session_id, Sealer(self._kek.unwrap(entry.value, session_id)))
@@ -150,10 +149,10 @@ class SealedStore:
         if self._kek is None:
             return None
         name = data_key_name(session_id)
-        entry = await self.inner.keyring_get(name)
+        entry = await self.backend.keyring_get(name)
         if entry is None and create:
             wrapped = self._kek.wrap(self._kek.new_data_key(), session_id)
-            entry = await self.inner.keyring_add(KeyringEntry(name, wrapped, self._kek.version))
+            entry = await self.backend.keyring_add(KeyringEntry(name, wrapped, self._kek.version))
         if entry is None:
             return None
         try:
@@ -296,7 +295,7 @@ class SealedStore:
         )
         if stored.id != session.id:
             # A concurrent writer won; the key made for the loser is shredded.
-            await self.inner.keyring_delete(data_key_name(session.id))
+            await self.backend.keyring_delete(data_key_name(session.id))
             self._cache.pop(session.id, None)
         opened = await self._open_session(stored)
         assert opened is not None
@@ -316,10 +315,6 @@ class SealedStore:
         """See :meth:`core.storage.protocols.Store.list_sessions`."""
         found = await self.inner.list_sessions(where, limit=limit, offset=offset)
         return await self._open_sessions(found)
-
-    async def archive_session(self, session_id: str, reason: ArchiveReason, at: datetime) -> bool:
-        """See :meth:`core.storage.protocols.Store.archive_session`."""
-        return await self.inner.archive_session(session_id, reason, at)
 
     async def activate_session(
         self, session_id: str, at: datetime, *, displaced_reason: ArchiveReason
@@ -361,17 +356,9 @@ class SealedStore:
         The data key goes first: should the rest fail, or survive in a backup, the
         messages are already unreadable (crypto-shredding).
         """
-        await self.inner.keyring_delete(data_key_name(session_id))
+        await self.backend.keyring_delete(data_key_name(session_id))
         self._cache.pop(session_id, None)
         return await self.inner.delete_session(session_id)
-
-    async def archived_before(
-        self, cutoff: datetime, *, keep_checkpointed: bool, limit: int
-    ) -> list[str]:
-        """See :meth:`core.storage.protocols.Store.archived_before`."""
-        return await self.inner.archived_before(
-            cutoff, keep_checkpointed=keep_checkpointed, limit=limit
-        )
 
     async def archive_idle(self, rules: ResetRules, now: datetime) -> list[Session]:
         """See :meth:`core.storage.protocols.Store.archive_idle`."""
@@ -384,35 +371,11 @@ class SealedStore:
         archived = await self.inner.archive_daily(rules, now, schedule, boundary)
         return await self._open_sessions(archived)
 
-    async def stored_schedules(self) -> set[tuple[str | None, str | None]]:
-        """See :meth:`core.storage.protocols.Store.stored_schedules`."""
-        return await self.inner.stored_schedules()
-
     # -- branches and messages ------------------------------------------------
-
-    async def get_branch(self, branch_id: str) -> Branch | None:
-        """See :meth:`core.storage.protocols.Store.get_branch`."""
-        return await self.inner.get_branch(branch_id)
-
-    async def branches_of(self, session_id: str) -> list[Branch]:
-        """See :meth:`core.storage.protocols.Store.branches_of`."""
-        return await self.inner.branches_of(session_id)
-
-    async def branches_forked_from(self, session_id: str) -> list[Branch]:
-        """See :meth:`core.storage.protocols.Store.branches_forked_from`."""
-        return await self.inner.branches_forked_from(session_id)
-
-    async def add_branch(self, branch: Branch) -> None:
-        """See :meth:`core.storage.protocols.Store.add_branch`."""
-        await self.inner.add_branch(branch)
 
     async def switch_head(self, session_id: str, branch: Branch, at: datetime) -> Session | None:
         """See :meth:`core.storage.protocols.Store.switch_head`."""
         return await self._open_session(await self.inner.switch_head(session_id, branch, at))
-
-    async def reparent_branch(self, branch_id: str, parent_id: str | None, fork_seq: int) -> None:
-        """See :meth:`core.storage.protocols.Store.reparent_branch`."""
-        await self.inner.reparent_branch(branch_id, parent_id, fork_seq)
 
     async def append_messages(
         self,
@@ -450,6 +413,10 @@ class SealedStore:
         """See :meth:`core.storage.protocols.Store.copy_messages`."""
         await self.inner.copy_messages([await self._seal_message(m) for m in messages])
 
+    async def rewrite_messages(self, messages: Sequence[Message]) -> None:
+        """See :meth:`core.storage.protocols.Store.rewrite_messages`."""
+        await self.inner.rewrite_messages([await self._seal_message(m) for m in messages])
+
     async def read_messages(
         self,
         branch_id: str,
@@ -479,15 +446,15 @@ class SealedStore:
         message = await self.inner.get_message(message_id)
         return None if message is None else await self._open_message(message)
 
-    async def rewrite_messages(self, messages: Sequence[Message]) -> None:
-        """See :meth:`core.storage.protocols.Store.rewrite_messages`."""
-        await self.inner.rewrite_messages([await self._seal_message(m) for m in messages])
-
     # -- checkpoints ----------------------------------------------------------
 
     async def add_checkpoint(self, checkpoint: Checkpoint) -> None:
         """See :meth:`core.storage.protocols.Store.add_checkpoint`."""
         await self.inner.add_checkpoint(await self._seal_checkpoint(checkpoint))
+
+    async def rewrite_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """See :meth:`core.storage.protocols.Store.rewrite_checkpoint`."""
+        await self.inner.rewrite_checkpoint(await self._seal_checkpoint(checkpoint))
 
     async def get_checkpoint(self, checkpoint_id: str) -> Checkpoint | None:
         """See :meth:`core.storage.protocols.Store.get_checkpoint`."""
@@ -499,55 +466,7 @@ class SealedStore:
         opened = [await self._open_checkpoint(c) for c in found]
         return [c for c in opened if c is not None]
 
-    async def delete_checkpoint(self, checkpoint_id: str) -> bool:
-        """See :meth:`core.storage.protocols.Store.delete_checkpoint`."""
-        return await self.inner.delete_checkpoint(checkpoint_id)
-
-    async def rewrite_checkpoint(self, checkpoint: Checkpoint) -> None:
-        """See :meth:`core.storage.protocols.Store.rewrite_checkpoint`."""
-        await self.inner.rewrite_checkpoint(await self._seal_checkpoint(checkpoint))
-
-    async def count_checkpoints(self, session_id: str) -> int:
-        """See :meth:`core.storage.protocols.Store.count_checkpoints`."""
-        return await self.inner.count_checkpoints(session_id)
-
     # -- keyring and channel settings pass through ------------------------------
-
-    async def keyring_get(self, name: str) -> KeyringEntry | None:
-        """See :meth:`core.storage.protocols.Store.keyring_get`."""
-        return await self.inner.keyring_get(name)
-
-    async def keyring_add(self, entry: KeyringEntry) -> KeyringEntry:
-        """See :meth:`core.storage.protocols.Store.keyring_add`."""
-        return await self.inner.keyring_add(entry)
-
-    async def keyring_delete(self, name: str) -> None:
-        """See :meth:`core.storage.protocols.Store.keyring_delete`."""
-        await self.inner.keyring_delete(name)
-
-    async def keyring_page(self, prefix: str, after: str, limit: int) -> list[KeyringEntry]:
-        """See :meth:`core.storage.protocols.Store.keyring_page`."""
-        return await self.inner.keyring_page(prefix, after, limit)
-
-    async def keyring_stage(self, name: str, next_value: bytes, next_version: int) -> None:
-        """See :meth:`core.storage.protocols.Store.keyring_stage`."""
-        await self.inner.keyring_stage(name, next_value, next_version)
-
-    async def keyring_commit(self, check: KeyringEntry) -> int:
-        """See :meth:`core.storage.protocols.Store.keyring_commit`."""
-        return await self.inner.keyring_commit(check)
-
-    async def keyring_unstaged(self, prefix: str, version: int) -> int:
-        """See :meth:`core.storage.protocols.Store.keyring_unstaged`."""
-        return await self.inner.keyring_unstaged(prefix, version)
-
-    async def get_channel_settings(self, channel_key: str) -> ChannelSettings | None:
-        """See :meth:`core.storage.protocols.Store.get_channel_settings`."""
-        return await self.inner.get_channel_settings(channel_key)
-
-    async def put_channel_settings(self, settings: ChannelSettings) -> None:
-        """See :meth:`core.storage.protocols.Store.put_channel_settings`."""
-        await self.inner.put_channel_settings(settings)
 
 
 def _replace_session(

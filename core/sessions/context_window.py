@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from core.models import Message, Session
+from core.tokens import Context, estimate_tokens
 
 if TYPE_CHECKING:
     from core.sessions.manager import SessionManager
@@ -15,35 +15,12 @@ _MIN_PAGE = 10
 _MAX_PAGE = 500
 
 
-def estimate_tokens(text: str) -> int:
-    """Estimate the tokens of ``text``: about four characters a token, at least one."""
-    return (len(text) + 3) // 4 or 1
-
-
-class Context(list[Message]):
-    """The messages a responder sees, oldest first, and their estimated tokens.
-
-    A plain list to anything that takes a ``Sequence[Message]``; ``tokens`` spares a
-    responder counting them again (the window in memory keeps a running total).
-
-    Args:
-        messages: the messages, oldest first.
-        tokens: their estimated tokens, if known; else counted here.
-    """
-
-    __slots__ = ("tokens",)
-
-    def __init__(self, messages: Iterable[Message] = (), tokens: int | None = None) -> None:
-        super().__init__(messages)
-        self.tokens = sum(estimate_tokens(m.content) for m in self) if tokens is None else tokens
-
-
 async def context_history(manager: SessionManager, session: Session, max_tokens: int) -> Context:
     """Return the newest messages whose estimated tokens fit ``max_tokens``, oldest first.
 
     The newest message is always included, even if it alone exceeds the budget.
     A conversation in progress has its window in memory
-    (:class:`core.storage.caching.LiveSessions`); otherwise pages are read from the
+    (:class:`core.storage.live.LiveSessions`); otherwise pages are read from the
     head, so the cost follows the budget, not the history length.
     """
     remembered = manager.live.window(session, max_tokens)

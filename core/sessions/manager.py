@@ -41,7 +41,7 @@ from core.sessions.resets import (
     parse_reset_time,
 )
 from core.sessions.scope import DEFAULT_SCOPE, Scope, ScopeKey, channel_key_for, scope_key_for
-from core.storage.caching import LiveSessions
+from core.storage.live import LiveSessions
 from core.storage.protocols import SessionFilter, Store
 
 SESSION_ID_LENGTH = 10
@@ -108,7 +108,7 @@ class SessionManager:
         carry_over: session fields (``title``, ``tags``) an automatic reset keeps.
         encrypted: whether the store seals what users write (shown by ``/session``).
         live_conversations: how many conversations in progress are kept in memory
-            between messages (:class:`core.storage.caching.LiveSessions`); 0 keeps none.
+            between messages (:class:`core.storage.live.LiveSessions`); 0 keeps none.
     """
 
     def __init__(
@@ -159,7 +159,7 @@ class SessionManager:
         Args:
             inbound: the message.
             remembered: use the channel's settings if read in the last few seconds
-                (plain messages; see :mod:`core.storage.caching`).
+                (plain messages; see :mod:`core.storage.live`).
         """
         channel_key = self.channel_key(inbound)
         known, settings = self.live.settings(channel_key) if remembered else (False, None)
@@ -218,7 +218,7 @@ class SessionManager:
                 already (the router does, to lock the scope key); else it is read.
             remembered: start from the session this process remembers for the
                 scope key, if any (plain messages: the append that follows checks
-                that it is still active, see :mod:`core.storage.caching`); else read it.
+                that it is still active, see :mod:`core.storage.live`); else read it.
         """
         placement = placement or await self.place(inbound, remembered=remembered)
         key = placement.key

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from core.models import Message, Role, Session
-from core.sessions.context_window import Context, estimate_tokens
+from core.tokens import Context, estimate_tokens
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from sqlalchemy import exc as sa_exc
 
 from core.errors import ConfigError
 from core.storage.memory import MemoryStore
-from core.storage.protocols import Store
+from core.storage.protocols import Backend
 from core.storage.sql.store import SqlStore
 
 _DRIVERS = {
@@ -72,7 +72,7 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
-def create_store(url: str) -> Store:
+def create_store(url: str) -> Backend:
     """Return the store ``url`` selects, not yet opened.
 
     Raises:
@@ -83,7 +83,7 @@ def create_store(url: str) -> Store:
     return SqlStore(database_url(url))
 
 
-async def open_backend(url: str) -> Store:
+async def open_backend(url: str) -> Backend:
     """Return the backend ``url`` selects, connected and migrated, without the key layer.
 
     Operator tools that re-encode stored values (key rotation) work on this.

@@ -24,7 +24,8 @@ from core.models import (
     SessionStatus,
 )
 from core.sessions.resets import ResetRules
-from core.storage.protocols import KeyringEntry, SessionFilter
+from core.storage.keyring import KeyringEntry
+from core.storage.protocols import SessionFilter
 
 
 class MemoryStore:
@@ -422,9 +423,9 @@ class MemoryStore:
                 entry, next_value=next_value, next_version=next_version
             )
 
-    async def keyring_commit(self, check: KeyringEntry) -> int:
-        """See :meth:`core.storage.protocols.Store.keyring_commit`."""
-        if await self.keyring_unstaged("session:", check.version):
+    async def keyring_commit(self, check: KeyringEntry, *, require_prefix: str) -> int:
+        """See :meth:`core.storage.keyring.Keyring.keyring_commit`."""
+        if await self.keyring_unstaged(require_prefix, check.version):
             raise ConflictError("a data key was added after staging")
         swapped = 0
         for name, entry in list(self._keyring.items()):

@@ -26,25 +26,7 @@ from core.models import (
     Session,
 )
 from core.sessions.resets import ResetRules
-
-
-@dataclass(frozen=True, slots=True)
-class KeyringEntry:
-    """One row of the keyring: a wrapped data key, or the master key check.
-
-    Attributes:
-        name: ``check`` for the master key check, ``session:<id>`` for a data key.
-        value: the wrapped key (or check value).
-        version: the master key version that made ``value``.
-        next_value: during a key rotation, ``value`` re-made under the new key.
-        next_version: the new key's version, with ``next_value``.
-    """
-
-    name: str
-    value: bytes
-    version: int
-    next_value: bytes | None = None
-    next_version: int | None = None
+from core.storage.keyring import Keyring
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,47 +281,6 @@ class Store(Protocol):
         """Return how many checkpoints a session has."""
         ...
 
-    # -- keyring ----------------------------------------------------------------
-
-    async def keyring_get(self, name: str) -> KeyringEntry | None:
-        """Return the keyring entry ``name``."""
-        ...
-
-    async def keyring_add(self, entry: KeyringEntry) -> KeyringEntry:
-        """Insert an entry unless one of that name exists; return the stored one.
-
-        Two workers creating a data key for one session at once end with one key.
-        """
-        ...
-
-    async def keyring_delete(self, name: str) -> None:
-        """Delete a keyring entry (crypto-shredding, for a session's data key)."""
-        ...
-
-    async def keyring_page(self, prefix: str, after: str, limit: int) -> list[KeyringEntry]:
-        """Return entries whose name starts with ``prefix`` and sorts after ``after``."""
-        ...
-
-    async def keyring_stage(self, name: str, next_value: bytes, next_version: int) -> None:
-        """Record a re-wrapped value for ``name``, to be swapped in by a commit."""
-        ...
-
-    async def keyring_commit(self, check: KeyringEntry) -> int:
-        """Swap every staged value in and store ``check``, in one transaction.
-
-        Returns:
-            How many entries were swapped.
-
-        Raises:
-            ConflictError: a ``session:`` entry has no staged value of
-                ``check.version`` (created after staging); nothing was changed.
-        """
-        ...
-
-    async def keyring_unstaged(self, prefix: str, version: int) -> int:
-        """Count entries under ``prefix`` with no staged value of ``version``."""
-        ...
-
     # -- channel settings -----------------------------------------------------
 
     async def get_channel_settings(self, channel_key: str) -> ChannelSettings | None:
@@ -349,3 +290,11 @@ class Store(Protocol):
     async def put_channel_settings(self, settings: ChannelSettings) -> None:
         """Insert or replace the overrides of a channel."""
         ...
+
+
+class Backend(Store, Keyring, Protocol):
+    """What a storage backend (memory, SQLite, PostgreSQL) provides: rows and keys.
+
+    The sealing layer (:mod:`core.crypto.sealing`) wraps a backend and offers only
+    :class:`Store` on top; nothing else sees the keyring.
+    """

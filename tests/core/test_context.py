@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from core.clock import ManualClock
 from core.models import Inbound, NewMessage, Role
-from core.sessions.context_window import Context, context_history, estimate_tokens
+from core.sessions.context_window import context_history
 from core.sessions.manager import SessionManager
 from core.sessions.responders import EchoResponder
 from core.storage.memory import MemoryStore
+from core.tokens import Context, estimate_tokens
 
 
 def test_estimate_is_about_four_characters_a_token() -> None:

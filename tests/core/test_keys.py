@@ -11,8 +11,8 @@ from core.crypto.sealing import SealedStore
 from core.errors import ConfigError
 from core.models import Inbound, NewMessage, Role
 from core.sessions.manager import SessionManager
+from core.storage.keyring import KeyringEntry
 from core.storage.memory import MemoryStore
-from core.storage.protocols import KeyringEntry
 
 MARKER = "okapi-marker-5150"
 
@@ -63,7 +63,7 @@ async def test_rotation_moves_the_database_to_the_new_key() -> None:
 
 
 class CrashBeforeCommit(MemoryStore):
-    async def keyring_commit(self, check: KeyringEntry) -> int:
+    async def keyring_commit(self, check: KeyringEntry, *, require_prefix: str) -> int:
         raise KeyboardInterrupt("power cut")
 
 

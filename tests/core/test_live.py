@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import core.storage.caching
+import core.storage.live
 from core.clock import ManualClock
 from core.errors import StaleSessionError
 from core.ids import new_id
@@ -30,7 +30,7 @@ from core.models import (
 from core.sessions.context_window import context_history
 from core.sessions.manager import SessionManager
 from core.sessions.resets import ResetRules
-from core.storage.caching import LiveSessions
+from core.storage.live import LiveSessions
 from core.storage.memory import MemoryStore
 from tests.builders import assistant_message, inbound, user_message
 from tests.core.test_store_contract import T0, make_session
@@ -207,7 +207,7 @@ def test_clear_drops_sessions_windows_and_settings() -> None:
 
 
 class FakeMonotonic:
-    """Stands in for ``time`` in ``core.storage.caching``, so a TTL passes without waiting."""
+    """Stands in for ``time`` in ``core.storage.live``, so a TTL passes without waiting."""
 
     def __init__(self) -> None:
         self.now = 1000.0
@@ -219,9 +219,7 @@ class FakeMonotonic:
 @pytest.fixture
 def monotonic(monkeypatch: pytest.MonkeyPatch) -> FakeMonotonic:
     fake = FakeMonotonic()
-    monkeypatch.setattr(
-        core.storage.caching, "time", types.SimpleNamespace(monotonic=fake.monotonic)
-    )
+    monkeypatch.setattr(core.storage.live, "time", types.SimpleNamespace(monotonic=fake.monotonic))
     return fake
 
 

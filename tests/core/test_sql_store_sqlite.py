@@ -16,7 +16,7 @@ from core.errors import ConflictError, StorageError
 from core.ids import new_id
 from core.models import Branch, NewMessage, Role
 from core.storage.backends import upgrade_database
-from core.storage.protocols import KeyringEntry
+from core.storage.keyring import KeyringEntry
 from core.storage.sql.schema import sessions
 from core.storage.sql.store import _ACTIVE, SqlStore, _select_messages
 from tests.core.conftest import sqlite_store

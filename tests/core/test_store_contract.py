@@ -27,7 +27,8 @@ from core.models import (
     SessionStatus,
 )
 from core.sessions.resets import ResetOverride, ResetRules, RuleSelector
-from core.storage.protocols import KeyringEntry, SessionFilter, Store
+from core.storage.keyring import KeyringEntry
+from core.storage.protocols import SessionFilter, Store
 
 # Microseconds on purpose: they must survive every backend.
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -613,11 +614,18 @@ class TestStoreContract:
         assert await store.keyring_unstaged("session:", 2) == 1
         assert await store.keyring_unstaged("session:", 3) == 2
         with pytest.raises(ConflictError):
-            await store.keyring_commit(KeyringEntry("check", b"new-check", 2))
+            await store.keyring_commit(
+                KeyringEntry("check", b"new-check", 2), require_prefix="session:"
+            )
         assert await store.keyring_get("session:a") == staged
         assert await store.keyring_get("check") == KeyringEntry("check", b"old-check", 1)
         await store.keyring_stage("session:b", b"new-b", 2)
-        assert await store.keyring_commit(KeyringEntry("check", b"new-check", 2)) == 2
+        assert (
+            await store.keyring_commit(
+                KeyringEntry("check", b"new-check", 2), require_prefix="session:"
+            )
+            == 2
+        )
         assert await store.keyring_get("session:a") == KeyringEntry("session:a", b"new-a", 2)
         assert await store.keyring_get("session:b") == KeyringEntry("session:b", b"new-b", 2)
         assert await store.keyring_get("check") == KeyringEntry("check", b"new-check", 2)

@@ -50,7 +50,8 @@ from core.models import (
     SessionStatus,
 )
 from core.sessions.resets import ResetRules, RuleSelector
-from core.storage.protocols import KeyringEntry, SessionFilter
+from core.storage.keyring import KeyringEntry
+from core.storage.protocols import SessionFilter
 from core.storage.sql.append import AppendRequest, append_batch, append_batch_sqlite, message_values
 from core.storage.sql.group_commit import GroupCommit
 from core.storage.sql.runner import (
@@ -88,9 +89,6 @@ _ACTIVE: sa.ColumnClause[str] = sa.literal_column("'active'", sa.String)
 # Key of the advisory lock that keeps two PostgreSQL workers from migrating at once.
 _MIGRATION_LOCK_KEY = 0x5E55_10B0
 
-# Keyring names of session data keys (core.crypto.sealing spells them so too);
-# keyring_commit refuses while one of them is unstaged.
-_DATA_KEY_PREFIX = "session:"
 
 # Attempts at inserting an active session when the conflicting one disappears
 # between the insert and the look-up (PostgreSQL, read committed).
@@ -598,9 +596,9 @@ class SqlStore:
         )
         await self._write_quick(_rowcount, stage)
 
-    async def keyring_commit(self, check: KeyringEntry) -> int:
-        """See :meth:`core.storage.protocols.Store.keyring_commit`."""
-        return await self._write_quick(_keyring_commit, check)
+    async def keyring_commit(self, check: KeyringEntry, *, require_prefix: str) -> int:
+        """See :meth:`core.storage.keyring.Keyring.keyring_commit`."""
+        return await self._write_quick(_keyring_commit, check, require_prefix)
 
     async def keyring_unstaged(self, prefix: str, version: int) -> int:
         """See :meth:`core.storage.protocols.Store.keyring_unstaged`."""
@@ -834,12 +832,12 @@ def _insert(conn: sa.Connection, table: sa.Table, values: Mapping[str, Any]) -> 
     conn.execute(table.insert(), values)
 
 
-def _keyring_commit(conn: sa.Connection, check: KeyringEntry) -> int:
+def _keyring_commit(conn: sa.Connection, check: KeyringEntry, require_prefix: str) -> int:
     if conn.dialect.name == "postgresql":
         # A data key added between the count and the swap would stay wrapped
         # under the retired key; this lock holds new keys back until commit.
         conn.execute(sa.text("LOCK TABLE keyring IN EXCLUSIVE MODE"))
-    if _count_unstaged(conn, _DATA_KEY_PREFIX, check.version):
+    if _count_unstaged(conn, require_prefix, check.version):
         raise ConflictError("a data key was added after staging")
     swapped = conn.execute(
         keyring.update()

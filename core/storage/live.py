@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from core.models import ChannelSettings, Message, Session
-from core.sessions.context_window import Context, estimate_tokens
+from core.tokens import Context, estimate_tokens
 
 SETTINGS_TTL_SECONDS = 5.0
 """How long a channel's settings are used without reading them again."""

@@ -1,0 +1,216 @@
+"""A store that hands every call to another: the base of the layers around a backend.
+
+The sealing layer (:mod:`core.crypto.sealing`) and the memory of conversations in
+progress (:mod:`core.storage.caching`) each change a few calls and let the rest
+through; this class lets them through once, so a wrapper overrides only what it does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from core.models import (
+    ArchiveReason,
+    Branch,
+    ChannelSettings,
+    Checkpoint,
+    Message,
+    NewMessage,
+    Session,
+)
+from core.sessions.resets import ResetRules
+from core.storage.protocols import SessionFilter, Store
+
+
+class ForwardingStore:
+    """Forwards every :class:`Store` call to ``inner`` unchanged.
+
+    Args:
+        inner: the store the calls go to.
+    """
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+
+    async def open(self) -> None:
+        """Open the inner store."""
+        await self.inner.open()
+
+    async def close(self) -> None:
+        """Close the inner store."""
+        await self.inner.close()
+
+    async def start_session(
+        self,
+        session: Session,
+        root: Branch,
+        *,
+        archive_id: str | None = None,
+        archive_reason: ArchiveReason | None = None,
+    ) -> Session:
+        """See :meth:`Store.start_session`."""
+        return await self.inner.start_session(
+            session, root, archive_id=archive_id, archive_reason=archive_reason
+        )
+
+    async def get_session(self, session_id: str) -> Session | None:
+        """See :meth:`Store.get_session`."""
+        return await self.inner.get_session(session_id)
+
+    async def get_active_session(self, scope_key: str) -> Session | None:
+        """See :meth:`Store.get_active_session`."""
+        return await self.inner.get_active_session(scope_key)
+
+    async def list_sessions(
+        self, where: SessionFilter, *, limit: int, offset: int = 0
+    ) -> list[Session]:
+        """See :meth:`Store.list_sessions`."""
+        return await self.inner.list_sessions(where, limit=limit, offset=offset)
+
+    async def archive_session(self, session_id: str, reason: ArchiveReason, at: datetime) -> bool:
+        """See :meth:`Store.archive_session`."""
+        return await self.inner.archive_session(session_id, reason, at)
+
+    async def activate_session(
+        self, session_id: str, at: datetime, *, displaced_reason: ArchiveReason
+    ) -> Session | None:
+        """See :meth:`Store.activate_session`."""
+        return await self.inner.activate_session(session_id, at, displaced_reason=displaced_reason)
+
+    async def update_session(
+        self,
+        session_id: str,
+        at: datetime,
+        *,
+        title: str | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Session | None:
+        """See :meth:`Store.update_session`."""
+        return await self.inner.update_session(
+            session_id, at, title=title, tags=tags, metadata=metadata
+        )
+
+    async def delete_session(self, session_id: str) -> bool:
+        """See :meth:`Store.delete_session`."""
+        return await self.inner.delete_session(session_id)
+
+    async def archived_before(
+        self, cutoff: datetime, *, keep_checkpointed: bool, limit: int
+    ) -> list[str]:
+        """See :meth:`Store.archived_before`."""
+        return await self.inner.archived_before(
+            cutoff, keep_checkpointed=keep_checkpointed, limit=limit
+        )
+
+    async def archive_idle(self, rules: ResetRules, now: datetime) -> list[Session]:
+        """See :meth:`Store.archive_idle`."""
+        return await self.inner.archive_idle(rules, now)
+
+    async def archive_daily(
+        self, rules: ResetRules, now: datetime, schedule: tuple[str, str], boundary: datetime
+    ) -> list[Session]:
+        """See :meth:`Store.archive_daily`."""
+        return await self.inner.archive_daily(rules, now, schedule, boundary)
+
+    async def stored_schedules(self) -> set[tuple[str | None, str | None]]:
+        """See :meth:`Store.stored_schedules`."""
+        return await self.inner.stored_schedules()
+
+    async def get_branch(self, branch_id: str) -> Branch | None:
+        """See :meth:`Store.get_branch`."""
+        return await self.inner.get_branch(branch_id)
+
+    async def branches_of(self, session_id: str) -> list[Branch]:
+        """See :meth:`Store.branches_of`."""
+        return await self.inner.branches_of(session_id)
+
+    async def branches_forked_from(self, session_id: str) -> list[Branch]:
+        """See :meth:`Store.branches_forked_from`."""
+        return await self.inner.branches_forked_from(session_id)
+
+    async def add_branch(self, branch: Branch) -> None:
+        """See :meth:`Store.add_branch`."""
+        await self.inner.add_branch(branch)
+
+    async def switch_head(self, session_id: str, branch: Branch, at: datetime) -> Session | None:
+        """See :meth:`Store.switch_head`."""
+        return await self.inner.switch_head(session_id, branch, at)
+
+    async def reparent_branch(self, branch_id: str, parent_id: str | None, fork_seq: int) -> None:
+        """See :meth:`Store.reparent_branch`."""
+        await self.inner.reparent_branch(branch_id, parent_id, fork_seq)
+
+    async def append_messages(
+        self,
+        session_id: str,
+        messages: Sequence[NewMessage],
+        ids: Sequence[str],
+        at: datetime,
+        *,
+        expect_head: str | None = None,
+    ) -> list[Message]:
+        """See :meth:`Store.append_messages`."""
+        return await self.inner.append_messages(
+            session_id, messages, ids, at, expect_head=expect_head
+        )
+
+    async def copy_messages(self, messages: Sequence[Message]) -> None:
+        """See :meth:`Store.copy_messages`."""
+        await self.inner.copy_messages(messages)
+
+    async def read_messages(
+        self,
+        branch_id: str,
+        *,
+        min_seq: int = 1,
+        max_seq: int | None = None,
+        limit: int,
+        newest_first: bool,
+    ) -> list[Message]:
+        """See :meth:`Store.read_messages`."""
+        return await self.inner.read_messages(
+            branch_id, min_seq=min_seq, max_seq=max_seq, limit=limit, newest_first=newest_first
+        )
+
+    async def get_message(self, message_id: str) -> Message | None:
+        """See :meth:`Store.get_message`."""
+        return await self.inner.get_message(message_id)
+
+    async def rewrite_messages(self, messages: Sequence[Message]) -> None:
+        """See :meth:`Store.rewrite_messages`."""
+        await self.inner.rewrite_messages(messages)
+
+    async def add_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """See :meth:`Store.add_checkpoint`."""
+        await self.inner.add_checkpoint(checkpoint)
+
+    async def get_checkpoint(self, checkpoint_id: str) -> Checkpoint | None:
+        """See :meth:`Store.get_checkpoint`."""
+        return await self.inner.get_checkpoint(checkpoint_id)
+
+    async def list_checkpoints(self, session_id: str) -> list[Checkpoint]:
+        """See :meth:`Store.list_checkpoints`."""
+        return await self.inner.list_checkpoints(session_id)
+
+    async def delete_checkpoint(self, checkpoint_id: str) -> bool:
+        """See :meth:`Store.delete_checkpoint`."""
+        return await self.inner.delete_checkpoint(checkpoint_id)
+
+    async def rewrite_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """See :meth:`Store.rewrite_checkpoint`."""
+        await self.inner.rewrite_checkpoint(checkpoint)
+
+    async def count_checkpoints(self, session_id: str) -> int:
+        """See :meth:`Store.count_checkpoints`."""
+        return await self.inner.count_checkpoints(session_id)
+
+    async def get_channel_settings(self, channel_key: str) -> ChannelSettings | None:
+        """See :meth:`Store.get_channel_settings`."""
+        return await self.inner.get_channel_settings(channel_key)
+
+    async def put_channel_settings(self, settings: ChannelSettings) -> None:
+        """See :meth:`Store.put_channel_settings`."""
+        await self.inner.put_channel_settings(settings)
