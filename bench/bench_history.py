@@ -87,7 +87,7 @@ async def fill(manager: SessionManager, store: SqlStore, size: int) -> Session:
         await conn.execute(
             sessions.update().where(sessions.c.id == session.id).values(message_count=size)
         )
-    return await manager.get(session.id)
+    return await manager.sessions.get(session.id)
 
 
 class Subject:
@@ -100,20 +100,20 @@ class Subject:
         self.target = target
 
     async def history(self) -> None:
-        await self.manager.history(self.session, limit=HISTORY_LIMIT)
+        await self.manager.history.page(self.session, limit=HISTORY_LIMIT)
 
     async def save(self) -> None:
-        await self.manager.save_checkpoint(self.session, "bench", by=OWNER)
+        await self.manager.checkpoints.save(self.session, "bench", by=OWNER)
 
     async def restore(self) -> None:
-        self.restored, _ = await self.manager.restore_checkpoint(
+        self.restored, _, _ = await self.manager.checkpoints.restore(
             self.restored, self.target.id, by=OWNER
         )
 
     async def history_after_restore(self) -> None:
         # The head is an empty branch forked at the checkpoint, so the read walks one
         # fork: O(N + branch depth).
-        await self.manager.history(self.restored, limit=HISTORY_LIMIT)
+        await self.manager.history.page(self.restored, limit=HISTORY_LIMIT)
 
     def operations(self) -> dict[str, Callable[[], Awaitable[None]]]:
         return {
@@ -126,12 +126,12 @@ class Subject:
 
 async def prepare(manager: SessionManager, store: SqlStore, size: int) -> Subject:
     session = await fill(manager, store, size)
-    page = await manager.history(session, limit=HISTORY_LIMIT)
+    page = await manager.history.page(session, limit=HISTORY_LIMIT)
     assert [m.seq for m in page.messages] == list(range(size - HISTORY_LIMIT + 1, size + 1))
-    target = await manager.save_checkpoint(session, "target", by=OWNER)
+    target = await manager.checkpoints.save(session, "target", by=OWNER)
     subject = Subject(manager, session, target)
     await subject.restore()
-    page = await manager.history(subject.restored, limit=HISTORY_LIMIT)
+    page = await manager.history.page(subject.restored, limit=HISTORY_LIMIT)
     assert len(page.messages) == HISTORY_LIMIT and page.messages[-1].seq == size
     return subject
 

@@ -343,7 +343,7 @@ class Reads:
             history.add_messages([human(t) if n % 2 == 0 else ai(t) for n, t in enumerate(texts)])
             histories[size] = history
         for size, session in built.items():
-            built[size] = await bot.manager.get(session.id)
+            built[size] = await bot.manager.sessions.get(session.id)
         return cls(bot, built, histories)
 
     def operations(self, size: int) -> dict[str, Callable[[], Awaitable[object]]]:
@@ -354,10 +354,10 @@ class Reads:
             return history.messages
 
         async def last_50() -> object:
-            return await manager.history(session, limit=50)
+            return await manager.history.page(session, limit=50)
 
         async def everything() -> object:
-            return await manager.all_messages(session)
+            return await manager.history.all_messages(session)
 
         async def context() -> object:
             return await context_history(manager, session, 2000)

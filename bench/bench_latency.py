@@ -106,7 +106,7 @@ async def _export(bot: Bot, at: float, run: Run) -> None:
 
 
 async def _sweep(bot: Bot, at: float, run: Run) -> None:
-    archived, run.sweep = await _at(at, bot.manager.archive_idle_sessions())
+    archived, run.sweep = await _at(at, bot.manager.maintenance.archive_idle_sessions())
     assert archived, "nothing was stale"
 
 

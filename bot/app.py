@@ -107,7 +107,7 @@ class Application:
         storage = self.settings.storage
         if storage.retention_days <= 0:
             return
-        deleted = await manager.cleanup(
+        deleted = await manager.maintenance.cleanup(
             timedelta(days=storage.retention_days), keep_checkpointed=storage.keep_checkpointed
         )
         logger.info(

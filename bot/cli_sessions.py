@@ -51,7 +51,7 @@ async def list_sessions(
     """List sessions, newest first."""
     settings, _ = load_settings(config_path)
     async with _opened_manager(settings) as manager:
-        found = await manager.list_sessions(
+        found = await manager.sessions.list(
             SessionFilter(scope_key=scope_key, status=status), limit=limit
         )
     if not found:
@@ -74,9 +74,9 @@ async def show_session(config_path: Path | None, session_id: str) -> None:
     """Show a session's details and its last messages."""
     settings, _ = load_settings(config_path)
     async with _opened_manager(settings) as manager:
-        session = await manager.get(session_id)
-        checkpoints = await manager.list_checkpoints(session)
-        page = await manager.history(session, limit=_SHOWN_MESSAGES)
+        session = await manager.sessions.get(session_id)
+        checkpoints = await manager.checkpoints.list(session)
+        page = await manager.history.page(session, limit=_SHOWN_MESSAGES)
     for label, value in _details(session, settings):
         click.echo(f"{label:<14} {value}")
     click.echo(f"{'checkpoints':<14} {len(checkpoints)}")
@@ -139,9 +139,9 @@ def export(config_path: Path | None, session_id: str, fmt: str, output: Path | N
 
 async def _export(settings: Settings, session_id: str, fmt: ExportFormat) -> tuple[ReplyFile, int]:
     async with _opened_manager(settings) as manager:
-        session = await manager.get(session_id)
-        messages = await manager.all_messages(session)
-        checkpoints = await manager.list_checkpoints(session)
+        session = await manager.sessions.get(session_id)
+        messages = await manager.history.all_messages(session)
+        checkpoints = await manager.checkpoints.list(session)
     return export_session(session, messages, checkpoints, fmt), len(messages)
 
 
@@ -205,7 +205,7 @@ async def _import(
     settings: Settings, imported: ImportedSession, scope_key: str, origin: _Origin
 ) -> Session:
     async with _opened_manager(settings) as manager:
-        return await manager.import_export(
+        return await manager.maintenance.import_export(
             imported,
             scope_key=scope_key,
             owner=origin.owner,
@@ -222,8 +222,8 @@ async def delete(config_path: Path | None, session_id: str) -> None:
     """Delete a session with its messages and checkpoints."""
     settings, _ = load_settings(config_path)
     async with _opened_manager(settings) as manager:
-        await manager.get(session_id)  # raises NotFoundError with a clear line
-        await manager.delete(session_id)
+        await manager.sessions.get(session_id)  # raises NotFoundError with a clear line
+        await manager.sessions.delete(session_id)
     click.echo(f"deleted session {session_id}")
 
 
@@ -254,6 +254,6 @@ async def cleanup(
         )
         return
     async with _opened_manager(settings) as manager:
-        deleted = await manager.cleanup(timedelta(days=days), keep_checkpointed=keep)
+        deleted = await manager.maintenance.cleanup(timedelta(days=days), keep_checkpointed=keep)
     spared = " (sessions with checkpoints kept)" if keep else ""
     click.echo(f"deleted {deleted} sessions archived more than {days} days ago{spared}")

@@ -98,7 +98,7 @@ class ResetScheduler:
         """Keep exactly one cron job per (reset time, timezone) in use."""
         wanted = {
             f"{_DAILY_PREFIX}{time}@{zone}": (time, zone)
-            for time, zone in await self._manager.daily_schedules()
+            for time, zone in await self._manager.maintenance.daily_schedules()
         }
         for job in self._scheduler.get_jobs():
             if job.id.startswith(_DAILY_PREFIX) and job.id not in wanted:
@@ -124,10 +124,10 @@ class ResetScheduler:
     async def _sweep(self) -> list[Session]:
         archived: list[Session] = []
         try:
-            archived += await self._manager.archive_idle_sessions()
+            archived += await self._manager.maintenance.archive_idle_sessions()
             await self.sync_daily_jobs()
-            for schedule in sorted(await self._manager.daily_schedules()):
-                archived += await self._manager.archive_daily_sessions(schedule)
+            for schedule in sorted(await self._manager.maintenance.daily_schedules()):
+                archived += await self._manager.maintenance.archive_daily_sessions(schedule)
         except Exception:
             log.exception("reset sweep failed; it runs again in %s s", self._sweep_seconds)
         await self._report(archived)
@@ -137,7 +137,7 @@ class ResetScheduler:
         """Archive the sessions whose daily reset on ``schedule`` is due."""
         with self._tracked():
             try:
-                archived = await self._manager.archive_daily_sessions(schedule)
+                archived = await self._manager.maintenance.archive_daily_sessions(schedule)
             except Exception:
                 log.exception("daily reset %s failed; the sweep catches up", schedule)
                 return []

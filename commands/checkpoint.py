@@ -38,7 +38,7 @@ async def checkpoint_save(ctx: CommandContext) -> Reply:
     """
     name = text_arg(ctx.args[:1], "name", limit=NAME_LIMIT)
     description = text_arg(ctx.args[1:], "description", limit=DESCRIPTION_LIMIT, required=False)
-    checkpoint = await ctx.manager.save_checkpoint(ctx.session, name, description, by=ctx.user)
+    checkpoint = await ctx.manager.checkpoints.save(ctx.session, name, description, by=ctx.user)
     count = plural(checkpoint.message_count, "message")
     return Reply(
         f'Saved checkpoint "{name}" ({checkpoint.id}, {count}). '
@@ -49,7 +49,7 @@ async def checkpoint_save(ctx: CommandContext) -> Reply:
 @registry.subcommand("checkpoint", "list", usage="/checkpoint list")
 async def checkpoint_list(ctx: CommandContext) -> Reply:
     """List this conversation's checkpoints, oldest first."""
-    checkpoints = await ctx.manager.list_checkpoints(ctx.session)
+    checkpoints = await ctx.manager.checkpoints.list(ctx.session)
     if not checkpoints:
         return Reply('No checkpoints yet. Save one with /checkpoint save "name".')
     shown = checkpoints[-LIST_LIMIT:]
@@ -83,8 +83,7 @@ async def checkpoint_restore(ctx: CommandContext) -> Reply:
     how to undo the restore.
     """
     checkpoint_id = id_arg(ctx.args[0], "checkpoint")
-    target = await ctx.manager.get_checkpoint(ctx.session, checkpoint_id)
-    _, undo = await ctx.manager.restore_checkpoint(ctx.session, target.id, by=ctx.user)
+    _, target, undo = await ctx.manager.checkpoints.restore(ctx.session, checkpoint_id, by=ctx.user)
     return Reply(
         f'Restored "{target.name}": back to {plural(target.message_count, "message")}. '
         f"To undo: /checkpoint restore {undo.id}"
@@ -97,7 +96,7 @@ async def checkpoint_restore(ctx: CommandContext) -> Reply:
 async def checkpoint_delete(ctx: CommandContext) -> Reply:
     """Delete a checkpoint of this conversation; the messages stay."""
     checkpoint_id = id_arg(ctx.args[0], "checkpoint")
-    checkpoint = await ctx.manager.delete_checkpoint(ctx.session, checkpoint_id)
+    checkpoint = await ctx.manager.checkpoints.delete(ctx.session, checkpoint_id)
     return Reply(f'Deleted checkpoint "{checkpoint.name}" ({checkpoint.id}).')
 
 
@@ -115,8 +114,8 @@ async def checkpoint_branch(ctx: CommandContext) -> Reply:
     """
     checkpoint_id = id_arg(ctx.args[0], "checkpoint")
     title = text_arg(ctx.args[1:], "title", limit=TITLE_LIMIT, required=False) or None
-    checkpoint = await ctx.manager.get_checkpoint(ctx.session, checkpoint_id)
-    session = await ctx.manager.branch_checkpoint(
+    checkpoint = await ctx.manager.checkpoints.get(ctx.session, checkpoint_id)
+    session = await ctx.manager.checkpoints.branch(
         ctx.inbound, ctx.session, checkpoint.id, title=title
     )
     previous = ctx.session.id

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from core.errors import PermissionDenied
 from core.models import Inbound, Session
-from core.sessions.manager import Resolution, SessionManager
+from core.sessions.manager import SessionManager
+from core.sessions.resolution import Resolution
 from core.sessions.scope import ScopeKey
 
 if TYPE_CHECKING:

@@ -36,7 +36,7 @@ async def history(ctx: CommandContext) -> Reply:
     Long messages are shortened here; /history export gives the whole conversation.
     """
     count = count_arg(ctx.args[0], "count", maximum=MAX_COUNT) if ctx.args else DEFAULT_COUNT
-    page = await ctx.manager.history(ctx.session, limit=count)
+    page = await ctx.manager.history.page(ctx.session, limit=count)
     if not page.messages:
         return Reply("No messages yet.")
     total = ctx.session.message_count
@@ -55,8 +55,8 @@ def _line(message: Message) -> str:
 async def history_export(ctx: CommandContext) -> Reply:
     """Send this conversation as a file: markdown (the default), json or text."""
     fmt = _export_format(ctx.args[0]) if ctx.args else ExportFormat.MARKDOWN
-    checkpoints = await ctx.manager.list_checkpoints(ctx.session)
-    chunks = ctx.manager.message_chunks(ctx.session)
+    checkpoints = await ctx.manager.checkpoints.list(ctx.session)
+    chunks = ctx.manager.history.chunks(ctx.session)
     file, count = await render_export(ctx.session, chunks, checkpoints, fmt)
     return Reply(
         f"Here is this conversation as {fmt.value} ({plural(count, 'message')}).", file=file
@@ -79,7 +79,7 @@ async def history_clear(ctx: CommandContext) -> Reply:
     """
     if not ctx.session.message_count:
         return Reply("There is nothing to clear.")
-    _, saved = await ctx.manager.clear(ctx.session, by=ctx.user)
+    _, saved = await ctx.manager.checkpoints.clear(ctx.session, by=ctx.user)
     cleared = plural(ctx.session.message_count, "message")
     undo = f" To undo: /checkpoint restore {saved.id}" if saved is not None else ""
     return Reply(f"Cleared {cleared}; settings and checkpoints are kept.{undo}")

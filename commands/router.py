@@ -24,9 +24,11 @@ from core.errors import (
     UsageError,
 )
 from core.models import Inbound, Reply, Session
+from core.sessions.channels import Placement
 from core.sessions.conversation import converse
-from core.sessions.manager import Placement, Resolution, SessionManager
+from core.sessions.manager import SessionManager
 from core.sessions.notices import reset_notice
+from core.sessions.resolution import Resolution
 from core.sessions.responders import Responder
 
 logger = logging.getLogger(__name__)

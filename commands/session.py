@@ -40,7 +40,9 @@ async def new(ctx: CommandContext) -> Reply:
     /session list, and /session resume <id> brings it back.
     """
     title = text_arg(ctx.args, "title", limit=TITLE_LIMIT, required=False) or None
-    session, previous = await ctx.manager.start_new(ctx.inbound, ArchiveReason.NEW, title=title)
+    session, previous = await ctx.manager.sessions.start_new(
+        ctx.inbound, ArchiveReason.NEW, title=title
+    )
     return Reply(_started(f"Started a new conversation, {session_label(session)}.", previous))
 
 
@@ -50,7 +52,7 @@ async def reset(ctx: CommandContext) -> Reply:
 
     Nothing is deleted: /session resume <id> brings the old conversation back.
     """
-    session, previous = await ctx.manager.start_new(ctx.inbound, ArchiveReason.RESET)
+    session, previous = await ctx.manager.sessions.start_new(ctx.inbound, ArchiveReason.RESET)
     return Reply(_started(f"Starting over in {session_label(session)}.", previous))
 
 
@@ -72,7 +74,7 @@ async def session_info(ctx: CommandContext) -> Reply:
     or (admins) choose who shares a conversation in this channel.
     """
     session, scope = ctx.session, ctx.key.scope
-    checkpoints = await ctx.manager.count_checkpoints(session)
+    checkpoints = await ctx.manager.checkpoints.count(session)
     lines = [
         f"Session {session_label(session)}",
         f"Scope: {scope.chat_name} ({SCOPE_MEANINGS[scope]})",
@@ -114,7 +116,7 @@ async def session_list(ctx: CommandContext) -> Reply:
         where = SessionFilter(platform=ctx.inbound.platform, channel_id=ctx.inbound.channel_id)
     else:
         where = SessionFilter(scope_key=ctx.key.value)
-    found = await ctx.manager.list_sessions(
+    found = await ctx.manager.sessions.list(
         where, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
     )
     if not found:
@@ -159,7 +161,7 @@ async def session_resume(ctx: CommandContext) -> Reply:
     The conversation you leave is archived, so you can come back to it the same way.
     """
     session_id = id_arg(ctx.args[0], "session")
-    resumed, displaced = await ctx.manager.resume(ctx.key, session_id)
+    resumed, displaced = await ctx.manager.sessions.resume(ctx.key, session_id)
     if displaced is None and resumed.id == ctx.session.id:
         return Reply(f"{session_label(resumed)} is already the current conversation.")
     text = f"Resumed {session_label(resumed)} ({plural(resumed.message_count, 'message')})."
@@ -187,7 +189,7 @@ async def session_scope(ctx: CommandContext) -> Reply:
     except ValueError:
         names = ", ".join(scope.chat_name for scope in Scope)
         raise UsageError(f"Unknown scope {ctx.args[0][:32]!r}; choose {names}.") from None
-    await ctx.manager.set_channel_scope(ctx.inbound, scope)
+    await ctx.manager.channels.set_scope(ctx.inbound, scope)
     return Reply(f"This channel now uses the {scope.chat_name} scope: {SCOPE_MEANINGS[scope]}.")
 
 
@@ -195,7 +197,7 @@ async def session_scope(ctx: CommandContext) -> Reply:
 async def session_title(ctx: CommandContext) -> Reply:
     """Give this conversation a title."""
     title = text_arg(ctx.args, "title", limit=TITLE_LIMIT)
-    session = await ctx.manager.update(ctx.session, title=title)
+    session = await ctx.manager.sessions.update(ctx.session, title=title)
     return Reply(f"This conversation is now called {session_label(session)}.")
 
 
@@ -224,7 +226,7 @@ async def session_reset_time(ctx: CommandContext) -> Reply:
         if at is None:
             raise UsageError("A timezone goes with a time, not with off.")
         changes["timezone"] = _timezone_arg(ctx.args[1])
-    await ctx.manager.update_channel_settings(ctx.inbound, **changes)
+    await ctx.manager.channels.update(ctx.inbound, **changes)
     if at is None:
         return Reply("Daily reset is off for this channel.")
     policy = await ctx.manager.reset_policy(ctx.session)
@@ -259,12 +261,12 @@ async def session_idle_reset(ctx: CommandContext) -> Reply:
     """
     text = ctx.args[0].strip().lower()
     if text == "off":
-        await ctx.manager.update_channel_settings(ctx.inbound, idle_reset_minutes=0)
+        await ctx.manager.channels.update(ctx.inbound, idle_reset_minutes=0)
         return Reply("Idle reset is off for this channel.")
     if not text.isdigit() or not 1 <= int(text) <= MAX_IDLE_MINUTES:
         raise UsageError(f"Give minutes from 1 to {MAX_IDLE_MINUTES}, or off.")
     minutes = int(text)
-    await ctx.manager.update_channel_settings(ctx.inbound, idle_reset_minutes=minutes)
+    await ctx.manager.channels.update(ctx.inbound, idle_reset_minutes=minutes)
     return Reply(
         f"Conversations in this channel now start over after {plural(minutes, 'minute')} "
         "without a message."

@@ -32,7 +32,9 @@ from core.models import (
     Session,
     SessionStatus,
 )
-from core.sessions.manager import Placement, Resolution, SessionManager
+from core.sessions.channels import Placement
+from core.sessions.manager import SessionManager
+from core.sessions.resolution import Resolution
 from core.sessions.responders import Answer, EchoResponder, Responder
 from core.sessions.scope import DEFAULT_SCOPE, Scope, ScopeKey, channel_key_for, scope_key_for
 from core.storage.live import LiveSessions

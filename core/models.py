@@ -5,7 +5,7 @@ All are frozen dataclasses. Times are timezone-aware UTC datetimes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -157,6 +157,44 @@ class Session:
     def is_active(self) -> bool:
         """Whether this is the active session of its scope key."""
         return self.status is SessionStatus.ACTIVE
+
+    def advanced_by(self, appended: Sequence[Message]) -> Session | None:
+        """Return this session as it is after ``appended`` were stored on its head.
+
+        Computed from the stored messages, as the store moved the counters: the
+        message count and head are exact; token totals miss what another worker may
+        have appended in between. ``None`` if they went to another branch (the head
+        moved meanwhile): then the session must be read again.
+        """
+        if not appended or appended[-1].branch_id != self.head_branch_id:
+            return None
+        last = appended[-1]
+        user_at = [m.created_at for m in appended if m.role is Role.USER]
+        # Built directly: dataclasses.replace costs twice as much, on every message.
+        # A test of the session manager checks that every other field is kept.
+        return Session(
+            id=self.id,
+            scope_key=self.scope_key,
+            status=self.status,
+            owner=self.owner,
+            platform=self.platform,
+            channel_id=self.channel_id,
+            head_branch_id=self.head_branch_id,
+            created_at=self.created_at,
+            updated_at=last.created_at,
+            last_activity_at=user_at[-1] if user_at else self.last_activity_at,
+            message_count=last.seq,
+            title=self.title,
+            tags=self.tags,
+            metadata=self.metadata,
+            tokens_in=self.tokens_in + sum(m.tokens_in for m in appended),
+            tokens_out=self.tokens_out + sum(m.tokens_out for m in appended),
+            archived_at=self.archived_at,
+            archive_reason=self.archive_reason,
+            channel_key=self.channel_key,
+            resumed_at=self.resumed_at,
+            is_direct=self.is_direct,
+        )
 
 
 @dataclass(frozen=True, slots=True)

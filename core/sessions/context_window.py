@@ -23,11 +23,11 @@ async def context_history(manager: SessionManager, session: Session, max_tokens:
     (:class:`core.storage.live.LiveSessions`); otherwise pages are read from the
     head, so the cost follows the budget, not the history length.
     """
-    remembered = manager.live.window(session, max_tokens)
+    remembered = manager.store.remembered_window(session, max_tokens)
     if remembered is not None:
         return remembered
     chosen = await _read_context(manager, session, max_tokens)
-    manager.live.keep_window(session, chosen, max_tokens)
+    manager.store.remember_window(session, chosen, max_tokens)
     return chosen
 
 
@@ -43,7 +43,7 @@ async def _read_context(manager: SessionManager, session: Session, max_tokens: i
             return _PAGE
         return max(_MIN_PAGE, min(_MAX_PAGE, budget * len(chosen) * 6 // (5 * spent) + 1))
 
-    async for page in manager.newest_pages(session, next_page):
+    async for page in manager.history.newest_pages(session, next_page):
         for message in page:
             cost = estimate_tokens(message.content)
             if chosen and cost > budget:

@@ -47,7 +47,7 @@ async def converse(
     """
     metadata = {"platform_message_id": inbound.message_id} if inbound.message_id else {}
     # The context must include the message just appended: the session as it is after.
-    session, _ = await manager.record(
+    session, _ = await manager.history.record(
         session,
         NewMessage(Role.USER, inbound.author_name, inbound.text, metadata=metadata),
         only_if_current=True,
@@ -55,7 +55,7 @@ async def converse(
     answer = await _ask(manager, responder, session, max_tokens)
     if answer is None:
         return Reply(APOLOGY)
-    await manager.append(
+    await manager.history.append(
         session,
         NewMessage(
             Role.ASSISTANT,

@@ -1,4 +1,4 @@
-"""What the manager keeps in memory about the conversations in progress.
+"""The memory of the conversations in progress, behind :mod:`core.storage.caching`.
 
 Before its reply, every plain message used to read three things: its channel's
 settings, its scope key's active session and the session's context window (about a
@@ -195,14 +195,20 @@ class LiveSessions:
         self._key_of.clear()
         self._settings.clear()
 
-    def appended(self, before: Session, after: Session, stored: Sequence[Message]) -> None:
-        """Move a remembered session forward after an append made it ``after``.
+    def appended(self, session_id: str, stored: Sequence[Message]) -> None:
+        """Move a remembered session forward after ``stored`` were appended to it.
 
         The window grows by ``stored`` only if they follow it directly on its branch;
-        a gap (another worker's messages in between) drops it, to be read again.
+        a gap (another worker's messages in between) drops it, to be read again. If
+        they went to another branch than the remembered head, the session is dropped.
         """
-        conversation = self._by_key.get(before.scope_key)
-        if conversation is None or conversation.session.id != before.id:
+        key = self._key_of.get(session_id)
+        conversation = self._by_key.get(key) if key is not None else None
+        if conversation is None:
+            return
+        after = conversation.session.advanced_by(stored)
+        if after is None:
+            self.forget(conversation.session.scope_key)
             return
         conversation.session = after
         window = conversation.window

@@ -54,7 +54,7 @@ async def test_messages_go_through_the_router_and_are_stored(tmp_path: Path) -> 
     assert adapter[0].replies[1].startswith("Session ")
     assert adapter[0].stops == 1
     async with opened_manager(settings) as manager:
-        (session,) = await manager.list_sessions(SessionFilter())
+        (session,) = await manager.sessions.list(SessionFilter())
     assert session.message_count == 2
 
 
@@ -111,16 +111,18 @@ async def test_retention_cleanup_runs_once_at_start(tmp_path: Path) -> None:
     store = await open_store(settings.storage.url)
     clock = ManualClock(datetime.now(UTC) - timedelta(days=60))
     manager = build_manager(store, settings, clock=clock)
-    old, _ = await manager.start_new(Inbound("console", "c", "alice", "x"), ArchiveReason.NEW)
-    await manager.start_new(Inbound("console", "c", "alice", "x"), ArchiveReason.NEW)
+    old, _ = await manager.sessions.start_new(
+        Inbound("console", "c", "alice", "x"), ArchiveReason.NEW
+    )
+    await manager.sessions.start_new(Inbound("console", "c", "alice", "x"), ArchiveReason.NEW)
     clock.set(datetime.now(UTC))
-    await manager.start_new(Inbound("console", "c", "alice", "x"), ArchiveReason.NEW)
+    await manager.sessions.start_new(Inbound("console", "c", "alice", "x"), ArchiveReason.NEW)
     await store.close()
 
     await Application(settings, factories=factories(lambda handler: FakeAdapter())).run()
 
     async with opened_manager(settings) as manager:
-        left = await manager.list_sessions(SessionFilter())
+        left = await manager.sessions.list(SessionFilter())
     assert old.id not in {session.id for session in left}
     assert len(left) == 2
 

@@ -45,7 +45,7 @@ class Bot:
         async def ids() -> list[str]:
             settings = load_config(self.config, environ={})
             async with opened_manager(settings) as manager:
-                found = await manager.list_sessions(SessionFilter(), limit=100)
+                found = await manager.sessions.list(SessionFilter(), limit=100)
             return [session.id for session in found]
 
         return asyncio.run(ids())

@@ -42,7 +42,7 @@ async def test_the_real_scheduler_archives_an_idle_session_without_any_message()
     finally:
         await scheduler.stop()
     assert [s.id for s in reported] == [session.id]
-    stored = await manager.get(session.id)
+    stored = await manager.sessions.get(session.id)
     assert not stored.is_active and stored.archive_reason is ArchiveReason.IDLE
 
 
@@ -59,7 +59,7 @@ async def test_job_count_is_constant_in_the_number_of_sessions() -> None:
         await scheduler.sync_daily_jobs()
         assert scheduler.job_count == before == 2  # the sweep and one cron job
         # A channel with its own reset time adds one job for that time, not per session.
-        key = manager.channel_key(inbound("x", "channel1"))
+        key = manager.channels.key(inbound("x", "channel1"))
         await manager.store.put_channel_settings(
             ChannelSettings(key, START, daily_reset_time="06:30", timezone="Europe/Berlin")
         )

@@ -58,7 +58,7 @@ class Chat:
 
     async def contents(self, **where: Any) -> list[str]:
         """Return the visible history of the active session, as message texts."""
-        messages = await self.manager.all_messages(await self.session(**where))
+        messages = await self.manager.history.all_messages(await self.session(**where))
         return [message.content for message in messages]
 
     async def key(self, **where: Any) -> str:
@@ -67,12 +67,12 @@ class Chat:
 
     async def snapshot(self, key: str) -> list[tuple[Session, list[Message], list[Checkpoint]]]:
         """Everything stored under scope key ``key``: sessions, messages, checkpoints."""
-        sessions = await self.manager.list_sessions(SessionFilter(scope_key=key), limit=10**6)
+        sessions = await self.manager.sessions.list(SessionFilter(scope_key=key), limit=10**6)
         return [
             (
                 session,
-                await self.manager.all_messages(session),
-                await self.manager.list_checkpoints(session),
+                await self.manager.history.all_messages(session),
+                await self.manager.checkpoints.list(session),
             )
             for session in sessions
         ]

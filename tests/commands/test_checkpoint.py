@@ -16,7 +16,7 @@ async def save(chat: Chat, text: str, **where: str) -> str:
 async def test_save_replies_with_the_id_and_message_count(chat: Chat) -> None:
     await chat.say("hello")
     text = await chat.say('/checkpoint save "first point" before the big question')
-    [checkpoint] = await chat.manager.list_checkpoints(await chat.session())
+    [checkpoint] = await chat.manager.checkpoints.list(await chat.session())
     assert text == (
         f'Saved checkpoint "first point" ({checkpoint.id}, 2 messages). '
         f"To come back here: /checkpoint restore {checkpoint.id}"
@@ -57,7 +57,7 @@ async def test_restore_then_undo_gives_back_the_exact_history(chat: Chat) -> Non
     checkpoint = await save(chat, "/checkpoint save start")
     await chat.say("two")
     await chat.say("three")
-    before = await chat.manager.all_messages(await chat.session())
+    before = await chat.manager.history.all_messages(await chat.session())
 
     text = await chat.say(f"/checkpoint restore {checkpoint}")
     undo = id_after("To undo: /checkpoint restore", text)
@@ -65,14 +65,14 @@ async def test_restore_then_undo_gives_back_the_exact_history(chat: Chat) -> Non
     assert await chat.contents() == ["one", "echo: one"]
 
     await chat.say(f"/checkpoint restore {undo}")
-    assert await chat.manager.all_messages(await chat.session()) == before
+    assert await chat.manager.history.all_messages(await chat.session()) == before
 
 
 async def test_delete_removes_only_that_checkpoint(chat: Chat) -> None:
     keep = await save(chat, "/checkpoint save keep")
     gone = await save(chat, "/checkpoint save gone")
     assert await chat.say(f"/checkpoint delete {gone}") == f'Deleted checkpoint "gone" ({gone}).'
-    remaining = await chat.manager.list_checkpoints(await chat.session())
+    remaining = await chat.manager.checkpoints.list(await chat.session())
     assert [c.id for c in remaining] == [keep]
 
 
@@ -88,7 +88,7 @@ async def test_branch_starts_a_new_session_from_the_checkpoint(chat: Chat) -> No
         f"conversation is archived; /session resume {old.id} brings it back."
     )
     assert await chat.contents() == ["one", "echo: one"]
-    assert (await chat.manager.get(old.id)).archive_reason is ArchiveReason.BRANCHED
+    assert (await chat.manager.sessions.get(old.id)).archive_reason is ArchiveReason.BRANCHED
     await chat.say(f"/session resume {old.id}")
     assert await chat.contents() == ["one", "echo: one", "two", "echo: two"]
 

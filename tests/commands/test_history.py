@@ -102,7 +102,7 @@ async def test_a_json_export_imports_back(chat: Chat) -> None:
     assert reply.file is not None
     assert json.loads(reply.file.content)["format"] == "sessionbot-export"
 
-    imported = await chat.manager.import_export(
+    imported = await chat.manager.maintenance.import_export(
         parse_export(reply.file.content),
         scope_key=original.scope_key,
         owner="console:alice",

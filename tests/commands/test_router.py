@@ -77,7 +77,7 @@ async def test_a_plain_message_is_stored_answered_and_the_answer_stored() -> Non
     replies = await chat.send("hello", message_id="m1", display_name="Alice")
     assert replies == [Reply("Hi Alice!")]
     session = await chat.session()
-    user, answer = await chat.manager.all_messages(session)
+    user, answer = await chat.manager.history.all_messages(session)
     assert (user.role, user.author, user.content) == (Role.USER, "Alice", "hello")
     assert user.metadata == {"platform_message_id": "m1"}
     assert (answer.role, answer.author, answer.content) == (
@@ -100,7 +100,7 @@ async def test_the_responder_sees_the_history_within_the_token_budget() -> None:
 
 async def test_a_message_without_platform_id_has_no_metadata(chat: Chat) -> None:
     await chat.send("hello")
-    [user, _] = await chat.manager.all_messages(await chat.session())
+    [user, _] = await chat.manager.history.all_messages(await chat.session())
     assert user.metadata == {}
 
 
@@ -129,7 +129,7 @@ async def test_an_empty_answer_counts_as_a_failure() -> None:
 @pytest.mark.parametrize("text", ["", "   ", "\n\t"])
 async def test_an_empty_message_gets_nothing_and_stores_nothing(chat: Chat, text: str) -> None:
     assert await chat.send(text) == []
-    assert await chat.manager.list_sessions(SessionFilter(), limit=10) == []
+    assert await chat.manager.sessions.list(SessionFilter(), limit=10) == []
 
 
 async def test_a_message_over_the_limit_gets_one_line_and_stores_nothing() -> None:
@@ -138,7 +138,7 @@ async def test_a_message_over_the_limit_gets_one_line_and_stores_nothing() -> No
     assert reply.text == (
         "That message is too long (11 characters); the limit is 10. Nothing was saved."
     )
-    assert await chat.manager.list_sessions(SessionFilter(), limit=10) == []
+    assert await chat.manager.sessions.list(SessionFilter(), limit=10) == []
     assert await chat.say("x" * 10) == "echo: " + "x" * 10
 
 
@@ -159,7 +159,7 @@ async def test_the_rate_limit_tells_once_then_stays_quiet_until_the_minute_is_ov
 @pytest.mark.parametrize("text", ["/help@otherbot", "/HELP@OtherBot now", "/new@other_bot x"])
 async def test_a_command_for_another_bot_is_ignored(chat: Chat, text: str) -> None:
     assert await chat.send(text) == []
-    assert await chat.manager.list_sessions(SessionFilter(), limit=10) == []
+    assert await chat.manager.sessions.list(SessionFilter(), limit=10) == []
 
 
 @pytest.mark.parametrize("bot_name", ["SessionBot", "@sessionbot"])
@@ -199,7 +199,7 @@ async def test_an_unknown_command_suggests_the_nearest(
 
 async def test_a_non_admin_is_refused_an_admin_command_and_nothing_changes(chat: Chat) -> None:
     assert await chat.say("/session scope channel") == "Only admins can use /session scope."
-    assert await chat.manager.channel_settings(inbound()) is None
+    assert await chat.manager.channels.settings(inbound()) is None
 
 
 def broken_registry() -> Registry:
@@ -355,10 +355,10 @@ async def alice_state(chat: Chat) -> list[str]:
     await chat.say("/new errands")
     await chat.say("buy bread")
     await chat.say("/checkpoint save bread")
-    sessions = await chat.manager.list_sessions(SessionFilter(), limit=10)
+    sessions = await chat.manager.sessions.list(SessionFilter(), limit=10)
     ids = [session.id for session in sessions]
     for session in sessions:
-        ids.extend(c.id for c in await chat.manager.list_checkpoints(session))
+        ids.extend(c.id for c in await chat.manager.checkpoints.list(session))
     return ids
 
 

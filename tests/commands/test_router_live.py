@@ -65,8 +65,8 @@ class Worker:
 
     async def contents(self, session: Session) -> list[str]:
         """The visible history of ``session`` as stored now."""
-        stored = await self.manager.get(session.id)
-        return [message.content for message in await self.manager.all_messages(stored)]
+        stored = await self.manager.sessions.get(session.id)
+        return [message.content for message in await self.manager.history.all_messages(stored)]
 
 
 MakeWorker = Callable[..., Worker]
@@ -118,9 +118,9 @@ async def test_a_session_archived_by_another_worker_gets_no_more_messages(
 ) -> None:
     await here.say("one")
     first = await here.active()
-    assert await there.manager.archive(first, ArchiveReason.NEW)
+    assert await there.manager.sessions.archive(first, ArchiveReason.NEW)
     assert await here.say("two") == "re: two"
-    assert (await here.manager.get(first.id)).message_count == 2
+    assert (await here.manager.sessions.get(first.id)).message_count == 2
     assert await here.contents(first) == ["one", "re: one"]
     fresh = await here.active()
     assert fresh.id != first.id
@@ -162,7 +162,7 @@ async def test_a_session_deleted_by_an_operator_gets_the_next_message_in_a_fresh
     """``sessionbot sessions delete`` runs in another process, with its own manager."""
     await here.say("one")
     first = await here.active()
-    assert await there.manager.delete(first.id)
+    assert await there.manager.sessions.delete(first.id)
     assert await here.say("two") == "re: two"
     assert await here.contents(await here.active()) == ["two", "re: two"]
 
@@ -174,12 +174,12 @@ async def test_an_idle_sweep_on_another_worker_is_announced_and_closes_the_sessi
     await here.say("one")
     first = await here.active()
     clock.advance(timedelta(minutes=31))
-    assert [s.id for s in await there.manager.archive_idle_sessions()] == [first.id]
+    assert [s.id for s in await there.manager.maintenance.archive_idle_sessions()] == [first.id]
     assert await here.say("two") == (
         f"Started a new session: the last one was idle for 31 min. "
         f"/session resume {first.id} to go back.\n\nre: two"
     )
-    assert (await here.manager.get(first.id)).message_count == 2
+    assert (await here.manager.sessions.get(first.id)).message_count == 2
     assert await here.contents(await here.active()) == ["two", "re: two"]
 
 
@@ -245,7 +245,7 @@ async def test_a_message_stored_directly_by_another_process_is_in_the_next_conte
 ) -> None:
     """Another process (a scheduler posting a notice, say) appends without a router."""
     await here.say("one")
-    await there.manager.append(await here.active(), assistant_message("a notice"))
+    await there.manager.history.append(await here.active(), assistant_message("a notice"))
     await here.say("two")
     assert here.responder.contexts[-1] == ["one", "re: one", "a notice", "two"]
 
@@ -294,9 +294,9 @@ async def test_a_title_set_by_a_command_reaches_the_next_reply(
 ) -> None:
     await here.say("hello")
     key = (await here.manager.key_for(inbound())).value
-    assert (here.manager.live.session(key) is not None) == (live_conversations > 0)
+    assert (here.manager.store.memory.session(key) is not None) == (live_conversations > 0)
     await here.say("/session title Plans")
-    assert here.manager.live.session(key) is None
+    assert here.manager.store.memory.session(key) is None
     await here.say("next")
     assert here.responder.titles == [None, "Plans"]
 

@@ -25,7 +25,7 @@ async def test_new_archives_the_current_conversation_and_names_the_new_one(chat:
         f'Started a new conversation, {new.id} "Trip plans". The previous one ({old.id}, '
         f"2 messages) is archived; /session resume {old.id} brings it back."
     )
-    archived = await chat.manager.get(old.id)
+    archived = await chat.manager.sessions.get(old.id)
     assert (archived.status, archived.archive_reason) == (
         SessionStatus.ARCHIVED,
         ArchiveReason.NEW,
@@ -52,7 +52,7 @@ async def test_reset_starts_over_and_archives_with_reason_reset(chat: Chat) -> N
         f"Starting over in {new.id}. The previous one ({old.id}, 2 messages) is archived; "
         f"/session resume {old.id} brings it back."
     )
-    assert (await chat.manager.get(old.id)).archive_reason is ArchiveReason.RESET
+    assert (await chat.manager.sessions.get(old.id)).archive_reason is ArchiveReason.RESET
 
 
 @pytest.mark.parametrize(
@@ -187,7 +187,7 @@ async def test_resume_brings_back_an_archived_session(chat: Chat) -> None:
         f"/session resume {current.id} goes back."
     )
     assert await chat.contents() == ["hello", "echo: hello"]
-    assert (await chat.manager.get(current.id)).archive_reason is ArchiveReason.RESUMED
+    assert (await chat.manager.sessions.get(current.id)).archive_reason is ArchiveReason.RESUMED
 
 
 async def test_resuming_the_current_session_says_so(chat: Chat) -> None:
@@ -230,7 +230,7 @@ async def test_admin_sets_channel_scope_and_users_share_one_session(chat: Chat) 
     assert text == (
         "This channel now uses the channel scope: everyone in this channel shares one conversation."
     )
-    assert await chat.manager.scope_for(inbound()) is Scope.CHANNEL
+    assert await chat.manager.channels.scope_for(inbound()) is Scope.CHANNEL
     await chat.say("from alice")
     await chat.say("from bob", user="bob")
     assert await chat.session() == await chat.session(user="bob")
@@ -241,12 +241,12 @@ async def test_admin_sets_channel_scope_and_users_share_one_session(chat: Chat) 
 
 async def test_scope_accepts_config_names_too(chat: Chat) -> None:
     await chat.say("/session scope PER-PEER", user=ADMIN)
-    assert await chat.manager.scope_for(inbound()) is Scope.PEER
+    assert await chat.manager.channels.scope_for(inbound()) is Scope.PEER
 
 
 async def test_non_admins_cannot_change_the_scope(chat: Chat) -> None:
     assert await chat.say("/session scope main") == "Only admins can use /session scope."
-    assert await chat.manager.channel_settings(inbound()) is None
+    assert await chat.manager.channels.settings(inbound()) is None
 
 
 @pytest.mark.parametrize(
@@ -262,7 +262,7 @@ async def test_non_admins_cannot_change_the_scope(chat: Chat) -> None:
 async def test_scope_rejects_bad_input(chat: Chat, text: str, expected: str) -> None:
     reply = await chat.say(text, user=ADMIN)
     assert reply == f"{expected} Usage: /session scope main|channel|peer|channel-peer"
-    assert await chat.manager.channel_settings(inbound()) is None
+    assert await chat.manager.channels.settings(inbound()) is None
 
 
 async def test_title_renames_the_current_session(chat: Chat) -> None:
@@ -278,4 +278,4 @@ async def test_listing_never_shows_other_users_sessions(chat: Chat) -> None:
     await chat.say("hi", user="bob")
     bobs = await chat.session(user="bob")
     assert bobs.id not in await chat.say("/session list")
-    assert await chat.manager.list_sessions(SessionFilter(scope_key=bobs.scope_key), limit=5)
+    assert await chat.manager.sessions.list(SessionFilter(scope_key=bobs.scope_key), limit=5)

@@ -36,7 +36,7 @@ async def test_two_sweeps_at_once_archive_each_session_once(store: Store) -> Non
     manager, clock = await populate(store, 40)
     clock.advance(timedelta(minutes=31))
     first, second = await asyncio.gather(
-        manager.archive_idle_sessions(), manager.archive_idle_sessions()
+        manager.maintenance.archive_idle_sessions(), manager.maintenance.archive_idle_sessions()
     )
     ids = [s.id for s in first + second]
     assert len(ids) == len(set(ids)) == 40
@@ -48,11 +48,11 @@ async def test_a_session_written_to_before_the_sweep_is_left_alone(store: Store)
     manager, clock = await populate(store, 3)
     clock.advance(timedelta(minutes=29))
     alive = (await manager.resolve(Inbound("console", "c", "user1", "x"))).session
-    await manager.append(alive, NewMessage(Role.USER, "user1", "still here"))
+    await manager.history.append(alive, NewMessage(Role.USER, "user1", "still here"))
     clock.advance(timedelta(minutes=2))
-    archived = await manager.archive_idle_sessions()
+    archived = await manager.maintenance.archive_idle_sessions()
     assert len(archived) == 2 and alive.id not in {s.id for s in archived}
-    assert (await manager.get(alive.id)).is_active
+    assert (await manager.sessions.get(alive.id)).is_active
 
 
 async def test_users_writing_during_a_sweep_land_in_active_sessions(store: Store) -> None:
@@ -63,11 +63,11 @@ async def test_users_writing_during_a_sweep_land_in_active_sessions(store: Store
     async def write(user: str) -> str:
         # What the router does: resolve (which resets a stale session itself), append.
         session = (await manager.resolve(Inbound("console", "c", user, "x"))).session
-        await manager.append(session, NewMessage(Role.USER, user, "hi"))
+        await manager.history.append(session, NewMessage(Role.USER, user, "hi"))
         return session.id
 
     results = await asyncio.gather(
-        manager.archive_idle_sessions(), *(write(f"user{n}") for n in range(0, 20, 2))
+        manager.maintenance.archive_idle_sessions(), *(write(f"user{n}") for n in range(0, 20, 2))
     )
     swept, written = {s.id for s in results[0]}, set(results[1:])
     assert not written & old  # every message went to a fresh session
@@ -144,12 +144,12 @@ async def test_a_long_sweep_archives_in_chunks_of_its_own_transactions(
         manager, clock = await populate(store, 25)
         clock.advance(timedelta(minutes=31))
         before = store.write_transactions
-        archived = await manager.archive_idle_sessions()
+        archived = await manager.maintenance.archive_idle_sessions()
         assert store.write_transactions is not None and before is not None
         assert store.write_transactions - before == 3  # 10, 10 and 5
         assert len({s.id for s in archived}) == 25
         assert await store.list_sessions(SessionFilter(status="active"), limit=100) == []
-        assert await manager.archive_idle_sessions() == []
+        assert await manager.maintenance.archive_idle_sessions() == []
     finally:
         await store.close()
 
@@ -164,9 +164,10 @@ async def test_a_daily_reset_archives_in_chunks_every_due_session_once(
     for number in range(30):
         await manager.resolve(Inbound("console", "c", f"user{number}", "x"))
     clock.advance(timedelta(days=1))
-    [schedule] = await manager.daily_schedules()
+    [schedule] = await manager.maintenance.daily_schedules()
     first, second = await asyncio.gather(
-        manager.archive_daily_sessions(schedule), manager.archive_daily_sessions(schedule)
+        manager.maintenance.archive_daily_sessions(schedule),
+        manager.maintenance.archive_daily_sessions(schedule),
     )
     ids = [s.id for s in first + second]
     assert len(ids) == len(set(ids)) == 30

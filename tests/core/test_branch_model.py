@@ -38,29 +38,29 @@ async def run(operations: list[Op]) -> None:
     for name, number in operations:
         if name == "append":
             counter += 1
-            await manager.append(session, NewMessage(Role.USER, "u", f"m{counter}"))
+            await manager.history.append(session, NewMessage(Role.USER, "u", f"m{counter}"))
             model.messages.append(f"m{counter}")
         elif name == "save":
-            saved = await manager.save_checkpoint(session, f"c{number}", by="u")
+            saved = await manager.checkpoints.save(session, f"c{number}", by="u")
             model.checkpoints.append((saved.id, list(model.messages)))
         elif name == "restore" and model.checkpoints:
             target_id, target = model.checkpoints[number % len(model.checkpoints)]
-            session, undo = await manager.restore_checkpoint(session, target_id, by="u")
+            session, _, undo = await manager.checkpoints.restore(session, target_id, by="u")
             model.checkpoints.append((undo.id, list(model.messages)))
             model.messages = list(target)
         elif name == "clear":
-            session, undo = await manager.clear(session, by="u")
+            session, undo = await manager.checkpoints.clear(session, by="u")
             if undo is not None:
                 model.checkpoints.append((undo.id, list(model.messages)))
             model.messages = []
         elif name == "page":
             limit = number % 7 + 1
-            page = await manager.history(session, limit=limit)
+            page = await manager.history.page(session, limit=limit)
             assert [m.content for m in page.messages] == model.messages[-limit:]
             assert page.has_more == (len(model.messages) > limit)
-        session = await manager.get(session.id)
+        session = await manager.sessions.get(session.id)
         assert session.message_count == len(model.messages)
-    visible = await manager.all_messages(session)
+    visible = await manager.history.all_messages(session)
     assert [m.content for m in visible] == model.messages
     assert [m.seq for m in visible] == list(range(1, len(model.messages) + 1))
 

@@ -27,9 +27,11 @@ async def fill(inner: MemoryStore, key: bytes | None, sessions: int = 3) -> None
     manager = SessionManager(store, clock=ManualClock())
     for n in range(sessions):
         session = (await manager.resolve(Inbound("console", "c", f"u{n}", "x"))).session
-        session = await manager.update(session, title=f"{MARKER} title")
-        await manager.append(session, NewMessage(Role.USER, "u", f"{MARKER} {n}"))
-        await manager.save_checkpoint(await manager.get(session.id), f"{MARKER} cp", by="u")
+        session = await manager.sessions.update(session, title=f"{MARKER} title")
+        await manager.history.append(session, NewMessage(Role.USER, "u", f"{MARKER} {n}"))
+        await manager.checkpoints.save(
+            await manager.sessions.get(session.id), f"{MARKER} cp", by="u"
+        )
 
 
 async def readable(inner: MemoryStore, key: bytes) -> list[str]:
@@ -39,8 +41,8 @@ async def readable(inner: MemoryStore, key: bytes) -> list[str]:
     found = []
     for n in range(3):
         session = (await manager.resolve(Inbound("console", "c", f"u{n}", "x"))).session
-        found += [m.content for m in await manager.all_messages(session)]
-        found += [c.name for c in await manager.list_checkpoints(session)]
+        found += [m.content for m in await manager.history.all_messages(session)]
+        found += [c.name for c in await manager.checkpoints.list(session)]
         found.append(session.title or "")
     return found
 

@@ -282,7 +282,7 @@ def test_messages_directly_following_extend_the_window() -> None:
     session, context = with_window(live, 3)
     more = [message(session, 4, "next"), message(session, 5, "then")]
     after = at_seq(session, 5)
-    live.appended(session, after, more)
+    live.appended(session.id, more)
     assert live.session(session.scope_key) == after
     assert live.window(after, 100) == context + more
 
@@ -292,7 +292,7 @@ def test_a_seq_gap_drops_the_window() -> None:
     live = LiveSessions(10)
     session, _ = with_window(live, 3)
     after = at_seq(session, 5)
-    live.appended(session, after, [message(session, 5)])
+    live.appended(session.id, [message(session, 5)])
     assert live.window(after, 100) is None
 
 
@@ -301,7 +301,7 @@ def test_messages_on_another_branch_drop_the_window() -> None:
     session, _ = with_window(live, 3)
     fork = new_id(10)
     after = at_seq(session, 4, head=fork)
-    live.appended(session, after, [message(session, 4, branch=fork)])
+    live.appended(session.id, [message(session, 4, branch=fork)])
     assert live.window(after, 100) is None
 
 
@@ -341,11 +341,11 @@ def test_the_window_drops_what_no_longer_fits_and_keeps_the_newest() -> None:
     session, context = with_window(live, 3, budget=3)  # three one-token messages
     longer = message(session, 4, "x" * 8)  # two tokens
     fourth = at_seq(session, 4)
-    live.appended(session, fourth, [longer])
+    live.appended(session.id, [longer])
     assert live.window(fourth, 3) == [context[2], longer]
     huge = message(session, 5, "y" * 400)
     fifth = at_seq(session, 5)
-    live.appended(fourth, fifth, [huge])
+    live.appended(fourth.id, [huge])
     assert live.window(fifth, 3) == [huge]
 
 
@@ -369,29 +369,31 @@ async def context_as_the_router_builds_it(
     """Store a user message as the router does; return its context, whether it was remembered."""
     session = (await here.resolve(SOMEONE, remembered=True)).session
     try:
-        session, _ = await here.record(
+        session, _ = await here.history.record(
             session, user_message("u" * user_chars), only_if_current=True
         )
     except StaleSessionError:
         session = (await here.resolve(SOMEONE)).session
-        session, _ = await here.record(
+        session, _ = await here.history.record(
             session, user_message("u" * user_chars), only_if_current=True
         )
-    remembered = here.live.window(session, budget) is not None
+    remembered = here.store.memory.window(session, budget) is not None
     context = await context_history(here, session, budget)
-    await here.append(session, assistant_message("a" * answer_chars))
+    await here.history.append(session, assistant_message("a" * answer_chars))
     return context, remembered, session
 
 
 async def another_worker(there: SessionManager, step: str, chars: int) -> None:
     session = (await there.resolve(SOMEONE)).session
     if step == "there-appends":
-        await there.append(session, user_message("t" * chars), assistant_message("r" * chars))
+        await there.history.append(
+            session, user_message("t" * chars), assistant_message("r" * chars)
+        )
     elif step == "there-forks":
-        mark = await there.save_checkpoint(session, "here", by="console:alice")
-        await there.restore_checkpoint(session, mark.id, by="console:alice")
+        mark = await there.checkpoints.save(session, "here", by="console:alice")
+        await there.checkpoints.restore(session, mark.id, by="console:alice")
     else:
-        await there.clear(session, by="console:alice")
+        await there.checkpoints.clear(session, by="console:alice")
 
 
 async def compare_windows(budget: int, steps: list[tuple[str, int, int]]) -> None:
@@ -424,76 +426,82 @@ def test_the_remembered_window_is_the_context_read_from_the_store(
 async def test_an_archived_conversation_is_forgotten_by_the_manager() -> None:
     manager = SessionManager(MemoryStore(), clock=ManualClock())
     session = (await manager.resolve(SOMEONE)).session
-    assert manager.live.session(session.scope_key) == session
-    await manager.archive(session, ArchiveReason.NEW)
-    assert manager.live.session(session.scope_key) is None
+    assert manager.store.memory.session(session.scope_key) == session
+    await manager.sessions.archive(session, ArchiveReason.NEW)
+    assert manager.store.memory.session(session.scope_key) is None
 
 
 # -- the manager keeps its memory true to its own changes ----------------------------
 
 
 async def archive(manager: SessionManager, session: Session) -> None:
-    await manager.archive(session, ArchiveReason.NEW)
+    await manager.sessions.archive(session, ArchiveReason.NEW)
 
 
 async def retitle(manager: SessionManager, session: Session) -> None:
-    await manager.update(session, title="renamed")
+    await manager.sessions.update(session, title="renamed")
 
 
 async def delete(manager: SessionManager, session: Session) -> None:
-    await manager.delete(session.id)
+    await manager.sessions.delete(session.id)
 
 
 async def clear(manager: SessionManager, session: Session) -> None:
-    await manager.clear(session, by="console:alice")
+    await manager.checkpoints.clear(session, by="console:alice")
 
 
 async def restore(manager: SessionManager, session: Session) -> None:
-    mark = await manager.save_checkpoint(session, "mark", by="console:alice")
-    await manager.restore_checkpoint(session, mark.id, by="console:alice")
+    mark = await manager.checkpoints.save(session, "mark", by="console:alice")
+    await manager.checkpoints.restore(session, mark.id, by="console:alice")
 
 
 async def start_new(manager: SessionManager, session: Session) -> None:
-    await manager.start_new(SOMEONE, ArchiveReason.NEW)
+    await manager.sessions.start_new(SOMEONE, ArchiveReason.NEW)
 
 
 async def resume_another(manager: SessionManager, session: Session) -> None:
-    await manager.start_new(SOMEONE, ArchiveReason.NEW)
+    await manager.sessions.start_new(SOMEONE, ArchiveReason.NEW)
     await manager.resolve(SOMEONE)  # remember the newest session again
-    await manager.resume((await manager.place(SOMEONE)).key, session.id)
+    await manager.sessions.resume((await manager.place(SOMEONE)).key, session.id)
 
 
 async def sweep_idle(manager: SessionManager, session: Session) -> None:
     clock = manager.clock
     assert isinstance(clock, ManualClock)
     clock.advance(timedelta(minutes=31))
-    assert [s.id for s in await manager.archive_idle_sessions()] == [session.id]
+    assert [s.id for s in await manager.maintenance.archive_idle_sessions()] == [session.id]
 
 
 @pytest.mark.parametrize(
     "change",
     [archive, retitle, delete, clear, restore, start_new, resume_another, sweep_idle],
 )
-async def test_a_change_through_the_manager_forgets_the_conversation(
+async def test_a_change_through_the_manager_leaves_nothing_stale_in_memory(
     change: Callable[[SessionManager, Session], Awaitable[None]],
 ) -> None:
     manager = SessionManager(
         MemoryStore(), clock=ManualClock(), reset_rules=ResetRules(idle_reset_minutes=30)
     )
     session = (await manager.resolve(SOMEONE)).session
-    session, _ = await manager.record(session, user_message("hi"), only_if_current=True)
+    session, _ = await manager.history.record(session, user_message("hi"), only_if_current=True)
     await context_history(manager, session, 100)
-    assert manager.live.window(session, 100) is not None
+    assert manager.store.memory.window(session, 100) is not None
     await change(manager, session)
-    assert manager.live.session(session.scope_key) is None
+    # What is remembered afterwards is nothing, or exactly what the store holds now;
+    # never the conversation as it was.
+    remembered = manager.store.memory.session(session.scope_key)
+    assert remembered is None or remembered == await manager.store.inner.get_active_session(
+        session.scope_key
+    )
+    assert manager.store.memory.window(session, 100) is None
 
 
 async def test_changed_channel_settings_are_known_at_once() -> None:
     manager = SessionManager(MemoryStore(), clock=ManualClock())
     placement = await manager.place(SOMEONE, remembered=True)
     assert placement.settings is None
-    stored = await manager.update_channel_settings(SOMEONE, idle_reset_minutes=7)
-    assert manager.live.settings(placement.channel_key) == (True, stored)
+    stored = await manager.channels.update(SOMEONE, idle_reset_minutes=7)
+    assert manager.store.memory.settings(placement.channel_key) == (True, stored)
     assert (await manager.place(SOMEONE, remembered=True)).settings == stored
 
 
@@ -501,11 +509,11 @@ async def test_appends_without_replies_keep_the_window_within_its_budget() -> No
     """A plugin appending many messages in a row must not grow the memory without end."""
     manager = SessionManager(MemoryStore(), clock=ManualClock())
     session = (await manager.resolve(Inbound("console", "c", "u", "x"))).session
-    session, _ = await manager.record(session, NewMessage(Role.USER, "u", "first"))
+    session, _ = await manager.history.record(session, NewMessage(Role.USER, "u", "first"))
     await context_history(manager, session, max_tokens=20)
     for i in range(200):
-        session, _ = await manager.record(session, NewMessage(Role.USER, "u", f"{i:04d}"))
-    conversation = manager.live._by_key[session.scope_key]
+        session, _ = await manager.history.record(session, NewMessage(Role.USER, "u", f"{i:04d}"))
+    conversation = manager.store.memory._by_key[session.scope_key]
     assert conversation.window is not None and len(conversation.window) == 20
     assert [m.content for m in await context_history(manager, session, max_tokens=20)] == [
         f"{i:04d}" for i in range(180, 200)

@@ -34,12 +34,15 @@ def manager(clock: ManualClock) -> SessionManager:
 
 async def say(manager: SessionManager, session: Session, *texts: str) -> Session:
     for text in texts:
-        await manager.append(session, NewMessage(Role.USER, "alice", text))
-    return await manager.get(session.id)
+        await manager.history.append(session, NewMessage(Role.USER, "alice", text))
+    return await manager.sessions.get(session.id)
 
 
 async def contents(manager: SessionManager, session: Session) -> list[str]:
-    return [m.content for m in await manager.all_messages(await manager.get(session.id))]
+    return [
+        m.content
+        for m in await manager.history.all_messages(await manager.sessions.get(session.id))
+    ]
 
 
 async def test_resolve_creates_one_session_per_scope_key(manager: SessionManager) -> None:
@@ -54,9 +57,9 @@ async def test_resolve_creates_one_session_per_scope_key(manager: SessionManager
 
 async def test_start_new_archives_the_current_session(manager: SessionManager) -> None:
     old = (await manager.resolve(inbound())).session
-    new, archived = await manager.start_new(inbound(), ArchiveReason.NEW, title="plans")
+    new, archived = await manager.sessions.start_new(inbound(), ArchiveReason.NEW, title="plans")
     assert archived is not None and archived.id == old.id
-    stored = await manager.get(old.id)
+    stored = await manager.sessions.get(old.id)
     assert stored.archive_reason is ArchiveReason.NEW and not stored.is_active
     assert new.title == "plans" and new.is_active
     assert (await manager.resolve(inbound())).session.id == new.id
@@ -66,12 +69,12 @@ async def test_append_counts_and_activity(manager: SessionManager, clock: Manual
     session = (await manager.resolve(inbound())).session
     created = session.last_activity_at
     clock.advance(timedelta(minutes=5))
-    await manager.append(session, NewMessage(Role.USER, "alice", "question"))
+    await manager.history.append(session, NewMessage(Role.USER, "alice", "question"))
     clock.advance(timedelta(minutes=5))
-    await manager.append(
+    await manager.history.append(
         session, NewMessage(Role.ASSISTANT, "bot", "answer", tokens_in=7, tokens_out=3)
     )
-    stored = await manager.get(session.id)
+    stored = await manager.sessions.get(session.id)
     assert stored.message_count == 2
     assert (stored.tokens_in, stored.tokens_out) == (7, 3)
     # Only the user's message counts as activity; the reply five minutes later does not.
@@ -82,89 +85,91 @@ async def test_append_counts_and_activity(manager: SessionManager, clock: Manual
 async def test_history_pages_with_cursors(manager: SessionManager) -> None:
     session = (await manager.resolve(inbound())).session
     session = await say(manager, session, *[f"m{i}" for i in range(1, 8)])
-    last = await manager.history(session, limit=3)
+    last = await manager.history.page(session, limit=3)
     assert [m.content for m in last.messages] == ["m5", "m6", "m7"]
     assert last.has_more
-    older = await manager.history(session, limit=3, before=last.messages[0].id)
+    older = await manager.history.page(session, limit=3, before=last.messages[0].id)
     assert [m.content for m in older.messages] == ["m2", "m3", "m4"] and older.has_more
-    oldest = await manager.history(session, limit=3, before=older.messages[0].id)
+    oldest = await manager.history.page(session, limit=3, before=older.messages[0].id)
     assert [m.content for m in oldest.messages] == ["m1"] and not oldest.has_more
-    newer = await manager.history(session, limit=4, after=oldest.messages[0].id)
+    newer = await manager.history.page(session, limit=4, after=oldest.messages[0].id)
     assert [m.content for m in newer.messages] == ["m2", "m3", "m4", "m5"] and newer.has_more
-    tail = await manager.history(session, limit=2, after=newer.messages[-1].id)
+    tail = await manager.history.page(session, limit=2, after=newer.messages[-1].id)
     assert [m.content for m in tail.messages] == ["m6", "m7"] and not tail.has_more
-    exact = await manager.history(session, limit=7)
+    exact = await manager.history.page(session, limit=7)
     assert len(exact.messages) == 7 and not exact.has_more
 
 
 async def test_history_cursor_from_another_session_is_not_found(manager: SessionManager) -> None:
     mine = await say(manager, (await manager.resolve(inbound())).session, "a")
     theirs = await say(manager, (await manager.resolve(inbound(user="bob"))).session, "b")
-    foreign = (await manager.history(theirs)).messages[0].id
+    foreign = (await manager.history.page(theirs)).messages[0].id
     with pytest.raises(NotFoundError):
-        await manager.history(mine, before=foreign)
+        await manager.history.page(mine, before=foreign)
     with pytest.raises(NotFoundError):
-        await manager.history(mine, after="nosuchid")
+        await manager.history.page(mine, after="nosuchid")
 
 
 async def test_restore_goes_back_and_can_be_undone(manager: SessionManager) -> None:
     session = await say(manager, (await manager.resolve(inbound())).session, "a", "b")
-    checkpoint = await manager.save_checkpoint(session, "two", by="console:alice")
+    checkpoint = await manager.checkpoints.save(session, "two", by="console:alice")
     session = await say(manager, session, "c", "d")
-    restored, undo = await manager.restore_checkpoint(session, checkpoint.id, by="console:alice")
+    restored, _, undo = await manager.checkpoints.restore(
+        session, checkpoint.id, by="console:alice"
+    )
     assert restored.message_count == 2 and undo.auto and undo.seq == 4
     assert await contents(manager, restored) == ["a", "b"]
     restored = await say(manager, restored, "e")
     assert await contents(manager, restored) == ["a", "b", "e"]
-    back, _ = await manager.restore_checkpoint(restored, undo.id, by="console:alice")
+    back, _, _ = await manager.checkpoints.restore(restored, undo.id, by="console:alice")
     assert await contents(manager, back) == ["a", "b", "c", "d"]
 
 
 async def test_checkpoint_of_a_checkpoint_inside_an_ancestor(manager: SessionManager) -> None:
     session = await say(manager, (await manager.resolve(inbound())).session, "a", "b", "c")
-    one = await manager.save_checkpoint(session, "one", by="u")
-    session, _ = await manager.restore_checkpoint(session, one.id, by="u")
+    one = await manager.checkpoints.save(session, "one", by="u")
+    session, _, _ = await manager.checkpoints.restore(session, one.id, by="u")
     # Saved on a branch that has no messages of its own yet: seq lies in the parent.
-    again = await manager.save_checkpoint(session, "again", by="u")
+    again = await manager.checkpoints.save(session, "again", by="u")
     session = await say(manager, session, "x")
-    session, _ = await manager.restore_checkpoint(session, again.id, by="u")
+    session, _, _ = await manager.checkpoints.restore(session, again.id, by="u")
     assert await contents(manager, session) == ["a", "b", "c"]
 
 
 async def test_clear_keeps_session_and_checkpoints(manager: SessionManager) -> None:
     session = await say(manager, (await manager.resolve(inbound())).session, "a")
-    kept = await manager.save_checkpoint(session, "kept", by="u")
-    cleared, undo = await manager.clear(session, by="u")
+    kept = await manager.checkpoints.save(session, "kept", by="u")
+    cleared, undo = await manager.checkpoints.clear(session, by="u")
     assert cleared.id == session.id and cleared.message_count == 0
-    assert (await manager.history(cleared)).messages == ()
+    assert (await manager.history.page(cleared)).messages == ()
     assert undo is not None
-    assert {c.id for c in await manager.list_checkpoints(cleared)} == {kept.id, undo.id}
-    back, _ = await manager.restore_checkpoint(cleared, undo.id, by="u")
+    assert {c.id for c in await manager.checkpoints.list(cleared)} == {kept.id, undo.id}
+    back, _, _ = await manager.checkpoints.restore(cleared, undo.id, by="u")
     assert await contents(manager, back) == ["a"]
 
 
 async def test_checkpoint_ids_are_checked_against_the_session(manager: SessionManager) -> None:
     mine = (await manager.resolve(inbound())).session
     theirs = (await manager.resolve(inbound(user="bob"))).session
-    foreign = await manager.save_checkpoint(theirs, "theirs", by="console:bob")
+    foreign = await manager.checkpoints.save(theirs, "theirs", by="console:bob")
     with pytest.raises(NotFoundError) as unknown:
-        await manager.restore_checkpoint(mine, "nosuchid", by="console:alice")
+        await manager.checkpoints.restore(mine, "nosuchid", by="console:alice")
     with pytest.raises(NotFoundError) as other:
-        await manager.restore_checkpoint(mine, foreign.id, by="console:alice")
+        await manager.checkpoints.restore(mine, foreign.id, by="console:alice")
     # The same words for both, so an error never confirms that a foreign id exists.
     assert str(unknown.value).replace("nosuchid", "X") == str(other.value).replace(foreign.id, "X")
     with pytest.raises(NotFoundError):
-        await manager.delete_checkpoint(mine, foreign.id)
-    assert await manager.list_checkpoints(theirs) == [foreign]
+        await manager.checkpoints.delete(mine, foreign.id)
+    assert await manager.checkpoints.list(theirs) == [foreign]
 
 
 async def test_branch_starts_a_session_from_a_checkpoint(manager: SessionManager) -> None:
     session = await say(manager, (await manager.resolve(inbound())).session, "a", "b")
-    checkpoint = await manager.save_checkpoint(session, "fork", by="u")
+    checkpoint = await manager.checkpoints.save(session, "fork", by="u")
     await say(manager, session, "c")
-    branched = await manager.branch_checkpoint(inbound(), session, checkpoint.id, title="alt")
+    branched = await manager.checkpoints.branch(inbound(), session, checkpoint.id, title="alt")
     assert branched.id != session.id and branched.title == "alt"
-    assert (await manager.get(session.id)).archive_reason is ArchiveReason.BRANCHED
+    assert (await manager.sessions.get(session.id)).archive_reason is ArchiveReason.BRANCHED
     branched = await say(manager, branched, "z")
     assert await contents(manager, branched) == ["a", "b", "z"]
     assert await contents(manager, session) == ["a", "b", "c"]
@@ -174,29 +179,29 @@ async def test_deleting_the_origin_of_a_branch_keeps_the_branch_whole(
     manager: SessionManager,
 ) -> None:
     session = await say(manager, (await manager.resolve(inbound())).session, "a", "b")
-    checkpoint = await manager.save_checkpoint(session, "fork", by="u")
-    branched = await manager.branch_checkpoint(inbound(), session, checkpoint.id)
+    checkpoint = await manager.checkpoints.save(session, "fork", by="u")
+    branched = await manager.checkpoints.branch(inbound(), session, checkpoint.id)
     branched = await say(manager, branched, "z")
-    assert await manager.delete(session.id)
+    assert await manager.sessions.delete(session.id)
     assert await contents(manager, branched) == ["a", "b", "z"]
     with pytest.raises(NotFoundError):
-        await manager.get(session.id)
+        await manager.sessions.get(session.id)
 
 
 async def test_resume_checks_scope_and_displaces_current(manager: SessionManager) -> None:
     old = (await manager.resolve(inbound())).session
-    new, _ = await manager.start_new(inbound(), ArchiveReason.RESET)
+    new, _ = await manager.sessions.start_new(inbound(), ArchiveReason.RESET)
     key = await manager.key_for(inbound())
-    resumed, displaced = await manager.resume(key, old.id)
+    resumed, displaced = await manager.sessions.resume(key, old.id)
     assert resumed.is_active and displaced is not None and displaced.id == new.id
-    assert (await manager.get(new.id)).archive_reason is ArchiveReason.RESUMED
+    assert (await manager.sessions.get(new.id)).archive_reason is ArchiveReason.RESUMED
     bob_key = await manager.key_for(inbound(user="bob"))
     with pytest.raises(NotFoundError):
-        await manager.resume(bob_key, old.id)
+        await manager.sessions.resume(bob_key, old.id)
 
 
 async def test_channel_scope_override_shares_a_session(manager: SessionManager) -> None:
-    await manager.set_channel_scope(inbound(), Scope.CHANNEL)
+    await manager.channels.set_scope(inbound(), Scope.CHANNEL)
     alice = await manager.resolve(inbound(user="alice"))
     bob = await manager.resolve(inbound(user="bob"))
     assert alice.session.id == bob.session.id
@@ -207,9 +212,9 @@ async def test_channel_scope_override_shares_a_session(manager: SessionManager) 
 
 async def test_update_title_tags_metadata(manager: SessionManager) -> None:
     session = (await manager.resolve(inbound())).session
-    updated = await manager.update(session, title="t", tags=["x", "y"], metadata={"k": 1})
+    updated = await manager.sessions.update(session, title="t", tags=["x", "y"], metadata={"k": 1})
     assert (updated.title, updated.tags, dict(updated.metadata)) == ("t", ("x", "y"), {"k": 1})
-    again = await manager.update(updated, title="u")
+    again = await manager.sessions.update(updated, title="u")
     assert again.tags == ("x", "y")
 
 
@@ -218,32 +223,32 @@ async def test_cleanup_respects_retention_and_checkpoints(
 ) -> None:
     plain = (await manager.resolve(inbound(user="a"))).session
     marked = (await manager.resolve(inbound(user="b"))).session
-    await manager.save_checkpoint(marked, "keep me", by="u")
-    await manager.archive(plain, ArchiveReason.RESET)
-    await manager.archive(marked, ArchiveReason.RESET)
+    await manager.checkpoints.save(marked, "keep me", by="u")
+    await manager.sessions.archive(plain, ArchiveReason.RESET)
+    await manager.sessions.archive(marked, ArchiveReason.RESET)
     clock.advance(timedelta(days=10))
     recent = (await manager.resolve(inbound(user="c"))).session
-    await manager.archive(recent, ArchiveReason.RESET)
-    assert await manager.cleanup(timedelta(days=7), keep_checkpointed=True) == 1
+    await manager.sessions.archive(recent, ArchiveReason.RESET)
+    assert await manager.maintenance.cleanup(timedelta(days=7), keep_checkpointed=True) == 1
     with pytest.raises(NotFoundError):
-        await manager.get(plain.id)
-    assert (await manager.get(marked.id)).id == marked.id
-    assert await manager.cleanup(timedelta(days=7), keep_checkpointed=False) == 1
-    assert (await manager.get(recent.id)).id == recent.id
+        await manager.sessions.get(plain.id)
+    assert (await manager.sessions.get(marked.id)).id == marked.id
+    assert await manager.maintenance.cleanup(timedelta(days=7), keep_checkpointed=False) == 1
+    assert (await manager.sessions.get(recent.id)).id == recent.id
 
 
 async def test_export_json_reimports(manager: SessionManager) -> None:
     session = (await manager.resolve(inbound())).session
-    session = await manager.update(session, title="trip", tags=["travel"])
+    session = await manager.sessions.update(session, title="trip", tags=["travel"])
     session = await say(manager, session, "first", "second line\nwith break")
-    await manager.save_checkpoint(session, "mid", "the middle", by="u")
+    await manager.checkpoints.save(session, "mid", "the middle", by="u")
     exported = export_session(
         session,
-        await manager.all_messages(session),
-        await manager.list_checkpoints(session),
+        await manager.history.all_messages(session),
+        await manager.checkpoints.list(session),
         ExportFormat.JSON,
     )
-    imported = await manager.import_export(
+    imported = await manager.maintenance.import_export(
         parse_export(exported.content),
         scope_key=session.scope_key,
         owner="console:alice",
@@ -254,9 +259,9 @@ async def test_export_json_reimports(manager: SessionManager) -> None:
     assert imported.archive_reason is ArchiveReason.IMPORTED
     assert (imported.title, imported.tags) == ("trip", ("travel",))
     assert await contents(manager, imported) == ["first", "second line\nwith break"]
-    [checkpoint] = await manager.list_checkpoints(imported)
+    [checkpoint] = await manager.checkpoints.list(imported)
     assert (checkpoint.name, checkpoint.seq) == ("mid", 2)
-    listed = await manager.list_sessions(SessionFilter(scope_key=session.scope_key))
+    listed = await manager.sessions.list(SessionFilter(scope_key=session.scope_key))
     assert {s.id for s in listed} == {session.id, imported.id}
 
 
@@ -265,9 +270,11 @@ async def test_the_session_after_an_append_keeps_every_other_field(
 ) -> None:
     """record() builds the session after an append by hand: no field may be dropped."""
     session = (await manager.resolve(inbound())).session
-    session = await manager.update(session, title="plans", tags=("a", "b"), metadata={"k": "v"})
+    session = await manager.sessions.update(
+        session, title="plans", tags=("a", "b"), metadata={"k": "v"}
+    )
     clock.advance(timedelta(minutes=3))
-    after, [stored] = await manager.record(
+    after, [stored] = await manager.history.record(
         session, NewMessage(Role.ASSISTANT, "bot", "ok", tokens_in=5, tokens_out=7)
     )
     changed = {"message_count", "updated_at", "tokens_in", "tokens_out"}
@@ -277,7 +284,7 @@ async def test_the_session_after_an_append_keeps_every_other_field(
     assert (after.message_count, after.tokens_in, after.tokens_out) == (1, 5, 7)
     assert after.updated_at == stored.created_at == clock.now()
     assert after.last_activity_at == session.last_activity_at  # answers keep no one active
-    assert after == await manager.get(session.id)  # what the store holds
+    assert after == await manager.sessions.get(session.id)  # what the store holds
 
 
 async def test_message_ids_sort_by_creation_time(
@@ -286,9 +293,9 @@ async def test_message_ids_sort_by_creation_time(
     session = (await manager.resolve(inbound())).session
     ids = []
     for n in range(5):
-        [stored] = await manager.append(session, NewMessage(Role.USER, "alice", f"m{n}"))
+        [stored] = await manager.history.append(session, NewMessage(Role.USER, "alice", f"m{n}"))
         ids.append(stored.id)
-        await asyncio.sleep(0.002)  # ids carry the wall-clock millisecond
+        clock.advance(timedelta(milliseconds=1))  # ids carry the clock's millisecond
     assert ids == sorted(ids) and len(set(ids)) == 5
     assert all(looks_like_id(i) and len(i) == 20 for i in ids)
 
@@ -322,10 +329,10 @@ async def test_reading_a_long_history_lets_other_conversations_run() -> None:
     manager = SessionManager(_ReadLog(log))
     session = (await manager.resolve(inbound())).session
     for start in range(0, 1_200, 100):
-        await manager.append(
+        await manager.history.append(
             session, *(NewMessage(Role.USER, "alice", f"m{i}") for i in range(start, start + 100))
         )
-    session = await manager.get(session.id)
+    session = await manager.sessions.get(session.id)
     stop = asyncio.Event()
 
     async def other_conversation() -> None:
@@ -336,7 +343,7 @@ async def test_reading_a_long_history_lets_other_conversations_run() -> None:
     log.clear()
     other = asyncio.create_task(other_conversation())
     await asyncio.sleep(0)
-    messages = await manager.all_messages(session)
+    messages = await manager.history.all_messages(session)
     stop.set()
     await other
     assert [m.content for m in messages] == [f"m{i}" for i in range(1_200)]

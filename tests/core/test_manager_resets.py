@@ -39,7 +39,7 @@ def make(clock: ManualClock, rules: ResetRules) -> SessionManager:
 async def test_idle_session_is_replaced_lazily_with_title_and_tags(clock: ManualClock) -> None:
     manager = make(clock, ResetRules(idle_reset_minutes=30))
     first = (await manager.resolve(inbound())).session
-    await manager.update(first, title="plans", tags=["work"])
+    await manager.sessions.update(first, title="plans", tags=["work"])
     clock.advance(timedelta(minutes=29, seconds=59))
     assert (await manager.resolve(inbound())).replaced is None
     clock.advance(timedelta(seconds=1))
@@ -54,10 +54,10 @@ async def test_idle_session_is_replaced_lazily_with_title_and_tags(clock: Manual
 async def test_bot_replies_do_not_keep_a_session_alive(clock: ManualClock) -> None:
     manager = make(clock, ResetRules(idle_reset_minutes=30))
     session = (await manager.resolve(inbound())).session
-    await manager.append(session, NewMessage(Role.USER, "alice", "q"))
+    await manager.history.append(session, NewMessage(Role.USER, "alice", "q"))
     clock.advance(timedelta(minutes=20))
-    await manager.append(session, NewMessage(Role.ASSISTANT, "bot", "late answer"))
-    await manager.append(session, NewMessage(Role.SYSTEM, "bot", "note"))
+    await manager.history.append(session, NewMessage(Role.ASSISTANT, "bot", "late answer"))
+    await manager.history.append(session, NewMessage(Role.SYSTEM, "bot", "note"))
     clock.advance(timedelta(minutes=10))
     assert (await manager.resolve(inbound())).replaced is not None
 
@@ -65,7 +65,7 @@ async def test_bot_replies_do_not_keep_a_session_alive(clock: ManualClock) -> No
 async def test_a_session_archived_while_nobody_wrote_is_announced_once(clock: ManualClock) -> None:
     manager = make(clock, ResetRules(idle_reset_minutes=30))
     old = (await manager.resolve(inbound())).session
-    await manager.archive(old, ArchiveReason.IDLE)  # what the scheduler does
+    await manager.sessions.archive(old, ArchiveReason.IDLE)  # what the scheduler does
     first = await manager.resolve(inbound())
     assert first.replaced is not None and first.replaced.id == old.id
     assert (await manager.resolve(inbound())).replaced is None
@@ -77,7 +77,7 @@ async def test_a_resumed_session_is_not_reset_again_at_once(clock: ManualClock) 
     clock.advance(timedelta(days=1))
     fresh = await manager.resolve(inbound())
     assert fresh.replaced is not None and fresh.replaced.archive_reason is ArchiveReason.IDLE
-    resumed, _ = await manager.resume(fresh.key, old.id)
+    resumed, _ = await manager.sessions.resume(fresh.key, old.id)
     assert resumed.resumed_at == clock.now()
     after = await manager.resolve(inbound())
     assert after.session.id == old.id and after.replaced is None
@@ -85,8 +85,8 @@ async def test_a_resumed_session_is_not_reset_again_at_once(clock: ManualClock) 
 
 async def test_channel_settings_win_and_survive_resets(clock: ManualClock) -> None:
     manager = make(clock, ResetRules(idle_reset_minutes=60))
-    await manager.set_channel_scope(inbound(), Scope.CHANNEL)
-    settings = await manager.channel_settings(inbound())
+    await manager.channels.set_scope(inbound(), Scope.CHANNEL)
+    settings = await manager.channels.settings(inbound())
     assert settings is not None
     await manager.store.put_channel_settings(dataclasses.replace(settings, idle_reset_minutes=5))
     session = (await manager.resolve(inbound())).session

@@ -26,11 +26,11 @@ async def test_idle_pass_archives_only_stale_sessions_once() -> None:
     clock.advance(timedelta(minutes=20))
     fresh = (await manager.resolve(inbound("b"))).session
     clock.advance(timedelta(minutes=10))
-    archived = await manager.archive_idle_sessions()
+    archived = await manager.maintenance.archive_idle_sessions()
     assert [s.id for s in archived] == [stale.id]
     assert archived[0].archive_reason is ArchiveReason.IDLE
-    assert await manager.archive_idle_sessions() == []
-    assert (await manager.get(fresh.id)).is_active
+    assert await manager.maintenance.archive_idle_sessions() == []
+    assert (await manager.sessions.get(fresh.id)).is_active
 
 
 async def test_daily_pass_uses_the_latest_boundary_and_grace() -> None:
@@ -40,17 +40,19 @@ async def test_daily_pass_uses_the_latest_boundary_and_grace() -> None:
     quiet = (await manager.resolve(inbound("a"))).session
     talking = (await manager.resolve(inbound("b"))).session
     clock.set(datetime(2026, 5, 1, 3, 55, tzinfo=UTC))
-    await manager.append(talking, NewMessage(Role.USER, "b", "still here"))
+    await manager.history.append(talking, NewMessage(Role.USER, "b", "still here"))
     clock.set(datetime(2026, 5, 1, 4, 0, tzinfo=UTC))
-    assert await manager.daily_schedules() == {("04:00", "UTC")}
-    archived = await manager.archive_daily_sessions(("04:00", "UTC"))
+    assert await manager.maintenance.daily_schedules() == {("04:00", "UTC")}
+    archived = await manager.maintenance.archive_daily_sessions(("04:00", "UTC"))
     assert [s.id for s in archived] == [quiet.id]
     clock.set(datetime(2026, 5, 1, 4, 10, tzinfo=UTC))
-    assert [s.id for s in await manager.archive_daily_sessions(("04:00", "UTC"))] == [talking.id]
+    assert [s.id for s in await manager.maintenance.archive_daily_sessions(("04:00", "UTC"))] == [
+        talking.id
+    ]
     # Sessions started after the boundary wait for the next one.
     later = (await manager.resolve(inbound("c"))).session
-    assert await manager.archive_daily_sessions(("04:00", "UTC")) == []
-    assert (await manager.get(later.id)).is_active
+    assert await manager.maintenance.archive_daily_sessions(("04:00", "UTC")) == []
+    assert (await manager.sessions.get(later.id)).is_active
 
 
 async def test_channel_settings_add_schedules_and_route_sessions() -> None:
@@ -62,20 +64,23 @@ async def test_channel_settings_add_schedules_and_route_sessions() -> None:
     manager = SessionManager(MemoryStore(), clock=clock, reset_rules=rules)
     tokyo = (await manager.resolve(inbound("a", "tokyo"))).session
     night = (await manager.resolve(inbound("a", "night"))).session
-    key = manager.channel_key(inbound("a", "tokyo"))
+    key = manager.channels.key(inbound("a", "tokyo"))
     await manager.store.put_channel_settings(
         ChannelSettings(key, START, daily_reset_time="05:00", timezone="Asia/Tokyo")
     )
-    assert await manager.daily_schedules() == {("04:00", "UTC"), ("05:00", "Asia/Tokyo")}
+    assert await manager.maintenance.daily_schedules() == {
+        ("04:00", "UTC"),
+        ("05:00", "Asia/Tokyo"),
+    }
     clock.set(datetime(2026, 5, 1, 21, 0, tzinfo=UTC))  # 06:00 in Tokyo next day
-    assert await manager.archive_daily_sessions(("04:00", "UTC")) == []
-    archived = await manager.archive_daily_sessions(("05:00", "Asia/Tokyo"))
+    assert await manager.maintenance.archive_daily_sessions(("04:00", "UTC")) == []
+    archived = await manager.maintenance.archive_daily_sessions(("05:00", "Asia/Tokyo"))
     assert [s.id for s in archived] == [tokyo.id]
-    assert (await manager.get(night.id)).is_active
+    assert (await manager.sessions.get(night.id)).is_active
 
 
 async def test_no_rules_no_archiving() -> None:
     manager = SessionManager(MemoryStore(), clock=ManualClock(START))
     session = (await manager.resolve(inbound("a"))).session
-    assert await manager.archive_idle_sessions() == []
-    assert (await manager.get(session.id)).is_active
+    assert await manager.maintenance.archive_idle_sessions() == []
+    assert (await manager.sessions.get(session.id)).is_active

@@ -27,14 +27,16 @@ async def sealed_manager(inner: MemoryStore, kek: KeyEncryptionKey | None) -> Se
 
 async def conversation(manager: SessionManager) -> Session:
     session = (await manager.resolve(Inbound("console", "c", "u", "x"))).session
-    session = await manager.update(session, title=f"title {MARKER}", tags=[f"tag {MARKER}"])
+    session = await manager.sessions.update(
+        session, title=f"title {MARKER}", tags=[f"tag {MARKER}"]
+    )
     for i in range(3):
-        await manager.append(
+        await manager.history.append(
             session, NewMessage(Role.USER, "u", f"{MARKER} {i}", metadata={"note": MARKER})
         )
-    session = await manager.get(session.id)
-    await manager.save_checkpoint(session, f"name {MARKER}", f"about {MARKER}", by="u")
-    return await manager.get(session.id)
+    session = await manager.sessions.get(session.id)
+    await manager.checkpoints.save(session, f"name {MARKER}", f"about {MARKER}", by="u")
+    return await manager.sessions.get(session.id)
 
 
 def raw_values(inner: MemoryStore) -> str:
@@ -48,10 +50,10 @@ async def test_user_text_is_sealed_in_the_backend_and_readable_through_it() -> N
     session = await conversation(manager)
     assert MARKER not in raw_values(inner)
     assert session.title == f"title {MARKER}" and session.tags == (f"tag {MARKER}",)
-    messages = await manager.all_messages(session)
+    messages = await manager.history.all_messages(session)
     assert [m.content for m in messages] == [f"{MARKER} {i}" for i in range(3)]
     assert dict(messages[0].metadata) == {"note": MARKER}
-    [checkpoint] = await manager.list_checkpoints(session)
+    [checkpoint] = await manager.checkpoints.list(session)
     assert (checkpoint.name, checkpoint.description) == (f"name {MARKER}", f"about {MARKER}")
 
 
@@ -76,7 +78,7 @@ async def test_a_ciphertext_moved_to_another_message_does_not_open() -> None:
     session = await conversation(manager)
     raw = [m for branch in inner._messages.values() for m in branch]
     await inner.rewrite_messages([dataclasses.replace(raw[1], content=raw[0].content)])
-    contents = [m.content for m in await manager.all_messages(session)]
+    contents = [m.content for m in await manager.history.all_messages(session)]
     assert contents == [f"{MARKER} 0", UNREADABLE_MESSAGE, f"{MARKER} 2"]
 
 
@@ -92,7 +94,7 @@ async def test_a_flipped_byte_is_unreadable_and_the_rest_loads(
     )
     await inner.rewrite_messages([dataclasses.replace(raw[2], content=flipped)])
     for _ in range(2):
-        contents = [m.content for m in await manager.all_messages(session)]
+        contents = [m.content for m in await manager.history.all_messages(session)]
         assert contents == [f"{MARKER} 0", f"{MARKER} 1", UNREADABLE_MESSAGE]
     reports = [r for r in caplog.records if "unreadable" in r.getMessage()]
     assert len(reports) == 1 and raw[2].id in reports[0].getMessage()
@@ -105,7 +107,7 @@ async def test_deleting_a_session_shreds_its_key_first() -> None:
     session = await conversation(manager)
     backup = [m for branch in inner._messages.values() for m in branch]
     assert await inner.keyring_get(data_key_name(session.id)) is not None
-    await manager.delete(session.id)
+    await manager.sessions.delete(session.id)
     assert await inner.keyring_get(data_key_name(session.id)) is None
     # The messages of an old backup cannot be opened by anyone holding the master key.
     restored = MemoryStore()

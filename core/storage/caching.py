@@ -1,0 +1,234 @@
+"""The store with a memory of the conversations in progress, kept right by its own writes.
+
+:class:`CachingStore` wraps the store the session manager uses. Whatever passes
+through it that changes a session (starting, archiving, resuming, updating, deleting,
+switching its head, appending, a sweep) updates or drops what
+:class:`~core.storage.live.LiveSessions` remembers of it, so no caller has to
+remember to. What it remembers is offered only through the ``remembered_*`` methods,
+to the callers that can check it (see :mod:`core.storage.live` for what is checked
+and what may lag behind another worker); the :class:`Store` methods themselves always
+read the store, and refresh the memory with what they read.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from core.models import (
+    ArchiveReason,
+    Branch,
+    ChannelSettings,
+    Message,
+    NewMessage,
+    Session,
+)
+from core.sessions.resets import ResetRules
+from core.storage.forwarding import ForwardingStore
+from core.storage.live import SETTINGS_TTL_SECONDS, LiveSessions
+from core.storage.protocols import Store
+from core.tokens import Context
+
+
+class CachingStore(ForwardingStore):
+    """A store that remembers the conversations in progress between their messages.
+
+    Args:
+        inner: the store (usually the sealing layer around a backend).
+        capacity: how many conversations are remembered; 0 remembers none.
+        settings_ttl: seconds a channel's settings are used before being read again.
+        rng: where the memory's random eviction picks come from (tests seed one).
+    """
+
+    def __init__(
+        self,
+        inner: Store,
+        capacity: int,
+        *,
+        settings_ttl: float = SETTINGS_TTL_SECONDS,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(inner)
+        self.memory = LiveSessions(capacity, settings_ttl=settings_ttl, rng=rng)
+
+    # -- what is remembered (callers check it before trusting it) ----------------
+
+    def remembered_session(self, scope_key: str) -> Session | None:
+        """Return the active session of ``scope_key`` as last seen, if remembered."""
+        return self.memory.session(scope_key)
+
+    def remembered_settings(self, channel_key: str) -> tuple[bool, ChannelSettings | None]:
+        """Return ``(known, settings)`` of a channel; ``known`` is false if they must be read."""
+        return self.memory.settings(channel_key)
+
+    def remembered_window(self, session: Session, max_tokens: int) -> Context | None:
+        """Return the context window of ``session`` for ``max_tokens``, if remembered."""
+        return self.memory.window(session, max_tokens)
+
+    def remember_window(
+        self, session: Session, context: Sequence[Message], max_tokens: int
+    ) -> None:
+        """Remember ``context`` (oldest first), just read for ``session``, as its window."""
+        self.memory.keep_window(session, context, max_tokens)
+
+    def remembered_newest(self, session: Session, limit: int) -> list[Message] | None:
+        """Return the newest ``limit`` messages of ``session``, if the window holds more."""
+        return self.memory.newest(session, limit)
+
+    # -- reads that refresh the memory -------------------------------------------
+
+    async def get_active_session(self, scope_key: str) -> Session | None:
+        """See :meth:`Store.get_active_session`; the session read is remembered."""
+        session = await self.inner.get_active_session(scope_key)
+        if session is None:
+            self.memory.forget(scope_key)
+        else:
+            self.memory.keep(session)
+        return session
+
+    async def get_channel_settings(self, channel_key: str) -> ChannelSettings | None:
+        """See :meth:`Store.get_channel_settings`; what is read is remembered."""
+        settings = await self.inner.get_channel_settings(channel_key)
+        self.memory.keep_settings(channel_key, settings)
+        return settings
+
+    # -- writes that change what is remembered -----------------------------------
+
+    async def put_channel_settings(self, settings: ChannelSettings) -> None:
+        """See :meth:`Store.put_channel_settings`."""
+        self.memory.forget_settings(settings.channel_key)
+        await self.inner.put_channel_settings(settings)
+        self.memory.keep_settings(settings.channel_key, settings)
+
+    async def start_session(
+        self,
+        session: Session,
+        root: Branch,
+        *,
+        archive_id: str | None = None,
+        archive_reason: ArchiveReason | None = None,
+    ) -> Session:
+        """See :meth:`Store.start_session`; the started session is remembered."""
+        self.memory.forget(session.scope_key)
+        try:
+            started = await self.inner.start_session(
+                session, root, archive_id=archive_id, archive_reason=archive_reason
+            )
+        finally:
+            self._forget(archive_id)
+        self.memory.keep(started)
+        return started
+
+    async def archive_session(self, session_id: str, reason: ArchiveReason, at: datetime) -> bool:
+        """See :meth:`Store.archive_session`."""
+        try:
+            return await self.inner.archive_session(session_id, reason, at)
+        finally:
+            self._forget(session_id)
+
+    async def activate_session(
+        self, session_id: str, at: datetime, *, displaced_reason: ArchiveReason
+    ) -> Session | None:
+        """See :meth:`Store.activate_session`; the resumed session is remembered."""
+        self._forget(session_id)
+        activated = await self.inner.activate_session(
+            session_id, at, displaced_reason=displaced_reason
+        )
+        if activated is not None:
+            self.memory.forget(activated.scope_key)  # the session it displaced
+            self.memory.keep(activated)
+        return activated
+
+    async def update_session(
+        self,
+        session_id: str,
+        at: datetime,
+        *,
+        title: str | None = None,
+        tags: Sequence[str] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+    ) -> Session | None:
+        """See :meth:`Store.update_session`."""
+        try:
+            return await self.inner.update_session(
+                session_id, at, title=title, tags=tags, metadata=metadata
+            )
+        finally:
+            self._forget(session_id)
+
+    async def delete_session(self, session_id: str) -> bool:
+        """See :meth:`Store.delete_session`."""
+        try:
+            return await self.inner.delete_session(session_id)
+        finally:
+            self._forget(session_id)
+
+    async def add_branch(self, branch: Branch) -> None:
+        """See :meth:`Store.add_branch`.
+
+        A branch added to a session that is not its head is a detached copy of
+        history it shared (its messages get new ids): what is remembered is dropped.
+        """
+        try:
+            await self.inner.add_branch(branch)
+        finally:
+            self._forget(branch.session_id)
+
+    async def switch_head(self, session_id: str, branch: Branch, at: datetime) -> Session | None:
+        """See :meth:`Store.switch_head`."""
+        try:
+            return await self.inner.switch_head(session_id, branch, at)
+        finally:
+            self._forget(session_id)
+
+    async def append_messages(
+        self,
+        session_id: str,
+        messages: Sequence[NewMessage],
+        ids: Sequence[str],
+        at: datetime,
+        *,
+        expect_head: str | None = None,
+    ) -> list[Message]:
+        """See :meth:`Store.append_messages`; a remembered session moves forward with it."""
+        try:
+            stored = await self.inner.append_messages(
+                session_id, messages, ids, at, expect_head=expect_head
+            )
+        except BaseException:
+            self._forget(session_id)  # stale, gone, or not known to be either
+            raise
+        if stored:
+            self.memory.appended(session_id, stored)
+        else:
+            self._forget(session_id)
+        return stored
+
+    async def copy_messages(self, messages: Sequence[Message]) -> None:
+        """See :meth:`Store.copy_messages`."""
+        try:
+            await self.inner.copy_messages(messages)
+        finally:
+            for session_id in {message.session_id for message in messages}:
+                self._forget(session_id)
+
+    async def archive_idle(self, rules: ResetRules, now: datetime) -> list[Session]:
+        """See :meth:`Store.archive_idle`."""
+        return self._forgotten(await self.inner.archive_idle(rules, now))
+
+    async def archive_daily(
+        self, rules: ResetRules, now: datetime, schedule: tuple[str, str], boundary: datetime
+    ) -> list[Session]:
+        """See :meth:`Store.archive_daily`."""
+        return self._forgotten(await self.inner.archive_daily(rules, now, schedule, boundary))
+
+    def _forget(self, session_id: str | None) -> None:
+        if session_id is not None:
+            self.memory.forget_session(session_id)
+
+    def _forgotten(self, archived: list[Session]) -> list[Session]:
+        for session in archived:
+            self.memory.forget_session(session.id)
+        return archived
