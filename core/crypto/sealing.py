@@ -404,6 +404,11 @@ class SealedStore(ForwardingStore):
         stored = await self.inner.append_messages(
             session_id, sealed, ids, at, expect_head=expect_head
         )
+        if not stored:
+            # No such session: the key just made for it would be an orphan.
+            self._cache.pop(session_id, None)
+            await self.backend.keyring_delete(data_key_name(session_id))
+            return []
         return [
             _replace_message(m, content=new.content, metadata=dict(new.metadata))
             for m, new in zip(stored, messages, strict=True)

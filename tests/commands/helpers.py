@@ -1,4 +1,8 @@
-"""A router over an in-memory store with a manual clock, and shortcuts to talk to it."""
+"""A router over an encrypted in-memory store with a manual clock, and shortcuts to talk to it.
+
+The store is sealed under a fresh master key, as ``[encryption] enabled = true``
+wires it, so every command test also runs through the encryption layer.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ from typing import Any
 
 from commands import Registry, Router, RouterSettings, default_registry
 from core.clock import ManualClock
+from core.crypto.envelope import KeyEncryptionKey, decode_master_key, generate_master_key
+from core.crypto.sealing import SealedStore
 from core.models import Checkpoint, Message, Reply, Session
 from core.sessions.manager import SessionManager
 from core.sessions.resets import ResetRules
@@ -32,8 +38,15 @@ class Chat:
         reset_rules: ResetRules | None = None,
     ) -> None:
         self.clock = ManualClock()
-        self.store = store or MemoryStore()
-        self.manager = SessionManager(self.store, clock=self.clock, reset_rules=reset_rules)
+        self.store = store or SealedStore(
+            MemoryStore(), KeyEncryptionKey(decode_master_key(generate_master_key(), source="test"))
+        )
+        self.manager = SessionManager(
+            self.store,
+            clock=self.clock,
+            reset_rules=reset_rules,
+            encrypted=isinstance(self.store, SealedStore) and self.store.encrypted,
+        )
         self.settings = settings or RouterSettings(admins=frozenset({f"console:{ADMIN}"}))
         self.router = Router(
             self.manager,

@@ -7,6 +7,7 @@ import pytest
 from core.models import ArchiveReason, SessionStatus
 from core.sessions.resets import ResetRules
 from core.sessions.scope import Scope
+from core.storage.memory import MemoryStore
 from core.storage.protocols import SessionFilter
 from tests.builders import inbound
 from tests.commands.helpers import ADMIN, Chat
@@ -75,6 +76,12 @@ async def test_bad_input_to_new_or_reset_changes_nothing(
 # -- /session -----------------------------------------------------------------
 
 
+async def test_session_says_when_nothing_is_encrypted() -> None:
+    plain = Chat(store=MemoryStore())
+    await plain.say("hello")
+    assert "\nEncryption: off\n" in await plain.say("/session")
+
+
 async def test_session_shows_the_conversation(chat: Chat) -> None:
     await chat.say("/new Plans")
     chat.clock.advance(timedelta(minutes=5))
@@ -90,7 +97,7 @@ async def test_session_shows_the_conversation(chat: Chat) -> None:
             "Messages: 2",
             f"Tokens in/out: {session.tokens_in} / {session.tokens_out}",
             "Checkpoints: 1",
-            "Encryption: off",
+            "Encryption: on (AES-256-GCM, this session has a key of its own)",
             "Next resets: off",
         ]
     )

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from core.ids import new_id
 from core.storage.backends import database_url
 from core.storage.memory import MemoryStore
-from core.storage.protocols import Store
+from core.storage.protocols import Backend, Store
 from core.storage.sql.store import SqlStore
 
 POSTGRES_URL_ENV = "SESSIONBOT_TEST_POSTGRES_URL"
@@ -56,11 +56,11 @@ def sqlite_store(path: Path) -> SqlStore:
 
 
 @asynccontextmanager
-async def opened(backend: str, tmp_path: Path) -> AsyncIterator[Store]:
+async def opened(backend: str, tmp_path: Path) -> AsyncIterator[Backend]:
     """Yield an opened, empty store of ``backend``; close (and clean) it afterwards."""
     if backend == "postgres":
         async with postgres_schema() as (url, connect_args):
-            store: Store = SqlStore(url, connect_args=connect_args)
+            store: Backend = SqlStore(url, connect_args=connect_args)
             try:
                 await store.open()
                 yield store
@@ -76,7 +76,13 @@ async def opened(backend: str, tmp_path: Path) -> AsyncIterator[Store]:
 
 
 @pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    """An opened, empty store of each backend in turn."""
-    async with opened(request.param, tmp_path) as backend:
-        yield backend
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    """An opened, empty backend (memory, SQLite, PostgreSQL) in turn."""
+    async with opened(request.param, tmp_path) as opened_backend:
+        yield opened_backend
+
+
+@pytest.fixture
+def store(backend: Backend) -> Store:
+    """An opened, empty store of each backend in turn, with nothing around it."""
+    return backend

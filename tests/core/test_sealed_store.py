@@ -116,3 +116,13 @@ async def test_deleting_a_session_shreds_its_key_first() -> None:
     await reader.open()
     [message] = await reader.read_messages(backup[0].branch_id, limit=1, newest_first=False)
     assert message.content == UNREADABLE_MESSAGE and is_sealed(backup[0].content)
+
+
+async def test_appending_to_a_missing_session_leaves_no_orphan_key() -> None:
+    inner = MemoryStore()
+    store = SealedStore(inner, new_kek())
+    await store.open()
+    at = ManualClock().now()
+    message = NewMessage(Role.USER, "u", "hello")
+    assert await store.append_messages("nosuchsess", [message], ["m1"], at) == []
+    assert await inner.keyring_get(data_key_name("nosuchsess")) is None

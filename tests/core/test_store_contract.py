@@ -1,8 +1,11 @@
 """The contract every :class:`core.storage.protocols.Store` backend keeps.
 
-One class, run against each backend by the parametrized ``store`` fixture
-(``tests/core/conftest.py``): memory, SQLite on a real file, and PostgreSQL when
-``SESSIONBOT_TEST_POSTGRES_URL`` is set.
+One class, run against each backend of the parametrized ``backend`` fixture
+(``tests/core/conftest.py``: memory, SQLite on a real file, and PostgreSQL when
+``SESSIONBOT_TEST_POSTGRES_URL`` is set), each bare, under the sealing layer, and under
+the sealing and caching layers as the bot stacks them: a layer must keep every promise
+the protocol makes. The keyring, which only the sealing layer uses, is checked on the
+bare backends.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.crypto.envelope import KeyEncryptionKey, decode_master_key, generate_master_key
+from core.crypto.sealing import SealedStore
 from core.errors import ConflictError
 from core.ids import new_id
 from core.models import (
@@ -27,11 +32,26 @@ from core.models import (
     SessionStatus,
 )
 from core.sessions.resets import ResetOverride, ResetRules, RuleSelector
+from core.storage.caching import CachingStore
 from core.storage.keyring import KeyringEntry
-from core.storage.protocols import SessionFilter, Store
+from core.storage.protocols import Backend, SessionFilter, Store
 
 # Microseconds on purpose: they must survive every backend.
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
+
+
+LAYERS = ("bare", "sealed", "sealed-and-cached")
+
+
+@pytest.fixture(params=LAYERS)
+async def store(request: pytest.FixtureRequest, backend: Backend) -> Store:
+    """The backend, bare or under the layers the bot puts around it."""
+    if request.param == "bare":
+        return backend
+    key = decode_master_key(generate_master_key(), source="test")
+    sealed = SealedStore(backend, KeyEncryptionKey(key))
+    await sealed.check_key()
+    return sealed if request.param == "sealed" else CachingStore(sealed, 100)
 
 
 def at(minutes: float) -> datetime:
@@ -571,68 +591,6 @@ class TestStoreContract:
         assert await store.count_checkpoints(session.id) == 1
         assert await store.count_checkpoints(other.id) == 1
 
-    # -- keyring --------------------------------------------------------------
-
-    async def test_keyring_add_keeps_the_first_entry(self, store: Store) -> None:
-        first = KeyringEntry("session:abc", b"\x00wrapped\xff", 1)
-        assert await store.keyring_add(first) == first
-        assert await store.keyring_add(KeyringEntry("session:abc", b"other", 2)) == first
-        assert await store.keyring_get("session:abc") == first
-        assert await store.keyring_get("session:nope") is None
-        await store.keyring_delete("session:abc")
-        await store.keyring_delete("session:abc")
-        assert await store.keyring_get("session:abc") is None
-
-    async def test_concurrent_keyring_adds_end_with_one_entry(self, store: Store) -> None:
-        entries = [KeyringEntry("session:race", bytes([n]), 1) for n in range(5)]
-        stored = await asyncio.gather(*(store.keyring_add(e) for e in entries))
-        assert len(set(stored)) == 1 and stored[0] in entries
-        assert await store.keyring_get("session:race") == stored[0]
-
-    async def test_keyring_pages_by_prefix_in_name_order(self, store: Store) -> None:
-        names = ["session:b", "session:a", "session:B", "session:c_d", "session:cxd", "check"]
-        for name in names:
-            await store.keyring_add(KeyringEntry(name, name.encode(), 1))
-        await store.keyring_add(KeyringEntry("sessions", b"x", 1))
-        page = await store.keyring_page("session:", "", 2)
-        assert [e.name for e in page] == ["session:B", "session:a"]
-        page = await store.keyring_page("session:", page[-1].name, 10)
-        assert [e.name for e in page] == ["session:b", "session:c_d", "session:cxd"]
-        assert await store.keyring_page("session:", "session:cxd", 10) == []
-        # LIKE wildcards in a prefix match only themselves.
-        assert [e.name for e in await store.keyring_page("session:c_", "", 10)] == ["session:c_d"]
-
-    async def test_keyring_stage_and_commit_swap_in_one_step(self, store: Store) -> None:
-        for name in ("session:a", "session:b"):
-            await store.keyring_add(KeyringEntry(name, b"old-" + name.encode(), 1))
-        await store.keyring_add(KeyringEntry("check", b"old-check", 1))
-        assert await store.keyring_unstaged("session:", 2) == 2
-        await store.keyring_stage("session:a", b"new-a", 2)
-        await store.keyring_stage("session:missing", b"new", 2)
-        staged = await store.keyring_get("session:a")
-        assert staged == KeyringEntry("session:a", b"old-session:a", 1, b"new-a", 2)
-        assert await store.keyring_unstaged("session:", 2) == 1
-        assert await store.keyring_unstaged("session:", 3) == 2
-        with pytest.raises(ConflictError):
-            await store.keyring_commit(
-                KeyringEntry("check", b"new-check", 2), require_prefix="session:"
-            )
-        assert await store.keyring_get("session:a") == staged
-        assert await store.keyring_get("check") == KeyringEntry("check", b"old-check", 1)
-        await store.keyring_stage("session:b", b"new-b", 2)
-        assert (
-            await store.keyring_commit(
-                KeyringEntry("check", b"new-check", 2), require_prefix="session:"
-            )
-            == 2
-        )
-        assert await store.keyring_get("session:a") == KeyringEntry("session:a", b"new-a", 2)
-        assert await store.keyring_get("session:b") == KeyringEntry("session:b", b"new-b", 2)
-        assert await store.keyring_get("check") == KeyringEntry("check", b"new-check", 2)
-        assert await store.keyring_unstaged("session:", 2) == 2
-
-    # -- channel settings -----------------------------------------------------
-
     async def test_channel_settings_are_upserted(self, store: Store) -> None:
         settings = ChannelSettings("telegram:c:42", T0, scope="peer", daily_reset_time="04:30")
         await store.put_channel_settings(settings)
@@ -690,3 +648,65 @@ class TestStoreContract:
         assert read == stored
         again = await store.get_active_session("console:c:ç:u:名前")
         assert again is not None and again.title == "тема" and again.tags == ("标签",)
+
+
+class TestKeyringContract:
+    async def test_keyring_add_keeps_the_first_entry(self, backend: Backend) -> None:
+        first = KeyringEntry("session:abc", b"\x00wrapped\xff", 1)
+        assert await backend.keyring_add(first) == first
+        assert await backend.keyring_add(KeyringEntry("session:abc", b"other", 2)) == first
+        assert await backend.keyring_get("session:abc") == first
+        assert await backend.keyring_get("session:nope") is None
+        await backend.keyring_delete("session:abc")
+        await backend.keyring_delete("session:abc")
+        assert await backend.keyring_get("session:abc") is None
+
+    async def test_concurrent_keyring_adds_end_with_one_entry(self, backend: Backend) -> None:
+        entries = [KeyringEntry("session:race", bytes([n]), 1) for n in range(5)]
+        stored = await asyncio.gather(*(backend.keyring_add(e) for e in entries))
+        assert len(set(stored)) == 1 and stored[0] in entries
+        assert await backend.keyring_get("session:race") == stored[0]
+
+    async def test_keyring_pages_by_prefix_in_name_order(self, backend: Backend) -> None:
+        names = ["session:b", "session:a", "session:B", "session:c_d", "session:cxd", "check"]
+        for name in names:
+            await backend.keyring_add(KeyringEntry(name, name.encode(), 1))
+        await backend.keyring_add(KeyringEntry("sessions", b"x", 1))
+        page = await backend.keyring_page("session:", "", 2)
+        assert [e.name for e in page] == ["session:B", "session:a"]
+        page = await backend.keyring_page("session:", page[-1].name, 10)
+        assert [e.name for e in page] == ["session:b", "session:c_d", "session:cxd"]
+        assert await backend.keyring_page("session:", "session:cxd", 10) == []
+        # LIKE wildcards in a prefix match only themselves.
+        assert [e.name for e in await backend.keyring_page("session:c_", "", 10)] == ["session:c_d"]
+
+    async def test_keyring_stage_and_commit_swap_in_one_step(self, backend: Backend) -> None:
+        for name in ("session:a", "session:b"):
+            await backend.keyring_add(KeyringEntry(name, b"old-" + name.encode(), 1))
+        await backend.keyring_add(KeyringEntry("check", b"old-check", 1))
+        assert await backend.keyring_unstaged("session:", 2) == 2
+        await backend.keyring_stage("session:a", b"new-a", 2)
+        await backend.keyring_stage("session:missing", b"new", 2)
+        staged = await backend.keyring_get("session:a")
+        assert staged == KeyringEntry("session:a", b"old-session:a", 1, b"new-a", 2)
+        assert await backend.keyring_unstaged("session:", 2) == 1
+        assert await backend.keyring_unstaged("session:", 3) == 2
+        with pytest.raises(ConflictError):
+            await backend.keyring_commit(
+                KeyringEntry("check", b"new-check", 2), require_prefix="session:"
+            )
+        assert await backend.keyring_get("session:a") == staged
+        assert await backend.keyring_get("check") == KeyringEntry("check", b"old-check", 1)
+        await backend.keyring_stage("session:b", b"new-b", 2)
+        assert (
+            await backend.keyring_commit(
+                KeyringEntry("check", b"new-check", 2), require_prefix="session:"
+            )
+            == 2
+        )
+        assert await backend.keyring_get("session:a") == KeyringEntry("session:a", b"new-a", 2)
+        assert await backend.keyring_get("session:b") == KeyringEntry("session:b", b"new-b", 2)
+        assert await backend.keyring_get("check") == KeyringEntry("check", b"new-check", 2)
+        assert await backend.keyring_unstaged("session:", 2) == 2
+
+    # -- channel settings -----------------------------------------------------
