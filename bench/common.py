@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from commands import Router, RouterSettings, default_registry
+from core.crypto.data_keys import data_key_name
 from core.crypto.envelope import KeyEncryptionKey, Sealer, decode_master_key, generate_master_key
 from core.crypto.opening import open_store
-from core.crypto.sealing import SealedStore, data_key_name
+from core.crypto.sealing import SealedStore
 from core.models import Session
 from core.sessions.manager import SessionManager
 from core.sessions.resets import ResetRules

@@ -19,8 +19,9 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from core.crypto.data_keys import CHECK_ENTRY, DATA_KEY_PREFIX
 from core.crypto.envelope import DecryptionError, KeyEncryptionKey, is_sealed
-from core.crypto.sealing import CHECK_ENTRY, DATA_KEY_PREFIX, SealedStore
+from core.crypto.sealing import SealedStore
 from core.errors import ConfigError, ConflictError
 from core.models import Message
 from core.storage.keyring import KeyringEntry

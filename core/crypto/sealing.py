@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from core.crypto.data_keys import DataKeys
 from core.crypto.envelope import (
     DecryptionError,
     KeyEncryptionKey,
@@ -26,7 +26,6 @@ from core.crypto.envelope import (
     open_plain,
     store_plain,
 )
-from core.errors import ConfigError
 from core.jsontext import json_text, parse_json_text
 from core.models import (
     ArchiveReason,
@@ -38,22 +37,13 @@ from core.models import (
 )
 from core.sessions.resets import ResetRules
 from core.storage.forwarding import ForwardingStore
-from core.storage.keyring import KeyringEntry
 from core.storage.protocols import Backend, SessionFilter
 
 log = logging.getLogger(__name__)
 
-CHECK_ENTRY = "check"
-DATA_KEY_PREFIX = "session:"
 UNREADABLE_MESSAGE = "[unreadable message]"
 UNREADABLE = "[unreadable]"
 _SEALED_METADATA = "sb:sealed"
-_REPORTED_LIMIT = 10_000
-
-
-def data_key_name(session_id: str) -> str:
-    """Return the keyring name of a session's data key."""
-    return DATA_KEY_PREFIX + session_id
 
 
 class SealedStore(ForwardingStore):
@@ -69,17 +59,12 @@ class SealedStore(ForwardingStore):
         self, inner: Backend, kek: KeyEncryptionKey | None, *, cache_size: int = 1024
     ) -> None:
         super().__init__(inner)
-        self.backend = inner
-        """The same store as :attr:`inner`, with its keyring."""
-        self._kek = kek
-        self._cache: OrderedDict[str, Sealer] = OrderedDict()
-        self._cache_size = cache_size
-        self._reported: set[str] = set()
+        self._keys = DataKeys(inner, kek, cache_size=cache_size)
 
     @property
     def encrypted(self) -> bool:
         """Whether new data is sealed."""
-        return self._kek is not None
+        return self._keys.encrypted
 
     async def open(self) -> None:
         """Open the backend and check the master key against the database.
@@ -91,81 +76,12 @@ class SealedStore(ForwardingStore):
         await self.check_key()
 
     async def check_key(self) -> None:
-        """Check the master key against the database's key check; store one if new.
+        """Check the master key against the database; see :meth:`DataKeys.check`.
 
         Raises:
             ConfigError: wrong master key, or an encrypted database without a key.
         """
-        check = await self.backend.keyring_get(CHECK_ENTRY)
-        if self._kek is None:
-            if check is not None:
-                raise ConfigError(
-                    "this database is encrypted: set [encryption] enabled = true "
-                    "and give its master key"
-                )
-            return
-        if check is None:
-            check = await self.backend.keyring_add(
-                KeyringEntry(CHECK_ENTRY, self._kek.check_value, self._kek.version)
-            )
-        if not self._kek.matches(check.value):
-            raise ConfigError("master key does not match this database")
-        self._kek.version = check.version
-
-    # -- keys -----------------------------------------------------------------
-
-    async def _sealer(self, session_id: str, *, create: bool) -> Sealer | None:
-        cached = self._cache.get(session_id)
-        if cached is not None:
-            self._cache.move_to_end(session_id)
-            return cached
-        sealer = await self._load_sealer(session_id, create=create)
-        if sealer is None:
-            # Not cached: another worker may give this session a key at any moment.
-            return None
-        return self._remember(session_id, sealer)
-
-    def _remember(self, session_id: str, sealer: Sealer) -> Sealer:
-        self._cache[session_id] = sealer
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
-        return sealer
-
-    async def _new_sealer(self, session_id: str) -> Sealer | None:
-        """Make the data key of a session being created: no look-up for one first."""
-        if self._kek is None:
-            return None
-        wrapped = self._kek.wrap(self._kek.new_data_key(), session_id)
-        name = data_key_name(session_id)
-        entry = await self.backend.keyring_add(KeyringEntry(name, wrapped, self._kek.version))
-        try:
-            # The stored entry: another worker may have made one first.
-            return self._remember(session_id, Sealer(self._kek.unwrap(entry.value, session_id)))
-        except DecryptionError:
-            self._report(name, "its data key does not unwrap")
-            return None
-
-    async def _load_sealer(self, session_id: str, *, create: bool) -> Sealer | None:
-        if self._kek is None:
-            return None
-        name = data_key_name(session_id)
-        entry = await self.backend.keyring_get(name)
-        if entry is None and create:
-            wrapped = self._kek.wrap(self._kek.new_data_key(), session_id)
-            entry = await self.backend.keyring_add(KeyringEntry(name, wrapped, self._kek.version))
-        if entry is None:
-            return None
-        try:
-            return Sealer(self._kek.unwrap(entry.value, session_id))
-        except DecryptionError:
-            self._report(name, "its data key does not unwrap")
-            return None
-
-    def _report(self, what: str, why: str) -> None:
-        # Logged once per value: a corrupt row read on every turn must not flood logs.
-        if what not in self._reported and len(self._reported) < _REPORTED_LIMIT:
-            self._reported.add(what)
-            log.error("%s is unreadable: %s", what, why)
+        await self._keys.check()
 
     # -- sealing and opening values ---------------------------------------------
 
@@ -177,7 +93,7 @@ class SealedStore(ForwardingStore):
         try:
             return sealer.open(value, context) if sealer is not None else open_plain(value)
         except DecryptionError as error:
-            self._report(context, str(error))
+            self._keys.report(context, str(error))
             return fallback
 
     def _seal_mapping(
@@ -199,7 +115,7 @@ class SealedStore(ForwardingStore):
 
     async def _seal_session(self, session: Session, *, new: bool = False) -> Session:
         sealer = await (
-            self._new_sealer(session.id) if new else self._sealer(session.id, create=True)
+            self._keys.new_sealer(session.id) if new else self._keys.sealer(session.id, create=True)
         )
         prefix = f"session:{session.id}"
         return _replace_session(
@@ -218,7 +134,7 @@ class SealedStore(ForwardingStore):
             return None
         if session.title is None and not session.tags and not session.metadata:
             return session  # nothing sealed: spare the key look-up (scheduler passes)
-        sealer = await self._sealer(session.id, create=False)
+        sealer = await self._keys.sealer(session.id, create=False)
         prefix = f"session:{session.id}"
         return _replace_session(
             session,
@@ -236,7 +152,7 @@ class SealedStore(ForwardingStore):
         return [s for s in [await self._open_session(s) for s in sessions] if s is not None]
 
     async def _seal_message(self, message: Message) -> Message:
-        sealer = await self._sealer(message.session_id, create=True)
+        sealer = await self._keys.sealer(message.session_id, create=True)
         context = f"message:{message.session_id}:{message.id}"
         return _replace_message(
             message,
@@ -245,7 +161,7 @@ class SealedStore(ForwardingStore):
         )
 
     async def _open_message(self, message: Message) -> Message:
-        return self._open_with(await self._sealer(message.session_id, create=False), message)
+        return self._open_with(await self._keys.sealer(message.session_id, create=False), message)
 
     def _open_with(self, sealer: Sealer | None, message: Message) -> Message:
         context = f"message:{message.session_id}:{message.id}"
@@ -256,7 +172,7 @@ class SealedStore(ForwardingStore):
         )
 
     async def _seal_checkpoint(self, checkpoint: Checkpoint) -> Checkpoint:
-        sealer = await self._sealer(checkpoint.session_id, create=True)
+        sealer = await self._keys.sealer(checkpoint.session_id, create=True)
         context = f"checkpoint:{checkpoint.session_id}:{checkpoint.id}"
         return _replace_checkpoint(
             checkpoint,
@@ -267,7 +183,7 @@ class SealedStore(ForwardingStore):
     async def _open_checkpoint(self, checkpoint: Checkpoint | None) -> Checkpoint | None:
         if checkpoint is None:
             return None
-        sealer = await self._sealer(checkpoint.session_id, create=False)
+        sealer = await self._keys.sealer(checkpoint.session_id, create=False)
         context = f"checkpoint:{checkpoint.session_id}:{checkpoint.id}"
         return _replace_checkpoint(
             checkpoint,
@@ -295,8 +211,7 @@ class SealedStore(ForwardingStore):
         )
         if stored.id != session.id:
             # A concurrent writer won; the key made for the loser is shredded.
-            await self.backend.keyring_delete(data_key_name(session.id))
-            self._cache.pop(session.id, None)
+            await self._keys.delete(session.id)
         opened = await self._open_session(stored)
         assert opened is not None
         return opened
@@ -335,7 +250,7 @@ class SealedStore(ForwardingStore):
         metadata: Mapping[str, Any] | None = None,
     ) -> Session | None:
         """See :meth:`core.storage.protocols.Store.update_session`."""
-        sealer = await self._sealer(session_id, create=True)
+        sealer = await self._keys.sealer(session_id, create=True)
         prefix = f"session:{session_id}"
         updated = await self.inner.update_session(
             session_id,
@@ -356,8 +271,7 @@ class SealedStore(ForwardingStore):
         The data key goes first: should the rest fail, or survive in a backup, the
         messages are already unreadable (crypto-shredding).
         """
-        await self.backend.keyring_delete(data_key_name(session_id))
-        self._cache.pop(session_id, None)
+        await self._keys.delete(session_id)
         return await self.inner.delete_session(session_id)
 
     async def archive_idle(self, rules: ResetRules, now: datetime) -> list[Session]:
@@ -387,7 +301,7 @@ class SealedStore(ForwardingStore):
         expect_head: str | None = None,
     ) -> list[Message]:
         """See :meth:`core.storage.protocols.Store.append_messages`."""
-        sealer = await self._sealer(session_id, create=True)
+        sealer = await self._keys.sealer(session_id, create=True)
         sealed = [
             NewMessage(
                 role=new.role,
@@ -406,8 +320,7 @@ class SealedStore(ForwardingStore):
         )
         if not stored:
             # No such session: the key just made for it would be an orphan.
-            self._cache.pop(session_id, None)
-            await self.backend.keyring_delete(data_key_name(session_id))
+            await self._keys.delete(session_id)
             return []
         return [
             _replace_message(m, content=new.content, metadata=dict(new.metadata))
@@ -438,7 +351,7 @@ class SealedStore(ForwardingStore):
         if not found:
             return []
         # One branch belongs to one session: one key look-up for the whole page.
-        sealer = await self._sealer(found[0].session_id, create=False)
+        sealer = await self._keys.sealer(found[0].session_id, create=False)
         return [
             self._open_with(sealer, m)
             if m.session_id == found[0].session_id

@@ -105,10 +105,19 @@ def test_quote_arg_quotes_only_when_needed(arg: str, quoted: str) -> None:
 
 
 @given(st.text())
-def test_parsing_never_raises(text: str) -> None:
-    parse_command(text)
-    parse_command("/" + text)
-    parse_command("/x " + text)
+def test_parsing_never_raises_and_keeps_to_its_shape(text: str) -> None:
+    assert parse_command(text) is None or text.startswith("/")
+    for typed in ("/" + text, "/x " + text):
+        parsed = parse_command(typed)
+        if parsed is None:
+            continue
+        assert parsed.name and parsed.name == parsed.name.lower()
+        assert typed.lower().startswith("/" + parsed.name)
+        assert parsed.raw_args == parsed.raw_args.strip()
+        # Either the arguments were split, or why not is said and none are given.
+        assert parsed.error is None or parsed.args == ()
+    x = parse_command("/x " + text)
+    assert x is not None and x.name == "x" and x.addressed_to is None
 
 
 @given(st.lists(st.text()))

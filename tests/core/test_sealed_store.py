@@ -5,8 +5,9 @@ import dataclasses
 import pytest
 
 from core.clock import ManualClock
+from core.crypto.data_keys import data_key_name
 from core.crypto.envelope import KeyEncryptionKey, decode_master_key, generate_master_key, is_sealed
-from core.crypto.sealing import UNREADABLE_MESSAGE, SealedStore, data_key_name
+from core.crypto.sealing import UNREADABLE_MESSAGE, SealedStore
 from core.errors import ConfigError
 from core.models import Inbound, NewMessage, Role, Session
 from core.sessions.manager import SessionManager
