@@ -146,7 +146,7 @@ class Bot:
 
     async def sealer(self, session_id: str) -> Sealer:
         """The data key of a session, as the store uses it (for bulk fills)."""
-        entry = await self.store.keyring_get(data_key_name(session_id))
+        entry = await self.store.backend.keyring_get(data_key_name(session_id))
         assert entry is not None, session_id
         return Sealer(KeyEncryptionKey(self.master_key).unwrap(entry.value, session_id))
 

@@ -59,6 +59,8 @@ class SealedStore(ForwardingStore):
         self, inner: Backend, kek: KeyEncryptionKey | None, *, cache_size: int = 1024
     ) -> None:
         super().__init__(inner)
+        self.backend = inner
+        """The same store as :attr:`inner`, with its keyring (operator tools, benchmarks)."""
         self._keys = DataKeys(inner, kek, cache_size=cache_size)
 
     @property
