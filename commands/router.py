@@ -35,6 +35,15 @@ logger = logging.getLogger(__name__)
 
 GENERIC_ERROR = "Sorry, something went wrong on my side. Please try again."
 
+STORE_ATTEMPTS = 5
+"""Tries at storing a plain message in its active session while that session keeps
+changing under it (another worker's ``/new`` each time); each try reads it afresh."""
+
+KEPT_CHANGING = (
+    "This conversation kept changing while I was saving your message, so it is not "
+    "saved; please send it again."
+)
+
 
 class Router:
     """Turns inbound messages into replies.
@@ -105,28 +114,32 @@ class Router:
 
     async def _converse(self, inbound: Inbound, placement: Placement) -> tuple[Resolution, Reply]:
         resolution = await self.manager.resolve(inbound, placement, remembered=True)
+        for _ in range(STORE_ATTEMPTS - 1):
+            try:
+                return resolution, await self._answer(inbound, resolution)
+            except StaleSessionError:
+                # The session ended or moved on meanwhile (the scheduler, a command
+                # on another worker) and nothing was stored: again, from the store.
+                resolution = await self.manager.resolve(inbound, placement)
         try:
-            reply = await converse(
-                self.manager,
-                self.responder,
-                inbound,
-                resolution.session,
-                bot_name=self.settings.bot_name,
-                max_tokens=self.settings.context_max_tokens,
-            )
+            return resolution, await self._answer(inbound, resolution)
         except StaleSessionError:
-            # The remembered session ended or moved on (the scheduler, a command on
-            # another worker) and nothing was stored: once more, from the store.
-            resolution = await self.manager.resolve(inbound, placement)
-            reply = await converse(
-                self.manager,
-                self.responder,
-                inbound,
-                resolution.session,
-                bot_name=self.settings.bot_name,
-                max_tokens=self.settings.context_max_tokens,
+            logger.warning(
+                "gave up storing a message from %s: its session changed %d times in a row",
+                inbound.user_ref,
+                STORE_ATTEMPTS,
             )
-        return resolution, reply
+            return resolution, Reply(KEPT_CHANGING, ephemeral=True)
+
+    async def _answer(self, inbound: Inbound, resolution: Resolution) -> Reply:
+        return await converse(
+            self.manager,
+            self.responder,
+            inbound,
+            resolution.session,
+            bot_name=self.settings.bot_name,
+            max_tokens=self.settings.context_max_tokens,
+        )
 
     def _guard(self, inbound: Inbound) -> list[Reply] | None:
         """Return the replies for a refused message, or ``None`` to let it through."""
