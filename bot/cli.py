@@ -18,6 +18,7 @@ from bot.cli_sessions import sessions
 from bot.cli_support import Group, config_option, load_settings
 from bot.config import Settings, override
 from bot.logs import configure_logging
+from bot.master_key import load_master_key
 from bot.platforms import check_secrets
 from core.errors import ConfigError
 
@@ -86,9 +87,10 @@ def db() -> None:
 def db_upgrade(config_path: Path | None) -> None:
     """Apply pending schema migrations to the configured database."""
     settings, _ = load_settings(config_path)
-    from core.storage.backends import upgrade_database  # heavy (SQLAlchemy, Alembic)
+    from core.crypto.opening import upgrade_checked  # heavy (SQLAlchemy, Alembic)
 
-    asyncio.run(upgrade_database(settings.storage.url))
+    master_key = load_master_key(settings.encryption)
+    asyncio.run(upgrade_checked(settings.storage.url, master_key=master_key))
     click.echo(f"database {_masked(settings.storage.url)} is up to date")
 
 

@@ -10,8 +10,10 @@
 
 A stored value says its own format: ``sb:aes256gcm:`` + base64(nonce + ciphertext) is
 sealed; ``sb:plain:`` + text is plain text that happened to start with ``sb:``;
-anything else is plain text. Plain and sealed rows can therefore coexist while a
-database is being encrypted.
+anything else not starting with ``sb:`` is plain text. Plain and sealed rows can
+therefore coexist while a database is being encrypted. A value that starts with ``sb:``
+but with neither tag was not written by sessionbot (damaged, or tampered with): it
+never reads as text.
 """
 
 from __future__ import annotations
@@ -143,7 +145,7 @@ class Sealer:
         """
         # Sealed first: with encryption on, nearly every value read is.
         if not value.startswith(SEALED_PREFIX):
-            return value[len(PLAIN_PREFIX) :] if value.startswith(PLAIN_PREFIX) else value
+            return open_plain(value)
         try:
             raw = binascii.a2b_base64(value[_SEALED_LENGTH:], strict_mode=True)
             plain = self._aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], context.encode())
@@ -166,10 +168,13 @@ def open_plain(value: str) -> str:
     """Return the text of a value stored by :func:`store_plain`.
 
     Raises:
-        DecryptionError: the value is sealed and no key is at hand.
+        DecryptionError: the value is sealed, or has a format tag sessionbot never
+            writes (damaged or tampered with).
     """
+    if not value.startswith(_RESERVED):
+        return value
     if value.startswith(PLAIN_PREFIX):
         return value[len(PLAIN_PREFIX) :]
     if is_sealed(value):
         raise DecryptionError("the value is encrypted and encryption is not enabled")
-    return value
+    raise DecryptionError("the value has an unknown format tag (damaged or tampered with)")

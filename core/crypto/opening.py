@@ -27,3 +27,15 @@ async def open_store(url: str, *, master_key: bytes | None = None) -> SealedStor
         await store.close()
         raise
     return store
+
+
+async def upgrade_checked(url: str, *, master_key: bytes | None = None) -> None:
+    """Apply pending migrations and check the master key, exactly as start-up does.
+
+    Raises:
+        ConfigError: the URL is not valid, or the master key does not fit the
+            database (wrong, missing on an encrypted database).
+        StorageError: the database cannot be reached, created or migrated.
+    """
+    store = await open_store(url, master_key=master_key)
+    await store.close()

@@ -23,6 +23,7 @@ from core.crypto.envelope import (
     DecryptionError,
     KeyEncryptionKey,
     Sealer,
+    is_sealed,
     open_plain,
     store_plain,
 )
@@ -95,7 +96,10 @@ class SealedStore(ForwardingStore):
         try:
             return sealer.open(value, context) if sealer is not None else open_plain(value)
         except DecryptionError as error:
-            self._keys.report(context, str(error))
+            why = str(error)
+            if sealer is None and self.encrypted and is_sealed(value):
+                why = "its session's data key is missing or does not unwrap"
+            self._keys.report(context, why)
             return fallback
 
     def _seal_mapping(

@@ -119,10 +119,14 @@ def test_wrong_key_missing_key_and_disabled_are_refused_and_change_nothing(
     wrong = deployment.invoke("sessions", "list", key=generate_master_key())
     missing = deployment.invoke("sessions", "list", key="")
     disabled = deployment.invoke("sessions", "list", enabled=False)
+    upgrade_wrong = deployment.invoke("db", "upgrade", key=generate_master_key())
+    upgrade_disabled = deployment.invoke("db", "upgrade", enabled=False)
     for result, words in [
         (wrong, "master key does not match this database"),
         (missing, f"${KEY_ENV} is not set"),
         (disabled, "this database is encrypted"),
+        (upgrade_wrong, "master key does not match this database"),
+        (upgrade_disabled, "this database is encrypted"),
     ]:
         assert result.exit_code == 2, result.output
         assert words in result.output and result.output.count("\n") == 1

@@ -42,18 +42,14 @@ class BusyElsewhere(MemoryStore):
         if expect_head is not None and self.changes_left > 0:
             self.changes_left -= 1
             await self.other_worker.sessions.start_new(inbound(""), ArchiveReason.NEW)
-        return await super().append_messages(
-            session_id, messages, ids, at, expect_head=expect_head
-        )
+        return await super().append_messages(session_id, messages, ids, at, expect_head=expect_head)
 
 
 async def sessions_of(store: MemoryStore) -> list[list[str]]:
     """The contents of every session, oldest first."""
     found = await store.list_sessions(SessionFilter(), limit=100)
     chat_view = SessionManager(store, live_conversations=0)
-    return [
-        [m.content for m in await chat_view.history.all_messages(s)] for s in reversed(found)
-    ]
+    return [[m.content for m in await chat_view.history.all_messages(s)] for s in reversed(found)]
 
 
 @pytest.mark.parametrize("changes", [1, 2, STORE_ATTEMPTS - 1])

@@ -127,3 +127,38 @@ async def test_appending_to_a_missing_session_leaves_no_orphan_key() -> None:
     message = NewMessage(Role.USER, "u", "hello")
     assert await store.append_messages("nosuchsess", [message], ["m1"], at) == []
     assert await inner.keyring_get(data_key_name("nosuchsess")) is None
+
+
+@pytest.mark.parametrize("damage", ["sb:aes256gcn:", "sb:", "sb:plain"])
+async def test_a_damaged_format_tag_reads_as_unreadable_and_is_logged_once(
+    damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    inner = MemoryStore()
+    manager = await sealed_manager(inner, new_kek())
+    session = await conversation(manager)
+    raw = await inner.read_messages(session.head_branch_id, limit=10, newest_first=False)
+    tampered = damage + raw[1].content.removeprefix("sb:aes256gcm:")
+    await inner.rewrite_messages([dataclasses.replace(raw[1], content=tampered)])
+    for _ in range(2):
+        contents = [m.content for m in await manager.history.all_messages(session)]
+        assert contents == [f"{MARKER} 0", UNREADABLE_MESSAGE, f"{MARKER} 2"]
+    reports = [r.getMessage() for r in caplog.records if "unreadable" in r.getMessage()]
+    assert len(reports) == 1 and raw[1].id in reports[0] and "format tag" in reports[0]
+    assert not any(tampered in r.getMessage() for r in caplog.records)
+
+
+async def test_a_damaged_data_key_is_reported_as_such(caplog: pytest.LogCaptureFixture) -> None:
+    inner = MemoryStore()
+    kek = new_kek()
+    session = await conversation(await sealed_manager(inner, kek))
+    entry = await inner.keyring_get(data_key_name(session.id))
+    assert entry is not None
+    damaged = bytes([entry.value[0] ^ 1]) + entry.value[1:]
+    await inner.keyring_delete(entry.name)
+    await inner.keyring_add(dataclasses.replace(entry, value=damaged))
+    manager = await sealed_manager(inner, kek)  # a fresh process: nothing cached
+    contents = [m.content for m in await manager.history.all_messages(session)]
+    assert contents == [UNREADABLE_MESSAGE] * 3
+    text = " ".join(r.getMessage() for r in caplog.records)
+    assert "does not unwrap" in text
+    assert "encryption is not enabled" not in text
