@@ -11,6 +11,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from core.text import clean_text
+
 
 class Role(StrEnum):
     """Who wrote a message."""
@@ -67,6 +69,12 @@ class Inbound:
     message_id: str | None = None
     timestamp: datetime | None = None
     display_name: str | None = None
+
+    def __post_init__(self) -> None:
+        # Whatever an adapter hands in, what goes further can be stored.
+        object.__setattr__(self, "text", clean_text(self.text))
+        if self.display_name is not None:
+            object.__setattr__(self, "display_name", clean_text(self.display_name))
 
     @property
     def user_ref(self) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from core.errors import UsageError
 from core.models import Checkpoint, Message, ReplyFile, Role, Session
+from core.text import clean_json, decode_text
 
 EXPORT_VERSION = 1
 
@@ -244,7 +245,8 @@ def parse_export(data: bytes | str) -> ImportedSession:
         UsageError: the data is not a sessionbot JSON export, with what is wrong.
     """
     try:
-        document = json.loads(data)
+        text = decode_text(data) if isinstance(data, bytes) else data
+        document = clean_json(json.loads(text))
         if not isinstance(document, dict) or document.get("format") != "sessionbot-export":
             raise ValueError("not a sessionbot JSON export")
         if document.get("version") != EXPORT_VERSION:
