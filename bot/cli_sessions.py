@@ -14,6 +14,7 @@ import click
 from bot.cli_support import Group, config_option, load_settings, local_time, run_async
 from bot.config import Settings
 from core.errors import UsageError
+from core.files import write_private_file
 from core.models import ReplyFile, Session
 from core.sessions.export import ExportFormat, ImportedSession, export_session, parse_export
 from core.sessions.manager import SessionManager
@@ -133,7 +134,7 @@ def export(config_path: Path | None, session_id: str, fmt: str, output: Path | N
     if output is None:
         click.echo(file.content.decode("utf-8"), nl=False)
         return
-    output.write_bytes(file.content)
+    write_private_file(output, file.content)
     click.echo(f"exported session {session_id} ({count} messages) to {output}")
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from bot.settings import EncryptionSettings
 from core.crypto.envelope import decode_master_key
 from core.errors import ConfigError
+from core.files import readable_by_others
 
 
 def load_master_key(settings: EncryptionSettings) -> bytes | None:
@@ -30,6 +32,11 @@ def read_key(key_env: str, key_file: os.PathLike[str] | None) -> bytes:
     if key_file is not None:
         source = f"encryption.key_file {os.fspath(key_file)!r}"
         try:
+            if readable_by_others(Path(key_file)):
+                raise ConfigError(
+                    f"{source}: other users may read the master key; "
+                    f"make it private with chmod 600 {os.fspath(key_file)}"
+                )
             with open(key_file, encoding="ascii") as handle:
                 text = handle.read()
         except OSError as error:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import stat
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -185,6 +186,24 @@ def test_sessions_export_to_stdout_and_to_a_file(bot: Bot, tmp_path: Path) -> No
     assert f"to {out}" in result.stdout
     document = json.loads(out.read_text())
     assert [m["content"] for m in document["messages"]] == ["hello", "echo: hello"]
+
+
+def test_an_exported_file_is_private_whatever_the_umask(bot: Bot, tmp_path: Path) -> None:
+    bot.say("hello")
+    (session_id,) = bot.sessions()
+    fresh, existing = tmp_path / "fresh.md", tmp_path / "existing.md"
+    existing.write_text("old")
+    existing.chmod(0o644)
+    previous = os.umask(0)
+    try:
+        for out in (fresh, existing):
+            result = bot.invoke("sessions", "export", session_id, "--output", str(out))
+            assert result.exit_code == 0, result.output
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o600
+    assert stat.S_IMODE(existing.stat().st_mode) == 0o600
+    assert existing.read_text().startswith(f"# Session {session_id}")
 
 
 def test_sessions_export_rejects_an_unknown_format(bot: Bot) -> None:

@@ -13,9 +13,11 @@ from click.testing import CliRunner, Result
 
 from bot.cli import cli
 from bot.config import load_config
+from bot.master_key import read_key
 from bot.wiring import build_router, opened_manager
 from core.crypto.envelope import KeyEncryptionKey, decode_master_key, generate_master_key
 from core.crypto.sealing import UNREADABLE_MESSAGE, SealedStore
+from core.errors import ConfigError
 from core.models import Inbound
 from core.storage.backends import open_backend
 
@@ -203,3 +205,13 @@ async def read_back(deployment: Deployment, session_id: str) -> list[str]:
         return [m.content for m in messages]
     finally:
         await store.close()
+
+
+def test_a_key_file_others_can_read_is_refused(tmp_path: Path) -> None:
+    key_file = tmp_path / "master.key"
+    key_file.write_text(generate_master_key())
+    key_file.chmod(0o644)
+    with pytest.raises(ConfigError, match="other users may read the master key; make it private"):
+        read_key("UNUSED_KEY_ENV", key_file)
+    key_file.chmod(0o600)
+    assert len(read_key("UNUSED_KEY_ENV", key_file)) == 32
