@@ -19,6 +19,7 @@ from core.models import ReplyFile, Session
 from core.sessions.export import ExportFormat, ImportedSession, export_session, parse_export
 from core.sessions.manager import SessionManager
 from core.storage.protocols import SessionFilter
+from core.text import for_terminal
 
 _KEY = re.compile(
     r"(?P<platform>[a-z][a-z0-9_-]*):(?:c:(?P<channel>.+?)(?::u:(?P<user>.+))?|u:(?P<peer>.+))"
@@ -63,7 +64,7 @@ async def list_sessions(
         click.echo(
             f"{session.id:<12} {_status(session):<18} {session.message_count:>5}  "
             f"{local_time(session.last_activity_at, settings):<21} "
-            f"{session.scope_key}  {session.title or ''}".rstrip()
+            f"{session.scope_key}  {for_terminal(session.title or '')}".rstrip()
         )
 
 
@@ -79,7 +80,7 @@ async def show_session(config_path: Path | None, session_id: str) -> None:
         checkpoints = await manager.checkpoints.list(session)
         page = await manager.history.page(session, limit=_SHOWN_MESSAGES)
     for label, value in _details(session, settings):
-        click.echo(f"{label:<14} {value}")
+        click.echo(f"{label:<14} {for_terminal(str(value))}")
     click.echo(f"{'checkpoints':<14} {len(checkpoints)}")
     for checkpoint in checkpoints:
         kind = " (automatic)" if checkpoint.auto else ""
@@ -87,7 +88,8 @@ async def show_session(config_path: Path | None, session_id: str) -> None:
     click.echo(f"last {len(page.messages)} messages:" if page.messages else "no messages")
     for message in page.messages:
         when = local_time(message.created_at, settings)
-        click.echo(f"  [{when}] {message.author} ({message.role.value}): {message.content}")
+        author, content = for_terminal(message.author), for_terminal(message.content)
+        click.echo(f"  [{when}] {author} ({message.role.value}): {content}")
 
 
 def _status(session: Session) -> str:

@@ -9,6 +9,7 @@ stands for.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 REPLACEMENT = "\ufffd"
@@ -38,3 +39,15 @@ def clean_json(value: Any) -> Any:
 def decode_text(data: bytes) -> str:
     """Decode bytes from outside as UTF-8, invalid sequences replaced by U+FFFD."""
     return data.decode("utf-8", "replace")
+
+
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def for_terminal(text: str) -> str:
+    r"""Return ``text`` safe to print on a terminal: control characters shown escaped.
+
+    ESC (and so every ANSI and OSC sequence), NUL, bell and the C1 controls print as
+    ``\x1b`` and the like; line breaks and tabs stay.
+    """
+    return _CONTROLS.sub(lambda match: f"\\x{ord(match.group()):02x}", text)

@@ -166,6 +166,17 @@ def test_sessions_show(bot: Bot) -> None:
     assert "sessionbot (assistant): echo: hello there" in result.stdout
 
 
+def test_sessions_show_and_list_print_control_sequences_escaped(bot: Bot) -> None:
+    bot.say('/new "\x1b]0;owned\x07title"', "\x1b[2Jhello\x00")
+    session_id = bot.sessions()[0]  # newest first: the one /new started
+    shown = bot.invoke("sessions", "show", session_id).stdout
+    listed = bot.invoke("sessions", "list").stdout
+    for output in (shown, listed):
+        assert "\x1b" not in output and "\x07" not in output and "\x00" not in output
+    assert "\\x1b]0;owned\\x07title" in listed
+    assert "alice (user): \\x1b[2Jhello\\x00" in shown
+
+
 def test_sessions_show_unknown_id_exits_1(bot: Bot) -> None:
     bot.invoke("db", "upgrade")
     result = bot.invoke("sessions", "show", "nosuchid")

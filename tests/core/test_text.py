@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from core.models import Inbound
 from core.sessions.export import parse_export
-from core.text import REPLACEMENT, clean_text
+from core.text import REPLACEMENT, clean_text, for_terminal
 
 
 @pytest.mark.parametrize(
@@ -58,3 +58,10 @@ def test_an_import_with_lone_surrogates_and_bad_bytes_is_cleaned() -> None:
     imported = parse_export(data)
     assert imported.title == f"t{REPLACEMENT}{REPLACEMENT}"
     assert imported.tags == (REPLACEMENT,)
+
+
+def test_control_sequences_print_escaped_and_line_breaks_stay() -> None:
+    assert for_terminal("a\x1b[2Jb\x1b]0;owned\x07c\x00d\x9be") == (
+        "a\\x1b[2Jb\\x1b]0;owned\\x07c\\x00d\\x9be"
+    )
+    assert for_terminal("two\nlines\tand tab") == "two\nlines\tand tab"
