@@ -55,6 +55,7 @@ __all__ = [
     "Settings",
     "env_origins",
     "load_config",
+    "load_settings_model",
     "override",
     "secret_from_env",
     "validate_section",
@@ -88,13 +89,30 @@ def load_config(path: Path | None, *, environ: Mapping[str, str] | None = None) 
             a bad value, or a variable does; the message is one line naming the file
             or the variable, and the key.
     """
+    return load_settings_model(Settings, path, environ=environ)
+
+
+def load_settings_model(
+    model: type[SettingsT], path: Path | None, *, environ: Mapping[str, str] | None = None
+) -> SettingsT:
+    """Load any pydantic-settings root model the way :func:`load_config` loads Settings.
+
+    Sections typed ``dict[str, Any]`` come back as read, for :func:`validate_section`.
+
+    Args:
+        model: the root model.
+        path: the TOML file; ``None`` for the model's defaults.
+        environ: environment to read ``SESSIONBOT_<SECTION>__<KEY>`` variables from;
+            ``os.environ`` by default.
+
+    Raises:
+        ConfigError: as for :func:`load_config`.
+    """
     environ = os.environ if environ is None else environ
-    sources: list[PydanticBaseSettingsSource] = []
-    if path is not None:
-        sources.append(_toml_source(Settings, path))
-    sources.insert(0, _EnvironmentSource(Settings, _overrides(environ)))
+    file = [] if path is None else [_toml_source(model, path)]  # read first: its errors first
+    environment = _EnvironmentSource(model, _overrides(environ))
     label = str(path) if path is not None else DEFAULTS_LABEL
-    return _build(Settings, sources, label=label, origins=env_origins(environ))
+    return _build(model, [environment, *file], label=label, origins=env_origins(environ))
 
 
 def env_origins(environ: Mapping[str, str] | None = None) -> dict[str, str]:
