@@ -66,7 +66,8 @@ ENV_PREFIX = "SESSIONBOT_"
 ENV_NESTED_DELIMITER = "__"
 DEFAULTS_LABEL = "built-in defaults"
 
-# Errors a table itself can have: anything else about a table is a value's error.
+# Errors pydantic reports on a table (a dict) about the table itself; any other error
+# whose input is a dict says that the option wanted a value, not a table.
 _TABLE_ERRORS = frozenset(
     {"value_error", "assertion_error", "missing", "extra_forbidden", "too_short", "too_long"}
 )
@@ -108,11 +109,13 @@ def load_settings_model(
     Raises:
         ConfigError: as for :func:`load_config`.
     """
-    environ = os.environ if environ is None else environ
     file = [] if path is None else [_toml_source(model, path)]  # read first: its errors first
-    environment = _EnvironmentSource(model, _overrides(environ))
+    variables = _overrides(os.environ if environ is None else environ)
+    for name in sorted(variables):
+        _check_json(name, variables[name])
+    environment = _EnvironmentSource(model, variables)
     label = str(path) if path is not None else DEFAULTS_LABEL
-    return _build(model, [environment, *file], label=label, origins=env_origins(environ))
+    return _build(model, [environment, *file], label=label, origins=_origins(variables))
 
 
 def env_origins(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -125,8 +128,7 @@ def env_origins(environ: Mapping[str, str] | None = None) -> dict[str, str]:
         Dotted key (``adapters.telegram.mode``) to the name of the variable that sets
         it (``SESSIONBOT_ADAPTERS__TELEGRAM__MODE``), for :func:`validate_section`.
     """
-    variables = _overrides(os.environ if environ is None else environ)
-    return {_dotted_key(name): name for name in sorted(variables)}
+    return _origins(_overrides(os.environ if environ is None else environ))
 
 
 def validate_settings(
@@ -267,7 +269,7 @@ class _EnvironmentSource(EnvSettingsSource):
     Args:
         model: the settings model.
         variables: the ``SESSIONBOT_<SECTION>__<KEY>`` variables, as :func:`_overrides`
-            picks them.
+            picks them, their JSON checked.
     """
 
     def __init__(self, model: type[BaseSettings], variables: Mapping[str, str]) -> None:
@@ -277,7 +279,8 @@ class _EnvironmentSource(EnvSettingsSource):
             env_prefix=ENV_PREFIX,
             env_nested_delimiter=ENV_NESTED_DELIMITER,
         )
-        # Replaces what the source read from os.environ: tests inject an environment.
+        # load_config takes the environment as an argument (tests inject one): this
+        # replaces what the source read from os.environ.
         self.env_vars = {name.lower(): value for name, value in variables.items()}
 
     def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
@@ -311,22 +314,20 @@ class _EnvironmentSource(EnvSettingsSource):
 
 
 def _overrides(environ: Mapping[str, str]) -> dict[str, str]:
-    """Return the ``SESSIONBOT_<SECTION>__<KEY>`` variables, their JSON checked.
-
-    Raises:
-        ConfigError: a value that starts with ``[`` or ``{`` is not valid JSON.
-    """
-    variables = {
+    """Return the ``SESSIONBOT_<SECTION>__<KEY>`` variables of ``environ``."""
+    return {
         name: value
         for name, value in environ.items()
         if name.startswith(ENV_PREFIX) and ENV_NESTED_DELIMITER in name[len(ENV_PREFIX) :]
     }
-    for name in sorted(variables):
-        _check_json(name, variables[name])
-    return variables
+
+
+def _origins(variables: Mapping[str, str]) -> dict[str, str]:
+    return {_dotted_key(name): name for name in sorted(variables)}
 
 
 def _check_json(name: str, value: str) -> None:
+    """Raise ConfigError if ``value`` starts with ``[`` or ``{`` but is not valid JSON."""
     if not _looks_like_json(value):
         return
     try:

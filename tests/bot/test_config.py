@@ -506,7 +506,7 @@ def test_settings_name_the_variables_the_loader_reads(monkeypatch: pytest.Monkey
 def test_env_origins() -> None:
     environ = {
         "SESSIONBOT_ADAPTERS__TELEGRAM__MODE": "webhook",
-        "SESSIONBOT_BOT__ADMINS": "[]",
+        "SESSIONBOT_BOT__ADMINS": "[not json",
         "SESSIONBOT_CONFIG": "config.toml",
         "HOME": "/root",
     }
