@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.sessions.resets import ResetOverride, ResetRules, RuleSelector, parse_reset_time
 from core.sessions.scope import Scope
@@ -407,8 +408,17 @@ class AdaptersSettings(_Section):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
 
 
-class Settings(_Section):
-    """The whole configuration, one attribute per TOML table."""
+class Settings(BaseSettings):
+    """The whole configuration, one attribute per TOML table.
+
+    A pydantic-settings model, so that :mod:`bot.config` can fill it from the TOML
+    file and ``SESSIONBOT_<SECTION>__<KEY>`` environment variables. ``Settings()``
+    alone reads those variables from ``os.environ`` too.
+    """
+
+    model_config = SettingsConfigDict(
+        extra="forbid", frozen=True, env_prefix="SESSIONBOT_", env_nested_delimiter="__"
+    )
 
     bot: BotSettings = Field(default_factory=BotSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)

@@ -1,16 +1,26 @@
 from __future__ import annotations
 
+import os
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.config import (
     DEFAULTS_LABEL,
+    ENV_NESTED_DELIMITER,
+    ENV_PREFIX,
     Settings,
+    env_origins,
     load_config,
+    load_settings_model,
     override,
     secret_from_env,
+    validate_section,
 )
+from bot.settings import BotSettings, TelegramSettings
 from core.errors import ConfigError
 from core.sessions.scope import Scope
 
@@ -182,19 +192,47 @@ def test_invalid_toml_gives_the_line(tmp_path: Path) -> None:
     assert "line 5" in message
 
 
+def test_invalid_toml_is_reported_as_tomllib_words_it(tmp_path: Path) -> None:
+    text = '[bot]\nname = "unterminated\n'
+    with pytest.raises(tomllib.TOMLDecodeError) as parsed:
+        tomllib.loads(text)
+    assert (
+        error_for(write(tmp_path, text))
+        == f"{tmp_path / 'config.toml'}: invalid TOML: {parsed.value}"
+    )
+
+
 def test_a_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "nope.toml"
     assert error_for(path) == f"{path}: no such file"
 
 
+def test_a_missing_file_is_an_error_even_with_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "nope.toml"
+    assert error_for(path, {"SESSIONBOT_BOT__NAME": "x"}) == f"{path}: no such file"
+
+
 def test_a_directory_is_not_a_file(tmp_path: Path) -> None:
-    assert error_for(tmp_path).startswith(f"{tmp_path}: cannot read")
+    assert error_for(tmp_path) == f"{tmp_path}: cannot read: Is a directory"
+
+
+def test_a_fifo_is_not_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    os.mkfifo(path)
+    assert error_for(path) == f"{path}: cannot read: not a regular file"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_an_unreadable_file(tmp_path: Path) -> None:
+    path = write(tmp_path, "")
+    path.chmod(0)
+    assert error_for(path) == f"{path}: cannot read: Permission denied"
 
 
 def test_a_binary_file(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_bytes(b"name = '\xff'\n")
-    assert error_for(path).startswith(f"{path}: not UTF-8")
+    assert error_for(path) == f"{path}: not UTF-8 text: invalid start byte"
 
 
 def test_a_bad_environment_override_names_the_variable(tmp_path: Path) -> None:
@@ -233,6 +271,8 @@ def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(ValueError, match="frozen"):
         settings.bot.name = "other"  # type: ignore[misc]
+    with pytest.raises(ValueError, match="frozen"):
+        settings.bot = BotSettings()  # type: ignore[misc]
 
 
 def test_secret_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -319,3 +359,277 @@ def test_bad_reset_options(tmp_path: Path, text: str, key: str, problem: str) ->
 def test_an_environment_override_of_a_list_of_tables_is_named() -> None:
     message = error_for(None, {"SESSIONBOT_SESSIONS__OVERRIDES": '[{"zone": "UTC"}]'})
     assert message.startswith("$SESSIONBOT_SESSIONS__OVERRIDES: sessions.overrides[0].zone:")
+
+
+# One exact line per kind of problem -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[bot]\nnmae = "typo"\n', "bot.nmae: unknown key"),
+        ('[stroage]\nurl = "memory://"\n', "stroage: unknown key"),
+        (
+            '[bot]\nmax_message_chars = "many"\n',
+            "bot.max_message_chars: input should be a valid integer, unable to parse string "
+            "as an integer, got 'many'",
+        ),
+        ("[bot]\nadmins = 3\n", "bot.admins: input should be a valid tuple, got 3"),
+        (
+            "[adapters.telegram]\nport = 70000\n",
+            "adapters.telegram.port: input should be less than or equal to 65535, got 70000",
+        ),
+        (
+            '[[sessions.overrides]]\ntimezone = "Nowhere/Land"\n',
+            "sessions.overrides[0].timezone: unknown timezone 'Nowhere/Land'; "
+            "use an IANA name such as 'Europe/Berlin'",
+        ),
+        ('storage = "memory://"\n', "storage: expected a table, got 'memory://'"),
+    ],
+)
+def test_a_bad_value_in_the_file_gives_one_exact_line(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = write(tmp_path, text)
+    assert error_for(path) == f"{path}: {expected}"
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("SESSIONBOT_STORAGE__URLL", "memory://", "storage.urll: unknown key"),
+        ("SESSIONBOT_STORGE__URL", "memory://", "storge: unknown key"),
+        (
+            "SESSIONBOT_BOT__MAX_MESSAGE_CHARS",
+            "many",
+            "bot.max_message_chars: input should be a valid integer, unable to parse string "
+            "as an integer, got 'many'",
+        ),
+        (
+            "SESSIONBOT_BOT__MAX_MESSAGE_CHARS",
+            "0",
+            "bot.max_message_chars: input should be greater than or equal to 1, got '0'",
+        ),
+        (
+            "SESSIONBOT_BOT__ADMINS",
+            "console:alice",
+            "bot.admins: input should be a valid tuple, got 'console:alice'",
+        ),
+        (
+            "SESSIONBOT_SESSIONS__OVERRIDES",
+            '[{"timezone": "Nowhere/Land"}]',
+            "sessions.overrides[0].timezone: unknown timezone 'Nowhere/Land'; "
+            "use an IANA name such as 'Europe/Berlin'",
+        ),
+        (
+            "SESSIONBOT_BOT__ADMINS",
+            "[console:alice",
+            "invalid JSON: Expecting value: line 1 column 2 (char 1)",
+        ),
+        (
+            "SESSIONBOT_BOT__NAME",
+            '{"first": ',
+            "invalid JSON: Expecting value: line 1 column 11 (char 10)",
+        ),
+        ("SESSIONBOT_BOT__NAME__FIRST", "x", "bot.name is a value, not a table"),
+        ("SESSIONBOT_BOT__LOG_LEVEL__MIN", "debug", "bot.log_level is a value, not a table"),
+    ],
+)
+def test_a_bad_variable_gives_one_exact_line_naming_it(
+    tmp_path: Path, variable: str, value: str, expected: str
+) -> None:
+    path = write(tmp_path, '[bot]\nname = "file"\n')
+    assert error_for(path, {variable: value}) == f"${variable}: {expected}"
+    assert error_for(None, {variable: value}) == f"${variable}: {expected}"
+
+
+def test_a_variable_below_a_table_in_the_file_replaces_nothing_silently(tmp_path: Path) -> None:
+    path = write(tmp_path, '[adapters.console]\nuser = "a b"\n')
+    message = error_for(path, {"SESSIONBOT_ADAPTERS__CONSOLE__ENABLED": "false"})
+    # The bad value came from the file, so the file is named, not the variable.
+    assert message == f"{path}: adapters.console.user: 'a b' may hold only letters, digits, _ . -"
+
+
+def test_problems_from_the_file_and_the_environment_share_the_line(tmp_path: Path) -> None:
+    path = write(tmp_path, '[bot]\nlog_format = "xml"\n')
+    message = error_for(path, {"SESSIONBOT_STORAGE__RETENTION_DAYS": "-1"})
+    assert message == (
+        f"{path}: bot.log_format: input should be 'text' or 'json', got 'xml'; "
+        "$SESSIONBOT_STORAGE__RETENTION_DAYS: storage.retention_days: "
+        "input should be greater than or equal to 0, got '-1'"
+    )
+
+
+# Sources and their priority ----------------------------------------------------------
+
+
+def test_the_environment_beats_the_file_which_beats_the_defaults(tmp_path: Path) -> None:
+    path = write(tmp_path, '[bot]\nname = "file"\ntimezone = "Europe/Berlin"\n')
+    settings = load_config(path, environ={"SESSIONBOT_BOT__NAME": "environment"})
+    assert settings.bot.name == "environment"
+    assert settings.bot.timezone == "Europe/Berlin"
+    assert settings.bot.log_level == "info"
+
+
+def test_a_variable_merges_into_a_table_of_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path, '[adapters.telegram]\nmode = "webhook"\nport = 9000\n')
+    settings = load_config(path, environ={"SESSIONBOT_ADAPTERS__TELEGRAM__PORT": "8000"})
+    assert (settings.adapters.telegram.mode, settings.adapters.telegram.port) == ("webhook", 8000)
+
+
+def test_variable_names_are_case_insensitive_after_the_prefix() -> None:
+    settings = load_config(None, environ={"SESSIONBOT_Bot__Name": "mixed"})
+    assert settings.bot.name == "mixed"
+
+
+@pytest.mark.parametrize(
+    "variable", ["SESSIONBOT_CONFIG", "SESSIONBOT_BOT", "sessionbot_bot__name", "BOT__NAME"]
+)
+def test_only_prefixed_variables_with_a_delimiter_are_options(variable: str) -> None:
+    assert load_config(None, environ={variable: '{"name": "x"}'}) == load_config(None, environ={})
+
+
+def test_the_process_environment_is_read_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SESSIONBOT_BOT__NAME", "from-os-environ")
+    assert load_config(None).bot.name == "from-os-environ"
+
+
+def test_settings_name_the_variables_the_loader_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Settings is a pydantic-settings model: on its own it reads the same variables.
+    assert issubclass(Settings, BaseSettings)
+    assert Settings.model_config.get("env_prefix") == ENV_PREFIX
+    assert Settings.model_config.get("env_nested_delimiter") == ENV_NESTED_DELIMITER
+    monkeypatch.setenv("SESSIONBOT_STORAGE__URL", "memory://")
+    assert Settings() == load_config(None)
+
+
+def test_env_origins() -> None:
+    environ = {
+        "SESSIONBOT_ADAPTERS__TELEGRAM__MODE": "webhook",
+        "SESSIONBOT_BOT__ADMINS": "[not json",
+        "SESSIONBOT_CONFIG": "config.toml",
+        "HOME": "/root",
+    }
+    assert env_origins(environ) == {
+        "adapters.telegram.mode": "SESSIONBOT_ADAPTERS__TELEGRAM__MODE",
+        "bot.admins": "SESSIONBOT_BOT__ADMINS",
+    }
+
+
+def test_override_sets_several_keys_and_keeps_the_rest() -> None:
+    base = load_config(None, environ={"SESSIONBOT_BOT__NAME": "kept"})
+    values = {"adapters.console.user": "bob", "adapters.console.channel": "ops"}
+    settings = override(base, values, label="--as")
+    assert (settings.adapters.console.user, settings.adapters.console.channel) == ("bob", "ops")
+    assert settings.bot.name == "kept"
+    assert settings.adapters.console.enabled is True
+
+
+# A plugin's own section ---------------------------------------------------------------
+
+
+class PluginRoot(BaseSettings):
+    """A root model whose adapter tables are left for each plugin to validate."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid", frozen=True, env_prefix="SESSIONBOT_", env_nested_delimiter="__"
+    )
+
+    bot: BotSettings = BotSettings()
+    adapters: dict[str, Any] = {}
+
+
+def test_a_dict_section_comes_back_as_read(tmp_path: Path) -> None:
+    path = write(tmp_path, '[adapters.telegram]\nmode = "webhook"\nport = 9000\n')
+    environ = {
+        "SESSIONBOT_ADAPTERS__TELEGRAM__PORT": "8000",
+        "SESSIONBOT_ADAPTERS__TELEGRAM__ENABLED": "true",
+        "SESSIONBOT_ADAPTERS__CONSOLE__ENABLED": "false",
+        "SESSIONBOT_ADAPTERS__DISCORD__GUILD_IDS": "[1, 2]",
+    }
+    root = load_settings_model(PluginRoot, path, environ=environ)
+    # Text stays text, for the plugin's model to coerce; JSON-looking text is JSON.
+    assert root.adapters == {
+        "telegram": {"mode": "webhook", "port": "8000", "enabled": "true"},
+        "console": {"enabled": "false"},
+        "discord": {"guild_ids": [1, 2]},
+    }
+    telegram = validate_section(
+        TelegramSettings,
+        root.adapters["telegram"],
+        label=str(path),
+        prefix="adapters.telegram",
+        origins=env_origins(environ),
+    )
+    assert (telegram.enabled, telegram.mode, telegram.port) == (True, "webhook", 8000)
+
+
+def test_a_dict_section_keeps_the_one_line_errors(tmp_path: Path) -> None:
+    path = write(tmp_path, "[bot]\nnmae = 1\n")
+    message = error_for_model(path, {"SESSIONBOT_ADAPTERS__X": "[oops"})
+    assert (
+        message
+        == "$SESSIONBOT_ADAPTERS__X: invalid JSON: Expecting value: line 1 column 2 (char 1)"
+    )
+    assert error_for_model(path, {}) == f"{path}: bot.nmae: unknown key"
+
+
+def error_for_model(path: Path, environ: dict[str, str]) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_settings_model(PluginRoot, path, environ=environ)
+    return str(caught.value)
+
+
+def test_validate_section_names_the_file_and_the_whole_key() -> None:
+    with pytest.raises(ConfigError) as caught:
+        validate_section(
+            TelegramSettings,
+            {"mode": "push", "tokn_env": "X"},
+            label="config.toml",
+            prefix="adapters.telegram",
+        )
+    assert str(caught.value) == (
+        "config.toml: adapters.telegram.mode: input should be 'polling' or 'webhook', "
+        "got 'push'; config.toml: adapters.telegram.tokn_env: unknown key"
+    )
+
+
+def test_validate_section_names_the_variable_that_set_the_value() -> None:
+    environ = {"SESSIONBOT_ADAPTERS__TELEGRAM__MODE": "push"}
+    with pytest.raises(ConfigError) as caught:
+        validate_section(
+            TelegramSettings,
+            {"mode": "push", "port": 8443},
+            label="config.toml",
+            prefix="adapters.telegram",
+            origins=env_origins(environ),
+        )
+    assert str(caught.value) == (
+        "$SESSIONBOT_ADAPTERS__TELEGRAM__MODE: adapters.telegram.mode: "
+        "input should be 'polling' or 'webhook', got 'push'"
+    )
+
+
+def test_validate_section_of_a_value_that_is_not_a_table() -> None:
+    with pytest.raises(ConfigError) as caught:
+        validate_section(
+            TelegramSettings,
+            "on",  # type: ignore[arg-type]
+            label="config.toml",
+            prefix="adapters.telegram",
+        )
+    assert str(caught.value) == "config.toml: adapters.telegram: expected a table, got 'on'"
+
+
+def test_validate_section_model_validators_name_the_table() -> None:
+    with pytest.raises(ConfigError) as caught:
+        validate_section(
+            TelegramSettings,
+            {"mode": "webhook", "secret_token_env": ""},
+            label="config.toml",
+            prefix="adapters.telegram",
+        )
+    assert str(caught.value) == (
+        "config.toml: adapters.telegram: webhook mode needs secret_token_env, "
+        "the environment variable holding the webhook's secret token"
+    )
