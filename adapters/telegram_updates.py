@@ -11,9 +11,8 @@ from collections import OrderedDict
 
 from telegram import Chat, Message
 
-from core.models import Inbound
-
-PLATFORM = "telegram"
+from adapters.telegram import PLATFORM
+from core import Inbound
 
 _COMMAND_FOR_A_BOT = re.compile(
     r"/(?P<command>\w+)@(?P<bot>\w+)(?P<rest>\s.*)?", re.DOTALL | re.ASCII

@@ -12,7 +12,6 @@ import logging
 
 from commands.context import CommandContext
 from commands.conversation import converse
-from commands.locks import KeyedLocks
 from commands.parser import ParsedCommand, parse_command
 from commands.registry import Command, Registry
 from commands.settings import RouterSettings
@@ -24,6 +23,7 @@ from core.errors import (
     StaleSessionError,
     UsageError,
 )
+from core.locks import KeyedLocks
 from core.manager import Placement, Resolution, SessionManager
 from core.models import Inbound, Reply, Session
 from core.notices import reset_notice
