@@ -3,8 +3,8 @@
 ``bot`` names no platform: the installed plugins (:mod:`bot.plugins`) say which
 adapters exist, their validated tables in :class:`~bot.settings.Settings` say which
 are enabled, and each plugin builds its own adapter. A plugin imports its platform
-library only in its ``build``, so ``sessionbot run`` with the console alone never
-loads python-telegram-bot, discord.py or slack-bolt.
+library only in its ``build``, so a run loads only the platform libraries of the
+adapters it enables.
 """
 
 from __future__ import annotations

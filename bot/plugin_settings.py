@@ -5,7 +5,7 @@ the responder plugin that ``[responder] kind`` names validates ``[responder]``. 
 functions here run inside :class:`bot.settings.Settings`' validation, and raise
 pydantic's ``ValidationError`` with each problem located under its table, so
 :func:`bot.config.validate_settings` reports them in the same one-line form as any
-other key ("FILE: adapters.telegram.mode: …").
+other key ("FILE: adapters.<name>.<key>: …").
 """
 
 from __future__ import annotations

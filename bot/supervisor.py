@@ -43,7 +43,7 @@ class AdapterSupervisor:
     async def run(self) -> None:
         """Start the adapter, restart it after each failure, and return when it ends.
 
-        It ends when the adapter finishes by itself (the console at end of input)
+        It ends when the adapter finishes by itself (its input ended)
         or when :meth:`stop` was called.
         """
         while not self._stopping.is_set():

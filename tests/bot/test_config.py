@@ -92,7 +92,7 @@ def test_file_values(tmp_path: Path) -> None:
     assert settings.sessions.scope is Scope.CHANNEL
     assert settings.identity.by_user_ref() == {"telegram:123": "alice", "console:alice": "alice"}
     assert settings.enabled_adapters() == []
-    assert settings.adapters.console.user == "carol"
+    assert settings.adapters["console"].user == "carol"
 
 
 def test_environment_overrides_win_over_the_file(tmp_path: Path) -> None:
@@ -114,7 +114,7 @@ def test_environment_overrides_win_over_the_file(tmp_path: Path) -> None:
     assert settings.bot.log_level == "debug"
     assert settings.bot.admins == ("console:alice",)
     assert settings.bot.max_message_chars == 12
-    assert settings.adapters.console.enabled is False
+    assert settings.adapters["console"].enabled is False
 
 
 def test_environment_overrides_apply_to_the_defaults() -> None:
@@ -224,7 +224,7 @@ def test_errors_without_a_file_name_the_defaults() -> None:
 
 def test_override_validates_again() -> None:
     settings = override(Settings(), {"adapters.console.user": "bob"}, label="--as")
-    assert settings.adapters.console.user == "bob"
+    assert settings.adapters["console"].user == "bob"
     with pytest.raises(ConfigError, match=r"^--as: adapters\.console\.user: "):
         override(Settings(), {"adapters.console.user": "no spaces"}, label="--as")
 
