@@ -22,7 +22,10 @@ from bot.responders import DEFAULT_KIND, ResponderSettings
 
 
 def adapter_tables(tables: object) -> object:
-    """Validate ``[adapters.*]``: every installed adapter's table, missing ones as defaults.
+    """Validate ``[adapters.*]``: every installed adapter's table.
+
+    A table left out means the plugin's defaults; a plugin whose settings have no
+    defaults (a path to give, say) is left out until its table gives them.
 
     Returns:
         Adapter name to its validated settings; anything but a table is returned
@@ -35,7 +38,7 @@ def adapter_tables(tables: object) -> object:
         return tables
     installed = adapter_plugins()
     errors = [
-        _error("unknown_adapter", installed.describe(name, "adapter"), (name,), table)
+        _error(installed.describe(name, "adapter"), (name,), table)
         for name, table in tables.items()
         if name not in installed.plugins
     ]
@@ -44,7 +47,8 @@ def adapter_tables(tables: object) -> object:
         try:
             sections[name] = plugin.settings_model.model_validate(tables.get(name, {}))
         except ValidationError as error:
-            errors += [_moved(item, name) for item in error.errors()]
+            if name in tables:
+                errors += [_moved(item, name) for item in error.errors()]
     if errors:
         raise ValidationError.from_exception_data("adapters", errors)
     return sections
@@ -63,18 +67,17 @@ def responder_table(table: object) -> object:
     plugin = installed.plugins.get(kind) if isinstance(kind, str) else None
     if plugin is None:
         problem = installed.describe(str(kind), "responder")
-        raise ValidationError.from_exception_data(
-            "responder", [_error("unknown_responder", problem, ("kind",), kind)]
-        )
+        raise ValidationError.from_exception_data("responder", [_error(problem, ("kind",), kind)])
     settings: ResponderSettings = plugin.settings_model.model_validate(table)
     return settings
 
 
 def _moved(item: Any, table: str) -> InitErrorDetails:
     """Return a plugin model's error as found under ``table``, its text unchanged."""
-    return _error(item["type"], item["msg"], (table, *item["loc"]), item["input"])
+    error = PydanticCustomError(item["type"], item["msg"])  # no context: used as it is
+    return {"type": error, "loc": (table, *item["loc"]), "input": item["input"]}
 
 
-def _error(kind: str, message: str, loc: tuple[int | str, ...], value: object) -> InitErrorDetails:
-    # No context: the message is used as it is, braces and all.
-    return {"type": PydanticCustomError(kind, message), "loc": loc, "input": value}
+def _error(message: str, loc: tuple[int | str, ...], value: object) -> InitErrorDetails:
+    # A value error: the message names the value itself.
+    return {"type": PydanticCustomError("value_error", message), "loc": loc, "input": value}
