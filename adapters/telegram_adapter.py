@@ -32,14 +32,7 @@ from typing import Any, Literal, TypeAlias
 
 from telegram import Bot, BotCommand, Chat, Message, Update
 from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
-from telegram.ext import (
-    Application,
-    ApplicationBuilder,
-    BaseUpdateProcessor,
-    ContextTypes,
-    ExtBot,
-    TypeHandler,
-)
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, ExtBot, TypeHandler
 from telegram.request import HTTPXRequest
 
 from adapters.base import BaseAdapter, Undeliverable
@@ -47,6 +40,7 @@ from adapters.splitting import split_text, utf16_units
 from adapters.telegram import PLATFORM, TELEGRAM_API, is_webhook_secret
 from adapters.telegram_sender import TEXT_LIMIT, Target, TelegramSender, retry_after_seconds
 from adapters.telegram_updates import (
+    ChatOrderedProcessor,
     OncePerChat,
     addressed_text,
     has_content,
@@ -55,7 +49,6 @@ from adapters.telegram_updates import (
 )
 from core import InboundHandler, Reply, ReplyFile
 from core.backoff import Backoff
-from core.locks import KeyedLocks
 
 logger = logging.getLogger(__name__)
 
@@ -341,36 +334,6 @@ class TelegramAdapter(BaseAdapter[Target]):
 
     async def _on_error(self, update: object, context: _Context) -> None:
         logger.error("telegram: error while processing %r", update, exc_info=context.error)
-
-
-class ChatOrderedProcessor(BaseUpdateProcessor):
-    """Handles updates of different chats concurrently, and of one chat in order.
-
-    A chat has a lock only while it has updates in flight, so memory is bounded
-    by ``max_concurrent_updates``, not by the number of chats ever seen.
-
-    Args:
-        max_concurrent_updates: updates handled at once.
-    """
-
-    def __init__(self, max_concurrent_updates: int) -> None:
-        super().__init__(max_concurrent_updates)
-        self._chats = KeyedLocks()
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Run ``coroutine`` once the update's chat has no earlier update running."""
-        chat = update.effective_chat if isinstance(update, Update) else None
-        if chat is None:
-            await coroutine
-            return
-        async with self._chats.lock_for(chat.id):
-            await coroutine
-
-    async def initialize(self) -> None:
-        """Nothing to set up."""
-
-    async def shutdown(self) -> None:
-        """Nothing to release."""
 
 
 def bot_commands(commands: Sequence[tuple[str, str]]) -> list[BotCommand]:

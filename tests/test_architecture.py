@@ -84,6 +84,6 @@ def test_bots_composition_names_no_platform(module: str) -> None:
 
 
 def test_the_scans_see_what_they_look_for() -> None:
-    assert "core.locks" in imported_modules(ROOT / "adapters" / "telegram_adapter.py")
+    assert "core.locks" in imported_modules(ROOT / "adapters" / "telegram_updates.py")
     assert "adapters.base" in imported_modules(ROOT / "bot" / "platforms.py")
     assert PLATFORM_NAMES.search((ROOT / "bot" / "cli.py").read_text())

@@ -207,7 +207,12 @@ class PipeTerminal(io.TextIOWrapper):
 async def test_stop_interrupts_a_read_that_never_returns() -> None:
     read_end, write_end = os.pipe()
     output = Transcript()
-    with PipeTerminal(io.FileIO(read_end)) as reader, os.fdopen(write_end, "w") as writer:
+    # Buffered, as os.fdopen's: closing waits for the reader thread's read in flight,
+    # so the thread never reads a descriptor number the next test's pipe reuses.
+    with (
+        PipeTerminal(io.BufferedReader(io.FileIO(read_end))) as reader,
+        os.fdopen(write_end, "w") as writer,
+    ):
         adapter = ConsoleAdapter(FakeHandler(), input=reader, output=output)
         await adapter.start()
         # The prompt is written just before the read begins, with no await between.
