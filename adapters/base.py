@@ -133,7 +133,12 @@ class BaseAdapter(ABC, Generic[Destination]):
             return
         self._stopping = asyncio.Event()
         self._interruptible = False
-        self._task = asyncio.create_task(self.receive(), name=f"{self.name}-adapter")
+        self._task = asyncio.create_task(self._run(), name=f"{self.name}-adapter")
+
+    async def _run(self) -> None:
+        # A stop that came before the task's first step found nothing to cancel.
+        if not self._stopping.is_set():
+            await self.receive()
 
     async def stop(self) -> None:
         """Ask the receive loop to end and wait until it has.

@@ -89,6 +89,13 @@ class AdapterContract:
         async with asyncio.timeout(WAIT):
             await adapter.wait()  # returns again once stopped
 
+    async def test_a_stop_right_after_start_ends_it_at_once(self, harness: Harness) -> None:
+        adapter = harness.adapter(echo)
+        await adapter.start()
+        async with asyncio.timeout(WAIT):
+            await adapter.stop()
+            await adapter.wait()
+
     async def test_it_starts_again_after_stop(self, harness: Harness) -> None:
         adapter = harness.adapter(echo)
         async with running(harness, adapter):
