@@ -37,8 +37,7 @@ from core.models import (
     NewMessage,
     Session,
 )
-from core.sessions.resets import ResetRules
-from core.storage.protocols import KeyringEntry, SessionFilter, Store
+from core.storage.protocols import KeyringEntry, SessionFilter, Store, SweepPlan
 
 log = logging.getLogger(__name__)
 
@@ -373,16 +372,9 @@ class SealedStore:
             cutoff, keep_checkpointed=keep_checkpointed, limit=limit
         )
 
-    async def archive_idle(self, rules: ResetRules, now: datetime) -> list[Session]:
-        """See :meth:`core.storage.protocols.Store.archive_idle`."""
-        return await self._open_sessions(await self.inner.archive_idle(rules, now))
-
-    async def archive_daily(
-        self, rules: ResetRules, now: datetime, schedule: tuple[str, str], boundary: datetime
-    ) -> list[Session]:
-        """See :meth:`core.storage.protocols.Store.archive_daily`."""
-        archived = await self.inner.archive_daily(rules, now, schedule, boundary)
-        return await self._open_sessions(archived)
+    async def archive_due(self, plan: SweepPlan, now: datetime) -> list[Session]:
+        """See :meth:`core.storage.protocols.Store.archive_due`."""
+        return await self._open_sessions(await self.inner.archive_due(plan, now))
 
     async def stored_schedules(self) -> set[tuple[str | None, str | None]]:
         """See :meth:`core.storage.protocols.Store.stored_schedules`."""

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from core.clock import Clock, SystemClock
 from core.errors import NotFoundError, StaleSessionError, StorageError
@@ -37,8 +36,6 @@ from core.sessions.resets import (
     ResetRules,
     configured_schedules,
     due_reset,
-    last_daily_boundary,
-    parse_reset_time,
 )
 from core.sessions.scope import DEFAULT_SCOPE, Scope, ScopeKey, channel_key_for, scope_key_for
 from core.storage.caching import LiveSessions
@@ -574,22 +571,21 @@ class SessionManager:
         return schedules
 
     async def archive_idle_sessions(self) -> list[Session]:
-        """Archive every session idle past its limit; see :meth:`Store.archive_idle`."""
+        """Archive every session idle past its limit; see :meth:`ResetRules.idle_sweep`."""
         if self.reset_rules is None:
             return []
-        return self._forgotten(await self.store.archive_idle(self.reset_rules, self.clock.now()))
+        plan = self.reset_rules.idle_sweep()
+        return self._forgotten(await self.store.archive_due(plan, self.clock.now()))
 
     async def archive_daily_sessions(self, schedule: tuple[str, str]) -> list[Session]:
         """Archive the sessions whose daily reset on ``schedule`` is due."""
         if self.reset_rules is None:
             return []
         now = self.clock.now()
-        at = parse_reset_time(schedule[0])
-        if at is None:
+        plan = self.reset_rules.daily_sweep(schedule, now)
+        if plan is None:
             return []
-        boundary = last_daily_boundary(now, at, ZoneInfo(schedule[1]))
-        archived = await self.store.archive_daily(self.reset_rules, now, schedule, boundary)
-        return self._forgotten(archived)
+        return self._forgotten(await self.store.archive_due(plan, now))
 
     def _forgotten(self, archived: list[Session]) -> list[Session]:
         for session in archived:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from core.errors import ConflictError, StaleSessionError
@@ -23,8 +23,7 @@ from core.models import (
     Session,
     SessionStatus,
 )
-from core.sessions.resets import ResetRules
-from core.storage.protocols import KeyringEntry, SessionFilter
+from core.storage.protocols import KeyringEntry, SessionFilter, SweepPlan
 
 
 class MemoryStore:
@@ -193,37 +192,14 @@ class MemoryStore:
         found.sort(key=lambda s: (s.archived_at or cutoff, s.id))
         return [s.id for s in found[:limit]]
 
-    async def archive_idle(self, rules: ResetRules, now: datetime) -> list[Session]:
-        """See :meth:`core.storage.protocols.Store.archive_idle`."""
+    async def archive_due(self, plan: SweepPlan, now: datetime) -> list[Session]:
+        """See :meth:`core.storage.protocols.Store.archive_due`."""
         archived = []
         for session in [s for s in self._sessions.values() if s.is_active]:
-            limit = rules.effective_idle(session, self._settings.get(session.channel_key))
-            if limit and session.last_activity_at <= now - timedelta(minutes=limit):
-                await self.archive_session(session.id, ArchiveReason.IDLE, now)
+            if plan.holds_for(session, self._settings.get(session.channel_key), now):
+                await self.archive_session(session.id, plan.reason, now)
                 archived.append(self._sessions[session.id])
-        return archived
-
-    async def archive_daily(
-        self, rules: ResetRules, now: datetime, schedule: tuple[str, str], boundary: datetime
-    ) -> list[Session]:
-        """See :meth:`core.storage.protocols.Store.archive_daily`."""
-        quiet_since = now - timedelta(minutes=rules.grace_minutes)
-        archived = []
-        for session in [s for s in self._sessions.values() if s.is_active]:
-            settings = self._settings.get(session.channel_key)
-            in_force = (
-                rules.effective_daily(session, settings),
-                rules.effective_timezone(session, settings),
-            )
-            started = session.resumed_at or session.created_at
-            if (
-                in_force == schedule
-                and started < boundary
-                and session.last_activity_at <= quiet_since
-            ):
-                await self.archive_session(session.id, ArchiveReason.DAILY, now)
-                archived.append(self._sessions[session.id])
-        return archived
+        return sorted(archived, key=lambda s: (s.created_at, s.id))
 
     async def stored_schedules(self) -> set[tuple[str | None, str | None]]:
         """See :meth:`core.storage.protocols.Store.stored_schedules`."""
