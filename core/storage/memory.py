@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from core.errors import ConflictError, StaleSessionError
+from core.errors import StaleSessionError
 from core.models import (
     ArchiveReason,
     Branch,
@@ -23,13 +23,15 @@ from core.models import (
     Session,
     SessionStatus,
 )
-from core.storage.protocols import KeyringEntry, SessionFilter, SweepPlan
+from core.storage.memory_keyring import MemoryKeyring
+from core.storage.protocols import SessionFilter, SweepPlan
 
 
-class MemoryStore:
+class MemoryStore(MemoryKeyring):
     """Keeps everything in dictionaries."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._sessions: dict[str, Session] = {}
         self._active: dict[str, str] = {}
         self._by_key: dict[str, set[str]] = {}
@@ -38,7 +40,6 @@ class MemoryStore:
         self._message_ids: dict[str, Message] = {}
         self._checkpoints: dict[str, Checkpoint] = {}
         self._settings: dict[str, ChannelSettings] = {}
-        self._keyring: dict[str, KeyringEntry] = {}
 
     async def open(self) -> None:
         """Nothing to connect to."""
@@ -370,53 +371,6 @@ class MemoryStore:
     async def count_checkpoints(self, session_id: str) -> int:
         """See :meth:`core.storage.protocols.Store.count_checkpoints`."""
         return sum(1 for c in self._checkpoints.values() if c.session_id == session_id)
-
-    # -- keyring ----------------------------------------------------------------
-
-    async def keyring_get(self, name: str) -> KeyringEntry | None:
-        """See :meth:`core.storage.protocols.Store.keyring_get`."""
-        return self._keyring.get(name)
-
-    async def keyring_add(self, entry: KeyringEntry) -> KeyringEntry:
-        """See :meth:`core.storage.protocols.Store.keyring_add`."""
-        return self._keyring.setdefault(entry.name, entry)
-
-    async def keyring_delete(self, name: str) -> None:
-        """See :meth:`core.storage.protocols.Store.keyring_delete`."""
-        self._keyring.pop(name, None)
-
-    async def keyring_page(self, prefix: str, after: str, limit: int) -> list[KeyringEntry]:
-        """See :meth:`core.storage.protocols.Store.keyring_page`."""
-        names = sorted(n for n in self._keyring if n.startswith(prefix) and n > after)
-        return [self._keyring[n] for n in names[:limit]]
-
-    async def keyring_stage(self, name: str, next_value: bytes, next_version: int) -> None:
-        """See :meth:`core.storage.protocols.Store.keyring_stage`."""
-        entry = self._keyring.get(name)
-        if entry is not None:
-            self._keyring[name] = dataclasses.replace(
-                entry, next_value=next_value, next_version=next_version
-            )
-
-    async def keyring_commit(self, check: KeyringEntry) -> int:
-        """See :meth:`core.storage.protocols.Store.keyring_commit`."""
-        if await self.keyring_unstaged("session:", check.version):
-            raise ConflictError("a data key was added after staging")
-        swapped = 0
-        for name, entry in list(self._keyring.items()):
-            if entry.next_value is not None and entry.next_version is not None:
-                self._keyring[name] = KeyringEntry(name, entry.next_value, entry.next_version)
-                swapped += 1
-        self._keyring[check.name] = check
-        return swapped
-
-    async def keyring_unstaged(self, prefix: str, version: int) -> int:
-        """See :meth:`core.storage.protocols.Store.keyring_unstaged`."""
-        return sum(
-            1
-            for name, entry in self._keyring.items()
-            if name.startswith(prefix) and entry.next_version != version
-        )
 
     # -- channel settings -----------------------------------------------------
 
