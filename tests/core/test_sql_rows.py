@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 
 from core.models import (
     ArchiveReason,
@@ -32,7 +33,15 @@ from core.models import (
 from core.storage.protocols import KeyringEntry
 from core.storage.sql import rows
 from core.storage.sql.append import AppendRequest, append_batch_sqlite
-from core.storage.sql.schema import branches, channel_settings, checkpoints, keyring, messages
+from core.storage.sql.schema import (
+    UtcDateTime,
+    branches,
+    channel_settings,
+    checkpoints,
+    keyring,
+    messages,
+    sqlite_time_text,
+)
 from core.storage.sql.schema import sessions as sessions_table
 from core.storage.sql.store import SqlStore
 from tests.core.conftest import postgres_schema, sqlite_store
@@ -222,3 +231,17 @@ def test_driver_rows_format_times_in_utc_and_refuse_naive_ones() -> None:
     naive = dataclasses.replace(message, created_at=T0.replace(tzinfo=None))
     with pytest.raises(ValueError, match="naive datetime"):
         rows.MESSAGE_DRIVER_ROWS(rows.message_params(naive), {})
+
+
+@pytest.mark.parametrize(
+    "when",
+    [LATER, T0, datetime(2026, 1, 1, tzinfo=UTC), datetime(1999, 12, 31, 23, 59, 59, 999999, UTC)],
+)
+def test_the_sqlite_time_text_is_what_sqlalchemy_writes(when: datetime) -> None:
+    """UtcDateTime formats SQLite's text in one step; SQLAlchemy's DATETIME agrees."""
+    dialect = sqlite.dialect()
+    naive = UtcDateTime().process_bind_param(when, dialect)
+    standard = sqlite.DATETIME().bind_processor(dialect)
+    assert standard is not None
+    assert sqlite_time_text(when) == standard(naive)
+    assert rows.sqlite_processor(UtcDateTime()) is sqlite_time_text

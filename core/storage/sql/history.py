@@ -27,6 +27,7 @@ from core.storage.sql.rows import (
 from core.storage.sql.schema import branches, checkpoints, sessions
 from core.storage.sql.schema import messages as messages_table
 from core.storage.sql.units import (
+    DRIVER_ERRORS,
     LARGE_READ,
     SqlPart,
     all_rows,
@@ -34,7 +35,6 @@ from core.storage.sql.units import (
     first,
     rowcount,
     scalar,
-    wrapping_errors,
 )
 
 
@@ -103,8 +103,10 @@ class SqlHistory(SqlPart):
         if len(messages) != len(ids):
             raise ValueError(f"{len(messages)} messages but {len(ids)} ids")
         request = AppendRequest(session_id, tuple(messages), tuple(ids), at, expect_head)
-        async with wrapping_errors(f"database error {self._where}"):
+        try:
             return await self._runner.append(request)
+        except DRIVER_ERRORS as exc:
+            raise self._storage_error(exc) from exc
 
     async def copy_messages(self, messages: Sequence[Message]) -> None:
         """See :meth:`core.storage.protocols.Store.copy_messages`."""

@@ -109,7 +109,8 @@ _LOCKED = object()
 """What a transaction that did not wait returns when another process holds the lock."""
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: one is made per write, and a frozen dataclass's __init__ costs more.
+@dataclass(slots=True)
 class _Job:
     """A write in the queue: a unit of work, its arguments bound, or an append."""
 

@@ -40,7 +40,7 @@ from core.storage.sql.runner import Runner, SqliteRunner
 from core.storage.sql.schema import SCHEMA_REVISION
 from core.storage.sql.sessions import SqlSessions
 from core.storage.sql.sweeps import SqlSweeps
-from core.storage.sql.units import wrapping_errors
+from core.storage.sql.units import DRIVER_ERRORS, storage_error
 
 __all__ = ["MIGRATIONS_DIR", "SQLITE_BUSY_TIMEOUT_MS", "SqlStore", "alembic_config"]
 
@@ -119,9 +119,11 @@ class SqlStore(SqlSessions, SqlHistory, SqlKeyring, SqlSweeps):
         """
         if self._sqlite_path is not None:
             prepare_sqlite_file(self._sqlite_path)
-        async with wrapping_errors(f"cannot open {self._where}"):
+        try:
             if await self._runner.read(schema_revision) != SCHEMA_REVISION:
                 await self._runner.write(upgrade_to_head, self._where)
+        except DRIVER_ERRORS as exc:
+            raise storage_error(f"cannot open {self._where}", exc) from exc
 
     async def close(self) -> None:
         """Finish queued writes, then close every connection."""
