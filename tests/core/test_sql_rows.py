@@ -223,14 +223,14 @@ def _message(
     )
 
 
-def test_driver_rows_format_times_in_utc_and_refuse_naive_ones() -> None:
+def test_driver_values_format_times_in_utc_and_refuse_naive_ones() -> None:
     message = _message("s", "b", 1, Role.USER, "t", {})
-    row = rows.MESSAGE_DRIVER_ROWS(rows.message_params(message), {})
+    row = rows.message_params(message, rows.SQLITE_JSON, rows.BatchTimes())
     assert row[-1] == LATER.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
     assert row[7] == "{}"
     naive = dataclasses.replace(message, created_at=T0.replace(tzinfo=None))
     with pytest.raises(ValueError, match="naive datetime"):
-        rows.MESSAGE_DRIVER_ROWS(rows.message_params(naive), {})
+        rows.message_params(naive, rows.SQLITE_JSON, rows.BatchTimes())
 
 
 @pytest.mark.parametrize(

@@ -26,10 +26,11 @@ from core.errors import ConflictError, StaleSessionError, StorageError
 from core.models import Message, NewMessage, Role, SessionStatus
 from core.storage.sql.rows import (
     MESSAGE_COLUMNS,
-    MESSAGE_DRIVER_ROWS,
-    SESSION_COUNTER_COLUMNS,
     SQLITE_DIALECT,
-    DriverRows,
+    SQLITE_JSON,
+    BatchTimes,
+    Processor,
+    as_is,
     message_params,
     message_values,
 )
@@ -90,7 +91,15 @@ _MOVE_COUNTERS = (
 )
 
 _INSERT = messages_table.insert()
-_COUNTER_KEYS = tuple(f"{column.key}_" for column in SESSION_COUNTER_COLUMNS)
+_COUNTER_KEYS = (
+    "message_count_",
+    "tokens_in_",
+    "tokens_out_",
+    "updated_at_",
+    "last_activity_at_",
+    "id_",
+)
+"""The counter update's parameters, in the order :func:`_counters` gives them."""
 
 
 def _heads_query(*, lock_rows: bool) -> sa.Select[Any]:
@@ -163,14 +172,13 @@ def _compiled(statement: sa.UpdateBase, order: Sequence[str]) -> str:
 _SQLITE_MOVE_SEQ = _compiled(_MOVE_SEQ, ["last_seq_", "id_"])
 _SQLITE_MOVE_COUNTERS = _compiled(_MOVE_COUNTERS, _COUNTER_KEYS)
 _SQLITE_INSERT = _compiled(_INSERT, [column.key for column in MESSAGE_COLUMNS])
-_COUNTER_DRIVER_ROWS = DriverRows(SESSION_COUNTER_COLUMNS)
 
 
 def append_batch_sqlite(db: sqlite3.Connection, requests: Sequence[AppendRequest]) -> list[Outcome]:
     """:func:`append_batch` on a ``sqlite3`` connection inside a write transaction.
 
     SQLite's ``BEGIN IMMEDIATE`` already excludes every other writer: no row locks.
-    Values are formatted by :class:`~core.storage.sql.rows.DriverRows`.
+    Values are formatted as the column types format them (:mod:`core.storage.sql.rows`).
     """
     try:
         return _append_batch_sqlite(db, requests)
@@ -190,20 +198,16 @@ def _append_batch_sqlite(
         lambda missing: _sqlite_in(db, _SQLITE_SESSIONS, missing),
     )
     outcomes, stored = _allocate_all(requests, heads)
-    # A request's messages and its session's new times share one datetime: each is
-    # formatted once.
-    times: dict[datetime, Any] = {}
+    times = BatchTimes()
     touched = _touched(heads)
     if touched:
         db.executemany(_SQLITE_MOVE_SEQ, [(h.last_seq, h.branch_id) for _, h in touched])
         db.executemany(
             _SQLITE_MOVE_COUNTERS,
-            [_COUNTER_DRIVER_ROWS(_counters(sid, h), times) for sid, h in touched],
+            [_counters(sid, h, times) for sid, h in touched],
         )
     if stored:
-        db.executemany(
-            _SQLITE_INSERT, [MESSAGE_DRIVER_ROWS(message_params(m), times) for m in stored]
-        )
+        db.executemany(_SQLITE_INSERT, [message_params(m, SQLITE_JSON, times) for m in stored])
     return outcomes
 
 
@@ -301,13 +305,13 @@ def _touched(heads: dict[str, _Head | Exception]) -> list[tuple[str, _Head]]:
     return [(sid, h) for sid, h in heads.items() if isinstance(h, _Head) and h.touched]
 
 
-def _counters(session_id: str, head: _Head) -> tuple[Any, ...]:
-    """The counter update's parameters, in :data:`SESSION_COUNTER_COLUMNS` order."""
+def _counters(session_id: str, head: _Head, time: Processor = as_is) -> tuple[Any, ...]:
+    """The counter update's parameters, in :data:`_COUNTER_KEYS` order."""
     return (
         head.last_seq,
         head.tokens_in,
         head.tokens_out,
-        head.updated_at,
-        head.last_activity_at,
+        time(head.updated_at),
+        time(head.last_activity_at),
         session_id,
     )

@@ -6,7 +6,7 @@ keep.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
@@ -68,9 +68,9 @@ class PostgresRunner:
         """:meth:`write`: every write is asynchronous here."""
         return await self.write(work, *args, **kwargs)
 
-    async def append(self, request: AppendRequest) -> list[Message]:
+    def append(self, request: AppendRequest) -> Awaitable[list[Message]]:
         """See :meth:`core.storage.sql.runner.Runner.append`."""
-        return await self._appends.submit(request)
+        return self._appends.submit(request)
 
     async def _append_batch(self, requests: Sequence[AppendRequest]) -> list[Outcome]:
         return await self.write(append_batch, requests, lock_rows=True)

@@ -3,8 +3,8 @@
 Every path that writes or reads a row goes through here: SQLAlchemy statements (dicts
 of column values; the column types format them), and the SQLite append path, which
 runs on the ``sqlite3`` driver itself (:mod:`core.storage.sql.append`) and so formats
-its parameters with :class:`DriverRows`: the bind processors SQLAlchemy would apply,
-taken from the same column types, never a copy of them.
+its parameters with the bind processors SQLAlchemy would apply, taken from the same
+column types (:data:`SQLITE_JSON`, :data:`SQLITE_TIME`), never a copy of them.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from core.models import (
     SessionStatus,
 )
 from core.storage.protocols import KeyringEntry
-from core.storage.sql.schema import UtcDateTime, messages, sessions
+from core.storage.sql.schema import JsonText, UtcDateTime, messages
 
 # -- sessions -------------------------------------------------------------------
 
@@ -136,9 +136,25 @@ MESSAGE_COLUMNS = tuple(
 
 _MESSAGE_KEYS = tuple(column.key for column in MESSAGE_COLUMNS)
 
+Processor = Callable[[Any], Any]
+"""Formats one value for the driver, or leaves it as it is."""
 
-def message_params(message: Message) -> tuple[Any, ...]:
-    """Return the ``messages`` row of a message, in :data:`MESSAGE_COLUMNS` order."""
+
+def as_is(value: Any) -> Any:
+    """The :data:`Processor` that leaves a value as it is (SQLAlchemy formats it)."""
+    return value
+
+
+def message_params(
+    message: Message, json: Processor = as_is, time: Processor = as_is
+) -> tuple[Any, ...]:
+    """Return the ``messages`` row of a message, in :data:`MESSAGE_COLUMNS` order.
+
+    Args:
+        message: the message.
+        json: formats the metadata (for the driver: :data:`SQLITE_JSON`).
+        time: formats the time (for the driver: a :class:`BatchTimes`).
+    """
     return (
         message.id,
         message.session_id,
@@ -147,10 +163,10 @@ def message_params(message: Message) -> tuple[Any, ...]:
         message.role.value,
         message.author,
         message.content,
-        message.metadata,
+        json(message.metadata),
         message.tokens_in,
         message.tokens_out,
-        message.created_at,
+        time(message.created_at),
     )
 
 
@@ -267,67 +283,37 @@ def settings_from_row(row: Mapping[Any, Any]) -> ChannelSettings:
 SQLITE_DIALECT = sqlite.dialect(paramstyle="qmark")
 """The dialect the SQLite append path's statements are compiled for."""
 
-Processor = Callable[[Any], Any]
 
-
-def sqlite_processor(type_: sa.types.TypeEngine[Any]) -> Processor | None:
+def sqlite_processor(type_: sa.types.TypeEngine[Any]) -> Processor:
     """Return what SQLAlchemy does to a value of ``type_`` before handing it to ``sqlite3``."""
     processor: Processor | None = type_.dialect_impl(SQLITE_DIALECT).bind_processor(SQLITE_DIALECT)
-    return processor
+    return processor or as_is
 
 
-class DriverRows:
-    """Turns row tuples of some columns into ``sqlite3`` parameters, as SQLAlchemy would.
+SQLITE_JSON = sqlite_processor(JsonText())
+""":class:`~core.storage.sql.schema.JsonText` values as SQLAlchemy hands them to ``sqlite3``."""
+SQLITE_TIME = sqlite_processor(UtcDateTime())
+""":class:`~core.storage.sql.schema.UtcDateTime` values as SQLAlchemy hands them to ``sqlite3``."""
 
-    Each value goes through its column type's SQLite bind processor (for
-    :class:`~core.storage.sql.schema.UtcDateTime`: UTC, then SQLite's text format; for
-    :class:`~core.storage.sql.schema.JsonText`: :func:`core.jsontext.json_text`). Times
-    are formatted once per batch: a batch's messages and its sessions' counters share
-    one time per request.
 
-    Args:
-        columns: the columns of the tuples, in order.
+class BatchTimes:
+    """Formats times for ``sqlite3`` as :data:`SQLITE_TIME` does, each distinct one once.
+
+    A batch's messages and its sessions' counters share one time per request.
     """
 
-    def __init__(self, columns: Sequence[sa.Column[Any]]) -> None:
-        self._times: list[tuple[int, Processor]] = []
-        self._others: list[tuple[int, Processor]] = []
-        for index, column in enumerate(columns):
-            processor = sqlite_processor(column.type)
-            if processor is None:
-                continue
-            is_time = isinstance(column.type, UtcDateTime)
-            (self._times if is_time else self._others).append((index, processor))
+    __slots__ = ("_texts",)
 
-    def __call__(self, values: Sequence[Any], times: dict[datetime, Any]) -> list[Any]:
-        """Return ``values`` formatted for the driver; ``times`` memoises formatted times.
+    def __init__(self) -> None:
+        self._texts: dict[datetime | None, Any] = {None: None}
+
+    def __call__(self, value: datetime | None) -> Any:
+        """Return ``value`` formatted.
 
         Raises:
-            ValueError: a time is naive (see :class:`~core.storage.sql.schema.UtcDateTime`).
+            ValueError: the time is naive (see :class:`~core.storage.sql.schema.UtcDateTime`).
         """
-        row = list(values)
-        for index, process in self._others:
-            row[index] = process(row[index])
-        for index, process in self._times:
-            value = row[index]
-            if value is None:
-                continue
-            text = times.get(value)
-            if text is None:
-                text = times[value] = process(value)
-            row[index] = text
-        return row
-
-
-MESSAGE_DRIVER_ROWS = DriverRows(MESSAGE_COLUMNS)
-""":func:`message_params` rows as the SQLite append path inserts them."""
-
-SESSION_COUNTER_COLUMNS = (
-    sessions.c.message_count,
-    sessions.c.tokens_in,
-    sessions.c.tokens_out,
-    sessions.c.updated_at,
-    sessions.c.last_activity_at,
-    sessions.c.id,
-)
-"""The parameters of the append path's counter update, in order."""
+        text = self._texts.get(value)
+        if text is None and value is not None:
+            text = self._texts[value] = SQLITE_TIME(value)
+        return text

@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast
@@ -90,8 +90,8 @@ class Runner(Protocol):
         """:meth:`write` for a write of a few rows."""
         ...
 
-    async def append(self, request: AppendRequest) -> list[Message]:
-        """Append messages, group-committed with other appends; return after COMMIT."""
+    def append(self, request: AppendRequest) -> Awaitable[list[Message]]:
+        """Append messages, group-committed with other appends; done after COMMIT."""
         ...
 
     async def close(self) -> None:
@@ -112,12 +112,15 @@ _LOCKED = object()
 # Not frozen: one is made per write, and a frozen dataclass's __init__ costs more.
 @dataclass(slots=True)
 class _Job:
-    """A write in the queue: a unit of work, its arguments bound, or an append."""
+    """A write in the queue: a unit of work, its arguments bound."""
 
-    work: Callable[[sa.Connection], Any] | None
-    append: AppendRequest | None = None
+    work: Callable[[sa.Connection], Any]
     quick: bool = True
     """A few rows: may run on the event loop's thread."""
+
+
+Write = _Job | AppendRequest
+"""What the write queue holds; an append is queued as it is (one object fewer each)."""
 
 
 class SqliteRunner:
@@ -145,7 +148,7 @@ class SqliteRunner:
         self._waits_for_lock = True
         """Whether the write connection's busy timeout is on (off while writing inline)."""
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="sessionbot-sqlite-write")
-        self._writes: GroupCommit[_Job, Any] = GroupCommit(
+        self._writes: GroupCommit[Write, Any] = GroupCommit(
             self._run_jobs, may_be_one_requests_doing=may_be_one_jobs_doing, lone_at_once=True
         )
         self.checkpointer = Checkpointer(url.database or "", self._write_lock)
@@ -200,19 +203,22 @@ class SqliteRunner:
         """:meth:`write` for a write of a few rows, which may run on the event loop's thread."""
         return cast(T, await self._writes.submit(_Job(lambda conn: work(conn, *args, **kwargs))))
 
-    async def append(self, request: AppendRequest) -> list[Message]:
-        """See :meth:`Runner.append`: queued with every other write."""
-        return cast(list[Message], await self._writes.submit(_Job(None, request)))
+    def append(self, request: AppendRequest) -> Awaitable[list[Message]]:
+        """See :meth:`Runner.append`: queued with every other write.
 
-    async def _run_jobs(self, jobs: Sequence[_Job]) -> list[Any]:
+        Not a coroutine of its own: one frame fewer on the path of every message.
+        """
+        appended: Awaitable[list[Message]] = self._writes.submit(request)
+        return appended
+
+    async def _run_jobs(self, jobs: Sequence[Write]) -> list[Any]:
         """Run ``jobs`` one after the other in one transaction; one COMMIT for the lot.
 
         Each job sees the ones before it, as if they had committed one by one. If one
         raises, the whole transaction rolls back and the queue runs each job again
         alone, so only that one fails.
         """
-        plain = sum(job.append is None for job in jobs)
-        if all(job.quick for job in jobs) and plain + (plain < len(jobs)) <= INLINE_BATCH:
+        if _all_quick(jobs):
             outcome = self._inline(jobs)
             if outcome is not _LOCKED:
                 return cast(list[Any], outcome)
@@ -223,7 +229,7 @@ class SqliteRunner:
 
         return await on_thread(self._write_thread, run)
 
-    def _inline(self, jobs: Sequence[_Job]) -> list[Any] | object:
+    def _inline(self, jobs: Sequence[Write]) -> list[Any] | object:
         """Run quick ``jobs`` right here, if the write connection and SQLite's lock are free.
 
         Returns :data:`_LOCKED` when the writer thread is busy or another process
@@ -240,7 +246,7 @@ class SqliteRunner:
             self.inline_transactions += 1
         return outcome
 
-    def _transaction(self, jobs: Sequence[_Job], *, wait: bool) -> list[Any] | object:
+    def _transaction(self, jobs: Sequence[Write], *, wait: bool) -> list[Any] | object:
         """Run ``jobs`` in one transaction on the write connection (its lock held).
 
         With ``wait=False`` SQLite's write lock is only tried: :data:`_LOCKED` if
@@ -272,24 +278,23 @@ class SqliteRunner:
         self,
         conn: sa.Connection,
         db: sqlite3.Connection,
-        jobs: Sequence[_Job],
+        jobs: Sequence[Write],
         transaction: list[sa.RootTransaction],
     ) -> list[Any]:
         """Each job's result; a run of appends goes to the driver in one call."""
         results: list[Any] = []
         appends: list[AppendRequest] = []
         for position, job in enumerate(jobs):
-            if job.append is not None:
-                appends.append(job.append)
-                if position + 1 < len(jobs) and jobs[position + 1].append is not None:
-                    continue
-                results += self._appended(db, appends)
-                appends = []
+            if isinstance(job, AppendRequest):
+                appends.append(job)
+                following = jobs[position + 1] if position + 1 < len(jobs) else None
+                if not isinstance(following, AppendRequest):
+                    results += self._appended(db, appends)
+                    appends = []
                 continue
             if not transaction:
                 # SQLAlchemy's view of the transaction BEGIN IMMEDIATE opened.
                 transaction.append(conn.begin())
-            assert job.work is not None
             results.append(job.work(conn))
         return results
 
@@ -351,6 +356,17 @@ def _read_on(conn: sa.Connection, work: Work[P, T], /, *args: P.args, **kwargs: 
     # read transaction; this only resets SQLAlchemy's bookkeeping.
     conn.rollback()
     return result
+
+
+def _all_quick(jobs: Sequence[Write]) -> bool:
+    """Whether ``jobs`` may run on the event loop's thread (see :data:`INLINE_BATCH`)."""
+    plain = 0
+    for job in jobs:
+        if isinstance(job, _Job):
+            if not job.quick:
+                return False
+            plain += 1
+    return plain + (plain < len(jobs)) <= INLINE_BATCH
 
 
 def may_be_one_jobs_doing(error: Exception) -> bool:
