@@ -80,14 +80,15 @@ async def fill(manager: SessionManager, store: SqlStore, size: int) -> Session:
             ]
         )
     # copy_messages leaves counters alone (it serves imports); set them as appends would.
-    async with store.engine.begin() as conn:
-        await conn.execute(
-            branches.update().where(branches.c.id == session.head_branch_id).values(last_seq=size)
-        )
-        await conn.execute(
-            sessions.update().where(sessions.c.id == session.id).values(message_count=size)
-        )
+    await store.run(_set_counters, session, size)
     return await manager.sessions.get(session.id)
+
+
+def _set_counters(conn: sa.Connection, session: Session, size: int) -> None:
+    conn.execute(
+        branches.update().where(branches.c.id == session.head_branch_id).values(last_seq=size)
+    )
+    conn.execute(sessions.update().where(sessions.c.id == session.id).values(message_count=size))
 
 
 class Subject:
@@ -138,9 +139,11 @@ async def prepare(manager: SessionManager, store: SqlStore, size: int) -> Subjec
 
 async def settle(store: SqlStore) -> None:
     """Fold the bulk fill's write-ahead log into the file, so no timed commit pays for it."""
-    if store.engine.dialect.name == "sqlite":
-        async with store.engine.connect() as conn:
-            await conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    if store.sql_engine.dialect.name == "sqlite" and store.url.database:
+        # A connection of its own: a checkpoint cannot run inside the store's transactions.
+        with sqlite3.connect(store.url.database) as db:
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        db.close()
 
 
 async def count_statements(store: SqlStore, operation: Callable[[], Awaitable[None]]) -> int:
@@ -151,8 +154,7 @@ async def count_statements(store: SqlStore, operation: Callable[[], Awaitable[No
         nonlocal sent
         sent += 1
 
-    # The store's own connections (on SQLite not those of store.engine, which is
-    # for SQL of one's own).
+    # Every connection the store's calls use comes from this engine.
     sa.event.listen(store.sql_engine, "before_cursor_execute", count)
     try:
         await operation()

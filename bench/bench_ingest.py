@@ -50,7 +50,8 @@ from core.ids import new_id, new_ordered_ids
 from core.models import Inbound, NewMessage, Role, Session
 from core.sessions.context_window import context_history
 from core.storage.sql.append import AppendRequest, append_batch_sqlite
-from core.storage.sql.runner import SQLITE_PRAGMAS, Checkpointer
+from core.storage.sql.checkpoints import Checkpointer
+from core.storage.sql.connections import SQLITE_PRAGMAS
 from core.storage.sql.schema import metadata
 from core.storage.sql.store import SqlStore
 

@@ -1,10 +1,11 @@
 """Reset benchmark: one scheduled idle sweep over 100,000 stale sessions.
 
 Builds N active sessions with bulk SQL, all idle past the limit, then times one
-``store.archive_idle`` run: the set-based pass the scheduler's sweep job makes (one
-``UPDATE … WHERE status = 'active' AND last_activity_at <= :cutoff`` per distinct idle
-limit in force). Between repetitions every session is made active and stale again,
-and each repetition checks that a second sweep right after archives nothing.
+``store.archive_due`` run of the idle sweep's plan: the set-based pass the scheduler's
+sweep job makes (``UPDATE … WHERE status = 'active' AND last_activity_at <= :cutoff``
+per distinct idle limit in force, in chunks). Between repetitions every session is made
+active and stale again, and each repetition checks that a second sweep right after
+archives nothing.
 
 Run from the repository root::
 
@@ -28,6 +29,8 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import sqlalchemy as sa
+
 from core.sessions.resets import ResetRules
 from core.storage.backends import database_url
 from core.storage.sql.schema import branches, sessions
@@ -40,66 +43,70 @@ CHUNK = 10_000
 
 async def build(store: SqlStore, count: int) -> None:
     """Insert ``count`` active sessions, each idle for an hour, with their root branches."""
+    await store.run(_insert_stale, count)
+
+
+def _insert_stale(conn: sa.Connection, count: int) -> None:
     stale = NOW - timedelta(hours=1)
-    async with store.engine.begin() as conn:
-        for first in range(0, count, CHUNK):
-            numbers = range(first, min(first + CHUNK, count))
-            await conn.execute(
-                sessions.insert(),
-                [
-                    {
-                        "id": f"s{n}",
-                        "scope_key": f"bench:c:c{n % 100}:u:{n}",
-                        "status": "active",
-                        "owner": f"bench:{n}",
-                        "platform": "bench",
-                        "channel_id": f"c{n % 100}",
-                        "channel_key": f"bench:c:c{n % 100}",
-                        "is_direct": False,
-                        "head_branch_id": f"b{n}",
-                        "message_count": 0,
-                        "title": None,
-                        "tags": [],
-                        "metadata": {},
-                        "tokens_in": 0,
-                        "tokens_out": 0,
-                        "created_at": stale,
-                        "updated_at": stale,
-                        "last_activity_at": stale,
-                        "archived_at": None,
-                        "archive_reason": None,
-                        "resumed_at": None,
-                    }
-                    for n in numbers
-                ],
-            )
-            await conn.execute(
-                branches.insert(),
-                [
-                    {
-                        "id": f"b{n}",
-                        "session_id": f"s{n}",
-                        "parent_id": None,
-                        "fork_seq": 0,
-                        "last_seq": 0,
-                        "created_at": stale,
-                    }
-                    for n in numbers
-                ],
-            )
+    for first in range(0, count, CHUNK):
+        numbers = range(first, min(first + CHUNK, count))
+        conn.execute(
+            sessions.insert(),
+            [
+                {
+                    "id": f"s{n}",
+                    "scope_key": f"bench:c:c{n % 100}:u:{n}",
+                    "status": "active",
+                    "owner": f"bench:{n}",
+                    "platform": "bench",
+                    "channel_id": f"c{n % 100}",
+                    "channel_key": f"bench:c:c{n % 100}",
+                    "is_direct": False,
+                    "head_branch_id": f"b{n}",
+                    "message_count": 0,
+                    "title": None,
+                    "tags": [],
+                    "metadata": {},
+                    "tokens_in": 0,
+                    "tokens_out": 0,
+                    "created_at": stale,
+                    "updated_at": stale,
+                    "last_activity_at": stale,
+                    "archived_at": None,
+                    "archive_reason": None,
+                    "resumed_at": None,
+                }
+                for n in numbers
+            ],
+        )
+        conn.execute(
+            branches.insert(),
+            [
+                {
+                    "id": f"b{n}",
+                    "session_id": f"s{n}",
+                    "parent_id": None,
+                    "fork_seq": 0,
+                    "last_seq": 0,
+                    "created_at": stale,
+                }
+                for n in numbers
+            ],
+        )
 
 
 async def reactivate(store: SqlStore) -> None:
-    async with store.engine.begin() as conn:
-        await conn.execute(
-            sessions.update().values(status="active", archived_at=None, archive_reason=None)
-        )
+    await store.run(_reactivate)
+
+
+def _reactivate(conn: sa.Connection) -> None:
+    conn.execute(sessions.update().values(status="active", archived_at=None, archive_reason=None))
 
 
 async def one_pass(store: SqlStore) -> tuple[float, int]:
     """Time one sweep; return (seconds, sessions archived)."""
     began = time.perf_counter()
-    archived = await store.archive_idle(RULES, NOW)
+    archived = await store.archive_due(RULES.idle_sweep(), NOW)
     return time.perf_counter() - began, len(archived)
 
 

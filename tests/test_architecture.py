@@ -87,3 +87,87 @@ def test_the_scans_see_what_they_look_for() -> None:
     assert "core.locks" in imported_modules(ROOT / "adapters" / "telegram_updates.py")
     assert "adapters.base" in imported_modules(ROOT / "bot" / "platforms.py")
     assert PLATFORM_NAMES.search((ROOT / "bot" / "cli.py").read_text())
+
+
+# -- inside core (DESIGN.md, Layout: core/) --------------------------------------------
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def core_modules() -> dict[str, Path]:
+    return {
+        module_name(path): path
+        for path in (ROOT / "core").rglob("*.py")
+        if "migrations" not in path.parts
+    }
+
+
+def core_imports(path: Path, known: set[str]) -> set[str]:
+    """Every core module ``path`` imports, wherever the import stands (also TYPE_CHECKING)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        found.update(name for name in names if name in known)
+    return found
+
+
+def core_graph() -> dict[str, set[str]]:
+    modules = core_modules()
+    known = set(modules)
+    return {name: core_imports(path, known) - {name} for name, path in modules.items()}
+
+
+def test_nothing_inside_core_imports_the_core_package_itself() -> None:
+    graph = core_graph()
+    assert {name for name, imported in graph.items() if "core" in imported} == set()
+
+
+def test_no_import_loop_inside_core() -> None:
+    graph = core_graph()
+    loops: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(name: str, path: list[str]) -> None:
+        state[name] = 1
+        for target in sorted(graph.get(name, ())):
+            if state.get(target) == 1:
+                loops.append([*path[path.index(target) :], target])
+            elif target not in state:
+                visit(target, [*path, target])
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert loops == []
+
+
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [
+        ("core.storage", ("core.sessions", "core.crypto")),
+        ("core.crypto", ("core.sessions",)),
+    ],
+)
+def test_core_layers_point_one_way(package: str, forbidden: tuple[str, ...]) -> None:
+    graph = core_graph()
+    offenders = {
+        name: sorted(t for t in imported if t.startswith(forbidden))
+        for name, imported in graph.items()
+        if name == package or name.startswith(package + ".")
+    }
+    assert {name: bad for name, bad in offenders.items() if bad} == {}
+
+
+def test_no_core_module_is_much_over_400_lines() -> None:
+    sizes = {name: len(path.read_text().splitlines()) for name, path in core_modules().items()}
+    assert {name: lines for name, lines in sizes.items() if lines > 430} == {}

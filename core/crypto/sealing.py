@@ -36,9 +36,8 @@ from core.models import (
     NewMessage,
     Session,
 )
-from core.sessions.resets import ResetRules
 from core.storage.forwarding import ForwardingStore
-from core.storage.protocols import Backend, SessionFilter
+from core.storage.protocols import Backend, SessionFilter, SweepPlan
 
 log = logging.getLogger(__name__)
 
@@ -280,16 +279,9 @@ class SealedStore(ForwardingStore):
         await self._keys.delete(session_id)
         return await self.inner.delete_session(session_id)
 
-    async def archive_idle(self, rules: ResetRules, now: datetime) -> list[Session]:
-        """See :meth:`core.storage.protocols.Store.archive_idle`."""
-        return await self._open_sessions(await self.inner.archive_idle(rules, now))
-
-    async def archive_daily(
-        self, rules: ResetRules, now: datetime, schedule: tuple[str, str], boundary: datetime
-    ) -> list[Session]:
-        """See :meth:`core.storage.protocols.Store.archive_daily`."""
-        archived = await self.inner.archive_daily(rules, now, schedule, boundary)
-        return await self._open_sessions(archived)
+    async def archive_due(self, plan: SweepPlan, now: datetime) -> list[Session]:
+        """See :meth:`core.storage.protocols.Store.archive_due`."""
+        return await self._open_sessions(await self.inner.archive_due(plan, now))
 
     # -- branches and messages ------------------------------------------------
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from core.clock import Clock
 from core.ids import new_id
@@ -12,12 +11,7 @@ from core.sessions.config import SESSION_ID_LENGTH, SessionConfig
 from core.sessions.export import ImportedSession
 from core.sessions.history import new_message_ids
 from core.sessions.lifecycle import Lifecycle
-from core.sessions.resets import (
-    ResetRules,
-    configured_schedules,
-    last_daily_boundary,
-    parse_reset_time,
-)
+from core.sessions.resets import ResetRules, configured_schedules
 from core.storage.caching import CachingStore
 
 _CHUNK = 500
@@ -162,17 +156,17 @@ class Maintenance:
         return schedules
 
     async def archive_idle_sessions(self) -> list[Session]:
-        """Archive every session idle past its limit; see :meth:`Store.archive_idle`."""
-        if self._config.reset_rules is None:
+        """Archive every session idle past its limit; see :meth:`ResetRules.idle_sweep`."""
+        rules = self._config.reset_rules
+        if rules is None:
             return []
-        return await self._store.archive_idle(self._config.reset_rules, self._clock.now())
+        return await self._store.archive_due(rules.idle_sweep(), self._clock.now())
 
     async def archive_daily_sessions(self, schedule: tuple[str, str]) -> list[Session]:
         """Archive the sessions whose daily reset on ``schedule`` is due."""
         rules = self._config.reset_rules
-        at = parse_reset_time(schedule[0])
-        if rules is None or at is None:
-            return []
         now = self._clock.now()
-        boundary = last_daily_boundary(now, at, ZoneInfo(schedule[1]))
-        return await self._store.archive_daily(rules, now, schedule, boundary)
+        plan = rules.daily_sweep(schedule, now) if rules is not None else None
+        if plan is None:
+            return []
+        return await self._store.archive_due(plan, now)

@@ -7,13 +7,31 @@ and, for sessions nobody writes to, by the scheduler's jobs.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from core.models import ArchiveReason, ChannelSettings, Session
+from core.storage.protocols import InForce, ResetSetting, RuleSelector, SweepPlan
+
+__all__ = [
+    "ResetOverride",
+    "ResetPolicy",
+    "ResetRules",
+    "RuleSelector",
+    "configured_schedules",
+    "due_reset",
+    "last_daily_boundary",
+    "local_instant",
+    "next_daily_boundary",
+    "next_resets",
+    "parse_reset_time",
+    "session_started",
+]
 
 _MAX_GAP_MINUTES = 24 * 60
+V = TypeVar("V", str, int)
 _UTC = ZoneInfo("UTC")
 
 
@@ -122,29 +140,6 @@ def next_resets(
 
 
 @dataclass(frozen=True, slots=True)
-class RuleSelector:
-    """Which sessions a configured override applies to; ``None`` matches anything.
-
-    Attributes:
-        platform: the platform the session lives on.
-        channel_id: the channel it was created in.
-        is_direct: ``True`` for one-to-one chats, ``False`` for groups and channels.
-    """
-
-    platform: str | None = None
-    channel_id: str | None = None
-    is_direct: bool | None = None
-
-    def matches(self, session: Session) -> bool:
-        """Tell whether the override applies to ``session``."""
-        return (
-            (self.platform is None or self.platform == session.platform)
-            and (self.channel_id is None or self.channel_id == session.channel_id)
-            and (self.is_direct is None or self.is_direct == session.is_direct)
-        )
-
-
-@dataclass(frozen=True, slots=True)
 class ResetOverride:
     """Configured reset settings for the sessions a selector matches.
 
@@ -172,32 +167,62 @@ class ResetRules:
     grace_minutes: int = 0
     overrides: tuple[ResetOverride, ...] = ()
 
+    daily_in_force: InForce[str] = field(init=False, repr=False, compare=False)
+    """The daily ``HH:MM`` (or ``off``) in force: channel setting, override, default."""
+    idle_in_force: InForce[int] = field(init=False, repr=False, compare=False)
+    """The idle minutes in force (0 is off): channel setting, override, default."""
+    timezone_in_force: InForce[str] = field(init=False, repr=False, compare=False)
+    """The timezone name in force: channel setting, override, default."""
+
+    def __post_init__(self) -> None:
+        # Built once: every resolve evaluates them.
+        set_field = object.__setattr__  # the dataclass is frozen
+        set_field(self, "daily_in_force", self._in_force("daily_reset_time", self.daily_reset_time))
+        set_field(
+            self, "idle_in_force", self._in_force("idle_reset_minutes", self.idle_reset_minutes)
+        )
+        set_field(self, "timezone_in_force", self._in_force("timezone", self.timezone))
+
+    def _in_force(self, setting: ResetSetting, default: V) -> InForce[V]:
+        cases = tuple(
+            (o.selector, value)
+            for o in self.overrides
+            if (value := getattr(o, setting)) is not None
+        )
+        return InForce(setting, cases, default)
+
     def effective_daily(self, session: Session, settings: ChannelSettings | None) -> str:
         """Return the ``HH:MM`` or ``off`` in force for ``session``."""
-        if settings is not None and settings.daily_reset_time is not None:
-            return settings.daily_reset_time
-        for override in self.overrides:
-            if override.daily_reset_time is not None and override.selector.matches(session):
-                return override.daily_reset_time
-        return self.daily_reset_time
+        return self.daily_in_force.value_for(session, settings)
 
     def effective_idle(self, session: Session, settings: ChannelSettings | None) -> int:
         """Return the idle minutes in force for ``session`` (0 is off)."""
-        if settings is not None and settings.idle_reset_minutes is not None:
-            return settings.idle_reset_minutes
-        for override in self.overrides:
-            if override.idle_reset_minutes is not None and override.selector.matches(session):
-                return override.idle_reset_minutes
-        return self.idle_reset_minutes
+        return self.idle_in_force.value_for(session, settings)
 
     def effective_timezone(self, session: Session, settings: ChannelSettings | None) -> str:
         """Return the timezone name in force for ``session``."""
-        if settings is not None and settings.timezone is not None:
-            return settings.timezone
-        for override in self.overrides:
-            if override.timezone is not None and override.selector.matches(session):
-                return override.timezone
-        return self.timezone
+        return self.timezone_in_force.value_for(session, settings)
+
+    def idle_sweep(self) -> SweepPlan:
+        """Return the plan of the idle sweep: every session idle past the limit in force."""
+        return SweepPlan(ArchiveReason.IDLE, idle_limit=self.idle_in_force)
+
+    def daily_sweep(self, schedule: tuple[str, str], now: datetime) -> SweepPlan | None:
+        """Return the plan of the daily reset on ``schedule`` (``HH:MM``, timezone) at ``now``.
+
+        It archives the sessions whose daily reset and timezone in force are
+        ``schedule``, that started before its latest boundary at or before ``now``,
+        and whose user has been quiet for ``grace_minutes``. ``None`` for ``off``.
+        """
+        at = parse_reset_time(schedule[0])
+        if at is None:
+            return None
+        return SweepPlan(
+            ArchiveReason.DAILY,
+            equal=((self.daily_in_force, schedule[0]), (self.timezone_in_force, schedule[1])),
+            quiet_since=now - timedelta(minutes=self.grace_minutes),
+            started_before=last_daily_boundary(now, at, ZoneInfo(schedule[1])),
+        )
 
     def policy_for(self, session: Session, settings: ChannelSettings | None) -> ResetPolicy:
         """Return the policy in force for ``session`` given its channel's settings."""

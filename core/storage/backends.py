@@ -2,11 +2,12 @@
 
 * ``memory://``: :class:`~core.storage.memory.MemoryStore`, nothing kept;
 * ``sqlite:///relative/path`` or ``sqlite:////absolute/path``:
-  :class:`~core.storage.sql.store.SqlStore` on aiosqlite;
+  :class:`~core.storage.sql.store.SqlStore` on the standard library's ``sqlite3``
+  (:mod:`core.storage.sql.runner` says why not an async driver);
 * ``postgresql://user@host/db``: :class:`~core.storage.sql.store.SqlStore` on asyncpg.
 
-``sqlite+aiosqlite://`` and ``postgresql+asyncpg://`` are accepted as well, and so is
-``postgres://``.
+``postgresql+asyncpg://`` and ``postgres://`` are accepted as well, and so is
+``sqlite+aiosqlite://``, which older configurations name: it runs on ``sqlite3`` too.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from core.storage.protocols import Backend
 from core.storage.sql.store import SqlStore
 
 _DRIVERS = {
-    "sqlite": "sqlite+aiosqlite",
-    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "sqlite": "sqlite+pysqlite",
+    "sqlite+pysqlite": "sqlite+pysqlite",
+    "sqlite+aiosqlite": "sqlite+pysqlite",
     "postgresql": "postgresql+asyncpg",
     "postgresql+asyncpg": "postgresql+asyncpg",
     "postgres": "postgresql+asyncpg",
@@ -36,7 +38,7 @@ def is_memory_url(url: str) -> bool:
 
 
 def database_url(url: str) -> sa.URL:
-    """Return the SQLAlchemy URL, with its async driver, for a SQL ``[storage] url``.
+    """Return the SQLAlchemy URL, with the store's driver, for a SQL ``[storage] url``.
 
     Raises:
         ConfigError: the scheme is unknown, the URL is malformed, or it names an

@@ -25,10 +25,9 @@ from core.models import (
     NewMessage,
     Session,
 )
-from core.sessions.resets import ResetRules
 from core.storage.forwarding import ForwardingStore
 from core.storage.live import SETTINGS_TTL_SECONDS, LiveSessions
-from core.storage.protocols import Store
+from core.storage.protocols import Store, SweepPlan
 from core.tokens import Context
 
 
@@ -214,15 +213,9 @@ class CachingStore(ForwardingStore):
             for session_id in {message.session_id for message in messages}:
                 self._forget(session_id)
 
-    async def archive_idle(self, rules: ResetRules, now: datetime) -> list[Session]:
-        """See :meth:`Store.archive_idle`."""
-        return self._forgotten(await self.inner.archive_idle(rules, now))
-
-    async def archive_daily(
-        self, rules: ResetRules, now: datetime, schedule: tuple[str, str], boundary: datetime
-    ) -> list[Session]:
-        """See :meth:`Store.archive_daily`."""
-        return self._forgotten(await self.inner.archive_daily(rules, now, schedule, boundary))
+    async def archive_due(self, plan: SweepPlan, now: datetime) -> list[Session]:
+        """See :meth:`Store.archive_due`; what it archived is forgotten."""
+        return self._forgotten(await self.inner.archive_due(plan, now))
 
     def _forget(self, session_id: str | None) -> None:
         if session_id is not None:

@@ -20,8 +20,7 @@ from core.models import (
     NewMessage,
     Session,
 )
-from core.sessions.resets import ResetRules
-from core.storage.protocols import SessionFilter, Store
+from core.storage.protocols import SessionFilter, Store, SweepPlan
 
 
 class ForwardingStore:
@@ -105,15 +104,9 @@ class ForwardingStore:
             cutoff, keep_checkpointed=keep_checkpointed, limit=limit
         )
 
-    async def archive_idle(self, rules: ResetRules, now: datetime) -> list[Session]:
-        """See :meth:`Store.archive_idle`."""
-        return await self.inner.archive_idle(rules, now)
-
-    async def archive_daily(
-        self, rules: ResetRules, now: datetime, schedule: tuple[str, str], boundary: datetime
-    ) -> list[Session]:
-        """See :meth:`Store.archive_daily`."""
-        return await self.inner.archive_daily(rules, now, schedule, boundary)
+    async def archive_due(self, plan: SweepPlan, now: datetime) -> list[Session]:
+        """See :meth:`Store.archive_due`."""
+        return await self.inner.archive_due(plan, now)
 
     async def stored_schedules(self) -> set[tuple[str | None, str | None]]:
         """See :meth:`Store.stored_schedules`."""

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from core.errors import ConflictError, StaleSessionError
+from core.errors import StaleSessionError
 from core.models import (
     ArchiveReason,
     Branch,
@@ -23,15 +23,15 @@ from core.models import (
     Session,
     SessionStatus,
 )
-from core.sessions.resets import ResetRules
-from core.storage.keyring import KeyringEntry
-from core.storage.protocols import SessionFilter
+from core.storage.memory_keyring import MemoryKeyring
+from core.storage.protocols import SessionFilter, SweepPlan
 
 
-class MemoryStore:
+class MemoryStore(MemoryKeyring):
     """Keeps everything in dictionaries."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._sessions: dict[str, Session] = {}
         self._active: dict[str, str] = {}
         self._by_key: dict[str, set[str]] = {}
@@ -40,7 +40,6 @@ class MemoryStore:
         self._message_ids: dict[str, Message] = {}
         self._checkpoints: dict[str, Checkpoint] = {}
         self._settings: dict[str, ChannelSettings] = {}
-        self._keyring: dict[str, KeyringEntry] = {}
 
     async def open(self) -> None:
         """Nothing to connect to."""
@@ -194,37 +193,14 @@ class MemoryStore:
         found.sort(key=lambda s: (s.archived_at or cutoff, s.id))
         return [s.id for s in found[:limit]]
 
-    async def archive_idle(self, rules: ResetRules, now: datetime) -> list[Session]:
-        """See :meth:`core.storage.protocols.Store.archive_idle`."""
+    async def archive_due(self, plan: SweepPlan, now: datetime) -> list[Session]:
+        """See :meth:`core.storage.protocols.Store.archive_due`."""
         archived = []
         for session in [s for s in self._sessions.values() if s.is_active]:
-            limit = rules.effective_idle(session, self._settings.get(session.channel_key))
-            if limit and session.last_activity_at <= now - timedelta(minutes=limit):
-                await self.archive_session(session.id, ArchiveReason.IDLE, now)
+            if plan.holds_for(session, self._settings.get(session.channel_key), now):
+                await self.archive_session(session.id, plan.reason, now)
                 archived.append(self._sessions[session.id])
-        return archived
-
-    async def archive_daily(
-        self, rules: ResetRules, now: datetime, schedule: tuple[str, str], boundary: datetime
-    ) -> list[Session]:
-        """See :meth:`core.storage.protocols.Store.archive_daily`."""
-        quiet_since = now - timedelta(minutes=rules.grace_minutes)
-        archived = []
-        for session in [s for s in self._sessions.values() if s.is_active]:
-            settings = self._settings.get(session.channel_key)
-            in_force = (
-                rules.effective_daily(session, settings),
-                rules.effective_timezone(session, settings),
-            )
-            started = session.resumed_at or session.created_at
-            if (
-                in_force == schedule
-                and started < boundary
-                and session.last_activity_at <= quiet_since
-            ):
-                await self.archive_session(session.id, ArchiveReason.DAILY, now)
-                archived.append(self._sessions[session.id])
-        return archived
+        return sorted(archived, key=lambda s: (s.created_at, s.id))
 
     async def stored_schedules(self) -> set[tuple[str | None, str | None]]:
         """See :meth:`core.storage.protocols.Store.stored_schedules`."""
@@ -395,53 +371,6 @@ class MemoryStore:
     async def count_checkpoints(self, session_id: str) -> int:
         """See :meth:`core.storage.protocols.Store.count_checkpoints`."""
         return sum(1 for c in self._checkpoints.values() if c.session_id == session_id)
-
-    # -- keyring ----------------------------------------------------------------
-
-    async def keyring_get(self, name: str) -> KeyringEntry | None:
-        """See :meth:`core.storage.protocols.Store.keyring_get`."""
-        return self._keyring.get(name)
-
-    async def keyring_add(self, entry: KeyringEntry) -> KeyringEntry:
-        """See :meth:`core.storage.protocols.Store.keyring_add`."""
-        return self._keyring.setdefault(entry.name, entry)
-
-    async def keyring_delete(self, name: str) -> None:
-        """See :meth:`core.storage.protocols.Store.keyring_delete`."""
-        self._keyring.pop(name, None)
-
-    async def keyring_page(self, prefix: str, after: str, limit: int) -> list[KeyringEntry]:
-        """See :meth:`core.storage.protocols.Store.keyring_page`."""
-        names = sorted(n for n in self._keyring if n.startswith(prefix) and n > after)
-        return [self._keyring[n] for n in names[:limit]]
-
-    async def keyring_stage(self, name: str, next_value: bytes, next_version: int) -> None:
-        """See :meth:`core.storage.protocols.Store.keyring_stage`."""
-        entry = self._keyring.get(name)
-        if entry is not None:
-            self._keyring[name] = dataclasses.replace(
-                entry, next_value=next_value, next_version=next_version
-            )
-
-    async def keyring_commit(self, check: KeyringEntry, *, require_prefix: str) -> int:
-        """See :meth:`core.storage.keyring.Keyring.keyring_commit`."""
-        if await self.keyring_unstaged(require_prefix, check.version):
-            raise ConflictError("a data key was added after staging")
-        swapped = 0
-        for name, entry in list(self._keyring.items()):
-            if entry.next_value is not None and entry.next_version is not None:
-                self._keyring[name] = KeyringEntry(name, entry.next_value, entry.next_version)
-                swapped += 1
-        self._keyring[check.name] = check
-        return swapped
-
-    async def keyring_unstaged(self, prefix: str, version: int) -> int:
-        """See :meth:`core.storage.protocols.Store.keyring_unstaged`."""
-        return sum(
-            1
-            for name, entry in self._keyring.items()
-            if name.startswith(prefix) and entry.next_version != version
-        )
 
     # -- channel settings -----------------------------------------------------
 

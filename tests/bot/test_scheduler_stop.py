@@ -10,6 +10,7 @@ from core.models import Session
 from core.sessions.manager import SessionManager
 from core.sessions.resets import ResetRules
 from core.storage.memory import MemoryStore
+from core.storage.protocols import SweepPlan
 
 
 class HeldSweeps(MemoryStore):
@@ -21,11 +22,11 @@ class HeldSweeps(MemoryStore):
         self.release = asyncio.Event()
         self.finished = False
 
-    async def archive_idle(self, rules: ResetRules, now: datetime) -> list[Session]:
+    async def archive_due(self, plan: SweepPlan, now: datetime) -> list[Session]:
         self.started.set()
         await self.release.wait()
         self.finished = True
-        return await super().archive_idle(rules, now)
+        return await super().archive_due(plan, now)
 
 
 def manager_on(store: HeldSweeps) -> SessionManager:

@@ -52,7 +52,7 @@ async def postgres_schema() -> AsyncIterator[tuple[sa.URL, dict[str, Any]]]:
 
 def sqlite_store(path: Path) -> SqlStore:
     """Return an unopened store on a SQLite file."""
-    return SqlStore(f"sqlite+aiosqlite:///{path}")
+    return SqlStore(f"sqlite:///{path}")
 
 
 @asynccontextmanager

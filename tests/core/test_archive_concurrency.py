@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import core.storage.sql.store
+import core.storage.sql.sweeps
 from core.clock import ManualClock
 from core.models import ArchiveReason, Inbound, NewMessage, Role
 from core.sessions.manager import SessionManager
@@ -86,11 +86,11 @@ SWEEP = textwrap.dedent(
     from core.storage.sql.store import SqlStore
 
     async def main() -> None:
-        store = SqlStore(f"sqlite+aiosqlite:///{sys.argv[1]}")
+        store = SqlStore(f"sqlite:///{sys.argv[1]}")
         await store.open()
         try:
-            archived = await store.archive_idle(
-                ResetRules(idle_reset_minutes=30), datetime.fromisoformat(sys.argv[2])
+            archived = await store.archive_due(
+                ResetRules(idle_reset_minutes=30).idle_sweep(), datetime.fromisoformat(sys.argv[2])
             )
         finally:
             await store.close()
@@ -137,7 +137,7 @@ async def test_a_long_sweep_archives_in_chunks_of_its_own_transactions(
 ) -> None:
     # One transaction for a whole sweep would hold SQLite's write lock, and every
     # reply behind it, for seconds when a daily reset archives 100,000 sessions.
-    monkeypatch.setattr(core.storage.sql.store, "SWEEP_CHUNK", 10)
+    monkeypatch.setattr(core.storage.sql.sweeps, "SWEEP_CHUNK", 10)
     store = sqlite_store(tmp_path / "bot.db")
     await store.open()
     try:
@@ -157,7 +157,7 @@ async def test_a_long_sweep_archives_in_chunks_of_its_own_transactions(
 async def test_a_daily_reset_archives_in_chunks_every_due_session_once(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(core.storage.sql.store, "SWEEP_CHUNK", 7)
+    monkeypatch.setattr(core.storage.sql.sweeps, "SWEEP_CHUNK", 7)
     clock = ManualClock(START)
     rules = ResetRules(daily_reset_time="04:00")
     manager = SessionManager(store, clock=clock, reset_rules=rules)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from core.errors import ConflictError, StorageError
 from core.ids import new_id
@@ -216,4 +218,38 @@ async def test_other_writes_share_transactions_and_fail_alone(tmp_path: Path) ->
         transactions = store.write_transactions - before
         assert transactions < 21 + 21
     finally:
+        await store.close()
+
+
+async def test_appends_queued_with_other_writes_share_one_transaction(tmp_path: Path) -> None:
+    """SQLite: one queue for every write; the queued appends go in as one batch."""
+    store = sqlite_store(tmp_path / "store.db")
+    await store.open()
+    release = threading.Event()
+
+    def held(conn: sa.Connection) -> None:
+        release.wait()  # the writer thread is busy: everything else queues
+
+    try:
+        sessions = [await start(store, f"console:c:c1:u:user{n}") for n in range(10)]
+        pairs = [make_session(f"console:c:c2:u:user{n}") for n in range(3)]
+        busy = asyncio.create_task(store.run(held))
+        await asyncio.sleep(0)
+        writes = asyncio.gather(
+            *(append(store, s, user("queued")) for s in sessions),
+            *(store.start_session(session, root) for session, root in pairs),
+        )
+        for _ in range(5):  # turns of the loop: every write submitted
+            await asyncio.sleep(0)
+        transactions, appends = store.write_transactions, store.group_commits
+        assert transactions is not None
+        release.set()
+        await busy
+        results = await writes
+        assert store.write_transactions == transactions + 1
+        assert store.group_commits == appends + 1
+        assert [batch[0].seq for batch in results[:10]] == [1] * 10
+        assert [s.id for s in results[10:]] == [session.id for session, _ in pairs]
+    finally:
+        release.set()
         await store.close()

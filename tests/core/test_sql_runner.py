@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from core.storage.sql.runner import Checkpointer, SqliteRunner
+from core.storage.sql.checkpoints import Checkpointer
+from core.storage.sql.runner import SqliteRunner
 
 
 @pytest.fixture
@@ -38,11 +39,6 @@ def _add(conn: sa.Connection, text: str) -> int:
     return threading.get_ident()
 
 
-def _add_on_driver(db: sqlite3.Connection, text: str) -> int:
-    db.execute("INSERT INTO notes (text) VALUES (?)", (text,))
-    return threading.get_ident()
-
-
 def _notes(path: Path) -> list[str]:
     with sqlite3.connect(path) as db:  # another connection: committed rows only
         return [text for (text,) in db.execute("SELECT text FROM notes ORDER BY id")]
@@ -54,7 +50,7 @@ async def test_quick_writes_run_on_the_loops_thread_and_commit(
     here = threading.get_ident()
     before = runner.inline_transactions
     assert await runner.write_quick(_add, "a") == here
-    assert await runner.write_on_driver(_add_on_driver, "b") == here
+    assert await runner.write_quick(_add, "b") == here
     assert runner.inline_transactions == before + 2
     assert _notes(tmp_path / "db.sqlite") == ["a", "b"]
 
@@ -70,23 +66,16 @@ async def test_a_quick_write_never_holds_the_loop_while_another_process_writes(
     other = sqlite3.connect(tmp_path / "db.sqlite", isolation_level=None)
     other.execute("BEGIN IMMEDIATE")  # another process holds SQLite's write lock
     other.execute("INSERT INTO notes (text) VALUES ('theirs')")
-    ticks = 0
     write = asyncio.create_task(runner.write_quick(_add, "ours"))
-
-    async def tick() -> None:
-        nonlocal ticks
-        while not write.done():
-            ticks += 1
-            await asyncio.sleep(0.01)
-
-    ticker = asyncio.create_task(tick())
-    await asyncio.sleep(0.3)
-    assert not write.done() and ticks >= 10  # the loop kept running meanwhile
+    for _ in range(20):  # turns of the event loop, which a write on it would hold
+        await asyncio.sleep(0)
+    # Had the write waited for the lock on the loop's thread, the first turn would
+    # have lasted until the busy timeout, and the write would be over (failed).
+    assert not write.done()
     other.execute("COMMIT")
     other.close()
     # The writer thread waited for the lock (busy timeout), then wrote: nothing lost.
     assert await write != threading.get_ident()
-    await ticker
     assert _notes(tmp_path / "db.sqlite") == ["theirs", "ours"]
     # The lock is free again: the next quick write is back on the loop's thread.
     assert await runner.write_quick(_add, "again") == threading.get_ident()
@@ -97,18 +86,11 @@ def _add_then_fail(conn: sa.Connection, text: str) -> None:
     raise ValueError("the write's own logic refuses")
 
 
-def _add_twice_on_driver(db: sqlite3.Connection, text: str) -> None:
-    db.execute("INSERT INTO notes (id, text) VALUES (1, ?)", (text,))
-    db.execute("INSERT INTO notes (id, text) VALUES (1, ?)", (text,))
-
-
 async def test_a_failed_quick_write_is_rolled_back_and_the_next_one_goes_through(
     runner: SqliteRunner, tmp_path: Path
 ) -> None:
     with pytest.raises(ValueError, match="refuses"):
         await runner.write_quick(_add_then_fail, "half")
-    with pytest.raises(sqlite3.IntegrityError):
-        await runner.write_on_driver(_add_twice_on_driver, "twice")
     assert _notes(tmp_path / "db.sqlite") == []
     await runner.write_quick(_add, "whole")
     assert _notes(tmp_path / "db.sqlite") == ["whole"]
@@ -159,7 +141,7 @@ def test_a_checkpoint_copies_the_log_into_the_file(tmp_path: Path) -> None:
 
 
 def test_a_long_log_is_started_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("core.storage.sql.runner.RESTART_AFTER_FRAMES", 20)
+    monkeypatch.setattr("core.storage.sql.checkpoints.RESTART_AFTER_FRAMES", 20)
     db = _writer(tmp_path / "db.sqlite")
     _write_pages(db, 30)  # two pages each at least
     assert _log_frames(db)[0] >= 60
@@ -173,16 +155,20 @@ def test_a_long_log_is_started_over(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 async def test_the_runners_commits_ask_for_checkpoints(
-    runner: SqliteRunner, tmp_path: Path
+    runner: SqliteRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = runner.checkpointer.checkpoints
+    ran = threading.Event()
+    checkpoint = Checkpointer._checkpoint
+
+    def noted(self: Checkpointer, db: sqlite3.Connection) -> None:
+        checkpoint(self, db)
+        ran.set()
+
+    monkeypatch.setattr(Checkpointer, "_checkpoint", noted)
     for n in range(5):
         await runner.write_quick(_add, "x" * 5000 + str(n))
-    for _ in range(500):  # the checkpointer's thread runs within its interval
-        if runner.checkpointer.checkpoints > before:
-            break
-        await asyncio.sleep(0.01)
-    assert runner.checkpointer.checkpoints > before
+    # The checkpointer's thread runs within its interval; the bound only ends a hang.
+    assert await asyncio.to_thread(ran.wait, 60)
     assert _notes(tmp_path / "db.sqlite")[-1].endswith("4")
 
 
@@ -190,8 +176,8 @@ async def test_the_log_stays_short_under_steady_writes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Writes that never pause: without a restart the log would hold every page written."""
-    monkeypatch.setattr("core.storage.sql.runner.RESTART_AFTER_FRAMES", 100)
-    monkeypatch.setattr("core.storage.sql.runner.CHECKPOINT_INTERVAL", 0.01)
+    monkeypatch.setattr("core.storage.sql.checkpoints.RESTART_AFTER_FRAMES", 100)
+    monkeypatch.setattr("core.storage.sql.checkpoints.CHECKPOINT_INTERVAL", 0.01)
     path = tmp_path / "db.sqlite"
     runner = SqliteRunner(sa.make_url(f"sqlite+pysqlite:///{path}"), {})
     try:

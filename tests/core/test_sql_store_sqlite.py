@@ -17,8 +17,10 @@ from core.ids import new_id
 from core.models import Branch, NewMessage, Role
 from core.storage.backends import upgrade_database
 from core.storage.keyring import KeyringEntry
+from core.storage.sql.history import _NEWEST_MESSAGES
 from core.storage.sql.schema import sessions
-from core.storage.sql.store import _ACTIVE, SqlStore, _select_messages
+from core.storage.sql.store import SqlStore
+from core.storage.sql.units import ACTIVE
 from tests.core.conftest import sqlite_store
 from tests.core.test_store_contract import T0, append, fill, make_session, start
 
@@ -146,16 +148,14 @@ async def test_two_stores_on_one_file_keep_one_active_session(tmp_path: Path) ->
 
 def test_reading_the_newest_messages_is_one_index_range_scan(tmp_path: Path) -> None:
     """Reading N newest costs the same at any history length: no scan, no sort."""
-    query = _select_messages(newest_first=True).params(
-        branch_id="b", min_seq=1, max_seq=2**31 - 1, limit=50
-    )
+    query = _NEWEST_MESSAGES.params(branch_id="b", min_seq=1, max_seq=2**31 - 1, limit=50)
     plan = _explain(tmp_path, query)
     assert "ux_messages_branch_id_seq" in plan
     assert "TEMP B-TREE" not in plan and "SCAN messages" not in plan
 
 
 def test_the_active_session_lookup_uses_the_partial_index(tmp_path: Path) -> None:
-    query = sa.select(sessions).where(sessions.c.scope_key == "k", sessions.c.status == _ACTIVE)
+    query = sa.select(sessions).where(sessions.c.scope_key == "k", sessions.c.status == ACTIVE)
     assert "ux_sessions_active_scope_key" in _explain(tmp_path, query)
 
 
@@ -170,7 +170,7 @@ def _explain(tmp_path: Path, query: sa.Select[tuple[object, ...]]) -> str:
 
 
 def test_sql_store_refuses_other_drivers_and_memory_sqlite() -> None:
-    for url in ("sqlite:///x.db", "sqlite+aiosqlite:///:memory:", "mysql+aiomysql://h/db"):
+    for url in ("sqlite:///:memory:", "sqlite+aiosqlite:///:memory:", "mysql+aiomysql://h/db"):
         with pytest.raises(StorageError):
             SqlStore(url)
 

@@ -34,7 +34,7 @@ from core.models import (
 from core.sessions.resets import ResetOverride, ResetRules, RuleSelector
 from core.storage.caching import CachingStore
 from core.storage.keyring import KeyringEntry
-from core.storage.protocols import Backend, SessionFilter, Store
+from core.storage.protocols import Backend, SessionFilter, Store, SweepPlan
 
 # Microseconds on purpose: they must survive every backend.
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -89,6 +89,14 @@ def make_session(
 async def start(store: Store, scope_key: str = "console:c:c1:u:alice", **fields: object) -> Session:
     session, root = make_session(scope_key, **fields)  # type: ignore[arg-type]
     return await store.start_session(session, root)
+
+
+def _daily(
+    rules: ResetRules, now: datetime, schedule: tuple[str, str] = ("04:00", "UTC")
+) -> SweepPlan:
+    plan = rules.daily_sweep(schedule, now)
+    assert plan is not None
+    return plan
 
 
 def user(text: str) -> NewMessage:
@@ -345,13 +353,13 @@ class TestStoreContract:
         await store.put_channel_settings(
             ChannelSettings("console:c:quick", T0, idle_reset_minutes=5)
         )
-        archived = await store.archive_idle(rules, at(30))
+        archived = await store.archive_due(rules.idle_sweep(), at(30))
         assert {s.id for s in archived} == {stale.id, quick.id}
         assert all(
             s.archive_reason is ArchiveReason.IDLE and s.archived_at == at(30) for s in archived
         )
         assert all(not s.is_active for s in archived)
-        assert await store.archive_idle(rules, at(30)) == []
+        assert await store.archive_due(rules.idle_sweep(), at(30)) == []
         for session in (fresh, direct):
             assert (await store.get_session(session.id)).is_active  # type: ignore[union-attr]
         stored = await store.get_session(archived_before.id)
@@ -364,23 +372,22 @@ class TestStoreContract:
         talking = await start(store, "k2", last_activity_at=boundary - timedelta(minutes=5))
         later = await start(store, "k3", created=boundary + timedelta(minutes=1))
         resumed = await start(store, "k4", resumed_at=boundary + timedelta(minutes=1))
-        tokyo = await start(store, "k5", channel_id="tokyo")
+        tokyo_session = await start(store, "k5", channel_id="tokyo")
         await store.put_channel_settings(
             ChannelSettings("console:c:tokyo", T0, daily_reset_time="05:00", timezone="Asia/Tokyo")
         )
         now = boundary + timedelta(minutes=2)
-        archived = await store.archive_daily(rules, now, ("04:00", "UTC"), boundary)
+        archived = await store.archive_due(_daily(rules, now), now)
         assert [s.id for s in archived] == [quiet.id]
         assert archived[0].archive_reason is ArchiveReason.DAILY and archived[0].archived_at == now
-        assert await store.archive_daily(rules, now, ("04:00", "UTC"), boundary) == []
+        assert await store.archive_due(_daily(rules, now), now) == []
         later_now = boundary + timedelta(minutes=20)
-        archived = await store.archive_daily(rules, later_now, ("04:00", "UTC"), boundary)
+        archived = await store.archive_due(_daily(rules, later_now), later_now)
         assert [s.id for s in archived] == [talking.id]
-        tokyo_boundary = datetime(2026, 3, 1, 20, 0, tzinfo=UTC)
-        archived = await store.archive_daily(
-            rules, later_now, ("05:00", "Asia/Tokyo"), tokyo_boundary
+        tokyo = await store.archive_due(
+            _daily(rules, later_now, ("05:00", "Asia/Tokyo")), later_now
         )
-        assert [s.id for s in archived] == [tokyo.id]
+        assert [s.id for s in tokyo] == [tokyo_session.id]
         for session in (later, resumed):
             assert (await store.get_session(session.id)).is_active  # type: ignore[union-attr]
 

@@ -19,26 +19,24 @@ pytestmark = pytest.mark.e2e
 
 async def let_time_pass(db: Path, minutes: int) -> None:
     """Move every session's clocks back, as if ``minutes`` had passed (bot stopped)."""
-    store = SqlStore(f"sqlite+aiosqlite:///{db}")
+    store = SqlStore(f"sqlite:///{db}")
     await store.open()
     try:
-        async with store.engine.begin() as conn:
-            rows = (
-                await conn.execute(
-                    sa.select(sessions.c.id, sessions.c.created_at, sessions.c.last_activity_at)
-                )
-            ).all()
-            for session_id, created, active in rows:
-                await conn.execute(
-                    sessions.update()
-                    .where(sessions.c.id == session_id)
-                    .values(
-                        created_at=created - timedelta(minutes=minutes),
-                        last_activity_at=active - timedelta(minutes=minutes),
-                    )
-                )
+        await store.run(_move_clocks_back, timedelta(minutes=minutes))
     finally:
         await store.close()
+
+
+def _move_clocks_back(conn: sa.Connection, by: timedelta) -> None:
+    rows = conn.execute(
+        sa.select(sessions.c.id, sessions.c.created_at, sessions.c.last_activity_at)
+    )
+    for session_id, created, active in rows.all():
+        conn.execute(
+            sessions.update()
+            .where(sessions.c.id == session_id)
+            .values(created_at=created - by, last_activity_at=active - by)
+        )
 
 
 def test_an_idle_reset_set_by_an_admin_starts_a_fresh_session(tmp_path: Path) -> None:

@@ -1,27 +1,39 @@
 """Appending messages to many sessions in one transaction, with a fixed number of statements.
 
-:class:`~core.storage.sql.store.SqlStore` queues appends in a
-:class:`~core.storage.sql.group_commit.GroupCommit` and writes each batch with
-:func:`append_batch`: one ``SELECT`` of the sessions' heads (locked on PostgreSQL), then
-one multi-row ``UPDATE`` of the branches' seq counters, one of the sessions' counters
-and one multi-row ``INSERT`` of the messages, whatever the number of requests. Seqs are
-allocated here, in submission order, so two appends to one session in the same batch get
-consecutive seqs as if they had run one after the other.
+The runner (:mod:`core.storage.sql.runner`) group-commits appends and writes each run
+of them with :func:`append_batch` (SQLAlchemy, PostgreSQL) or
+:func:`append_batch_sqlite` (the ``sqlite3`` driver, SQLite's hot path): one
+``SELECT`` of the sessions' heads (locked on PostgreSQL), then one multi-row ``UPDATE``
+of the branches' seq counters, one of the sessions' counters and one multi-row
+``INSERT`` of the messages, whatever the number of requests. Both send the same
+statements, built once here from :mod:`core.storage.sql.schema`, with row values from
+:mod:`core.storage.sql.rows`. Seqs are allocated here, in submission order, so two
+appends to one session in the same batch get consecutive seqs as if they had run one
+after the other.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from core.errors import ConflictError, StaleSessionError, StorageError
-from core.jsontext import json_text
 from core.models import Message, NewMessage, Role, SessionStatus
+from core.storage.sql.rows import (
+    MESSAGE_COLUMNS,
+    SQLITE_DIALECT,
+    SQLITE_JSON,
+    BatchTimes,
+    Processor,
+    as_is,
+    message_params,
+    message_values,
+)
 from core.storage.sql.schema import UtcDateTime, branches, sessions
 from core.storage.sql.schema import messages as messages_table
 
@@ -35,6 +47,10 @@ class AppendRequest:
     ids: Sequence[str]
     at: datetime
     expect_head: str | None = None
+
+
+Outcome = list[Message] | Exception
+"""A request's stored messages, or why nothing of it was stored."""
 
 
 @dataclass(slots=True)
@@ -55,29 +71,56 @@ _ACTIVE = SessionStatus.ACTIVE.value
 
 _MOVE_SEQ = (
     branches.update()
-    .where(branches.c.id == sa.bindparam("b_id"))
-    .values(last_seq=sa.bindparam("b_last_seq"))
+    .where(branches.c.id == sa.bindparam("id_"))
+    .values(last_seq=sa.bindparam("last_seq_"))
 )
 
 _MOVE_COUNTERS = (
     sessions.update()
-    .where(sessions.c.id == sa.bindparam("s_id"))
+    .where(sessions.c.id == sa.bindparam("id_"))
     .values(
-        message_count=sa.bindparam("s_message_count"),
-        tokens_in=sessions.c.tokens_in + sa.bindparam("s_tokens_in", type_=sa.BigInteger),
-        tokens_out=sessions.c.tokens_out + sa.bindparam("s_tokens_out", type_=sa.BigInteger),
-        updated_at=sa.bindparam("s_updated_at", type_=UtcDateTime),
+        message_count=sa.bindparam("message_count_"),
+        tokens_in=sessions.c.tokens_in + sa.bindparam("tokens_in_", type_=sa.BigInteger),
+        tokens_out=sessions.c.tokens_out + sa.bindparam("tokens_out_", type_=sa.BigInteger),
+        updated_at=sa.bindparam("updated_at_", type_=UtcDateTime),
         # Only user messages keep a session alive (idle resets); NULL keeps the time.
         last_activity_at=sa.func.coalesce(
-            sa.bindparam("s_last_activity_at", type_=UtcDateTime), sessions.c.last_activity_at
+            sa.bindparam("last_activity_at_", type_=UtcDateTime), sessions.c.last_activity_at
         ),
     )
 )
 
+_INSERT = messages_table.insert()
+_COUNTER_KEYS = (
+    "message_count_",
+    "tokens_in_",
+    "tokens_out_",
+    "updated_at_",
+    "last_activity_at_",
+    "id_",
+)
+"""The counter update's parameters, in the order :func:`_counters` gives them."""
+
+
+def _heads_query(*, lock_rows: bool) -> sa.Select[Any]:
+    query = (
+        sa.select(sessions.c.id, sessions.c.head_branch_id, branches.c.last_seq, sessions.c.status)
+        .join_from(sessions, branches, branches.c.id == sessions.c.head_branch_id)
+        .where(sessions.c.id.in_(sa.bindparam("ids", expanding=True)))
+        # One lock order for every batch, so two processes' batches cannot deadlock.
+        .order_by(sessions.c.id)
+    )
+    return query.with_for_update() if lock_rows else query
+
+
+_HEADS = _heads_query(lock_rows=False)
+_LOCKED_HEADS = _heads_query(lock_rows=True)
+_SESSIONS = sa.select(sessions.c.id).where(sessions.c.id.in_(sa.bindparam("ids", expanding=True)))
+
 
 def append_batch(
     conn: sa.Connection, requests: Sequence[AppendRequest], *, lock_rows: bool
-) -> list[list[Message] | Exception]:
+) -> list[Outcome]:
     """Append every request's messages on ``conn``'s transaction.
 
     Args:
@@ -92,58 +135,50 @@ def append_batch(
         or a :class:`~core.errors.StaleSessionError` if it expected a head the
         session no longer has (or the session is archived).
     """
-    heads = _load_heads(conn, sorted({r.session_id for r in requests}), lock_rows=lock_rows)
+    session_ids = sorted({r.session_id for r in requests})
+    found = conn.execute(_LOCKED_HEADS if lock_rows else _HEADS, {"ids": session_ids})
+    heads = _heads(found, session_ids, lambda missing: conn.execute(_SESSIONS, {"ids": missing}))
     outcomes, stored = _allocate_all(requests, heads)
-    touched = [(sid, h) for sid, h in heads.items() if isinstance(h, _Head) and h.touched]
+    touched = _touched(heads)
     if touched:
-        conn.execute(
-            _MOVE_SEQ, [{"b_id": h.branch_id, "b_last_seq": h.last_seq} for _, h in touched]
-        )
+        conn.execute(_MOVE_SEQ, [{"id_": h.branch_id, "last_seq_": h.last_seq} for _, h in touched])
         conn.execute(
             _MOVE_COUNTERS,
-            [
-                {
-                    "s_id": session_id,
-                    "s_message_count": h.last_seq,
-                    "s_tokens_in": h.tokens_in,
-                    "s_tokens_out": h.tokens_out,
-                    "s_updated_at": h.updated_at,
-                    "s_last_activity_at": h.last_activity_at,
-                }
-                for session_id, h in touched
-            ],
+            [dict(zip(_COUNTER_KEYS, _counters(sid, h), strict=True)) for sid, h in touched],
         )
     if stored:
-        conn.execute(messages_table.insert(), [message_values(m) for m in stored])
+        conn.execute(_INSERT, [message_values(m) for m in stored])
     return outcomes
 
 
+# The same statements for the driver: compiled once, with SQLite's positional marks.
+# The two look-ups take a list of ids, which a compiled statement cannot expand.
 _SQLITE_HEADS = (
     "SELECT sessions.id, sessions.head_branch_id, branches.last_seq, sessions.status "
     "FROM sessions JOIN branches ON branches.id = sessions.head_branch_id "
     "WHERE sessions.id IN ({marks})"
 )
 _SQLITE_SESSIONS = "SELECT id FROM sessions WHERE id IN ({marks})"
-_SQLITE_MOVE_SEQ = "UPDATE branches SET last_seq = ? WHERE id = ?"
-_SQLITE_MOVE_COUNTERS = (
-    "UPDATE sessions SET message_count = ?, tokens_in = tokens_in + ?, "
-    "tokens_out = tokens_out + ?, updated_at = ?, "
-    "last_activity_at = coalesce(?, last_activity_at) WHERE id = ?"
-)
-_SQLITE_INSERT = (
-    "INSERT INTO messages (id, session_id, branch_id, seq, role, author, content, metadata, "
-    "tokens_in, tokens_out, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
 _MAX_SQLITE_VARIABLES = 900
 
 
-def append_batch_sqlite(
-    db: sqlite3.Connection, requests: Sequence[AppendRequest]
-) -> list[list[Message] | Exception]:
+def _compiled(statement: sa.UpdateBase, order: Sequence[str]) -> str:
+    compiled = statement.compile(dialect=SQLITE_DIALECT)
+    if list(compiled.positiontup or ()) != list(order):
+        raise AssertionError(f"parameters {compiled.positiontup} are not in the order {order}")
+    return str(compiled)
+
+
+_SQLITE_MOVE_SEQ = _compiled(_MOVE_SEQ, ["last_seq_", "id_"])
+_SQLITE_MOVE_COUNTERS = _compiled(_MOVE_COUNTERS, _COUNTER_KEYS)
+_SQLITE_INSERT = _compiled(_INSERT, [column.key for column in MESSAGE_COLUMNS])
+
+
+def append_batch_sqlite(db: sqlite3.Connection, requests: Sequence[AppendRequest]) -> list[Outcome]:
     """:func:`append_batch` on a ``sqlite3`` connection inside a write transaction.
 
-    The same statements, with values in the column formats :mod:`core.storage.sql.schema`'s
-    types give them on SQLite (naive UTC text for times, compact sorted JSON).
+    SQLite's ``BEGIN IMMEDIATE`` already excludes every other writer: no row locks.
+    Values are formatted as the column types format them (:mod:`core.storage.sql.rows`).
     """
     try:
         return _append_batch_sqlite(db, requests)
@@ -155,54 +190,64 @@ def append_batch_sqlite(
 
 def _append_batch_sqlite(
     db: sqlite3.Connection, requests: Sequence[AppendRequest]
-) -> list[list[Message] | Exception]:
+) -> list[Outcome]:
     session_ids = sorted({r.session_id for r in requests})
-    heads: dict[str, _Head | Exception] = {}
-    for first in range(0, len(session_ids), _MAX_SQLITE_VARIABLES):
-        chunk = session_ids[first : first + _MAX_SQLITE_VARIABLES]
-        marks = ",".join("?" * len(chunk))
-        for session_id, head_id, last_seq, status in db.execute(
-            _SQLITE_HEADS.format(marks=marks), chunk
-        ):
-            heads[session_id] = _Head(head_id, int(last_seq), status == _ACTIVE)
-    missing = [session_id for session_id in session_ids if session_id not in heads]
-    if missing:
-        for first in range(0, len(missing), _MAX_SQLITE_VARIABLES):
-            chunk = missing[first : first + _MAX_SQLITE_VARIABLES]
-            marks = ",".join("?" * len(chunk))
-            for (session_id,) in db.execute(_SQLITE_SESSIONS.format(marks=marks), chunk):
-                heads[session_id] = StorageError(f"head branch of session {session_id} is missing")
+    heads = _heads(
+        _sqlite_in(db, _SQLITE_HEADS, session_ids),
+        session_ids,
+        lambda missing: _sqlite_in(db, _SQLITE_SESSIONS, missing),
+    )
     outcomes, stored = _allocate_all(requests, heads)
-    # A request's messages and its session's new times share one datetime: each is
-    # formatted once.
-    times: dict[datetime | None, str | None] = {None: None}
-    touched = [(sid, h) for sid, h in heads.items() if isinstance(h, _Head) and h.touched]
+    times = BatchTimes()
+    touched = _touched(heads)
     if touched:
         db.executemany(_SQLITE_MOVE_SEQ, [(h.last_seq, h.branch_id) for _, h in touched])
         db.executemany(
             _SQLITE_MOVE_COUNTERS,
-            [
-                (
-                    h.last_seq,
-                    h.tokens_in,
-                    h.tokens_out,
-                    _sqlite_time(h.updated_at, times),
-                    _sqlite_time(h.last_activity_at, times),
-                    session_id,
-                )
-                for session_id, h in touched
-            ],
+            [_counters(sid, h, times) for sid, h in touched],
         )
     if stored:
-        db.executemany(_SQLITE_INSERT, [_sqlite_row(m, times) for m in stored])
+        db.executemany(_SQLITE_INSERT, [message_params(m, SQLITE_JSON, times) for m in stored])
     return outcomes
+
+
+def _sqlite_in(db: sqlite3.Connection, sql: str, ids: Sequence[str]) -> list[Any]:
+    """Rows of ``sql`` for ``ids``, in chunks SQLite's variable limit allows."""
+    rows: list[Any] = []
+    for first in range(0, len(ids), _MAX_SQLITE_VARIABLES):
+        chunk = ids[first : first + _MAX_SQLITE_VARIABLES]
+        rows += db.execute(sql.format(marks=",".join("?" * len(chunk))), chunk).fetchall()
+    return rows
+
+
+def _heads(
+    found: Iterable[Sequence[Any]],
+    session_ids: Sequence[str],
+    existing: Callable[[list[str]], Iterable[Sequence[Any]]],
+) -> dict[str, _Head | Exception]:
+    """Each existing session's head; a session without its head branch is an error.
+
+    Args:
+        found: rows of (session id, head branch id, last seq, status).
+        session_ids: every session the batch appends to.
+        existing: given the ids not found, returns rows of those that exist.
+    """
+    heads: dict[str, _Head | Exception] = {
+        session_id: _Head(head_id, int(last_seq), status == _ACTIVE)
+        for session_id, head_id, last_seq, status in found
+    }
+    missing = [session_id for session_id in session_ids if session_id not in heads]
+    if missing:
+        for (session_id,) in existing(missing):
+            heads[session_id] = StorageError(f"head branch of session {session_id} is missing")
+    return heads
 
 
 def _allocate_all(
     requests: Sequence[AppendRequest], heads: dict[str, _Head | Exception]
-) -> tuple[list[list[Message] | Exception], list[Message]]:
+) -> tuple[list[Outcome], list[Message]]:
     """Each request's outcome, and every message to insert, in submission order."""
-    outcomes: list[list[Message] | Exception] = []
+    outcomes: list[Outcome] = []
     stored: list[Message] = []
     for request in requests:
         head = heads.get(request.session_id)
@@ -223,63 +268,6 @@ def _allocate_all(
             stored.extend(messages)
             outcomes.append(messages)
     return outcomes, stored
-
-
-def _sqlite_time(
-    value: datetime | None, formatted: dict[datetime | None, str | None]
-) -> str | None:
-    """A time as :class:`~core.storage.sql.schema.UtcDateTime` stores it on SQLite, memoised."""
-    if value in formatted:
-        return formatted[value]
-    assert value is not None  # None is always in ``formatted``
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"naive datetime {value.isoformat()} given to the store")
-    text = formatted[value] = (
-        value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-    )
-    return text
-
-
-def _sqlite_row(message: Message, times: dict[datetime | None, str | None]) -> tuple[Any, ...]:
-    metadata = message.metadata
-    return (
-        message.id,
-        message.session_id,
-        message.branch_id,
-        message.seq,
-        message.role.value,
-        message.author,
-        message.content,
-        json_text(metadata) if metadata else "{}",
-        message.tokens_in,
-        message.tokens_out,
-        _sqlite_time(message.created_at, times),
-    )
-
-
-def _load_heads(
-    conn: sa.Connection, session_ids: list[str], *, lock_rows: bool
-) -> dict[str, _Head | Exception]:
-    """Return the head branch of each existing session; sessions that do not exist are left out."""
-    query = (
-        sa.select(sessions.c.id, sessions.c.head_branch_id, branches.c.last_seq, sessions.c.status)
-        .join_from(sessions, branches, branches.c.id == sessions.c.head_branch_id)
-        .where(sessions.c.id.in_(session_ids))
-        # One lock order for every batch, so two processes' batches cannot deadlock.
-        .order_by(sessions.c.id)
-    )
-    if lock_rows:
-        query = query.with_for_update()
-    heads: dict[str, _Head | Exception] = {
-        row.id: _Head(row.head_branch_id, int(row.last_seq), row.status == _ACTIVE)
-        for row in conn.execute(query)
-    }
-    missing = [session_id for session_id in session_ids if session_id not in heads]
-    if missing:
-        headless = conn.execute(sa.select(sessions.c.id).where(sessions.c.id.in_(missing)))
-        for session_id in headless.scalars():
-            heads[session_id] = StorageError(f"head branch of session {session_id} is missing")
-    return heads
 
 
 def _allocate(request: AppendRequest, head: _Head) -> list[Message]:
@@ -313,18 +301,17 @@ def _allocate(request: AppendRequest, head: _Head) -> list[Message]:
     return stored
 
 
-def message_values(message: Message) -> dict[str, Any]:
-    """Return the ``messages`` row of a message."""
-    return {
-        "id": message.id,
-        "session_id": message.session_id,
-        "branch_id": message.branch_id,
-        "seq": message.seq,
-        "role": message.role.value,
-        "author": message.author,
-        "content": message.content,
-        "metadata": dict(message.metadata),
-        "tokens_in": message.tokens_in,
-        "tokens_out": message.tokens_out,
-        "created_at": message.created_at,
-    }
+def _touched(heads: dict[str, _Head | Exception]) -> list[tuple[str, _Head]]:
+    return [(sid, h) for sid, h in heads.items() if isinstance(h, _Head) and h.touched]
+
+
+def _counters(session_id: str, head: _Head, time: Processor = as_is) -> tuple[Any, ...]:
+    """The counter update's parameters, in :data:`_COUNTER_KEYS` order."""
+    return (
+        head.last_seq,
+        head.tokens_in,
+        head.tokens_out,
+        time(head.updated_at),
+        time(head.last_activity_at),
+        session_id,
+    )

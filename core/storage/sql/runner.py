@@ -1,46 +1,58 @@
-"""How :class:`core.storage.sql.store.SqlStore` runs its SQL: one unit of work per store call.
+"""The boundary between the store and the database: how its SQL runs, and why so.
 
 Each store operation is a plain function of a SQLAlchemy ``Connection`` (all its
-statements, in one transaction for a write). A runner runs it:
+statements, in one transaction for a write). A :class:`Runner` runs it; there is one
+per database, and nothing else in the store talks to a driver:
 
-* :class:`SqliteRunner` with the standard library's ``sqlite3``. Writes are
-  group-committed on one connection kept open: the writes queued while one
-  transaction runs make up the next one (one COMMIT for all of them), and this
-  process's writers never poll SQLite's lock (which, under contention, sleeps for
-  milliseconds at a time). A transaction of quick writes (appends, a new session, a
-  key) runs on the event loop's thread when the connection and SQLite's lock are free;
-  bulk writes, and any write while another process holds the lock, run on the writer
-  thread. Reads run on the event loop's thread (see :meth:`SqliteRunner.read`).
-  Through aiosqlite every statement crossed to its thread and back four times
-  (cursor, execute, fetch, close); on a busy two-core machine one crossing cost 80 to
-  250 µs, more than the SQL itself.
-* :class:`AsyncRunner` through ``AsyncConnection.run_sync`` on asyncpg, which is
-  natively asynchronous.
+* SQLite (:class:`SqliteRunner`): the standard library's ``sqlite3`` through a
+  synchronous SQLAlchemy engine, not an async driver. Through aiosqlite every
+  statement crossed to its thread and back four times (cursor, execute, fetch, close);
+  on a busy two-core machine one crossing cost 80 to 250 µs, more than the SQL itself
+  (bench/README.md, *Profiling notes*). So: small reads run on the event loop's own
+  thread (in WAL mode a reader never waits for a writer); reads that may be large run
+  on a reader thread, so they never hold the loop; every write goes through one
+  :class:`~core.storage.sql.group_commit.GroupCommit` queue, and the writes queued
+  while one transaction runs make up the next one: one ``BEGIN IMMEDIATE`` …
+  ``COMMIT`` for all of them, appends of any number of conversations merged into one
+  :func:`~core.storage.sql.append.append_batch_sqlite` call of four statements. A
+  transaction of quick writes runs on the loop's thread when SQLite's lock is free
+  (the thread hand-over and the GIL turns it saves were most of a lone conversation's
+  time); bulk writes, and any write while another process holds the lock, run on the
+  writer thread, so the loop never waits for a lock. The write-ahead log is folded
+  into the file on a thread of its own (:mod:`core.storage.sql.checkpoints`).
+* PostgreSQL (:class:`~core.storage.sql.postgres.PostgresRunner`): asyncpg, natively
+  asynchronous, through ``AsyncConnection.run_sync``; appends group-committed through
+  the same :class:`~core.storage.sql.group_commit.GroupCommit`, every other write in a
+  transaction of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 
 from core.errors import ConflictError, StorageError
+from core.models import Message
+from core.storage.sql.append import AppendRequest, Outcome, append_batch_sqlite
+from core.storage.sql.checkpoints import Checkpointer
+from core.storage.sql.connections import (
+    SQLITE_BEGIN,
+    SQLITE_BUSY_TIMEOUT_MS,
+    ThreadConnection,
+    install_sqlite_hooks,
+    is_busy,
+    on_driver,
+    on_thread,
+)
 from core.storage.sql.group_commit import GroupCommit
-
-if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
-logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -48,31 +60,71 @@ T = TypeVar("T")
 Work = Callable[Concatenate[sa.Connection, P], T]
 """A store operation: everything it sends, on one connection."""
 
-SQLITE_BUSY_TIMEOUT_MS = 5000
-"""How long a SQLite writer waits for another process's write lock before failing."""
 
-SQLITE_PRAGMAS = (
-    "PRAGMA journal_mode=WAL",
-    # In WAL mode NORMAL loses no committed data on an application crash, only
-    # possibly the last transactions on a power loss, and skips an fsync per commit.
-    "PRAGMA synchronous=NORMAL",
-    "PRAGMA foreign_keys=ON",
-    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
-)
+class Runner(Protocol):
+    """Runs the store's units of work on one database."""
 
-_SQLITE_BEGIN = "sessionbot_sqlite_begin"
-"""Execution option: the statement a SQLite transaction starts with (default ``BEGIN``)."""
+    @property
+    def engine(self) -> sa.Engine:
+        """The engine whose connections send every statement (listen to count them)."""
+        ...
+
+    @property
+    def append_transactions(self) -> int:
+        """How many transactions held appends (each may hold many)."""
+        ...
+
+    async def read(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a read of a few rows."""
+        ...
+
+    async def read_large(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a read that may return many rows, never holding the event loop."""
+        ...
+
+    async def write(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run a write in a transaction; return after its COMMIT."""
+        ...
+
+    async def write_quick(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """:meth:`write` for a write of a few rows."""
+        ...
+
+    def append(self, request: AppendRequest) -> Awaitable[list[Message]]:
+        """Append messages, group-committed with other appends; done after COMMIT."""
+        ...
+
+    async def close(self) -> None:
+        """Finish queued writes, then close every connection."""
+        ...
+
+
+INLINE_BATCH = 64
+"""Quick writes in a batch at most for it to run on the event loop's thread.
+
+A run of appends, of any number of conversations, counts as one.
+"""
+
+_LOCKED = object()
+"""What a transaction that did not wait returns when another process holds the lock."""
+
+
+# Not frozen: one is made per write, and a frozen dataclass's __init__ costs more.
+@dataclass(slots=True)
+class _Job:
+    """A write in the queue: a unit of work, its arguments bound."""
+
+    work: Callable[[sa.Connection], Any]
+    quick: bool = True
+    """A few rows: may run on the event loop's thread."""
+
+
+Write = _Job | AppendRequest
+"""What the write queue holds; an append is queued as it is (one object fewer each)."""
 
 
 class SqliteRunner:
-    """Runs operations on a SQLite file through ``sqlite3``: writes group-committed, reads here.
-
-    Writes share one connection to the file, kept open. A batch of writes runs in one
-    ``BEGIN IMMEDIATE`` … ``COMMIT`` on it: on the event loop's thread when every write
-    in it is quick (:meth:`write_quick`, :meth:`write_on_driver`; at most
-    :data:`INLINE_BATCH` of them) and the lock is free, otherwise on the writer thread.
-    Folding the write-ahead log into the file happens on a thread of its own (see
-    :class:`Checkpointer`).
+    """Runs units of work on a SQLite file through ``sqlite3``; see the module's docstring.
 
     Args:
         url: a ``sqlite+pysqlite`` URL naming a file.
@@ -82,104 +134,91 @@ class SqliteRunner:
     def __init__(self, url: sa.URL, connect_args: Mapping[str, Any]) -> None:
         # The write connection is used by the loop's thread and the writer thread in
         # turn, never at once: ``_write_lock`` says whose turn it is.
-        self.engine = sa.create_engine(
+        self._engine = sa.create_engine(
             url, connect_args={**connect_args, "check_same_thread": False}
         )
-        install_sqlite_hooks(self.engine)
-        # The runner sends BEGIN itself; store reads are single SELECTs, consistent
-        # on their own. Either way SQLAlchemy's own BEGIN sends nothing.
-        self._plain = self.engine.execution_options(**{_SQLITE_BEGIN: ""})
+        install_sqlite_hooks(self._engine)
+        # The runner sends BEGIN IMMEDIATE itself for writes; store reads are single
+        # SELECTs, consistent on their own. Either way SQLAlchemy's BEGIN sends nothing.
+        self._plain = self._engine.execution_options(**{SQLITE_BEGIN: ""})
         self._read_connection: sa.Connection | None = None
+        self._large_reads = ThreadConnection(self._plain, "sessionbot-sqlite-read")
         self._write_connection: sa.Connection | None = None
         self._write_lock = threading.Lock()
         self._waits_for_lock = True
         """Whether the write connection's busy timeout is on (off while writing inline)."""
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="sessionbot-sqlite-write")
-        self._writes: GroupCommit[_Job, Any] = GroupCommit(
-            self._run_jobs, may_be_one_requests_doing=_may_be_one_jobs_doing
+        self._writes: GroupCommit[Write, Any] = GroupCommit(
+            self._run_jobs, may_be_one_requests_doing=may_be_one_jobs_doing, lone_at_once=True
         )
         self.checkpointer = Checkpointer(url.database or "", self._write_lock)
         self.inline_transactions = 0
         """How many write transactions ran on the event loop's thread."""
-        self._direct_transactions = 0
+        self.append_transactions = 0
+
+    @property
+    def engine(self) -> sa.Engine:
+        """See :attr:`Runner.engine`."""
+        return self._engine
 
     @property
     def transactions(self) -> int:
         """How many write transactions have run (each may hold many writes)."""
-        return self._writes.batches + self._direct_transactions
+        return self._writes.batches
 
     async def read(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run ``work`` on a connection without a transaction of its own, right here.
+        """Run ``work`` right here, on a connection without a transaction of its own.
 
-        Reads run on the event loop's own thread. In WAL mode a reader never waits
-        for a writer, and a store read (one indexed SELECT, a page of rows at most)
-        takes less time than handing it to a thread and back, which also makes the
-        thread and the loop take turns at the GIL. Measured on the ingest benchmark:
-        15 to 40 % more messages a second than reads on threads. The loop's reads
-        never overlap (none awaits), so they share one connection, kept open.
+        A store read of a few rows takes less time than handing it to a thread and
+        back, which also makes the thread and the loop take turns at the GIL.
+        Measured on the ingest benchmark: 15 to 40 % more messages a second than
+        reads on threads. The loop's reads never overlap (none awaits), so they share
+        one connection, kept open.
         """
         conn = self._read_connection
         if conn is None or conn.closed or conn.invalidated:
             conn = self._read_connection = self._plain.connect()
         try:
-            result = work(conn, *args, **kwargs)
+            return _read_on(conn, work, *args, **kwargs)
         except BaseException:
             # Whatever state the failure left it in, the next read starts afresh.
             self._read_connection = None
             conn.close()
             raise
-        # Rows are fetched in full, so SQLite has already ended the statement's
-        # implicit read transaction; this only resets SQLAlchemy's bookkeeping.
-        conn.rollback()
-        return result
+
+    async def read_large(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run ``work`` on the reader thread: a read that may return many rows."""
+        return await self._large_reads.run(_read_on, work, *args, **kwargs)
 
     async def write(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run ``work`` in a ``BEGIN IMMEDIATE`` … ``COMMIT`` transaction; return after COMMIT.
+        """Run ``work`` in a ``BEGIN IMMEDIATE`` … ``COMMIT`` on the writer thread.
 
-        Writes submitted meanwhile (other conversations' sessions, keys, appends)
-        share the transaction: see :meth:`_run_jobs`. It runs on the writer thread:
-        use :meth:`write_quick` for a write that touches a few rows.
+        Writes submitted meanwhile share the transaction (see :meth:`_run_jobs`). Use
+        :meth:`write_quick` for a write that touches a few rows.
         """
-        job = _Job(lambda conn: work(conn, *args, **kwargs), on_driver=False, quick=False)
-        return cast(T, await self._submit(job))
+        job = _Job(lambda conn: work(conn, *args, **kwargs), quick=False)
+        return cast(T, await self._writes.submit(job))
 
     async def write_quick(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """:meth:`write` for a write of a few rows, which may run on the event loop's thread."""
-        job = _Job(lambda conn: work(conn, *args, **kwargs), on_driver=False, quick=True)
-        return cast(T, await self._submit(job))
+        return cast(T, await self._writes.submit(_Job(lambda conn: work(conn, *args, **kwargs))))
 
-    async def write_on_driver(
-        self,
-        work: Callable[Concatenate[sqlite3.Connection, P], T],
-        *args: P.args,
-        **kwargs: P.kwargs,
-    ) -> T:
-        """:meth:`write_quick` for work done on the ``sqlite3`` connection itself.
+    def append(self, request: AppendRequest) -> Awaitable[list[Message]]:
+        """See :meth:`Runner.append`: queued with every other write.
 
-        A transaction of such writes alone (appends, usually) goes without SQLAlchemy:
-        the runner's own ``BEGIN IMMEDIATE`` and ``COMMIT`` on the driver.
+        Not a coroutine of its own: one frame fewer on the path of every message.
         """
-        job = _Job(lambda db: work(db, *args, **kwargs), on_driver=True, quick=True)
-        return cast(T, await self._submit(job))
+        appended: Awaitable[list[Message]] = self._writes.submit(request)
+        return appended
 
-    async def _submit(self, job: _Job) -> Any:
-        if job.quick and self._writes.idle:
-            # Nothing is queued that this write could overtake: write it now.
-            outcome = self._inline([job])
-            if outcome is not _LOCKED:
-                self._direct_transactions += 1
-                return cast(list[Any], outcome)[0]
-        return await self._writes.submit(job)
+    async def _run_jobs(self, jobs: Sequence[Write]) -> list[Any]:
+        """Run ``jobs`` one after the other in one transaction; one COMMIT for the lot.
 
-    async def _run_jobs(self, jobs: Sequence[_Job]) -> list[Any]:
-        """Run ``jobs`` one after the other in one transaction.
-
-        Each job sees the ones before it, as if they had committed one by one. If
-        one raises, the whole transaction rolls back and
-        :class:`~core.storage.sql.group_commit.GroupCommit` runs each job again alone, so only
-        that one fails. One COMMIT for the lot.
+        Each job sees the ones before it, as if they had committed one by one. If one
+        raises, the whole transaction rolls back and the queue runs each job again
+        alone, so only that one fails.
         """
-        if len(jobs) <= INLINE_BATCH and all(job.quick for job in jobs):
+        if _all_quick(jobs):
             outcome = self._inline(jobs)
             if outcome is not _LOCKED:
                 return cast(list[Any], outcome)
@@ -188,17 +227,14 @@ class SqliteRunner:
             with self._write_lock:
                 return cast(list[Any], self._transaction(jobs, wait=True))
 
-        return await _on(self._write_thread, run)
+        return await on_thread(self._write_thread, run)
 
-    def _inline(self, jobs: Sequence[_Job]) -> list[Any] | object:
+    def _inline(self, jobs: Sequence[Write]) -> list[Any] | object:
         """Run quick ``jobs`` right here, if the write connection and SQLite's lock are free.
 
-        A lone conversation's message then costs no hand-over to the writer thread
-        and back (two wake-ups, and turns at the GIL), which took most of its time;
-        under load the same holds for a batch of appends (measured in
-        bench/README.md). Returns :data:`_LOCKED` when the writer thread is busy or
-        another process holds SQLite's write lock: the writer thread then waits for
-        it, as long as the busy timeout allows, rather than the event loop.
+        Returns :data:`_LOCKED` when the writer thread is busy or another process
+        holds SQLite's write lock: the writer thread then waits for it, as long as the
+        busy timeout allows, rather than the event loop.
         """
         if not self._write_lock.acquire(blocking=False):
             return _LOCKED
@@ -210,12 +246,64 @@ class SqliteRunner:
             self.inline_transactions += 1
         return outcome
 
-    def _transaction(self, jobs: Sequence[_Job], *, wait: bool) -> list[Any] | object:
+    def _transaction(self, jobs: Sequence[Write], *, wait: bool) -> list[Any] | object:
         """Run ``jobs`` in one transaction on the write connection (its lock held).
 
         With ``wait=False`` SQLite's write lock is only tried: :data:`_LOCKED` if
         another process holds it, nothing done.
         """
+        conn, db = self._write_connections(wait)
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if not wait and is_busy(exc):
+                return _LOCKED
+            raise StorageError(f"cannot start a write: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise StorageError(f"cannot start a write: {exc}") from exc
+        transaction: list[sa.RootTransaction] = []
+        try:
+            results = self._run_in(conn, db, jobs, transaction)
+            if transaction:
+                transaction[0].commit()
+            else:
+                on_driver(db, "COMMIT")
+        except BaseException:
+            self._roll_back(conn, db, transaction[0] if transaction else None)
+            raise
+        self.checkpointer.wanted()
+        return results
+
+    def _run_in(
+        self,
+        conn: sa.Connection,
+        db: sqlite3.Connection,
+        jobs: Sequence[Write],
+        transaction: list[sa.RootTransaction],
+    ) -> list[Any]:
+        """Each job's result; a run of appends goes to the driver in one call."""
+        results: list[Any] = []
+        appends: list[AppendRequest] = []
+        for position, job in enumerate(jobs):
+            if isinstance(job, AppendRequest):
+                appends.append(job)
+                following = jobs[position + 1] if position + 1 < len(jobs) else None
+                if not isinstance(following, AppendRequest):
+                    results += self._appended(db, appends)
+                    appends = []
+                continue
+            if not transaction:
+                # SQLAlchemy's view of the transaction BEGIN IMMEDIATE opened.
+                transaction.append(conn.begin())
+            results.append(job.work(conn))
+        return results
+
+    def _appended(self, db: sqlite3.Connection, requests: list[AppendRequest]) -> list[Outcome]:
+        self.append_transactions += 1
+        return append_batch_sqlite(db, requests)
+
+    def _write_connections(self, wait: bool) -> tuple[sa.Connection, sqlite3.Connection]:
+        """The write connection, with SQLite's busy timeout on if ``wait``."""
         conn = self._write_connection
         if conn is None or conn.closed or conn.invalidated:
             conn = self._write_connection = self._plain.connect()
@@ -226,36 +314,9 @@ class SqliteRunner:
         db = cast(sqlite3.Connection, conn.connection.driver_connection)
         if wait != self._waits_for_lock:
             timeout = SQLITE_BUSY_TIMEOUT_MS if wait else 0
-            _on_driver(db, f"PRAGMA busy_timeout={timeout}")
+            on_driver(db, f"PRAGMA busy_timeout={timeout}")
             self._waits_for_lock = wait
-        try:
-            db.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if not wait and _is_busy(exc):
-                return _LOCKED
-            raise StorageError(f"cannot start a write: {exc}") from exc
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot start a write: {exc}") from exc
-        transaction: sa.RootTransaction | None = None
-        try:
-            results: list[Any] = []
-            for job in jobs:
-                if job.on_driver:
-                    results.append(job.work(db))
-                    continue
-                if transaction is None:
-                    # SQLAlchemy's view of the transaction BEGIN IMMEDIATE opened.
-                    transaction = conn.begin()
-                results.append(job.work(conn))
-            if transaction is not None:
-                transaction.commit()
-            else:
-                _on_driver(db, "COMMIT")
-        except BaseException:
-            self._roll_back(conn, db, transaction)
-            raise
-        self.checkpointer.wanted()
-        return results
+        return conn, db
 
     def _roll_back(
         self, conn: sa.Connection, db: sqlite3.Connection, transaction: sa.RootTransaction | None
@@ -276,6 +337,7 @@ class SqliteRunner:
         if self._read_connection is not None:
             self._read_connection.close()
             self._read_connection = None
+        await self._large_reads.close()
         await asyncio.to_thread(self._shut_down)
 
     def _shut_down(self) -> None:
@@ -285,208 +347,36 @@ class SqliteRunner:
             if self._write_connection is not None:
                 self._write_connection.close()
                 self._write_connection = None
-        self.engine.dispose()
+        self._engine.dispose()
 
 
-CHECKPOINT_INTERVAL = 0.1
-"""The least time between two checkpoints, in seconds (see :class:`Checkpointer`)."""
+def _read_on(conn: sa.Connection, work: Work[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+    result = work(conn, *args, **kwargs)
+    # Rows are fetched in full, so SQLite has already ended the statement's implicit
+    # read transaction; this only resets SQLAlchemy's bookkeeping.
+    conn.rollback()
+    return result
 
 
-RESTART_AFTER_FRAMES = 4000
-"""Pages of log (4 KiB each) after which a checkpoint also starts the log over."""
+def _all_quick(jobs: Sequence[Write]) -> bool:
+    """Whether ``jobs`` may run on the event loop's thread (see :data:`INLINE_BATCH`)."""
+    plain = 0
+    for job in jobs:
+        if isinstance(job, _Job):
+            if not job.quick:
+                return False
+            plain += 1
+    return plain + (plain < len(jobs)) <= INLINE_BATCH
 
-CHECKPOINT_BUSY_TIMEOUT_MS = 100
-"""How long a checkpoint waits for a writer or for readers before trying again later."""
 
+def may_be_one_jobs_doing(error: Exception) -> bool:
+    """Whether one write may have caused the error its whole batch failed with.
 
-class Checkpointer:
-    """Folds SQLite's write-ahead log into the database file, on a thread of its own.
-
-    SQLite's own automatic checkpoint runs inside the COMMIT that crosses 1,000 pages
-    of log, on whatever thread committed: copying the pages and syncing the file took
-    about 40 % of the time of each append, on the event loop's thread. Here a
-    ``PASSIVE`` checkpoint (it never blocks a writer or a reader) runs after
-    commits, at most once per ``interval`` seconds, on another core, since SQLite
-    lets go of the GIL while it copies and syncs. The log grows by at most what is
-    committed in one interval (a few MB under full load) before it is reused.
-
-    Args:
-        path: the database file.
-        writers: held while the log is started over (this process's write lock).
-        interval: the least time between two checkpoints (:data:`CHECKPOINT_INTERVAL`).
+    A constraint violation, or an error raised by a job's own logic, is one job's; a
+    driver error such as "database is locked" or "disk I/O error" is everyone's, and
+    retrying each job alone would only repeat it (after the busy timeout). The
+    append path raises these as the store's ConflictError and StorageError.
     """
-
-    def __init__(
-        self,
-        path: str,
-        writers: AbstractContextManager[object] | None = None,
-        interval: float | None = None,
-    ) -> None:
-        self._path = path
-        self._writers = writers or nullcontext()
-        self._interval = CHECKPOINT_INTERVAL if interval is None else interval
-        self._wanted = threading.Event()
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.checkpoints = 0
-        """How many checkpoints have run."""
-
-    def wanted(self) -> None:
-        """Note that a transaction committed: a checkpoint is due within ``interval``."""
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._run, name="sessionbot-sqlite-checkpoint", daemon=True
-            )
-            self._thread.start()
-        if not self._wanted.is_set():
-            self._wanted.set()
-
-    def stop(self) -> None:
-        """Run the checkpoint still due, then end the thread."""
-        self._stopping.set()
-        self._wanted.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-
-    def _run(self) -> None:
-        try:
-            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        except sqlite3.Error as exc:
-            # Commits go on; the log grows until the next store opens the file.
-            logger.error("cannot open %s to checkpoint it: %s", self._path, exc)
-            return
-        try:
-            # Waits for a writer to finish, and for readers to leave the log before a
-            # restart, hold writers off meanwhile: never long.
-            db.execute(f"PRAGMA busy_timeout={CHECKPOINT_BUSY_TIMEOUT_MS}")
-            while True:
-                self._wanted.wait()
-                self._wanted.clear()
-                self._checkpoint(db)
-                if self._stopping.is_set():
-                    return
-                self._stopping.wait(self._interval)
-        finally:
-            db.close()
-
-    def _checkpoint(self, db: sqlite3.Connection) -> None:
-        try:
-            [(_, frames, _)] = db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-            self.checkpoints += 1
-            if frames >= RESTART_AFTER_FRAMES:
-                # Under steady writes the log is never wholly copied when a write
-                # starts, so SQLite never starts it over: it would grow without end.
-                # Holding writers off for the last frames lets the next one restart
-                # it. This process's writers are held off by their own lock: SQLite's
-                # busy handler, which polls, would lose every race to them.
-                with self._writers:
-                    db.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
-        except sqlite3.Error as exc:
-            # The next commit asks again; the log only grows meanwhile.
-            logger.warning("checkpoint of %s failed: %s", self._path, exc)
-
-
-INLINE_BATCH = 64
-"""Quick writes in a batch at most for it to run on the event loop's thread.
-
-Appends of any number of conversations make one write (see
-:mod:`core.storage.sql.append`); new sessions and their keys are a write each.
-"""
-
-_LOCKED = object()
-"""What a transaction that did not wait returns when another process holds the lock."""
-
-
-def _is_busy(error: sqlite3.OperationalError) -> bool:
-    """Whether another connection holds the lock (``database is locked``)."""
-    code = getattr(error, "sqlite_errorcode", 0) & 0xFF  # the primary code of an extended one
-    return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-
-
-def _on_driver(db: sqlite3.Connection, sql: str) -> None:
-    try:
-        db.execute(sql)
-    except sqlite3.IntegrityError as exc:  # a deferred constraint, checked at COMMIT
-        raise ConflictError(f"{sql.split()[0].lower()} failed: {exc}") from exc
-    except sqlite3.Error as exc:
-        raise StorageError(f"{sql.split()[0].lower()} failed: {exc}") from exc
-
-
-@dataclass(frozen=True, slots=True)
-class _Job:
-    """A write, its arguments bound: what the write queue holds."""
-
-    work: Callable[[Any], Any]
-    """Takes the SQLAlchemy connection, or the ``sqlite3`` one if ``on_driver``."""
-    on_driver: bool
-    quick: bool
-    """A few rows: may run on the event loop's thread."""
-
-
-class AsyncRunner:
-    """Runs operations through an async engine (asyncpg), with ``run_sync``."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.async_engine = engine
-        self.engine = engine.sync_engine
-
-    async def read(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run ``work`` on a pooled connection."""
-        async with self.async_engine.connect() as conn:
-            return await conn.run_sync(work, *args, **kwargs)
-
-    async def write(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """Run ``work`` in one transaction."""
-        async with self.async_engine.begin() as conn:
-            return await conn.run_sync(work, *args, **kwargs)
-
-    async def write_quick(self, work: Work[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """:meth:`write`: every write is asynchronous here."""
-        return await self.write(work, *args, **kwargs)
-
-    async def close(self) -> None:
-        """Close every pooled connection."""
-        await self.async_engine.dispose()
-
-
-def _may_be_one_jobs_doing(error: Exception) -> bool:
-    # A constraint violation, or an error raised by a job's own logic, is one job's;
-    # a driver error such as "database is locked" or "disk I/O error" is everyone's,
-    # and retrying each job alone would only repeat it (after the busy timeout).
-    # Work on the driver's own connection (core.storage.sql.append) raises these as the
-    # store's ConflictError and StorageError.
     if isinstance(error, sa_exc.IntegrityError | ConflictError):
         return True
     return not isinstance(error, sa_exc.DBAPIError | StorageError)
-
-
-async def _on(executor: ThreadPoolExecutor, run: Callable[[], T]) -> T:
-    # A cancelled caller stops waiting, but the operation still finishes on its
-    # thread: a write commits or rolls back as a whole, never halfway.
-    return await asyncio.get_running_loop().run_in_executor(executor, run)
-
-
-def install_sqlite_hooks(engine: sa.Engine) -> None:
-    """Set SQLite's pragmas on every new connection and take over ``BEGIN``."""
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
-        # The driver would otherwise emit a deferred BEGIN on its own before the
-        # first write; with it off, the "begin" hook below decides the kind.
-        dbapi_connection.isolation_level = None
-        try:
-            cursor = dbapi_connection.cursor()
-            for pragma in SQLITE_PRAGMAS:
-                cursor.execute(pragma)
-            cursor.close()
-        except BaseException:
-            # The pool drops a connection whose hook failed without closing it.
-            dbapi_connection.close()
-            raise
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: sa.Connection) -> None:
-        begin = connection.get_execution_options().get(_SQLITE_BEGIN, "BEGIN")
-        if begin:
-            connection.exec_driver_sql(begin)

@@ -1,14 +1,14 @@
 """Alembic environment of sessionbot's schema.
 
-sessionbot runs it programmatically (:func:`core.storage.sql.store.alembic_config`), with the
+sessionbot runs it programmatically (:func:`core.storage.sql.migrate.alembic_config`), with the
 connection to migrate in ``config.attributes["connection"]``; users need no
 ``alembic.ini``. To write a new revision from a checkout, against a scratch database:
 
     from alembic import command
-    from core.storage.sql.store import alembic_config
+    from core.storage.sql.migrate import alembic_config
 
     config = alembic_config()
-    config.set_main_option("sqlalchemy.url", "sqlite+aiosqlite:///scratch.db")
+    config.set_main_option("sqlalchemy.url", "sqlite:///scratch.db")
     command.upgrade(config, "head")
     command.revision(config, "what changes", autogenerate=True, rev_id="0002")
 
@@ -40,7 +40,21 @@ def run_migrations(connection: sa.Connection) -> None:
         context.run_migrations()
 
 
-async def run_on_url(url: str) -> None:
+def run_on_url(url: str) -> None:
+    """Migrate the database of ``url``: SQLite through ``sqlite3``, PostgreSQL through asyncpg."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = sa.create_engine(parsed.set(drivername="sqlite+pysqlite"))
+        try:
+            with engine.begin() as connection:
+                run_migrations(connection)
+        finally:
+            engine.dispose()
+        return
+    asyncio.run(_run_on_async_url(parsed.set(drivername="postgresql+asyncpg")))
+
+
+async def _run_on_async_url(url: sa.URL) -> None:
     engine = create_async_engine(url)
     try:
         async with engine.begin() as connection:
@@ -53,4 +67,4 @@ given = config.attributes.get("connection")
 if given is not None:
     run_migrations(given)
 else:
-    asyncio.run(run_on_url(config.get_main_option("sqlalchemy.url") or ""))
+    run_on_url(config.get_main_option("sqlalchemy.url") or "")
