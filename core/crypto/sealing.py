@@ -285,9 +285,13 @@ class SealedStore(ForwardingStore):
 
     # -- branches and messages ------------------------------------------------
 
-    async def switch_head(self, session_id: str, branch: Branch, at: datetime) -> Session | None:
+    async def switch_head(
+        self, session_id: str, branch: Branch, at: datetime, *, undo: Checkpoint | None = None
+    ) -> Session | None:
         """See :meth:`core.storage.protocols.Store.switch_head`."""
-        return await self._open_session(await self.inner.switch_head(session_id, branch, at))
+        sealed = await self._seal_checkpoint(undo) if undo is not None else None
+        switched = await self.inner.switch_head(session_id, branch, at, undo=sealed)
+        return await self._open_session(switched)
 
     async def append_messages(
         self,

@@ -42,7 +42,14 @@ class Checkpoints:
     async def _save(
         self, session: Session, name: str, description: str, *, by: str, auto: bool
     ) -> Checkpoint:
-        checkpoint = Checkpoint(
+        checkpoint = self._checkpoint(session, name, description, by=by, auto=auto)
+        await self._store.add_checkpoint(checkpoint)
+        return checkpoint
+
+    def _checkpoint(
+        self, session: Session, name: str, description: str, *, by: str, auto: bool
+    ) -> Checkpoint:
+        return Checkpoint(
             id=new_id(SESSION_ID_LENGTH),
             session_id=session.id,
             branch_id=session.head_branch_id,
@@ -53,8 +60,6 @@ class Checkpoints:
             created_by=by,
             created_at=self._clock.now(),
         )
-        await self._store.add_checkpoint(checkpoint)
-        return checkpoint
 
     async def list(self, session: Session) -> list[Checkpoint]:
         """Return the session's checkpoints, oldest first."""
@@ -90,9 +95,9 @@ class Checkpoints:
             NotFoundError: no such checkpoint in this session.
         """
         target = await self.get(session, checkpoint_id)
-        undo = await self._save(session, f"before restoring {target.name}", "", by=by, auto=True)
+        undo = self._checkpoint(session, f"before restoring {target.name}", "", by=by, auto=True)
         branch = self._new_head(session, parent=target.branch_id, seq=target.seq)
-        return await self._switch(session, branch), target, undo
+        return await self._switch(session, branch, undo), target, undo
 
     async def delete(self, session: Session, checkpoint_id: str) -> Checkpoint:
         """Delete a checkpoint of this session.
@@ -139,9 +144,9 @@ class Checkpoints:
         """
         saved = None
         if session.message_count:
-            saved = await self._save(session, "before clear", "", by=by, auto=True)
+            saved = self._checkpoint(session, "before clear", "", by=by, auto=True)
         branch = self._new_head(session, parent=None, seq=0)
-        return await self._switch(session, branch), saved
+        return await self._switch(session, branch, saved), saved
 
     def _new_head(self, session: Session, *, parent: str | None, seq: int) -> Branch:
         return Branch(
@@ -153,8 +158,9 @@ class Checkpoints:
             created_at=self._clock.now(),
         )
 
-    async def _switch(self, session: Session, branch: Branch) -> Session:
-        updated = await self._store.switch_head(session.id, branch, branch.created_at)
+    async def _switch(self, session: Session, branch: Branch, undo: Checkpoint | None) -> Session:
+        # The undo checkpoint, the new branch and the head move in one transaction.
+        updated = await self._store.switch_head(session.id, branch, branch.created_at, undo=undo)
         if updated is None:
             raise NotFoundError(f"No session {session.id!r}.")
         return updated

@@ -21,6 +21,7 @@ from core.models import (
     ArchiveReason,
     Branch,
     ChannelSettings,
+    Checkpoint,
     Message,
     NewMessage,
     Session,
@@ -175,10 +176,12 @@ class CachingStore(ForwardingStore):
         finally:
             self._forget(branch.session_id)
 
-    async def switch_head(self, session_id: str, branch: Branch, at: datetime) -> Session | None:
+    async def switch_head(
+        self, session_id: str, branch: Branch, at: datetime, *, undo: Checkpoint | None = None
+    ) -> Session | None:
         """See :meth:`Store.switch_head`."""
         try:
-            return await self.inner.switch_head(session_id, branch, at)
+            return await self.inner.switch_head(session_id, branch, at, undo=undo)
         finally:
             self._forget(session_id)
 

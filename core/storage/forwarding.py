@@ -128,9 +128,11 @@ class ForwardingStore:
         """See :meth:`Store.add_branch`."""
         await self.inner.add_branch(branch)
 
-    async def switch_head(self, session_id: str, branch: Branch, at: datetime) -> Session | None:
+    async def switch_head(
+        self, session_id: str, branch: Branch, at: datetime, *, undo: Checkpoint | None = None
+    ) -> Session | None:
         """See :meth:`Store.switch_head`."""
-        return await self.inner.switch_head(session_id, branch, at)
+        return await self.inner.switch_head(session_id, branch, at, undo=undo)
 
     async def reparent_branch(self, branch_id: str, parent_id: str | None, fork_seq: int) -> None:
         """See :meth:`Store.reparent_branch`."""

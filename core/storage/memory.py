@@ -228,11 +228,19 @@ class MemoryStore(MemoryKeyring):
         self._branches[branch.id] = branch
         self._messages.setdefault(branch.id, [])
 
-    async def switch_head(self, session_id: str, branch: Branch, at: datetime) -> Session | None:
+    async def switch_head(
+        self, session_id: str, branch: Branch, at: datetime, *, undo: Checkpoint | None = None
+    ) -> Session | None:
         """See :meth:`core.storage.protocols.Store.switch_head`."""
         session = self._sessions.get(session_id)
         if session is None:
             return None
+        if undo is not None:
+            await self.add_checkpoint(
+                dataclasses.replace(
+                    undo, branch_id=session.head_branch_id, seq=session.message_count
+                )
+            )
         self._branches[branch.id] = branch
         self._messages[branch.id] = []
         updated = dataclasses.replace(

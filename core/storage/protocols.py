@@ -276,10 +276,17 @@ class Store(Protocol):
         """
         ...
 
-    async def switch_head(self, session_id: str, branch: Branch, at: datetime) -> Session | None:
+    async def switch_head(
+        self, session_id: str, branch: Branch, at: datetime, *, undo: Checkpoint | None = None
+    ) -> Session | None:
         """Insert ``branch`` and make it the session's head in one transaction.
 
-        The session's ``message_count`` becomes ``branch.last_seq``.
+        The session's ``message_count`` becomes ``branch.last_seq``. With ``undo``,
+        that checkpoint is stored in the same transaction, pointing at the head and
+        message count the session has at that moment (its ``branch_id`` and ``seq``
+        are replaced by them), so going back to it restores every message, also
+        those another worker appended after the caller last read the session.
+        Returns ``None`` (and stores nothing) if the session does not exist.
         """
         ...
 

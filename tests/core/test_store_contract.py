@@ -450,6 +450,40 @@ class TestStoreContract:
         current = await store.get_session(session.id)
         assert current is not None and current.message_count == 3
 
+    async def test_a_head_switch_stores_its_undo_at_the_stored_head(self, store: Store) -> None:
+        session = await start(store)  # as the caller saw it: no messages yet
+        await fill(store, session, 3)  # meanwhile, another worker appended three
+        undo = Checkpoint(
+            id=new_id(10),
+            session_id=session.id,
+            branch_id=session.head_branch_id,
+            seq=0,
+            name="before",
+            auto=True,
+            created_by="u",
+            created_at=at(1),
+        )
+        fork = Branch(new_id(10), session.id, None, 0, 0, at(1))
+        switched = await store.switch_head(session.id, fork, at(1), undo=undo)
+        assert switched is not None and switched.head_branch_id == fork.id
+        [stored] = await store.list_checkpoints(session.id)
+        assert (stored.id, stored.name, stored.auto) == (undo.id, "before", True)
+        assert (stored.branch_id, stored.seq) == (session.head_branch_id, 3)
+
+    async def test_a_head_switch_of_a_missing_session_stores_no_undo(self, store: Store) -> None:
+        undo = Checkpoint(
+            id=new_id(10),
+            session_id="nosuchsess",
+            branch_id="b",
+            seq=0,
+            name="before",
+            created_by="u",
+            created_at=at(1),
+        )
+        fork = Branch(new_id(10), "nosuchsess", None, 0, 0, at(1))
+        assert await store.switch_head("nosuchsess", fork, at(1), undo=undo) is None
+        assert await store.get_checkpoint(undo.id) is None
+
     async def test_concurrent_appends_never_share_a_seq(self, store: Store) -> None:
         session = await start(store)
         batches = await asyncio.gather(

@@ -6,6 +6,7 @@ else here is a unit of work of its own.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -71,9 +72,11 @@ class SqlHistory(SqlPart):
         """See :meth:`core.storage.protocols.Store.add_branch`."""
         await self._write_quick(_insert, branches, branch_values(branch))
 
-    async def switch_head(self, session_id: str, branch: Branch, at: datetime) -> Session | None:
+    async def switch_head(
+        self, session_id: str, branch: Branch, at: datetime, *, undo: Checkpoint | None = None
+    ) -> Session | None:
         """See :meth:`core.storage.protocols.Store.switch_head`."""
-        return await self._write_quick(_switch_head, session_id, branch, at)
+        return await self._write_quick(_switch_head, session_id, branch, at, undo)
 
     async def reparent_branch(self, branch_id: str, parent_id: str | None, fork_seq: int) -> None:
         """See :meth:`core.storage.protocols.Store.reparent_branch`."""
@@ -238,8 +241,19 @@ def _insert(conn: sa.Connection, table: sa.Table, values: Mapping[str, Any]) -> 
 
 
 def _switch_head(
-    conn: sa.Connection, session_id: str, branch: Branch, at: datetime
+    conn: sa.Connection, session_id: str, branch: Branch, at: datetime, undo: Checkpoint | None
 ) -> Session | None:
+    if undo is not None:
+        head = sa.select(sessions.c.head_branch_id, sessions.c.message_count).where(
+            sessions.c.id == session_id
+        )
+        if conn.dialect.name == "postgresql":
+            head = head.with_for_update()  # no append may slip between this and the switch
+        found = conn.execute(head).first()
+        if found is None:
+            return None
+        left = dataclasses.replace(undo, branch_id=found[0], seq=found[1])
+        conn.execute(checkpoints.insert(), checkpoint_values(left))
     updated = conn.execute(
         sessions.update()
         .where(sessions.c.id == session_id)
