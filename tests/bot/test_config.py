@@ -142,7 +142,7 @@ def test_environment_overrides_apply_to_the_defaults() -> None:
         ('[bot]\nnmae = "typo"\n', "bot.nmae", "unknown key"),
         ('[bot]\nadmins = ["alice"]\n', "bot.admins", "platform:user_id"),
         ("[bot]\nmax_message_chars = 0\n", "bot.max_message_chars", "greater than or equal"),
-        ('[bot]\nmax_message_chars = "many"\n', "bot.max_message_chars", "valid integer"),
+        ('[bot]\nmax_message_chars = "many"\n', "bot.max_message_chars", "an integer"),
         ("[storage]\nretention_days = -1\n", "storage.retention_days", "greater than"),
         ('[storage]\nurl = "mysql://db"\n', "storage.url", "unsupported storage URL"),
         ('[context]\nstrategy = "smart"\n', "context.strategy", "'recent'"),
@@ -371,8 +371,8 @@ def test_an_environment_override_of_a_list_of_tables_is_named() -> None:
         ('[stroage]\nurl = "memory://"\n', "stroage: unknown key"),
         (
             '[bot]\nmax_message_chars = "many"\n',
-            "bot.max_message_chars: input should be a valid integer, unable to parse string "
-            "as an integer, got 'many'",
+            "bot.max_message_chars: input should be an integer (not text, a boolean or a "
+            "float), got 'many'",
         ),
         ("[bot]\nadmins = 3\n", "bot.admins: input should be a valid tuple, got 3"),
         (
