@@ -37,11 +37,16 @@ _STORAGE_SCHEMES = (
 )
 
 
+def _shown(text: str) -> str:
+    """Return ``text`` quoted for an error message, cut short if long."""
+    return repr(text if len(text) <= 70 else text[:69] + "…")
+
+
 def _check_user_ref(ref: str) -> str:
     if not limits.is_user_ref(ref):
         raise ValueError(
-            f"{ref!r} is not of the form platform:user_id (a lower-case platform name, "
-            "then an id without spaces or control characters)"
+            f"{_shown(ref)} is not of the form platform:user_id (a lower-case platform "
+            "name, a colon, then 1 to 256 characters without spaces or control characters)"
         )
     return ref
 
@@ -106,7 +111,7 @@ class BotSettings(_Section):
     def _name(cls, name: str) -> str:
         if not limits.BOT_NAME.fullmatch(name):
             raise ValueError(
-                f"{name!r} is not a bot username: 1 to 64 letters, digits, _ or -, "
+                f"{_shown(name)} is not a bot username: 1 to 64 letters, digits, _ or -, "
                 "without spaces or @"
             )
         return name
