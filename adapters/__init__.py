@@ -1,11 +1,13 @@
-"""Adapters: one module per platform, each turning platform events into ``core`` messages.
+"""Adapters: the contract (:mod:`adapters.base`) and one module per platform.
 
-Only the console adapter is exported here because it needs nothing but the standard
-library. Platform adapters import their platform library at module level, so they
-are never imported from this package: ``bot.platforms`` imports each one only when
-its ``[adapters.<name>]`` section is enabled.
+Each platform module holds its settings model and its plugin, named by an entry
+point of the ``sessionbot.adapters`` group, and imports no platform library: the
+plugin's ``build`` imports it (Telegram's is in :mod:`adapters.telegram_adapter`),
+only when the adapter is enabled. The console needs nothing but the standard
+library, so it is exported here.
 """
 
+from adapters.base import AdapterContext, AdapterPlugin, AdapterSettings, BaseAdapter
 from adapters.console import ConsoleAdapter
 
-__all__ = ["ConsoleAdapter"]
+__all__ = ["AdapterContext", "AdapterPlugin", "AdapterSettings", "BaseAdapter", "ConsoleAdapter"]

@@ -20,17 +20,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from core.models import Inbound, Reply, ReplyFile
-from core.types import InboundHandler
+from pydantic import field_validator
+
+from adapters.base import AdapterContext, AdapterPlugin, AdapterSettings, BaseAdapter
+from core import Inbound, InboundHandler, ReplyFile
 
 logger = logging.getLogger(__name__)
 
 PLATFORM = "console"
 PROMPT = "you> "
+FAILURE_REPLY = "error: the message could not be handled (see the log)"
+_NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _SPEAKER = re.compile(r"@(?P<user>[\w.-]+):\s*(?P<text>.*)", re.DOTALL)
 
 
-class ConsoleAdapter:
+class ConsoleAdapter(BaseAdapter[str]):
     """Reads messages from a text stream and writes the replies to another.
 
     Args:
@@ -43,6 +47,7 @@ class ConsoleAdapter:
     """
 
     name = PLATFORM
+    failure_reply = FAILURE_REPLY
 
     def __init__(
         self,
@@ -54,50 +59,17 @@ class ConsoleAdapter:
         output: TextIO | None = None,
         export_dir: Path = Path("."),
     ) -> None:
-        self._handler = handler
+        super().__init__(handler)
         self._user = user
         self._channel = channel
         self._input = input if input is not None else sys.stdin
         self._output = output if output is not None else sys.stdout
         self._export_dir = export_dir
         self._reader = _LineReader(self._input)
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
-        self._reading = False
         self._count = 0
 
-    async def start(self) -> None:
-        """Start reading input; returns at once. Safe to call again after :meth:`stop`."""
-        if self._task is not None and not self._task.done():
-            return
-        self._stopping = False
-        self._task = asyncio.create_task(self._run(), name="console-adapter")
-
-    async def stop(self) -> None:
-        """Stop reading; a message being handled is finished first."""
-        self._stopping = True
-        task = self._task
-        if task is None or task.done():
-            return
-        if self._reading:
-            # Nothing is in flight, only a read that may never return (a terminal).
-            task.cancel()
-        await asyncio.wait([task])
-
-    async def wait(self) -> None:
-        """Return once input has ended or the adapter was stopped.
-
-        Raises:
-            Exception: whatever made the adapter fail, such as an unreadable input.
-        """
-        if self._task is None:
-            raise RuntimeError("the console adapter was not started")
-        # asyncio.wait, not await: cancelling the waiter must not cancel the adapter.
-        await asyncio.wait([self._task])
-        if not self._task.cancelled():
-            self._task.result()
-
-    async def _run(self) -> None:
+    async def receive(self) -> None:
+        """Handle each line of input in turn until input ends or the console is stopped."""
         try:
             await self._converse()
         except BrokenPipeError:
@@ -107,21 +79,19 @@ class ConsoleAdapter:
 
     async def _converse(self) -> None:
         interactive = _is_terminal(self._input)
-        while not self._stopping:
+        while not self.stopping.is_set():
             if interactive:
                 self._write(PROMPT, end="")
-            self._reading = True
-            try:
+            # Nothing is in flight during a read, which may never return (a terminal).
+            with self.interruptible():
                 line = await self._reader.readline()
-            finally:
-                self._reading = False
             if line is None:
                 if interactive:
                     self._write("")  # end the prompt line left by ^D
                 return
             inbound = self._inbound(line)
             if inbound is not None:
-                await self._deliver(inbound)
+                await self.handle(inbound, self._channel)
 
     def _inbound(self, line: str) -> Inbound | None:
         text, user = line.strip(), self._user
@@ -142,28 +112,17 @@ class ConsoleAdapter:
             display_name=user,
         )
 
-    async def _deliver(self, inbound: Inbound) -> None:
-        try:
-            replies = await self._handler(inbound)
-        except Exception:
-            # The router answers bad input itself; reaching here is a bug, and one
-            # bad message must not end the conversation.
-            logger.exception("handling console message %s failed", inbound.message_id)
-            self._write("error: the message could not be handled (see the log)")
-            return
-        for reply in replies:
-            self._show(reply)
+    def destination(self, channel_id: str, thread_id: str | None) -> str | None:
+        """Return the console's channel if ``channel_id`` is it; notices elsewhere are not shown."""
+        return channel_id if channel_id == self._channel else None
 
-    def _show(self, reply: Reply) -> None:
-        if reply.text:
-            self._write(reply.text)
-        if reply.file is not None:
-            self._write(f"saved file to {_display(save_file(reply.file, self._export_dir))}")
+    async def post_text(self, destination: str, text: str, *, first: bool) -> None:
+        """Print ``text``."""
+        self._write(text)
 
-    async def send(self, channel_id: str, text: str, thread_id: str | None = None) -> None:
-        """Print a message the bot posts unprompted (a reset notice), if it is for us."""
-        if channel_id == self._channel:
-            self._write(text)
+    async def post_file(self, destination: str, file: ReplyFile, *, first: bool) -> None:
+        """Save ``file`` into the export directory and print its path."""
+        self._write(f"saved file to {_display(save_file(file, self._export_dir))}")
 
     def _write(self, text: str, *, end: str = "\n") -> None:
         self._output.write(text + end)
@@ -284,3 +243,41 @@ def _poster(loop: asyncio.AbstractEventLoop, arrived: asyncio.Event) -> Callable
         return True
 
     return post
+
+
+class ConsoleSettings(AdapterSettings):
+    """``[adapters.console]``: the terminal (or a pipe) as a chat.
+
+    Attributes:
+        enabled: on by default, so ``sessionbot run`` works with no config at all.
+        user: the user id lines are written as (``@bob: text`` speaks as bob).
+        channel: the channel id of the console.
+        export_dir: where files sent to the console (exports) are saved.
+    """
+
+    enabled: bool = True
+    user: str = "local"
+    channel: str = "console"
+    export_dir: Path = Path(".")
+
+    @field_validator("user", "channel")
+    @classmethod
+    def _plain_name(cls, name: str) -> str:
+        # These become parts of scope keys and of ``platform:user_id`` refs.
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"{name!r} may hold only letters, digits, _ . -")
+        return name
+
+
+def build(settings: ConsoleSettings, context: AdapterContext) -> ConsoleAdapter:
+    """Return the console adapter on standard input and output."""
+    return ConsoleAdapter(
+        context.handler,
+        user=settings.user,
+        channel=settings.channel,
+        export_dir=settings.export_dir,
+    )
+
+
+plugin = AdapterPlugin(name=PLATFORM, settings_model=ConsoleSettings, build=build)
+"""The console's entry point in the ``sessionbot.adapters`` group."""

@@ -1,6 +1,7 @@
-"""Sending replies to Telegram: size limits, files, topics, and what to do on errors.
+"""Sending messages to Telegram: files, topics, quoting, and what to do on errors.
 
-Text goes out as plain text (no ``parse_mode``), so nothing a user or a model wrote
+Replies are split to :data:`TEXT_LIMIT` by the adapter's base class before they
+get here. Text goes out as plain text (no ``parse_mode``), so nothing a user or a model wrote
 can break Markdown or HTML formatting. Each attempt that fails is handled by kind:
 
 * flood control (``RetryAfter``): wait as long as Telegram asks, then retry;
@@ -10,8 +11,8 @@ can break Markdown or HTML formatting. Each attempt that fails is handled by kin
   is dropped, since nothing more can reach that chat;
 * anything else Telegram refuses (``BadRequest``): logged, that message skipped.
 
-A message is given up only after :attr:`RetryPolicy.send_attempts` attempts, and
-never without an error in the log.
+A message is given up only after ``send_attempts`` attempts, and never without an
+error in the log.
 """
 
 from __future__ import annotations
@@ -19,10 +20,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from functools import partial
 from pathlib import PurePath
 
 from telegram import Bot, ReplyParameters
@@ -37,8 +37,8 @@ from telegram.error import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from adapters.splitting import split_text, utf16_units
-from core.models import Reply, ReplyFile
+from core import ReplyFile
+from core.backoff import Backoff
 
 logger = logging.getLogger(__name__)
 
@@ -48,27 +48,6 @@ TEXT_LIMIT = int(MessageLimit.MAX_TEXT_LENGTH)
 Counting code units rather than characters can only make chunks shorter, so a
 chunk is accepted whichever way the server counts.
 """
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """How long to wait between attempts, and how many attempts a message gets.
-
-    Attributes:
-        initial: seconds before the first retry.
-        factor: each further retry multiplies the delay by this.
-        maximum: the delay never exceeds this.
-        send_attempts: attempts to send one message before giving it up.
-    """
-
-    initial: float = 1.0
-    factor: float = 2.0
-    maximum: float = 30.0
-    send_attempts: int = 6
-
-    def delay(self, failures: int) -> float:
-        """Return the seconds to wait after ``failures`` failures in a row (1 or more)."""
-        return float(min(self.maximum, self.initial * self.factor ** (failures - 1)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,45 +78,51 @@ def retry_after_seconds(error: RetryAfter) -> float:
 
 
 class TelegramSender:
-    """Sends replies through a bot, retrying as the module docstring describes.
+    """Sends messages through a bot, retrying as the module docstring describes.
 
     Args:
         bot: the connected bot.
-        policy: delays and attempts for retries.
+        backoff: delays between attempts.
+        send_attempts: attempts to send one message before giving it up.
     """
 
-    def __init__(self, bot: Bot, policy: RetryPolicy) -> None:
+    def __init__(self, bot: Bot, backoff: Backoff, send_attempts: int = 6) -> None:
         self._bot = bot
-        self._policy = policy
+        self._backoff = backoff
+        self._attempts = send_attempts
 
-    async def send_replies(self, target: Target, replies: Sequence[Reply]) -> None:
-        """Send each reply: its text in as many messages as needed, then its file."""
-        for reply in replies:
-            if not await self._send_reply(target, reply):
-                return
+    async def send_message(self, target: Target, text: str, *, quote: bool) -> bool:
+        """Send one message of at most :data:`TEXT_LIMIT`, as plain text.
 
-    async def send_text(self, target: Target, text: str) -> bool:
-        """Send ``text``, split at Telegram's limit on line boundaries.
+        Args:
+            target: the chat, and topic, it goes to.
+            text: the message.
+            quote: quote ``target.reply_to``, if any.
 
         Returns:
             ``False`` if the chat can no longer be reached (the bot was blocked or
-            removed), ``True`` otherwise, even if a message had to be given up.
+            removed), ``True`` otherwise, even if the message had to be given up.
         """
-        reply_to = target.reply_to
-        for chunk in split_text(text, TEXT_LIMIT, char_size=utf16_units):
-            send = partial(self._send_message, chunk, target.thread_id, reply_to)
-            if not await self._call(target.chat_id, send, "a message"):
-                return False
-            reply_to = None  # quote once per reply, not once per chunk
-        return True
+        reply_to = target.reply_to if quote else None
 
-    async def send_file(self, target: Target, file: ReplyFile) -> bool:
+        async def send(chat_id: int) -> object:
+            return await self._bot.send_message(
+                chat_id,
+                text,
+                message_thread_id=target.thread_id,
+                reply_parameters=_reply_parameters(reply_to),
+            )
+
+        return await self._call(target.chat_id, send, "a message")
+
+    async def send_file(self, target: Target, file: ReplyFile, *, quote: bool) -> bool:
         """Send ``file`` as a document under its own name (its last path component).
 
         Returns:
             ``False`` if the chat can no longer be reached, ``True`` otherwise.
         """
         name = PurePath(file.name).name or "file"
+        reply_to = target.reply_to if quote else None
 
         async def send(chat_id: int) -> object:
             return await self._bot.send_document(
@@ -145,29 +130,10 @@ class TelegramSender:
                 file.content,
                 filename=name,
                 message_thread_id=target.thread_id,
-                reply_parameters=_reply_parameters(target.reply_to),
+                reply_parameters=_reply_parameters(reply_to),
             )
 
         return await self._call(target.chat_id, send, f"the file {name!r}")
-
-    async def _send_reply(self, target: Target, reply: Reply) -> bool:
-        if reply.text.strip():
-            if not await self.send_text(target, reply.text):
-                return False
-            target = Target(target.chat_id, target.thread_id)  # quoted already
-        if reply.file is not None:
-            return await self.send_file(target, reply.file)
-        return True
-
-    async def _send_message(
-        self, text: str, thread_id: int | None, reply_to: int | None, chat_id: int
-    ) -> object:
-        return await self._bot.send_message(
-            chat_id,
-            text,
-            message_thread_id=thread_id,
-            reply_parameters=_reply_parameters(reply_to),
-        )
 
     async def _call(self, chat_id: int, action: _Action, what: str) -> bool:
         failures = 0
@@ -190,7 +156,7 @@ class TelegramSender:
             except NetworkError as error:
                 # A timeout may hide a message that did arrive; sending it twice is
                 # the lesser harm than losing it.
-                delay = self._policy.delay(failures + 1)
+                delay = self._backoff.delay(failures + 1)
                 logger.warning(
                     "sending to chat %s failed (%s); retrying in %.1fs", chat_id, error, delay
                 )
@@ -198,7 +164,7 @@ class TelegramSender:
                 logger.error("sending %s to chat %s failed: %s", what, chat_id, error)
                 return True
             failures += 1
-            if failures >= self._policy.send_attempts:
+            if failures >= self._attempts:
                 logger.error(
                     "gave up sending %s to chat %s after %d attempts", what, chat_id, failures
                 )

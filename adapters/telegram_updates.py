@@ -1,19 +1,22 @@
-"""Reading Telegram messages: what the handler sees of them, and what is dropped.
+"""Reading Telegram updates: in which order, what the handler sees of them, what is dropped.
 
 Nothing platform-specific leaves this module: a :class:`telegram.Message` becomes a
-:class:`core.models.Inbound`, or nothing.
+:class:`core.Inbound`, or nothing.
 """
 
 from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Awaitable
+from typing import Any
 
-from telegram import Chat, Message
+from telegram import Chat, Message, Update
+from telegram.ext import BaseUpdateProcessor
 
-from core.models import Inbound
-
-PLATFORM = "telegram"
+from adapters.telegram import PLATFORM
+from core import Inbound
+from core.locks import KeyedLocks
 
 _COMMAND_FOR_A_BOT = re.compile(
     r"/(?P<command>\w+)@(?P<bot>\w+)(?P<rest>\s.*)?", re.DOTALL | re.ASCII
@@ -105,3 +108,33 @@ class OncePerChat:
         if len(self._chats) > self._capacity:
             self._chats.popitem(last=False)
         return True
+
+
+class ChatOrderedProcessor(BaseUpdateProcessor):
+    """Handles updates of different chats concurrently, and of one chat in order.
+
+    A chat has a lock only while it has updates in flight, so memory is bounded
+    by ``max_concurrent_updates``, not by the number of chats ever seen.
+
+    Args:
+        max_concurrent_updates: updates handled at once.
+    """
+
+    def __init__(self, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self._chats = KeyedLocks()
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Run ``coroutine`` once the update's chat has no earlier update running."""
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            await coroutine
+            return
+        async with self._chats.lock_for(chat.id):
+            await coroutine
+
+    async def initialize(self) -> None:
+        """Nothing to set up."""
+
+    async def shutdown(self) -> None:
+        """Nothing to release."""

@@ -17,11 +17,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+from adapters.base import Adapter, AdapterContext, AdapterPlugin
 from bot.config import Settings
-from bot.platforms import ADAPTERS, Adapter, AdapterContext, AdapterFactory, build_adapters
+from bot.platforms import build_adapters
 from bot.scheduler import ArchivedCallback, ResetScheduler
-from bot.supervisor import AdapterSupervisor, Backoff
+from bot.supervisor import AdapterSupervisor
 from bot.wiring import build_router, opened_manager
+from core.backoff import Backoff
 from core.models import Session
 from core.sessions.manager import SessionManager
 from core.sessions.notices import scheduled_reset_notice
@@ -58,7 +60,7 @@ class Application:
 
     Args:
         settings: the configuration.
-        factories: adapter name to factory (see :data:`bot.platforms.ADAPTERS`).
+        adapters: adapter name to plugin; the installed plugins by default.
         backoff: delays between restarts of a failed adapter.
         stop_timeout: seconds each adapter gets to stop before it is cancelled.
     """
@@ -67,12 +69,12 @@ class Application:
         self,
         settings: Settings,
         *,
-        factories: Mapping[str, AdapterFactory] = ADAPTERS,
+        adapters: Mapping[str, AdapterPlugin[Any]] | None = None,
         backoff: Backoff | None = None,
         stop_timeout: float = 10.0,
     ) -> None:
         self.settings = settings
-        self._factories = factories
+        self._plugins = adapters
         self._backoff = backoff or Backoff()
         self._stop_timeout = stop_timeout
         self._stop_requested = asyncio.Event()
@@ -87,8 +89,8 @@ class Application:
             await self._clean_up(manager)
             router = build_router(manager, self.settings)
             menu = tuple((c.name, c.summary) for c in router.registry.commands())
-            context = AdapterContext(self.settings, router.handle, menu)
-            adapters = build_adapters(context, self._factories)
+            context = AdapterContext(router.handle, menu, self.settings.bot.name)
+            adapters = build_adapters(self.settings, context, self._plugins)
             # Resets also happen lazily on each message; the scheduler archives the
             # sessions nobody writes to, so listings and cleanup see them as ended.
             notify = self.settings.sessions.notify_on_reset

@@ -39,7 +39,7 @@ def run(config_path: Path | None, user: str | None, channel: str | None) -> None
     settings = _console_options(settings, user=user, channel=channel)
     if not settings.enabled_adapters():
         raise ConfigError(f"{label}: adapters: no adapter is enabled; enable [adapters.console]")
-    check_secrets(settings)  # a missing token stops here, before the database is opened
+    check_secrets(settings)  # a missing secret stops here, before the database is opened
     configure_logging(settings.bot.log_level, settings.bot.log_format)
     from bot.app import Application  # heavy (SQLAlchemy, Alembic): only when running
 
@@ -52,6 +52,8 @@ def run(config_path: Path | None, user: str | None, channel: str | None) -> None
 
 
 def _console_options(settings: Settings, *, user: str | None, channel: str | None) -> Settings:
+    # Plain overrides of two keys of the console plugin's table, which that plugin
+    # validates like any other value: bot imports nothing of the console.
     if user is not None:
         settings = override(settings, {"adapters.console.user": user}, label="--as")
     if channel is not None:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -47,6 +46,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from adapters.base import secret_from_env
 from bot.option_types import as_env_text
 from bot.settings import Settings
 from core.errors import ConfigError
@@ -74,7 +74,6 @@ DEFAULTS_LABEL = "built-in defaults"
 _TABLE_ERRORS = frozenset(
     {"value_error", "assertion_error", "missing", "extra_forbidden", "too_short", "too_long"}
 )
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
@@ -191,25 +190,6 @@ def override(settings: Settings, values: Mapping[str, Any], *, label: str) -> Se
     sources = [InitSettingsSource(model, _table(key, value)) for key, value in values.items()]
     sources.append(InitSettingsSource(model, settings.model_dump(mode="python")))
     return _build(model, sources, label=label, origins={})
-
-
-def secret_from_env(name: str, *, key: str) -> str:
-    """Read a secret from the environment variable an ``*_env`` option names.
-
-    Args:
-        name: the variable's name, as written in the config.
-        key: the dotted option that named it, for the error message.
-
-    Raises:
-        ConfigError: the name is not a valid variable name, or the variable is
-            unset or empty.
-    """
-    if not _ENV_NAME.fullmatch(name):
-        raise ConfigError(f"{key}: {name!r} is not an environment variable name")
-    value = os.environ.get(name, "")
-    if not value.strip():
-        raise ConfigError(f"{key}: environment variable {name} is not set")
-    return value
 
 
 def _build(

@@ -3,6 +3,10 @@
 One pydantic model per TOML table. Every table forbids unknown keys, so a typo or
 an option this version does not support fails loudly instead of being ignored.
 Loading (file, environment, error messages) lives in :mod:`bot.config`.
+
+The tables of plugins are not here: each ``[adapters.<name>]`` table is validated by
+its adapter plugin's settings model, and ``[responder]`` by the model of the
+responder plugin its ``kind`` names (:mod:`bot.plugin_settings`).
 """
 
 from __future__ import annotations
@@ -12,7 +16,14 @@ import zoneinfo
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -20,13 +31,15 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from adapters.base import AdapterSettings
 from bot.option_types import ConfigBool, ConfigInt, as_env_text
+from bot.plugin_settings import adapter_tables, responder_table
+from bot.responders import ResponderSettings
 from core import limits
 from core.sessions.resets import ResetOverride, ResetRules, RuleSelector, parse_reset_time
 from core.sessions.scope import Scope
 
 _IDENTITY = re.compile(r"[A-Za-z0-9_.-]+")
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _STORAGE_SCHEMES = (
     "sqlite:///",
     "sqlite+aiosqlite:///",
@@ -59,18 +72,6 @@ def _check_timezone(name: str) -> str:
             f"unknown timezone {name!r}; use an IANA name such as 'Europe/Berlin'"
         ) from None
     return name
-
-
-def _check_env_name(name: str) -> str:
-    if not _ENV_NAME.fullmatch(name):
-        raise ValueError(f"{name!r} is not an environment variable name")
-    return name
-
-
-def _check_http_url(url: str) -> str:
-    if not url.startswith(("https://", "http://")):
-        raise ValueError(f"expected an http:// or https:// URL, got {url!r}")
-    return url
 
 
 def _check_reset_time(text: str) -> str:
@@ -300,16 +301,6 @@ class ContextSettings(_Section):
     live_conversations: ConfigInt = Field(default=1000, ge=0, le=limits.MAX_LIVE_CONVERSATIONS)
 
 
-class ResponderSettings(_Section):
-    """``[responder]``: who answers plain messages.
-
-    Attributes:
-        kind: ``echo`` (repeats the message; needs no network).
-    """
-
-    kind: Literal["echo"] = "echo"
-
-
 class IdentitySettings(_Section):
     """``[identity]``: one person's ids on several platforms.
 
@@ -339,118 +330,17 @@ class IdentitySettings(_Section):
         return {ref: name for name, refs in self.links.items() for ref in refs}
 
 
-class AdapterSettings(_Section):
-    """Options every adapter has.
-
-    Attributes:
-        enabled: whether ``sessionbot run`` starts the adapter.
-    """
-
-    enabled: bool = False
-
-
-class ConsoleSettings(AdapterSettings):
-    """``[adapters.console]``: the terminal (or a pipe) as a chat.
-
-    Attributes:
-        enabled: on by default, so ``sessionbot run`` works with no config at all.
-        user: the user id lines are written as (``@bob: text`` speaks as bob).
-        channel: the channel id of the console.
-        export_dir: where files sent to the console (exports) are saved.
-    """
-
-    enabled: bool = True
-    user: str = "local"
-    channel: str = "console"
-    export_dir: Path = Path(".")
-
-    @field_validator("user", "channel")
-    @classmethod
-    def _plain_name(cls, name: str) -> str:
-        # These become parts of scope keys and of ``platform:user_id`` refs.
-        if not _IDENTITY.fullmatch(name):
-            raise ValueError(f"{name!r} may hold only letters, digits, _ . -")
-        return name
-
-
-class TelegramSettings(AdapterSettings):
-    """``[adapters.telegram]``: a Telegram bot, by long polling or by webhook.
-
-    Secrets are not options: ``token_env`` and ``secret_token_env`` name the
-    environment variables that hold them.
-
-    Attributes:
-        enabled: whether ``sessionbot run`` connects to Telegram.
-        token_env: the variable holding the bot token BotFather gave.
-        mode: ``polling`` (the bot asks Telegram for updates; works from behind
-            NAT) or ``webhook`` (Telegram posts updates to the bot's HTTP server).
-        base_url: the Bot API server, without ``/bot<token>``: Telegram's, or a
-            self-hosted one.
-        listen: webhook mode: the address the webhook server binds.
-        port: webhook mode: its port.
-        url_path: webhook mode: the path updates are posted to.
-        webhook_url: webhook mode: the public URL Telegram posts to, such as a
-            reverse proxy's HTTPS address; empty for
-            ``http://{listen}:{port}/{url_path}``, which only a self-hosted Bot
-            API server accepts.
-        secret_token_env: webhook mode: the variable holding the secret token
-            Telegram sends with every update (1-256 characters A-Z, a-z, 0-9,
-            ``_`` and ``-``); requests without it are refused.
-    """
-
-    token_env: str = "TELEGRAM_BOT_TOKEN"
-    mode: Literal["polling", "webhook"] = "polling"
-    base_url: str = "https://api.telegram.org"
-    listen: str = Field(default="127.0.0.1", min_length=1)
-    port: int = Field(default=8443, ge=1, le=65535)
-    url_path: str = "telegram"
-    webhook_url: str = ""
-    secret_token_env: str = "TELEGRAM_WEBHOOK_SECRET"
-
-    @field_validator("token_env")
-    @classmethod
-    def _token_env(cls, name: str) -> str:
-        return _check_env_name(name)
-
-    @field_validator("secret_token_env")
-    @classmethod
-    def _secret_token_env(cls, name: str) -> str:
-        return name and _check_env_name(name)  # empty: none, refused in webhook mode
-
-    @field_validator("base_url")
-    @classmethod
-    def _base_url(cls, url: str) -> str:
-        return _check_http_url(url)
-
-    @field_validator("webhook_url")
-    @classmethod
-    def _webhook_url(cls, url: str) -> str:
-        return url and _check_http_url(url)
-
-    @model_validator(mode="after")
-    def _webhook_has_a_secret(self) -> TelegramSettings:
-        # Without the secret anyone who finds the URL could post updates as any user.
-        if self.mode == "webhook" and not self.secret_token_env:
-            raise ValueError(
-                "webhook mode needs secret_token_env, the environment variable "
-                "holding the webhook's secret token"
-            )
-        return self
-
-
-class AdaptersSettings(_Section):
-    """``[adapters.*]``: one table per adapter."""
-
-    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
-    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
-
-
 class Settings(BaseSettings):
     """The whole configuration, one attribute per TOML table.
 
     A pydantic-settings model, so that :mod:`bot.config` can fill it from the TOML
     file and ``SESSIONBOT_<SECTION>__<KEY>`` environment variables. ``Settings()``
     alone reads those variables from ``os.environ`` too.
+
+    Attributes:
+        adapters: adapter name to its validated settings, one per installed
+            adapter plugin (defaults for a table left out).
+        responder: the settings of the responder ``[responder] kind`` names.
     """
 
     model_config = SettingsConfigDict(
@@ -476,14 +366,25 @@ class Settings(BaseSettings):
     encryption: EncryptionSettings = Field(default_factory=EncryptionSettings)
     sessions: SessionsSettings = Field(default_factory=SessionsSettings)
     context: ContextSettings = Field(default_factory=ContextSettings)
-    responder: ResponderSettings = Field(default_factory=ResponderSettings)
+    responder: SerializeAsAny[ResponderSettings] = Field(
+        default_factory=dict,  # validated into the model of the plugin kind names
+        validate_default=True,
+    )
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
-    adapters: AdaptersSettings = Field(default_factory=AdaptersSettings)
+    adapters: dict[str, SerializeAsAny[AdapterSettings]] = Field(
+        default_factory=dict, validate_default=True
+    )
+
+    @field_validator("adapters", mode="before")
+    @classmethod
+    def _adapter_tables(cls, tables: object) -> object:
+        return adapter_tables(tables)
+
+    @field_validator("responder", mode="before")
+    @classmethod
+    def _responder_table(cls, table: object) -> object:
+        return responder_table(table)
 
     def enabled_adapters(self) -> list[str]:
-        """Return the names of the enabled adapters, in table order."""
-        return [
-            name
-            for name in type(self.adapters).model_fields
-            if getattr(self.adapters, name).enabled
-        ]
+        """Return the names of the enabled adapters, sorted."""
+        return [name for name, section in self.adapters.items() if section.enabled]

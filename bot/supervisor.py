@@ -10,31 +10,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
-from bot.platforms import Adapter
+from adapters.base import Adapter
+from core.backoff import Backoff
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential delays between restarts.
-
-    Attributes:
-        initial: seconds before the first restart.
-        factor: each further failure multiplies the delay by this.
-        maximum: the delay never exceeds this; an adapter that ran this long
-            without failing starts again from ``initial``.
-    """
-
-    initial: float = 1.0
-    factor: float = 2.0
-    maximum: float = 60.0
-
-    def delay(self, failures: int) -> float:
-        """Return the seconds to wait after ``failures`` failures in a row (1 or more)."""
-        return float(min(self.maximum, self.initial * self.factor ** (failures - 1)))
 
 
 class AdapterSupervisor:
@@ -42,7 +22,8 @@ class AdapterSupervisor:
 
     Args:
         adapter: the adapter to run.
-        backoff: the delays between restarts.
+        backoff: the delays between restarts; a run that lasted ``backoff.maximum``
+            seconds without failing starts the next streak from ``initial``.
         monotonic: the clock that measures how long a run lasted.
     """
 
@@ -62,7 +43,7 @@ class AdapterSupervisor:
     async def run(self) -> None:
         """Start the adapter, restart it after each failure, and return when it ends.
 
-        It ends when the adapter finishes by itself (the console at end of input)
+        It ends when the adapter finishes by itself (its input ended)
         or when :meth:`stop` was called.
         """
         while not self._stopping.is_set():

@@ -10,11 +10,11 @@ from contextlib import asynccontextmanager
 
 from bot.config import Settings
 from bot.master_key import load_master_key
+from bot.platforms import build_responder
 from commands import Router, RouterSettings, default_registry
 from core.clock import Clock, SystemClock
 from core.crypto.opening import open_store
 from core.sessions.manager import SessionManager
-from core.sessions.responders import EchoResponder, Responder
 from core.storage.protocols import Store
 
 
@@ -33,12 +33,6 @@ def build_manager(
         encrypted=settings.encryption.enabled,
         live_conversations=settings.context.live_conversations,
     )
-
-
-def build_responder(settings: Settings) -> Responder:
-    """Return the responder ``[responder] kind`` names."""
-    # ``echo`` is the only kind today; the config model rejects any other.
-    return EchoResponder()
 
 
 def router_settings(settings: Settings) -> RouterSettings:

@@ -11,7 +11,6 @@ import dataclasses
 import logging
 
 from commands.context import CommandContext
-from commands.locks import KeyedLocks
 from commands.parser import ParsedCommand, parse_command
 from commands.registry import Command, Registry
 from commands.router_settings import RouterSettings
@@ -23,6 +22,7 @@ from core.errors import (
     StaleSessionError,
     UsageError,
 )
+from core.locks import KeyedLocks
 from core.models import Inbound, Reply, Session
 from core.sessions.channels import Placement
 from core.sessions.conversation import converse

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -11,21 +12,32 @@ ROOT = Path(__file__).resolve().parent.parent
 PLATFORM_LIBRARIES = {"telegram", "discord", "slack_bolt", "slack_sdk", "fastapi", "aiohttp"}
 
 FORBIDDEN = {
-    "core": {"bot", "adapters", "commands"} | PLATFORM_LIBRARIES,
-    "commands": {"bot", "adapters"} | PLATFORM_LIBRARIES,
-    "adapters": {"bot", "commands"},
+    "core": {"bot", "adapters", "commands", "sessionbot"} | PLATFORM_LIBRARIES,
+    "commands": {"bot", "adapters", "sessionbot"} | PLATFORM_LIBRARIES,
+    "adapters": {"bot", "commands", "sessionbot"},
 }
+
+# Adapters see core through its public root, plus the two helpers written for them.
+ADAPTER_CORE_MODULES = {"core", "core.locks", "core.backoff"}
+
+# bot/'s composition code: which adapters and responders exist is the plugins' business.
+PLATFORM_NAMES = re.compile(r"console|telegram|discord|slack", re.IGNORECASE)
+PLATFORM_FREE = ("settings", "platforms", "wiring", "plugins", "plugin_settings", "app")
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    modules: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules.add(node.module)
+    return modules
 
 
 def imported_roots(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    roots: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            roots.add(node.module.split(".")[0])
-    return roots
+    return {module.split(".")[0] for module in imported_modules(path)}
 
 
 @pytest.mark.parametrize("package", sorted(FORBIDDEN))
@@ -39,3 +51,39 @@ def test_imports_point_one_way(package: str) -> None:
 
 def test_the_scan_sees_imports() -> None:
     assert "core" in imported_roots(ROOT / "core" / "sessions" / "manager.py")
+
+
+def test_adapters_import_only_cores_public_root() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            module
+            for module in imported_modules(path)
+            if module.split(".")[0] == "core" and module not in ADAPTER_CORE_MODULES
+        )
+        for path in (ROOT / "adapters").rglob("*.py")
+    }
+    assert {name: bad for name, bad in offenders.items() if bad} == {}
+
+
+def test_bot_imports_no_adapter_but_the_contract() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            module
+            for module in imported_modules(path)
+            if module.split(".")[0] == "adapters" and module != "adapters.base"
+        )
+        for path in (ROOT / "bot").rglob("*.py")
+    }
+    assert {name: bad for name, bad in offenders.items() if bad} == {}
+
+
+@pytest.mark.parametrize("module", PLATFORM_FREE)
+def test_bots_composition_names_no_platform(module: str) -> None:
+    text = (ROOT / "bot" / f"{module}.py").read_text()
+    assert PLATFORM_NAMES.findall(text) == []
+
+
+def test_the_scans_see_what_they_look_for() -> None:
+    assert "core.locks" in imported_modules(ROOT / "adapters" / "telegram_updates.py")
+    assert "adapters.base" in imported_modules(ROOT / "bot" / "platforms.py")
+    assert PLATFORM_NAMES.search((ROOT / "bot" / "cli.py").read_text())

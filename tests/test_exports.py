@@ -61,8 +61,42 @@ EXPECTED = {
         "discover_plugins",
         "parse_command",
     },
-    "bot": {"ADAPTERS", "Application", "Settings", "load_config", "secret_from_env"},
-    "adapters": {"ConsoleAdapter"},
+    "bot": {
+        "Application",
+        "Settings",
+        "adapter_plugins",
+        "check_secrets",
+        "load_config",
+        "responder_plugins",
+        "secret_from_env",
+    },
+    "adapters": {
+        "AdapterContext",
+        "AdapterPlugin",
+        "AdapterSettings",
+        "BaseAdapter",
+        "ConsoleAdapter",
+    },
+    # What plugin authors import; the names stay when modules move.
+    "sessionbot": {
+        "Adapter",
+        "AdapterContext",
+        "AdapterPlugin",
+        "AdapterSettings",
+        "Answer",
+        "BaseAdapter",
+        "CommandContext",
+        "CommandError",
+        "CommandRegistry",
+        "EchoResponder",
+        "Inbound",
+        "Reply",
+        "ReplyFile",
+        "Responder",
+        "ResponderPlugin",
+        "ResponderSettings",
+        "UsageError",
+    },
 }
 
 
@@ -80,3 +114,10 @@ def test_all_is_sorted_complete_and_importable(package: str) -> None:
     assert EXPECTED[package] <= set(exported)
     for name in exported:
         assert getattr(module, name) is not None
+
+
+def test_the_sessionbot_package_holds_nothing_but_its_exports() -> None:
+    import sessionbot
+
+    public = {name for name in vars(sessionbot) if not name.startswith("_")}
+    assert public == set(sessionbot.__all__)

@@ -4,28 +4,100 @@ import asyncio
 import io
 import os
 import stat
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from adapters.console import PROMPT, READ_AHEAD, ConsoleAdapter, save_file
+from adapters.base import BaseAdapter
+from adapters.console import FAILURE_REPLY, PROMPT, READ_AHEAD, ConsoleAdapter, save_file
+from core import InboundHandler
 from core.models import Inbound, Reply, ReplyFile
+from tests.adapters.contract import WAIT, AdapterContract
 
 
 class FakeHandler:
-    """Answers each message with its author and text; records what it saw."""
+    """Answers each message with its author and text; records what it saw.
 
-    def __init__(self, delay: float = 0.0) -> None:
+    A message whose text is in ``gates`` is answered once its event is set.
+    """
+
+    def __init__(self) -> None:
         self.seen: list[Inbound] = []
-        self.delay = delay
         self.received = asyncio.Event()
+        self.gates: dict[str, asyncio.Event] = {}
 
     async def __call__(self, inbound: Inbound) -> list[Reply]:
         self.seen.append(inbound)
         self.received.set()
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        if gate := self.gates.get(inbound.text):
+            await gate.wait()
         return [Reply(f"{inbound.user_id} said {inbound.text}")]
+
+
+class Transcript(io.StringIO):
+    """An output stream that remembers each write and says when one happened."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[str] = []
+        self.changed = asyncio.Event()
+
+    def write(self, text: str) -> int:
+        self.writes.append(text)
+        self.changed.set()
+        return super().write(text)
+
+    async def until(self, condition: Callable[[], bool]) -> None:
+        async with asyncio.timeout(WAIT):
+            while not condition():
+                self.changed.clear()
+                await self.changed.wait()
+
+
+class ConsoleHarness:
+    """The console for the contract: a pipe in, a transcript out, files in a directory."""
+
+    failure_reply = FAILURE_REPLY
+    channel = ("console", None)
+
+    def __init__(self, exports: Path, reader: io.TextIOWrapper, writer: io.TextIOWrapper) -> None:
+        self.exports = exports
+        self.reader = reader
+        self.writer = writer
+        self.output = Transcript()
+
+    def adapter(self, handler: InboundHandler) -> BaseAdapter[Any]:
+        return ConsoleAdapter(
+            handler, input=self.reader, output=self.output, export_dir=self.exports
+        )
+
+    async def ready(self, adapter: BaseAdapter[Any]) -> None:
+        """A pipe holds what is written until the console reads it."""
+
+    def say(self, text: str) -> None:
+        self.writer.write(f"{text}\n")
+        self.writer.flush()
+
+    def messages(self) -> list[str]:
+        saved = [w for w in self.output.writes if w.startswith("saved file to ")]
+        return [w.removesuffix("\n") for w in self.output.writes if w not in saved]
+
+    def files(self) -> list[tuple[str, bytes]]:
+        return [(path.name, path.read_bytes()) for path in sorted(self.exports.iterdir())]
+
+    async def until(self, condition: Callable[[], bool]) -> None:
+        await self.output.until(condition)
+
+
+class TestConsoleContract(AdapterContract):
+    @pytest.fixture
+    def harness(self, tmp_path: Path) -> Iterator[ConsoleHarness]:
+        read_end, write_end = os.pipe()
+        with os.fdopen(read_end) as reader, os.fdopen(write_end, "w") as writer:
+            yield ConsoleHarness(tmp_path, reader, writer)
 
 
 async def run_console(
@@ -40,12 +112,12 @@ async def run_console(
         **options,  # type: ignore[arg-type]
     )
     await adapter.start()
-    await asyncio.wait_for(adapter.wait(), 5)
+    await asyncio.wait_for(adapter.wait(), WAIT)
     return output.getvalue()
 
 
 async def test_lines_are_handled_in_order_and_it_ends_at_eof() -> None:
-    handler = FakeHandler(delay=0.01)
+    handler = FakeHandler()
     out = await run_console("one\ntwo\nthree\n", handler)
     assert out == "local said one\nlocal said two\nlocal said three\n"
     assert [m.text for m in handler.seen] == ["one", "two", "three"]
@@ -125,19 +197,34 @@ async def test_a_failing_handler_gets_one_line_and_the_console_goes_on(
     assert "bug" in caplog.text
 
 
+class PipeTerminal(io.TextIOWrapper):
+    """A pipe that says it is a terminal, so the console prompts before each read."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 async def test_stop_interrupts_a_read_that_never_returns() -> None:
     read_end, write_end = os.pipe()
-    with os.fdopen(read_end) as reader, os.fdopen(write_end, "w") as writer:
-        adapter = ConsoleAdapter(FakeHandler(), input=reader, output=io.StringIO())
+    output = Transcript()
+    # Buffered, as os.fdopen's: closing waits for the reader thread's read in flight,
+    # so the thread never reads a descriptor number the next test's pipe reuses.
+    with (
+        PipeTerminal(io.BufferedReader(io.FileIO(read_end))) as reader,
+        os.fdopen(write_end, "w") as writer,
+    ):
+        adapter = ConsoleAdapter(FakeHandler(), input=reader, output=output)
         await adapter.start()
-        await asyncio.sleep(0.05)
-        await asyncio.wait_for(adapter.stop(), 2)
-        await asyncio.wait_for(adapter.wait(), 2)
+        # The prompt is written just before the read begins, with no await between.
+        await output.until(lambda: output.getvalue() == PROMPT)
+        await asyncio.wait_for(adapter.stop(), WAIT)
+        await asyncio.wait_for(adapter.wait(), WAIT)
         writer.write("unblock the reader thread\n")
 
 
 async def test_stop_lets_the_message_in_progress_finish() -> None:
-    handler = FakeHandler(delay=0.2)
+    handler = FakeHandler()
+    release = handler.gates["slow"] = asyncio.Event()
     output = io.StringIO()
     read_end, write_end = os.pipe()
     with os.fdopen(read_end) as reader, os.fdopen(write_end, "w") as writer:
@@ -145,8 +232,10 @@ async def test_stop_lets_the_message_in_progress_finish() -> None:
         await adapter.start()
         writer.write("slow\n")
         writer.flush()
-        await asyncio.wait_for(handler.received.wait(), 2)
-        await asyncio.wait_for(adapter.stop(), 2)
+        await asyncio.wait_for(handler.received.wait(), WAIT)
+        stopping = asyncio.create_task(adapter.stop())
+        release.set()
+        await asyncio.wait_for(stopping, WAIT)
         writer.write("never read\n")
     assert output.getvalue() == "local said slow\n"
 
@@ -161,9 +250,9 @@ async def test_reading_a_pipe_line_by_line() -> None:
         with os.fdopen(write_end, "w") as writer:
             writer.write("first\n")
             writer.flush()
-            await asyncio.wait_for(handler.received.wait(), 2)
+            await asyncio.wait_for(handler.received.wait(), WAIT)
             writer.write("second\n")
-        await asyncio.wait_for(adapter.wait(), 5)
+        await asyncio.wait_for(adapter.wait(), WAIT)
     assert output.getvalue() == "local said first\nlocal said second\n"
 
 
@@ -175,7 +264,7 @@ async def test_a_terminal_gets_a_prompt() -> None:
     output = io.StringIO()
     adapter = ConsoleAdapter(FakeHandler(), input=Terminal("hi\n"), output=output)
     await adapter.start()
-    await asyncio.wait_for(adapter.wait(), 5)
+    await asyncio.wait_for(adapter.wait(), WAIT)
     assert output.getvalue() == f"{PROMPT}local said hi\n{PROMPT}\n"
 
 
@@ -185,7 +274,7 @@ async def test_an_unreadable_input_fails_the_adapter() -> None:
     adapter = ConsoleAdapter(FakeHandler(), input=stream, output=io.StringIO())
     await adapter.start()
     with pytest.raises(ValueError, match="closed"):
-        await asyncio.wait_for(adapter.wait(), 5)
+        await asyncio.wait_for(adapter.wait(), WAIT)
 
 
 async def test_wait_before_start_is_an_error() -> None:
@@ -201,7 +290,7 @@ async def test_it_can_be_started_again_after_stop() -> None:
     await adapter.wait()
     await adapter.stop()
     await adapter.start()
-    await asyncio.wait_for(adapter.wait(), 5)
+    await asyncio.wait_for(adapter.wait(), WAIT)
     assert [m.text for m in handler.seen] == ["a"]
 
 
@@ -212,13 +301,45 @@ async def test_a_closed_output_ends_the_console() -> None:
 
     adapter = ConsoleAdapter(FakeHandler(), input=io.StringIO("a\nb\n"), output=Gone())
     await adapter.start()
-    await asyncio.wait_for(adapter.wait(), 5)
+    await asyncio.wait_for(adapter.wait(), WAIT)
+
+
+class CountingSource(io.StringIO):
+    """A stream that counts the lines read from it (on the reader's thread).
+
+    ``reached`` is set, on the loop, once ``wanted`` lines were read;
+    ``overread`` is set if more than ``limit`` lines were read while ``held``.
+    """
+
+    def __init__(self, text: str, wanted: int, limit: int) -> None:
+        super().__init__(text)
+        self.loop = asyncio.get_running_loop()
+        self.lines_read = 0
+        self.wanted = wanted
+        self.limit = limit
+        self.reached = asyncio.Event()
+        self.held = threading.Event()
+        self.held.set()
+        self.overread = False
+
+    def readline(self, size: int | None = -1) -> str:
+        line = super().readline(size)
+        self.lines_read += 1
+        if self.held.is_set() and self.lines_read > self.limit:
+            self.overread = True
+        if self.lines_read == self.wanted:
+            self.loop.call_soon_threadsafe(self.reached.set)
+        return line
 
 
 async def test_input_is_read_a_bounded_number_of_lines_ahead() -> None:
     """While a message is handled, up to READ_AHEAD more lines wait, read; no more."""
     lines = [f"line {n}" for n in range(READ_AHEAD * 3)]
-    source = io.StringIO("".join(f"{line}\n" for line in lines))
+    # The reader may read READ_AHEAD lines, or one more if the handler took the
+    # first before the reader filled up; then it waits.
+    source = CountingSource(
+        "".join(f"{line}\n" for line in lines), wanted=READ_AHEAD, limit=READ_AHEAD + 1
+    )
     release = asyncio.Event()
     handler = FakeHandler()
 
@@ -232,19 +353,10 @@ async def test_input_is_read_a_bounded_number_of_lines_ahead() -> None:
     output = io.StringIO()
     adapter = ConsoleAdapter(held, input=source, output=output)
     await adapter.start()
-
-    def read_up_to(count: int) -> int:
-        return sum(len(line) + 1 for line in lines[:count])
-
-    for _ in range(500):
-        if source.tell() >= read_up_to(READ_AHEAD):
-            break
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.05)
-    # The reader has read READ_AHEAD lines, or one more if the handler took the first
-    # before the reader filled up; then it waits.
-    assert read_up_to(READ_AHEAD) <= source.tell() <= read_up_to(READ_AHEAD + 1)
+    await asyncio.wait_for(source.reached.wait(), WAIT)
+    source.held.clear()
     release.set()
-    await asyncio.wait_for(adapter.wait(), 5)
+    await asyncio.wait_for(adapter.wait(), WAIT)
+    assert not source.overread
     assert [m.text for m in handler.seen] == lines
     assert output.getvalue().splitlines()[:2] == ["first", "local said line 1"]

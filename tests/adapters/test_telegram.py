@@ -9,15 +9,19 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC
+from typing import Any
 
 import pytest
 from telegram.error import InvalidToken
 
+from adapters.base import FAILURE_REPLY, BaseAdapter
 from adapters.console import ConsoleAdapter
-from adapters.telegram import FAILURE_REPLY, NOT_TEXT_REPLY, TelegramAdapter
-from adapters.telegram_sender import RetryPolicy
+from adapters.telegram_adapter import NOT_TEXT_REPLY, TelegramAdapter
 from bot.supervisor import AdapterSupervisor
+from core import InboundHandler
+from core.backoff import Backoff
 from core.models import Inbound, Reply, ReplyFile
+from tests.adapters.contract import AdapterContract
 from tests.fakes.telegram_api import (
     BOT_USERNAME,
     TOKEN,
@@ -34,7 +38,7 @@ ALICE = user(501, "Alice", username="alice")
 BOB = user(502, "Bob")
 GROUP = group_chat(-100200, "Friends")
 FORUM = group_chat(-100300, "Forum", forum=True)
-FAST = RetryPolicy(initial=0.05, factor=2.0, maximum=0.2, send_attempts=10)
+FAST = Backoff(initial=0.05, factor=2.0, maximum=0.2)
 COMMANDS = [("new", "Start a new conversation"), ("history", "Show   the\nhistory")]
 
 Answer = Callable[[Inbound], list[Reply]]
@@ -90,6 +94,7 @@ def telegram_adapter(
         "commands": COMMANDS,
         "poll_timeout": 1.0,
         "retry": FAST,
+        "send_attempts": 10,
     }
     settings.update(options)
     return TelegramAdapter(handler, **settings)  # type: ignore[arg-type]
@@ -111,6 +116,44 @@ async def answered(api: FakeTelegramAPI, count: int) -> list[str]:
     """Wait until ``count`` messages were sent; return the texts sent."""
     await api.wait_for_calls("sendMessage", count)
     return api.texts()
+
+
+class TelegramHarness:
+    """Telegram for the contract: Alice's private chat on the fake Bot API server."""
+
+    failure_reply = FAILURE_REPLY
+    channel = (str(ALICE["id"]), None)
+
+    def __init__(self, api: FakeTelegramAPI) -> None:
+        self.api = api
+
+    def adapter(self, handler: InboundHandler) -> BaseAdapter[Any]:
+        return TelegramAdapter(
+            handler, token=TOKEN, base_url=self.api.url, poll_timeout=1.0, retry=FAST
+        )
+
+    async def ready(self, adapter: BaseAdapter[Any]) -> None:
+        assert isinstance(adapter, TelegramAdapter)
+        await adapter.wait_until_receiving()
+
+    def say(self, text: str) -> None:
+        self.api.push_message(private_chat(ALICE), ALICE, text)
+
+    def messages(self) -> list[str]:
+        return self.api.texts()
+
+    def files(self) -> list[tuple[str, bytes]]:
+        uploads = [call.files["document"] for call in self.api.calls_to("sendDocument")]
+        return [(upload.filename, upload.content) for upload in uploads]
+
+    async def until(self, condition: Callable[[], bool]) -> None:
+        await self.api.wait_until(condition)
+
+
+class TestTelegramContract(AdapterContract):
+    @pytest.fixture
+    def harness(self, api: FakeTelegramAPI) -> TelegramHarness:
+        return TelegramHarness(api)
 
 
 # -- normalisation --------------------------------------------------------------
@@ -399,7 +442,7 @@ async def test_unreachable_at_start_up_it_keeps_trying_then_connects() -> None:
         handler, token=TOKEN, base_url=f"http://127.0.0.1:{port}", poll_timeout=1.0, retry=FAST
     )
     try:
-        with LogWatch("adapters.telegram", "connecting to Telegram failed") as failures:
+        with LogWatch("adapters.telegram_adapter", "connecting to Telegram failed") as failures:
             async with asyncio.timeout(1.0):
                 await adapter.start()  # returns at once: other adapters are not held up
             await failures.wait_for(3)
@@ -419,10 +462,11 @@ async def test_stop_while_unreachable_returns_promptly() -> None:
             RecordingHandler(),
             token=TOKEN,
             base_url=f"http://127.0.0.1:{sock.getsockname()[1]}",
-            retry=RetryPolicy(initial=30.0),
+            retry=Backoff(initial=30.0),
         )
-        await adapter.start()
-        await asyncio.sleep(0.1)  # let it fail once and start its 30-second pause
+        with LogWatch("adapters.telegram_adapter", "connecting to Telegram failed") as failures:
+            await adapter.start()
+            await failures.wait_for(1)  # it failed once and started its 30-second pause
         async with asyncio.timeout(5.0):
             await adapter.stop()
             await adapter.wait()
@@ -556,7 +600,7 @@ async def test_the_console_keeps_answering_while_telegram_is_unreachable() -> No
         retry=FAST,
     )
     supervisors = [AdapterSupervisor(console), AdapterSupervisor(telegram)]
-    with sock, LogWatch("adapters.telegram", "connecting to Telegram failed") as failures:
+    with sock, LogWatch("adapters.telegram_adapter", "connecting to Telegram failed") as failures:
         runs = [asyncio.create_task(s.run()) for s in supervisors]
         async with asyncio.timeout(WAIT):
             await runs[0]  # the console read all its input and finished

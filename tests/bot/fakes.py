@@ -37,10 +37,18 @@ class FakeAdapter:
         self.stops = 0
         self.replies: list[str] = []
         self.running = asyncio.Event()
+        self._started = asyncio.Event()
         self._stopped = asyncio.Event()
+
+    async def until_started(self, count: int) -> None:
+        """Return once ``start`` was called ``count`` times, failed or not."""
+        while self.starts < count:
+            self._started.clear()
+            await self._started.wait()
 
     async def start(self) -> None:
         self.starts += 1
+        self._started.set()
         if self.starts <= self.fail_starts:
             raise ConnectionError(f"{self.name} cannot connect")
         self._stopped.clear()

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from adapters.base import Adapter, AdapterContext, AdapterPlugin
+from adapters.console import ConsoleSettings
 from bot.app import Application
 from bot.config import Settings, validate_settings
-from bot.platforms import Adapter, AdapterContext, AdapterFactory
-from bot.supervisor import Backoff
 from bot.wiring import build_manager, opened_manager
+from core.backoff import Backoff
 from core.clock import ManualClock
 from core.crypto.opening import open_store
 from core.models import ArchiveReason, Inbound
@@ -29,16 +30,19 @@ def settings_for(tmp_path: Path, **storage: object) -> Settings:
     return validate_settings(raw, label="test")
 
 
-def factories(make: Callable[[InboundHandler], FakeAdapter]) -> dict[str, AdapterFactory]:
-    """Put a fake in the console's place (the only adapter config can enable today)."""
+def plugins(
+    make: Callable[[InboundHandler], FakeAdapter],
+) -> dict[str, AdapterPlugin[ConsoleSettings]]:
+    """Put a fake in the console's place (the adapter enabled by default)."""
 
-    def console(context: AdapterContext) -> Adapter:
+    def console(settings: ConsoleSettings, context: AdapterContext) -> Adapter:
         assert ("checkpoint", "Save points in this conversation and go back to them.") in (
             context.commands
         )
+        assert context.bot_name == "sessionbot"
         return make(context.handler)
 
-    return {"console": console}
+    return {"console": AdapterPlugin("console", ConsoleSettings, console)}
 
 
 async def test_messages_go_through_the_router_and_are_stored(tmp_path: Path) -> None:
@@ -49,7 +53,7 @@ async def test_messages_go_through_the_router_and_are_stored(tmp_path: Path) -> 
         return adapter[0]
 
     settings = settings_for(tmp_path)
-    await asyncio.wait_for(Application(settings, factories=factories(make)).run(), 10)
+    await asyncio.wait_for(Application(settings, adapters=plugins(make)).run(), 10)
     assert adapter[0].replies[0] == "echo: hello"
     assert adapter[0].replies[1].startswith("Session ")
     assert adapter[0].stops == 1
@@ -62,7 +66,7 @@ async def test_a_failing_adapter_is_retried(tmp_path: Path) -> None:
     adapter = FakeAdapter(fail_starts=2)
     app = Application(
         settings_for(tmp_path),
-        factories=factories(lambda handler: adapter),
+        adapters=plugins(lambda handler: adapter),
         backoff=Backoff(initial=0.001, maximum=0.01),
     )
     await asyncio.wait_for(app.run(), 10)
@@ -71,7 +75,7 @@ async def test_a_failing_adapter_is_retried(tmp_path: Path) -> None:
 
 async def test_request_stop_stops_a_running_adapter(tmp_path: Path) -> None:
     adapter = FakeAdapter(finish=False)
-    app = Application(settings_for(tmp_path), factories=factories(lambda handler: adapter))
+    app = Application(settings_for(tmp_path), adapters=plugins(lambda handler: adapter))
     run = asyncio.create_task(app.run())
     await asyncio.wait_for(adapter.running.wait(), 10)
     app.request_stop()
@@ -82,7 +86,7 @@ async def test_request_stop_stops_a_running_adapter(tmp_path: Path) -> None:
 @pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT])
 async def test_a_signal_stops_gracefully(tmp_path: Path, number: signal.Signals) -> None:
     adapter = FakeAdapter(finish=False)
-    app = Application(settings_for(tmp_path), factories=factories(lambda handler: adapter))
+    app = Application(settings_for(tmp_path), adapters=plugins(lambda handler: adapter))
     run = asyncio.create_task(app.run())
     await asyncio.wait_for(adapter.running.wait(), 10)
     os.kill(os.getpid(), number)
@@ -98,7 +102,7 @@ async def test_an_adapter_that_will_not_stop_is_cancelled(tmp_path: Path) -> Non
 
     adapter = Stubborn(finish=False)
     app = Application(
-        settings_for(tmp_path), factories=factories(lambda handler: adapter), stop_timeout=0.05
+        settings_for(tmp_path), adapters=plugins(lambda handler: adapter), stop_timeout=0.05
     )
     run = asyncio.create_task(app.run())
     await asyncio.wait_for(adapter.running.wait(), 10)
@@ -119,7 +123,7 @@ async def test_retention_cleanup_runs_once_at_start(tmp_path: Path) -> None:
     await manager.sessions.start_new(Inbound("console", "c", "alice", "x"), ArchiveReason.NEW)
     await store.close()
 
-    await Application(settings, factories=factories(lambda handler: FakeAdapter())).run()
+    await Application(settings, adapters=plugins(lambda handler: FakeAdapter())).run()
 
     async with opened_manager(settings) as manager:
         left = await manager.sessions.list(SessionFilter())
@@ -139,8 +143,8 @@ async def test_configured_resets_apply(tmp_path: Path) -> None:
     await store.close()
 
     adapter = FakeAdapter(lines=("hello",))
-    adapter_factories = factories(lambda handler: setattr(adapter, "handler", handler) or adapter)
-    await Application(settings, factories=adapter_factories).run()
+    adapter_plugins = plugins(lambda handler: setattr(adapter, "handler", handler) or adapter)
+    await Application(settings, adapters=adapter_plugins).run()
 
     (reply,) = adapter.replies
     notice, answer = reply.split("\n\n")

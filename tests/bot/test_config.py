@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.console import ConsoleSettings
+from adapters.telegram import TelegramSettings
 from bot.config import (
     DEFAULTS_LABEL,
     ENV_NESTED_DELIMITER,
@@ -20,7 +22,7 @@ from bot.config import (
     secret_from_env,
     validate_section,
 )
-from bot.settings import BotSettings, TelegramSettings
+from bot.settings import BotSettings
 from core.errors import ConfigError
 from core.sessions.scope import Scope
 
@@ -102,7 +104,7 @@ def test_file_values(tmp_path: Path) -> None:
     assert settings.sessions.scope is Scope.CHANNEL
     assert settings.identity.by_user_ref() == {"telegram:123": "alice", "console:alice": "alice"}
     assert settings.enabled_adapters() == []
-    assert settings.adapters.console.user == "carol"
+    assert settings.adapters["console"].user == "carol"
 
 
 def test_environment_overrides_win_over_the_file(tmp_path: Path) -> None:
@@ -124,7 +126,7 @@ def test_environment_overrides_win_over_the_file(tmp_path: Path) -> None:
     assert settings.bot.log_level == "debug"
     assert settings.bot.admins == ("console:alice",)
     assert settings.bot.max_message_chars == 12
-    assert settings.adapters.console.enabled is False
+    assert settings.adapters["console"].enabled is False
 
 
 def test_environment_overrides_apply_to_the_defaults() -> None:
@@ -262,7 +264,7 @@ def test_errors_without_a_file_name_the_defaults() -> None:
 
 def test_override_validates_again() -> None:
     settings = override(Settings(), {"adapters.console.user": "bob"}, label="--as")
-    assert settings.adapters.console.user == "bob"
+    assert settings.adapters["console"].user == "bob"
     with pytest.raises(ConfigError, match=r"^--as: adapters\.console\.user: "):
         override(Settings(), {"adapters.console.user": "no spaces"}, label="--as")
 
@@ -474,7 +476,9 @@ def test_the_environment_beats_the_file_which_beats_the_defaults(tmp_path: Path)
 def test_a_variable_merges_into_a_table_of_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, '[adapters.telegram]\nmode = "webhook"\nport = 9000\n')
     settings = load_config(path, environ={"SESSIONBOT_ADAPTERS__TELEGRAM__PORT": "8000"})
-    assert (settings.adapters.telegram.mode, settings.adapters.telegram.port) == ("webhook", 8000)
+    telegram = settings.adapters["telegram"]
+    assert isinstance(telegram, TelegramSettings)
+    assert (telegram.mode, telegram.port) == ("webhook", 8000)
 
 
 def test_variable_names_are_case_insensitive_after_the_prefix() -> None:
@@ -520,9 +524,11 @@ def test_override_sets_several_keys_and_keeps_the_rest() -> None:
     base = load_config(None, environ={"SESSIONBOT_BOT__NAME": "kept"})
     values = {"adapters.console.user": "bob", "adapters.console.channel": "ops"}
     settings = override(base, values, label="--as")
-    assert (settings.adapters.console.user, settings.adapters.console.channel) == ("bob", "ops")
+    console = settings.adapters["console"]
+    assert isinstance(console, ConsoleSettings)
+    assert (console.user, console.channel) == ("bob", "ops")
     assert settings.bot.name == "kept"
-    assert settings.adapters.console.enabled is True
+    assert console.enabled is True
 
 
 # A plugin's own section ---------------------------------------------------------------

@@ -4,7 +4,8 @@ import asyncio
 
 import pytest
 
-from bot.supervisor import AdapterSupervisor, Backoff
+from bot.supervisor import AdapterSupervisor
+from core.backoff import Backoff
 from tests.bot.fakes import FakeAdapter
 
 FAST = Backoff(initial=0.001, factor=2.0, maximum=0.01)
@@ -47,8 +48,7 @@ async def test_one_failing_adapter_does_not_stop_another() -> None:
     supervisors = [AdapterSupervisor(a, backoff=FAST) for a in (broken, healthy)]
     runs = [asyncio.create_task(s.run()) for s in supervisors]
     await asyncio.wait_for(healthy.running.wait(), 2)
-    await asyncio.sleep(0.05)
-    assert broken.starts > 2
+    await asyncio.wait_for(broken.until_started(3), 2)  # restarted, again and again
     assert not runs[1].done()
     for supervisor in supervisors:
         await supervisor.stop()
@@ -60,7 +60,7 @@ async def test_stop_cuts_a_backoff_pause_short() -> None:
     adapter = FakeAdapter(fail_starts=1_000_000)
     supervisor = AdapterSupervisor(adapter, backoff=Backoff(initial=3600))
     run = asyncio.create_task(supervisor.run())
-    await asyncio.sleep(0.01)
+    await asyncio.wait_for(adapter.until_started(1), 2)  # failed: an hour's pause begins
     await supervisor.stop()
     await asyncio.wait_for(run, 2)
     assert adapter.starts == 1

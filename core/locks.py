@@ -1,8 +1,13 @@
-"""A lock per conversation in progress, which keeps its messages in order."""
+"""A lock per key in progress: keeps the events of one conversation (or chat) in order.
+
+The router holds one per conversation; the Telegram adapter one per chat. Both need
+the same thing, so it is written once, here.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Hashable
 from types import TracebackType
 
 
@@ -16,13 +21,13 @@ class KeyedLocks:
     """
 
     def __init__(self) -> None:
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[Hashable, _Entry] = {}
 
     def __len__(self) -> int:
         """How many keys are held or awaited right now."""
         return len(self._entries)
 
-    def lock_for(self, key: str) -> _Holding:
+    def lock_for(self, key: Hashable) -> _Holding:
         """Return an ``async with`` context that holds ``key``'s lock."""
         return _Holding(self._entries, key)
 
@@ -39,7 +44,7 @@ class _Entry:
 class _Holding:
     __slots__ = ("_entries", "_entry", "_key")
 
-    def __init__(self, entries: dict[str, _Entry], key: str) -> None:
+    def __init__(self, entries: dict[Hashable, _Entry], key: Hashable) -> None:
         self._entries = entries
         self._key = key
         self._entry: _Entry | None = None

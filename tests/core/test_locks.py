@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from commands.locks import KeyedLocks
+from core.locks import KeyedLocks
 
 
 async def test_one_key_is_held_by_one_task_at_a_time_in_arrival_order() -> None:
