@@ -54,7 +54,7 @@ def parse_reset_time(text: str) -> time | None:
     match = RESET_TIME.fullmatch(value)
     if match is not None and int(match[1]) < 24 and int(match[2]) < 60:
         return time(int(match[1]), int(match[2]))
-    raise ValueError(f"expected HH:MM (24-hour) or off, not {text!r}")
+    raise ValueError(f"expected HH:MM (24-hour) or off, not {text[:32]!r}")
 
 
 def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:

@@ -191,3 +191,9 @@ def test_parse_reset_time(text: str, expected: time | None) -> None:
 def test_parse_reset_time_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="HH:MM"):
         parse_reset_time(text)
+
+
+def test_parse_reset_time_quotes_a_long_text_short() -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_reset_time("9" * 5000)
+    assert str(caught.value) == f"expected HH:MM (24-hour) or off, not {'9' * 32!r}"
