@@ -11,10 +11,18 @@ from pathlib import Path
 
 import click
 
-from bot.cli_support import Group, config_option, load_settings, local_time, run_async
+from bot.cli_support import (
+    Group,
+    WholeNumber,
+    config_option,
+    load_settings,
+    local_time,
+    run_async,
+)
 from bot.config import Settings
 from core.errors import UsageError
 from core.files import write_private_file
+from core.limits import MAX_LIST_LIMIT, MAX_RETENTION_DAYS, is_user_ref
 from core.models import ReplyFile, Session
 from core.sessions.export import ExportFormat, ImportedSession, export_session, parse_export
 from core.sessions.manager import SessionManager
@@ -24,7 +32,6 @@ from core.text import for_terminal
 _KEY = re.compile(
     r"(?P<platform>[a-z][a-z0-9_-]*):(?:c:(?P<channel>.+?)(?::u:(?P<user>.+))?|u:(?P<peer>.+))"
 )
-_OWNER = re.compile(r"[a-z][a-z0-9_-]*:\S+")
 _SHOWN_MESSAGES = 10
 
 
@@ -45,7 +52,7 @@ def sessions() -> None:
 @config_option
 @click.option("--scope-key", help="Only sessions of this scope key.")
 @click.option("--status", type=click.Choice(["active", "archived"]), help="Only this status.")
-@click.option("--limit", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--limit", type=WholeNumber(1, MAX_LIST_LIMIT), default=20, show_default=True)
 @run_async
 async def list_sessions(
     config_path: Path | None, scope_key: str | None, status: str | None, limit: int
@@ -191,7 +198,7 @@ def _origin(scope_key: str, owner: str | None) -> _Origin:
 def import_session(config_path: Path | None, file: Path, scope_key: str, owner: str | None) -> None:
     """Import a JSON export as an archived session; prints the new id."""
     settings, _ = load_settings(config_path)
-    if owner is not None and not _OWNER.fullmatch(owner):
+    if owner is not None and not is_user_ref(owner):
         raise UsageError(f"--owner {owner!r} is not of the form platform:user")
     origin = _origin(scope_key, owner)
     imported = parse_export(file.read_bytes())
@@ -234,7 +241,7 @@ async def delete(config_path: Path | None, session_id: str) -> None:
 @config_option
 @click.option(
     "--older-than-days",
-    type=click.IntRange(min=0),
+    type=WholeNumber(0, MAX_RETENTION_DAYS),
     help="Delete sessions archived longer ago [default: storage.retention_days].",
 )
 @click.option(

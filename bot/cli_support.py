@@ -35,6 +35,43 @@ class ConfigFailure(Failure):
     exit_code = 2
 
 
+class UsageFailure(Failure):
+    """A bad command-line value: one line on stderr naming the option, exit status 2."""
+
+    exit_code = 2
+
+
+class WholeNumber(click.IntRange):
+    """An option that takes a whole number within bounds, in ASCII digits.
+
+    click's ``IntRange`` reads its value with ``int()``, which also takes ``1_000`` and
+    other scripts' digits (Arabic-Indic U+0663), and its error comes with the usage
+    text; this one refuses those and says what is wrong in one line.
+
+    Args:
+        minimum: the smallest value accepted.
+        maximum: the largest value accepted; a bound from :mod:`core.limits`.
+    """
+
+    def __init__(self, minimum: int, maximum: int) -> None:
+        super().__init__(minimum, maximum)
+        self.minimum = minimum
+        self.maximum = maximum
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        """Return the value as an int, or raise UsageFailure naming the option."""
+        text = str(value).strip()
+        # The length check keeps int() away from huge digit strings.
+        digits = text.isascii() and text.isdigit() and len(text) <= len(str(self.maximum))
+        if digits and self.minimum <= int(text) <= self.maximum:
+            return int(text)
+        name = param.opts[0] if param is not None and param.opts else "value"
+        raise UsageFailure(
+            f"{name}: expected a whole number from {self.minimum} to {self.maximum}, "
+            f"got {text[:40]!r}"
+        )
+
+
 class Group(click.Group):
     """A click group that turns sessionbot's own errors into :class:`Failure`."""
 

@@ -8,8 +8,10 @@ its sources, highest priority first:
   case-insensitive; ``SESSIONBOT_ADAPTERS__CONSOLE__ENABLED=false`` reaches a table
   inside a table). Only variables with a ``__`` after the prefix count, so the CLI's
   own ``SESSIONBOT_CONFIG`` is not an option. A value that starts with ``[`` or ``{``
-  is JSON (``SESSIONBOT_BOT__ADMINS='["console:alice"]'``); anything else is left to
-  pydantic to coerce (``"42"`` to an int, ``"false"`` to a bool);
+  is JSON (``SESSIONBOT_BOT__ADMINS='["console:alice"]'``); anything else is text that
+  options typed :data:`~bot.option_types.ConfigInt` or
+  :data:`~bot.option_types.ConfigBool` read as a number (``"42"``) or a boolean
+  (``"false"``), where the file must give them a TOML integer or boolean;
 * a :class:`~pydantic_settings.TomlConfigSettingsSource` reading the file chosen at
   run time;
 
@@ -45,6 +47,7 @@ from pydantic_settings import (
 )
 
 from adapters.base import secret_from_env
+from bot.option_types import as_env_text
 from bot.settings import Settings
 from core.errors import ConfigError
 
@@ -260,8 +263,9 @@ class _EnvironmentSource(EnvSettingsSource):
             env_nested_delimiter=ENV_NESTED_DELIMITER,
         )
         # load_config takes the environment as an argument (tests inject one): this
-        # replaces what the source read from os.environ.
-        self.env_vars = {name.lower(): value for name, value in variables.items()}
+        # replaces what the source read from os.environ. EnvText marks the values as
+        # text to read, where the file's values must have their type (bot.option_types).
+        self.env_vars = as_env_text(variables)
 
     def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
         """Read JSON only from text that looks like it; pydantic coerces the rest.

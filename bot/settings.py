@@ -24,15 +24,21 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from adapters.base import AdapterSettings
+from bot.option_types import ConfigBool, ConfigInt, as_env_text
 from bot.plugin_settings import adapter_tables, responder_table
 from bot.responders import ResponderSettings
+from core import limits
 from core.sessions.resets import ResetOverride, ResetRules, RuleSelector, parse_reset_time
 from core.sessions.scope import Scope
 
-_USER_REF = re.compile(r"[a-z][a-z0-9_-]*:\S+")
 _IDENTITY = re.compile(r"[A-Za-z0-9_.-]+")
 _STORAGE_SCHEMES = (
     "sqlite:///",
@@ -44,9 +50,17 @@ _STORAGE_SCHEMES = (
 )
 
 
+def _shown(text: str) -> str:
+    """Return ``text`` quoted for an error message, cut short if long."""
+    return repr(text if len(text) <= 70 else text[:69] + "…")
+
+
 def _check_user_ref(ref: str) -> str:
-    if not _USER_REF.fullmatch(ref):
-        raise ValueError(f"{ref!r} is not of the form platform:user_id")
+    if not limits.is_user_ref(ref):
+        raise ValueError(
+            f"{_shown(ref)} is not of the form platform:user_id (a lower-case platform "
+            "name, a colon, then 1 to 256 characters without spaces or control characters)"
+        )
     return ref
 
 
@@ -74,22 +88,34 @@ class BotSettings(_Section):
     """``[bot]``: who the bot is and how it guards and logs.
 
     Attributes:
-        name: the bot's name, as in ``/command@name``.
+        name: the bot's name, as in ``/command@name``: 1 to 64 letters, digits,
+            ``_`` or ``-``.
         admins: ``platform:user_id`` of the users who may run admin commands.
         timezone: IANA timezone for daily resets and displayed times.
         log_level: ``debug``, ``info``, ``warning``, ``error`` or ``critical``.
         log_format: ``text`` or ``json`` (one JSON object per line).
-        max_message_chars: longer messages are refused.
-        rate_limit_per_minute: messages a user may send per minute.
+        max_message_chars: longer messages are refused (at most 100,000).
+        rate_limit_per_minute: messages a user may send per minute (0: no limit;
+            at most 6,000).
     """
 
-    name: str = Field(default="sessionbot", min_length=1)
+    name: str = "sessionbot"
     admins: tuple[str, ...] = ()
     timezone: str = "UTC"
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
     log_format: Literal["text", "json"] = "text"
-    max_message_chars: int = Field(default=4000, ge=1)
-    rate_limit_per_minute: int = Field(default=30, ge=0)
+    max_message_chars: ConfigInt = Field(default=4000, ge=1, le=limits.MAX_MESSAGE_CHARS)
+    rate_limit_per_minute: ConfigInt = Field(default=30, ge=0, le=limits.MAX_RATE_PER_MINUTE)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not limits.BOT_NAME.fullmatch(name):
+            raise ValueError(
+                f"{_shown(name)} is not a bot username: 1 to 64 letters, digits, _ or -, "
+                "without spaces or @"
+            )
+        return name
 
     @field_validator("admins")
     @classmethod
@@ -115,13 +141,13 @@ class StorageSettings(_Section):
         url: ``sqlite:///path``, ``postgresql://…`` or ``memory://``; a relative
             SQLite path is relative to the working directory.
         retention_days: archived sessions older than this are deleted; 0 keeps
-            them forever.
+            them forever; at most 36,500 (100 years).
         keep_checkpointed: cleanup spares sessions with a user checkpoint.
     """
 
     url: str = "sqlite:///./sessionbot.db"
-    retention_days: int = Field(default=0, ge=0)
-    keep_checkpointed: bool = True
+    retention_days: ConfigInt = Field(default=0, ge=0, le=limits.MAX_RETENTION_DAYS)
+    keep_checkpointed: ConfigBool = True
 
     @field_validator("url")
     @classmethod
@@ -147,7 +173,7 @@ class EncryptionSettings(_Section):
         key_file: a file that holds the master key instead (mode 0600 advised).
     """
 
-    enabled: bool = False
+    enabled: ConfigBool = False
     key_env: str = "SESSIONBOT_MASTER_KEY"
     key_file: Path | None = None
 
@@ -171,15 +197,16 @@ class ResetOverrideSettings(_Section):
         channel_id: only sessions of this channel.
         is_direct: only one-to-one chats (``true``) or only groups (``false``).
         daily_reset_time: ``HH:MM`` or ``off`` for the matched sessions.
-        idle_reset_minutes: minutes, or 0 for off, for the matched sessions.
+        idle_reset_minutes: minutes (at most 525,600, a year), or 0 for off, for
+            the matched sessions.
         timezone: the timezone their daily reset is read in.
     """
 
     platform: str | None = None
     channel_id: str | None = None
-    is_direct: bool | None = None
+    is_direct: ConfigBool | None = None
     daily_reset_time: str | None = None
-    idle_reset_minutes: int | None = Field(default=None, ge=0)
+    idle_reset_minutes: ConfigInt | None = Field(default=None, ge=0, le=limits.MAX_RESET_MINUTES)
     timezone: str | None = None
 
     @field_validator("daily_reset_time")
@@ -213,29 +240,38 @@ class SessionsSettings(_Section):
         scope: ``main``, ``per-channel``, ``per-peer`` or ``per-channel-peer``.
         threads_are_channels: a thread gets its own sessions, like a channel.
         daily_reset_time: ``HH:MM`` in ``[bot] timezone`` when sessions end, or ``off``.
-        idle_reset_minutes: minutes without a user message that end a session; 0 is off.
+        idle_reset_minutes: minutes without a user message that end a session; 0 is
+            off; at most 525,600 (a year).
         daily_reset_grace_minutes: a daily reset inside a live conversation waits
-            until the user has been quiet this long.
+            until the user has been quiet this long (at most 525,600 minutes).
         carry_over: what a session started by an automatic reset keeps of the old
-            one: ``title``, ``tags``.
+            one: ``title``, ``tags``, each at most once.
         notify_on_reset: post a notice in the channel when the scheduler ends a
             session nobody was writing to.
         overrides: reset settings for some platforms, channels or kinds of chat.
     """
 
     scope: Scope = Scope.CHANNEL_PEER
-    threads_are_channels: bool = True
+    threads_are_channels: ConfigBool = True
     daily_reset_time: str = "off"
-    idle_reset_minutes: int = Field(default=0, ge=0)
-    daily_reset_grace_minutes: int = Field(default=0, ge=0)
+    idle_reset_minutes: ConfigInt = Field(default=0, ge=0, le=limits.MAX_RESET_MINUTES)
+    daily_reset_grace_minutes: ConfigInt = Field(default=0, ge=0, le=limits.MAX_RESET_MINUTES)
     carry_over: tuple[Literal["title", "tags"], ...] = ("title", "tags")
-    notify_on_reset: bool = False
+    notify_on_reset: ConfigBool = False
     overrides: tuple[ResetOverrideSettings, ...] = ()
 
     @field_validator("daily_reset_time")
     @classmethod
     def _reset_time(cls, text: str) -> str:
         return _check_reset_time(text)
+
+    @field_validator("carry_over")
+    @classmethod
+    def _carry_once(cls, fields: tuple[str, ...]) -> tuple[str, ...]:
+        repeated = sorted({name for name in fields if fields.count(name) > 1})
+        if repeated:
+            raise ValueError(f"{', '.join(map(repr, repeated))} is listed more than once")
+        return fields
 
     def reset_rules(self, timezone: str) -> ResetRules:
         """Return the reset rules for the session manager; ``timezone`` is the bot's."""
@@ -252,16 +288,17 @@ class ContextSettings(_Section):
     """``[context]``: what part of the history the responder sees.
 
     Attributes:
-        max_tokens: token budget of the history given to the responder.
+        max_tokens: token budget of the history given to the responder (at most
+            1,000,000).
         strategy: ``recent`` (the newest messages that fit).
         live_conversations: how many conversations in progress keep their session
             and context window in memory between messages (0: none; each message
-            then reads them from the database).
+            then reads them from the database; at most 1,000,000).
     """
 
-    max_tokens: int = Field(default=2000, ge=1)
+    max_tokens: ConfigInt = Field(default=2000, ge=1, le=limits.MAX_CONTEXT_TOKENS)
     strategy: Literal["recent"] = "recent"
-    live_conversations: int = Field(default=1000, ge=0)
+    live_conversations: ConfigInt = Field(default=1000, ge=0, le=limits.MAX_LIVE_CONVERSATIONS)
 
 
 class IdentitySettings(_Section):
@@ -309,6 +346,20 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         extra="forbid", frozen=True, env_prefix="SESSIONBOT_", env_nested_delimiter="__"
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Read environment variables as :mod:`bot.config` does: values are text."""
+        if isinstance(env_settings, EnvSettingsSource):
+            env_settings.env_vars = as_env_text(env_settings.env_vars)
+        return init_settings, env_settings, dotenv_settings, file_secret_settings
 
     bot: BotSettings = Field(default_factory=BotSettings)
     storage: StorageSettings = Field(default_factory=StorageSettings)

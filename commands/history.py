@@ -9,13 +9,13 @@ from commands.context import CommandContext
 from commands.formatting import one_line, plural
 from commands.registry import Registry
 from core.errors import UsageError
+from core.limits import MAX_HISTORY_COUNT
 from core.models import Message, Reply
 from core.sessions.export import ExportFormat, render_export
 
 registry = Registry()
 
 DEFAULT_COUNT = 20
-MAX_COUNT = 200
 # A listing, not a transcript: long messages are cut (marked with "…"); the export
 # has them whole.
 LINE_LIMIT = 300
@@ -35,7 +35,9 @@ async def history(ctx: CommandContext) -> Reply:
 
     Long messages are shortened here; /history export gives the whole conversation.
     """
-    count = count_arg(ctx.args[0], "count", maximum=MAX_COUNT) if ctx.args else DEFAULT_COUNT
+    count = (
+        count_arg(ctx.args[0], "count", maximum=MAX_HISTORY_COUNT) if ctx.args else DEFAULT_COUNT
+    )
     page = await ctx.manager.history.page(ctx.session, limit=count)
     if not page.messages:
         return Reply("No messages yet.")

@@ -9,6 +9,7 @@ from commands.context import CommandContext
 from commands.formatting import format_time, plural, session_label
 from commands.registry import Registry
 from core.errors import UsageError
+from core.limits import MAX_RESET_MINUTES
 from core.models import ArchiveReason, Reply, Session
 from core.sessions.notices import format_when
 from core.sessions.resets import next_resets, parse_reset_time
@@ -18,7 +19,6 @@ from core.storage.protocols import SessionFilter
 registry = Registry()
 
 PAGE_SIZE = 10
-MAX_IDLE_MINUTES = 525_600  # a year
 MAX_PAGE = 10_000
 
 SCOPE_MEANINGS = {
@@ -263,9 +263,10 @@ async def session_idle_reset(ctx: CommandContext) -> Reply:
     if text == "off":
         await ctx.manager.channels.update(ctx.inbound, idle_reset_minutes=0)
         return Reply("Idle reset is off for this channel.")
-    if not text.isdigit() or not 1 <= int(text) <= MAX_IDLE_MINUTES:
-        raise UsageError(f"Give minutes from 1 to {MAX_IDLE_MINUTES}, or off.")
-    minutes = int(text)
+    try:
+        minutes = count_arg(text, "minutes", maximum=MAX_RESET_MINUTES)
+    except UsageError:
+        raise UsageError(f"Give minutes from 1 to {MAX_RESET_MINUTES}, or off.") from None
     await ctx.manager.channels.update(ctx.inbound, idle_reset_minutes=minutes)
     return Reply(
         f"Conversations in this channel now start over after {plural(minutes, 'minute')} "

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from core.limits import RESET_TIME
 from core.models import ArchiveReason, ChannelSettings, Session
 from core.storage.protocols import InForce, ResetSetting, RuleSelector, SweepPlan
 
@@ -60,7 +61,7 @@ class ResetPolicy:
 
 @functools.lru_cache(maxsize=256)
 def parse_reset_time(text: str) -> time | None:
-    """Parse ``HH:MM`` (24-hour) or ``off``.
+    """Parse ``HH:MM`` (24-hour, ASCII digits) or ``off``.
 
     Raises:
         ValueError: with a message saying what is expected.
@@ -68,11 +69,10 @@ def parse_reset_time(text: str) -> time | None:
     value = text.strip().lower()
     if value == "off":
         return None
-    hours, sep, minutes = value.partition(":")
-    well_formed = hours.isdigit() and minutes.isdigit() and len(minutes) == 2 and len(hours) <= 2
-    if sep and well_formed and int(hours) < 24 and int(minutes) < 60:
-        return time(int(hours), int(minutes))
-    raise ValueError(f"expected HH:MM (24-hour) or off, not {text!r}")
+    match = RESET_TIME.fullmatch(value)
+    if match is not None and int(match[1]) < 24 and int(match[2]) < 60:
+        return time(int(match[1]), int(match[2]))
+    raise ValueError(f"expected HH:MM (24-hour) or off, not {text[:32]!r}")
 
 
 def local_instant(day: date, at: time, zone: ZoneInfo) -> datetime:

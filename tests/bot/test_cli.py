@@ -117,6 +117,107 @@ def test_config_check_hides_a_database_password(bot: Bot) -> None:
     assert "postgresql://bot:***@db/bot" in result.stdout
 
 
+# Each value passes pydantic's lax defaults but is one the running bot cannot honour
+# (an overflow at start-up, a sweep that fails every minute) or is plainly a mistake.
+CANNOT_HONOUR = [
+    ("[storage]\nretention_days = 3000000\n", "storage.retention_days"),
+    ("[storage]\nretention_days = 99999999999999999999\n", "storage.retention_days"),
+    ("[storage]\nretention_days = 36501\n", "storage.retention_days"),
+    ("[storage]\nretention_days = true\n", "storage.retention_days"),
+    ('[storage]\nkeep_checkpointed = "yes"\n', "storage.keep_checkpointed"),
+    ("[storage]\nkeep_checkpointed = 1\n", "storage.keep_checkpointed"),
+    ('[encryption]\nenabled = "false"\n', "encryption.enabled"),
+    ("[sessions]\nidle_reset_minutes = 5000000000\n", "sessions.idle_reset_minutes"),
+    ("[sessions]\nidle_reset_minutes = 525601\n", "sessions.idle_reset_minutes"),
+    ("[sessions]\nidle_reset_minutes = true\n", "sessions.idle_reset_minutes"),
+    ('[sessions]\nidle_reset_minutes = "30"\n', "sessions.idle_reset_minutes"),
+    ("[sessions]\nidle_reset_minutes = 30.0\n", "sessions.idle_reset_minutes"),
+    (
+        "[sessions]\ndaily_reset_grace_minutes = 99999999999999999999\n",
+        "sessions.daily_reset_grace_minutes",
+    ),
+    ('[sessions]\nnotify_on_reset = "yes"\n', "sessions.notify_on_reset"),
+    ("[sessions]\nthreads_are_channels = 0\n", "sessions.threads_are_channels"),
+    (
+        '[sessions]\ndaily_reset_time = "\u0660\u0664:\u0660\u0660"\n',
+        "sessions.daily_reset_time",
+    ),
+    ('[sessions]\ndaily_reset_time = "\uff10\uff14:00"\n', "sessions.daily_reset_time"),
+    ('[sessions]\ncarry_over = ["title", "title"]\n', "sessions.carry_over"),
+    ('[sessions]\ncarry_over = ["title", "mood"]\n', "sessions.carry_over[1]"),
+    (
+        "[[sessions.overrides]]\nidle_reset_minutes = 5000000000\n",
+        "sessions.overrides[0].idle_reset_minutes",
+    ),
+    (
+        '[[sessions.overrides]]\nis_direct = "yes"\nidle_reset_minutes = 5\n',
+        "sessions.overrides[0].is_direct",
+    ),
+    ('[bot]\nname = "my bot"\n', "bot.name"),
+    ('[bot]\nname = "@sessionbot"\n', "bot.name"),
+    ('[bot]\nname = ""\n', "bot.name"),
+    (f'[bot]\nname = "{"b" * 65}"\n', "bot.name"),
+    ('[bot]\nadmins = ["telegram:"]\n', "bot.admins"),
+    ('[bot]\nadmins = ["Telegram:123"]\n', "bot.admins"),
+    ('[bot]\nadmins = ["telegram:1\\u0007"]\n', "bot.admins"),
+    (f'[bot]\nadmins = ["telegram:{"1" * 257}"]\n', "bot.admins"),
+    ("[bot]\nmax_message_chars = 100001\n", "bot.max_message_chars"),
+    ("[bot]\nmax_message_chars = true\n", "bot.max_message_chars"),
+    ("[bot]\nrate_limit_per_minute = 6001\n", "bot.rate_limit_per_minute"),
+    ("[context]\nmax_tokens = 1000001\n", "context.max_tokens"),
+    ("[context]\nlive_conversations = 1000001\n", "context.live_conversations"),
+    ('[identity]\nlinks = { a = ["console:a b"] }\n', "identity.links"),
+]
+
+
+@pytest.mark.parametrize(("text", "key"), CANNOT_HONOUR)
+def test_config_check_refuses_what_run_cannot_honour(bot: Bot, text: str, key: str) -> None:
+    bot.config.write_text(text)
+    result = bot.invoke("config", "check")
+    assert result.exit_code == 2
+    assert one_error_line(result).startswith(f"Error: {bot.config}: {key}: ")
+
+
+def test_the_largest_values_pass_the_check_and_the_bot_honours_them(bot: Bot) -> None:
+    bot.config.write_text(
+        f'[bot]\nname = "{"b" * 64}"\nadmins = ["telegram:{"1" * 256}"]\n'
+        "max_message_chars = 100000\nrate_limit_per_minute = 6000\n"
+        f'[storage]\nurl = "sqlite:///{bot.db}"\nretention_days = 36500\n'
+        '[sessions]\ndaily_reset_time = "23:59"\nidle_reset_minutes = 525600\n'
+        "daily_reset_grace_minutes = 525600\n"
+        "[context]\nmax_tokens = 1000000\nlive_conversations = 1000000\n"
+    )
+    assert bot.invoke("config", "check").exit_code == 0
+    bot.say("hello", "/new")
+    status = bot.say("/session")[0]
+    assert "Next resets: daily " in status
+    cleanup = bot.invoke("sessions", "cleanup")
+    assert cleanup.exit_code == 0, cleanup.output
+    assert cleanup.stdout.startswith("deleted 0 sessions archived more than 36500 days ago")
+
+
+def test_config_check_reads_the_environments_text_as_numbers_and_booleans(bot: Bot) -> None:
+    env = {
+        "SESSIONBOT_SESSIONS__IDLE_RESET_MINUTES": "30",
+        "SESSIONBOT_STORAGE__KEEP_CHECKPOINTED": "false",
+    }
+    assert bot.invoke("config", "check", env=env).exit_code == 0
+    env["SESSIONBOT_STORAGE__RETENTION_DAYS"] = "3000000"
+    result = bot.invoke("config", "check", env=env)
+    assert result.exit_code == 2
+    assert one_error_line(result).startswith(
+        "Error: $SESSIONBOT_STORAGE__RETENTION_DAYS: storage.retention_days: "
+    )
+
+
+def test_the_example_config_passes_the_check() -> None:
+    example = Path(__file__).resolve().parents[2] / "config.example.toml"
+    result = CliRunner(env={"SESSIONBOT_CONFIG": None}).invoke(
+        cli, ["config", "check", "--config", str(example)]
+    )
+    assert result.exit_code == 0, result.output
+
+
 # -- db upgrade ---------------------------------------------------------------
 
 
@@ -314,6 +415,53 @@ def test_sessions_cleanup_with_retention_off(bot: Bot) -> None:
     result = bot.invoke("sessions", "cleanup")
     assert result.exit_code == 0
     assert "nothing deleted" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ("cleanup", "--older-than-days", "3000000"),
+            "--older-than-days: expected a whole number from 0 to 36500, got '3000000'",
+        ),
+        (
+            ("cleanup", "--older-than-days", "36501"),
+            "--older-than-days: expected a whole number from 0 to 36500, got '36501'",
+        ),
+        (
+            ("cleanup", "--older-than-days", "\u0663"),
+            "--older-than-days: expected a whole number from 0 to 36500, got '\u0663'",
+        ),
+        (
+            ("cleanup", "--older-than-days", "1_0"),
+            "--older-than-days: expected a whole number from 0 to 36500, got '1_0'",
+        ),
+        (
+            ("cleanup", "--older-than-days", "-1"),
+            "--older-than-days: expected a whole number from 0 to 36500, got '-1'",
+        ),
+        (("list", "--limit", "0"), "--limit: expected a whole number from 1 to 1000, got '0'"),
+        (
+            ("list", "--limit", "99999999999999999999"),
+            "--limit: expected a whole number from 1 to 1000, got '99999999999999999999'",
+        ),
+    ],
+)
+def test_sessions_options_out_of_bounds_exit_2_with_one_line(
+    bot: Bot, args: tuple[str, ...], expected: str
+) -> None:
+    bot.say("one", "/new")
+    result = bot.invoke("sessions", *args)
+    assert result.exit_code == 2
+    assert one_error_line(result) == f"Error: {expected}"
+    assert len(bot.sessions()) == 2
+
+
+def test_sessions_cleanup_takes_the_largest_age(bot: Bot) -> None:
+    bot.say("one", "/new")
+    result = bot.invoke("sessions", "cleanup", "--older-than-days", "36500")
+    assert result.exit_code == 0, result.output
+    assert len(bot.sessions()) == 2
 
 
 # -- errors and the entry points ----------------------------------------------

@@ -144,7 +144,7 @@ def test_environment_overrides_apply_to_the_defaults() -> None:
         ('[bot]\nnmae = "typo"\n', "bot.nmae", "unknown key"),
         ('[bot]\nadmins = ["alice"]\n', "bot.admins", "platform:user_id"),
         ("[bot]\nmax_message_chars = 0\n", "bot.max_message_chars", "greater than or equal"),
-        ('[bot]\nmax_message_chars = "many"\n', "bot.max_message_chars", "valid integer"),
+        ('[bot]\nmax_message_chars = "many"\n', "bot.max_message_chars", "an integer"),
         ("[storage]\nretention_days = -1\n", "storage.retention_days", "greater than"),
         ('[storage]\nurl = "mysql://db"\n', "storage.url", "unsupported storage URL"),
         ('[context]\nstrategy = "smart"\n', "context.strategy", "'recent'"),
@@ -373,8 +373,8 @@ def test_an_environment_override_of_a_list_of_tables_is_named() -> None:
         ('[stroage]\nurl = "memory://"\n', "stroage: unknown key"),
         (
             '[bot]\nmax_message_chars = "many"\n',
-            "bot.max_message_chars: input should be a valid integer, unable to parse string "
-            "as an integer, got 'many'",
+            "bot.max_message_chars: input should be an integer (not text, a boolean or a "
+            "float), got 'many'",
         ),
         ("[bot]\nadmins = 3\n", "bot.admins: input should be a valid tuple, got 3"),
         (
@@ -639,3 +639,97 @@ def test_validate_section_model_validators_name_the_table() -> None:
         "config.toml: adapters.telegram: webhook mode needs secret_token_env, "
         "the environment variable holding the webhook's secret token"
     )
+
+
+# Typed in the file, text in the environment ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "key", "expected"),
+    [
+        ("SESSIONBOT_SESSIONS__IDLE_RESET_MINUTES", "30", ("sessions", "idle_reset_minutes"), 30),
+        (
+            "SESSIONBOT_SESSIONS__DAILY_RESET_GRACE_MINUTES",
+            " 525600 ",
+            ("sessions", "daily_reset_grace_minutes"),
+            525600,
+        ),
+        ("SESSIONBOT_STORAGE__RETENTION_DAYS", "36500", ("storage", "retention_days"), 36500),
+        ("SESSIONBOT_STORAGE__KEEP_CHECKPOINTED", "false", ("storage", "keep_checkpointed"), False),
+        ("SESSIONBOT_SESSIONS__NOTIFY_ON_RESET", "yes", ("sessions", "notify_on_reset"), True),
+        ("SESSIONBOT_ENCRYPTION__ENABLED", "0", ("encryption", "enabled"), False),
+        ("SESSIONBOT_CONTEXT__LIVE_CONVERSATIONS", "0", ("context", "live_conversations"), 0),
+        ("SESSIONBOT_BOT__RATE_LIMIT_PER_MINUTE", "6000", ("bot", "rate_limit_per_minute"), 6000),
+    ],
+)
+def test_the_environments_text_is_read_as_the_options_type(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, key: tuple[str, str], expected: Any
+) -> None:
+    section, option = key
+    loaded = getattr(load_config(None, environ={variable: value}), section)
+    assert getattr(loaded, option) == expected
+    assert type(getattr(loaded, option)) is type(expected)
+    monkeypatch.setenv(variable, value)  # Settings() on its own reads them the same way
+    assert getattr(getattr(Settings(), section), option) == expected
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        (
+            "SESSIONBOT_STORAGE__RETENTION_DAYS",
+            "3000000",
+            "storage.retention_days: input should be less than or equal to 36500, got '3000000'",
+        ),
+        (
+            "SESSIONBOT_SESSIONS__IDLE_RESET_MINUTES",
+            "\u0663\u0660",
+            "sessions.idle_reset_minutes: input should be a valid integer, unable to parse "
+            "string as an integer, got '\u0663\u0660'",
+        ),
+        (
+            "SESSIONBOT_STORAGE__KEEP_CHECKPOINTED",
+            "maybe",
+            "storage.keep_checkpointed: input should be a valid boolean, unable to interpret "
+            "input, got 'maybe'",
+        ),
+        (
+            "SESSIONBOT_SESSIONS__DAILY_RESET_TIME",
+            "\u0660\u0664:\u0660\u0660",
+            "sessions.daily_reset_time: expected HH:MM (24-hour) or off, "
+            "not '\u0660\u0664:\u0660\u0660'",
+        ),
+        (
+            "SESSIONBOT_BOT__NAME",
+            "my bot",
+            "bot.name: 'my bot' is not a bot username: 1 to 64 letters, digits, _ or -, "
+            "without spaces or @",
+        ),
+        # JSON is typed, as TOML is: a quoted number in it is text, not a number.
+        (
+            "SESSIONBOT_SESSIONS__OVERRIDES",
+            '[{"idle_reset_minutes": "5"}]',
+            "sessions.overrides[0].idle_reset_minutes: input should be an integer (not text, "
+            "a boolean or a float), got '5'",
+        ),
+    ],
+)
+def test_the_environment_keeps_the_bounds(variable: str, value: str, expected: str) -> None:
+    assert error_for(None, {variable: value}) == f"${variable}: {expected}"
+
+
+def test_typed_json_in_the_environment_is_accepted() -> None:
+    variable = "SESSIONBOT_SESSIONS__OVERRIDES"
+    settings = load_config(
+        None, environ={variable: '[{"is_direct": true, "idle_reset_minutes": 5}]'}
+    )
+    (override_,) = settings.sessions.overrides
+    assert (override_.is_direct, override_.idle_reset_minutes) == (True, 5)
+
+
+def test_override_keeps_typed_values(tmp_path: Path) -> None:
+    base = load_config(write(tmp_path, "[storage]\nretention_days = 30\n"), environ={})
+    changed = override(base, {"sessions.idle_reset_minutes": 15}, label="--idle")
+    assert (changed.storage.retention_days, changed.sessions.idle_reset_minutes) == (30, 15)
+    with pytest.raises(ConfigError, match=r"^--idle: sessions.idle_reset_minutes: .*got True$"):
+        override(base, {"sessions.idle_reset_minutes": True}, label="--idle")

@@ -43,13 +43,20 @@ async def test_idle_reset_off_and_bad_values(chat: Chat) -> None:
     assert await chat.say("/session idle-reset OFF", user=ADMIN) == (
         "Idle reset is off for this channel."
     )
-    for bad in ("0", "-3", "soon", "1.5"):
+    bad_values = ("0", "-3", "soon", "1.5", "525601", "5000000000", "9" * 3000, "\u0663\u0660")
+    for bad in bad_values:
         text = await chat.say(f"/session idle-reset {bad}", user=ADMIN)
         assert text == (
             "Give minutes from 1 to 525600, or off. Usage: /session idle-reset MINUTES | off"
         )
     settings = await chat.manager.store.get_channel_settings("console:c:c1")
     assert settings is not None and settings.idle_reset_minutes == 0
+
+
+async def test_the_longest_idle_reset_is_honoured(chat: Chat) -> None:
+    reply = await chat.say("/session idle-reset 525600", user=ADMIN)
+    assert reply.endswith("after 525600 minutes without a message.")
+    assert "Next resets: idle 2027-05-01 10:00 UTC" in await chat.say("/session")
 
 
 async def test_reset_time_with_a_timezone_shows_the_next_reset(chat: Chat) -> None:
@@ -76,6 +83,9 @@ async def test_reset_time_off_and_bad_values(chat: Chat) -> None:
     usage = " Usage: /session reset-time HH:MM [TIMEZONE] | off"
     cases = {
         "/session reset-time 25:00": "Expected HH:MM (24-hour) or off, not '25:00'.",
+        "/session reset-time \u0660\u0664:\u0660\u0660": (
+            "Expected HH:MM (24-hour) or off, not '\u0660\u0664:\u0660\u0660'."
+        ),
         "/session reset-time 04:00 Mars/Base": (
             "Unknown timezone 'Mars/Base'; try one like Europe/Berlin."
         ),
@@ -83,6 +93,8 @@ async def test_reset_time_off_and_bad_values(chat: Chat) -> None:
     }
     for command, words in cases.items():
         assert await chat.say(command, user=ADMIN) == words + usage
+    settings = await chat.manager.store.get_channel_settings("console:c:c1")
+    assert settings is not None and (settings.daily_reset_time, settings.timezone) == ("off", None)
 
 
 async def test_non_admins_are_refused_and_nothing_changes(chat: Chat) -> None:

@@ -172,7 +172,28 @@ def test_parse_reset_time(text: str, expected: time | None) -> None:
     assert parse_reset_time(text) == expected
 
 
-@pytest.mark.parametrize("text", ["24:00", "4", "04:60", "4:5", "noon", "-1:00", ""])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "24:00",
+        "4",
+        "04:60",
+        "4:5",
+        "noon",
+        "-1:00",
+        "",
+        "\u0660\u0664:\u0660\u0660",
+        "\uff10\uff14:\uff10\uff10",
+        "004:00",
+        "04:00:00",
+    ],
+)
 def test_parse_reset_time_rejects(text: str) -> None:
     with pytest.raises(ValueError, match="HH:MM"):
         parse_reset_time(text)
+
+
+def test_parse_reset_time_quotes_a_long_text_short() -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_reset_time("9" * 5000)
+    assert str(caught.value) == f"expected HH:MM (24-hour) or off, not {'9' * 32!r}"
