@@ -213,13 +213,16 @@ async def test_stop_interrupts_a_read_that_never_returns() -> None:
         PipeTerminal(io.BufferedReader(io.FileIO(read_end))) as reader,
         os.fdopen(write_end, "w") as writer,
     ):
-        adapter = ConsoleAdapter(FakeHandler(), input=reader, output=output)
+        handler = FakeHandler()
+        adapter = ConsoleAdapter(handler, input=reader, output=output)
         await adapter.start()
         # The prompt is written just before the read begins, with no await between.
         await output.until(lambda: output.getvalue() == PROMPT)
         await asyncio.wait_for(adapter.stop(), WAIT)
         await asyncio.wait_for(adapter.wait(), WAIT)
         writer.write("unblock the reader thread\n")
+    # Stopped while reading: the line written afterwards is never handled or answered.
+    assert handler.seen == [] and output.getvalue() == PROMPT
 
 
 async def test_stop_lets_the_message_in_progress_finish() -> None:
@@ -299,9 +302,12 @@ async def test_a_closed_output_ends_the_console() -> None:
         def write(self, text: str) -> int:
             raise BrokenPipeError
 
-    adapter = ConsoleAdapter(FakeHandler(), input=io.StringIO("a\nb\n"), output=Gone())
+    handler = FakeHandler()
+    adapter = ConsoleAdapter(handler, input=io.StringIO("a\nb\n"), output=Gone())
     await adapter.start()
-    await asyncio.wait_for(adapter.wait(), WAIT)
+    await asyncio.wait_for(adapter.wait(), WAIT)  # ends without an error to restart for
+    # Nobody can read the answers: the console stops before the second line.
+    assert [inbound.text for inbound in handler.seen] in ([], ["a"])
 
 
 class CountingSource(io.StringIO):

@@ -470,6 +470,7 @@ async def test_stop_while_unreachable_returns_promptly() -> None:
         async with asyncio.timeout(5.0):
             await adapter.stop()
             await adapter.wait()
+        assert failures.count == 1  # the pause was cut short, not waited out and retried
 
 
 async def test_an_invalid_token_ends_the_adapter_with_the_error(api: FakeTelegramAPI) -> None:

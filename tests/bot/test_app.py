@@ -97,8 +97,14 @@ async def test_a_signal_stops_gracefully(tmp_path: Path, number: signal.Signals)
 
 async def test_an_adapter_that_will_not_stop_is_cancelled(tmp_path: Path) -> None:
     class Stubborn(FakeAdapter):
+        cancelled = False
+
         async def stop(self) -> None:
-            await asyncio.sleep(3600)
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                self.cancelled = True
+                raise
 
     adapter = Stubborn(finish=False)
     app = Application(
@@ -108,6 +114,7 @@ async def test_an_adapter_that_will_not_stop_is_cancelled(tmp_path: Path) -> Non
     await asyncio.wait_for(adapter.running.wait(), 10)
     app.request_stop()
     await asyncio.wait_for(run, 10)
+    assert adapter.cancelled and run.exception() is None
 
 
 async def test_retention_cleanup_runs_once_at_start(tmp_path: Path) -> None:

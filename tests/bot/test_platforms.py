@@ -58,8 +58,11 @@ def test_a_missing_token_is_one_line_naming_the_variable() -> None:
     )
 
 
-def test_a_disabled_adapter_needs_no_secret() -> None:
-    check_secrets(validate_settings({}, label="test"))
+def test_a_disabled_adapter_needs_no_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    settings = validate_settings({}, label="test")
+    assert "telegram" not in settings.enabled_adapters()
+    assert check_secrets(settings) is None  # nothing raised for the missing token
 
 
 def test_webhook_mode_needs_its_secret_token(monkeypatch: pytest.MonkeyPatch) -> None:
