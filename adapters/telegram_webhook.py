@@ -25,6 +25,7 @@ import hmac
 import json
 import logging
 import re
+import socket
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
@@ -93,11 +94,6 @@ class WebhookServer:
         self.max_body_bytes = max_body_bytes
         self._server: HTTPServer | None = None
 
-    @property
-    def port(self) -> int:
-        """The port given; the server listens there once started."""
-        return self._address[1]
-
     def start(self) -> None:
         """Bind and listen.
 
@@ -110,8 +106,7 @@ class WebhookServer:
         )
         # Tornado refuses larger bodies itself; this caps bodies sent without a length.
         server = HTTPServer(application, max_body_size=self.max_body_bytes)
-        listen, port = self._address
-        server.listen(port, address=listen)
+        server.add_socket(_listening_socket(*self._address))
         self._server = server
 
     async def stop(self) -> None:
@@ -179,6 +174,14 @@ def is_utf8_json(content_type: str) -> bool:
         if name.strip().lower() == "charset":
             return value.strip().strip('"').lower() in ("utf-8", "utf8")
     return True
+
+
+def _listening_socket(listen: str, port: int) -> socket.socket:
+    """Bind and listen; a failed bind closes its socket (tornado's ``listen`` leaks it)."""
+    family = socket.AF_INET6 if ":" in listen else socket.AF_INET
+    sock = socket.create_server((listen, port), family=family)
+    sock.setblocking(False)
+    return sock
 
 
 def _no_access_log(handler: tornado.web.RequestHandler) -> None:

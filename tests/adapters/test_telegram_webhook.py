@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
@@ -180,6 +181,21 @@ async def test_the_secret_is_checked_first(
     assert answer.startswith(b"HTTP/1.1 403 ")
     assert handler.seen == []
     assert SECRET[:-1] not in caplog.text
+
+
+async def test_a_webhook_port_in_use_ends_the_adapter(
+    api: FakeTelegramAPI, handler: RecordingHandler
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        adapter = telegram_adapter(api, handler, mode="webhook", port=port, secret_token=SECRET)
+        await adapter.start()
+        with pytest.raises(OSError):
+            async with asyncio.timeout(WAIT):
+                await adapter.wait()
+    assert api.calls_to("setWebhook", ok=None) == []
 
 
 def test_utf8_json_content_types() -> None:
