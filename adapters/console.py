@@ -71,10 +71,10 @@ class ConsoleAdapter(BaseAdapter[str]):
         super().__init__(handler)
         self._user = user
         self._channel = channel
-        self._input = input if input is not None else decoding_reader(sys.stdin.fileno())
+        self._input = input
         self._output = output if output is not None else sys.stdout
         self._export_dir = export_dir
-        self._reader = _LineReader(self._input)
+        self._reader: _LineReader | None = None
         self._count = 0
 
     async def receive(self) -> None:
@@ -87,13 +87,14 @@ class ConsoleAdapter(BaseAdapter[str]):
             logger.info("console output closed; stopping the console")
 
     async def _converse(self) -> None:
-        interactive = _is_terminal(self._input)
+        reader = self._line_reader()
+        interactive = _is_terminal(reader.stream)
         while not self.stopping.is_set():
             if interactive:
                 self._write(PROMPT, end="")
             # Nothing is in flight during a read, which may never return (a terminal).
             with self.interruptible():
-                line = await self._reader.readline()
+                line = await reader.readline()
             if line is None:
                 if interactive:
                     self._write("")  # end the prompt line left by ^D
@@ -101,6 +102,15 @@ class ConsoleAdapter(BaseAdapter[str]):
             inbound = self._inbound(line)
             if inbound is not None:
                 await self.handle(inbound, self._channel)
+
+    def _line_reader(self) -> _LineReader:
+        # Standard input is opened at the first read, not when the adapter is built:
+        # building one must not touch the process's descriptors. The reader outlives
+        # a restart, keeping the lines it read ahead.
+        if self._reader is None:
+            stream = self._input or decoding_reader(sys.stdin.fileno())
+            self._reader = _LineReader(stream)
+        return self._reader
 
     def _inbound(self, line: str) -> Inbound | None:
         text, user = line.strip(), self._user
@@ -206,7 +216,7 @@ class _LineReader:
     """
 
     def __init__(self, stream: TextIO, ahead: int = READ_AHEAD) -> None:
-        self._stream = stream
+        self.stream = stream
         self._ahead = ahead
         self._lines: deque[_Item] = deque()
         self._wanted = threading.Event()
@@ -242,7 +252,7 @@ class _LineReader:
                 continue
             item: _Item
             try:
-                item = self._stream.readline() or None
+                item = self.stream.readline() or None
             except Exception as error:  # handed to the loop, where it fails the adapter
                 item = error
             self._lines.append(item)
