@@ -108,7 +108,9 @@ class ConsoleAdapter(BaseAdapter[str]):
         # building one must not touch the process's descriptors. The reader outlives
         # a restart, keeping the lines it read ahead.
         if self._reader is None:
-            stream = self._input or decoding_reader(sys.stdin.fileno())
+            stream = self._input
+            if stream is None:
+                stream = decoding_reader(sys.stdin.fileno())
             self._reader = _LineReader(stream)
         return self._reader
 
