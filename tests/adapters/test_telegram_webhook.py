@@ -72,8 +72,8 @@ def update_body(api: FakeTelegramAPI, text: str) -> bytes:
     return json.dumps(api.update(api.message(private_chat(ALICE), ALICE, text))).encode()
 
 
-async def answer_to_headers_only(url: str, headers: dict[str, str]) -> bytes:
-    """Send a POST's headers and none of its body; return all the server answers.
+async def answer_to_headers_only(url: str, headers: dict[str, str], start: bytes = b"") -> bytes:
+    """Send a POST's headers and only the ``start`` of its body; return all the server answers.
 
     Reading until the server closes the connection shows it did not wait for the
     body it was promised.
@@ -84,7 +84,7 @@ async def answer_to_headers_only(url: str, headers: dict[str, str]) -> bytes:
     async with asyncio.timeout(WAIT):
         reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
         try:
-            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode())
+            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + start)
             await writer.drain()
             return await reader.read()
         finally:
@@ -110,6 +110,21 @@ async def test_an_oversized_body_is_refused_before_it_is_read(
     assert await api.post_bytes_to_webhook(update_body(api, "still here")) == 200
     assert await answered(api, 1) == ["echo: still here"]
     assert handler.texts() == ["still here"]
+
+
+@pytest.mark.usefixtures("webhook")
+async def test_a_body_without_a_length_is_read_up_to_the_cap_only(
+    api: FakeTelegramAPI, handler: RecordingHandler
+) -> None:
+    chunked = {
+        "Content-Type": "application/json",
+        "Transfer-Encoding": "chunked",
+        "X-Telegram-Bot-Api-Secret-Token": SECRET,
+    }
+    # One chunk announced as 2 MiB, none of it sent: refused on its announced size.
+    answer = await answer_to_headers_only(api.webhook_url, chunked, b"200000\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert handler.seen == []
 
 
 @pytest.mark.usefixtures("webhook")
