@@ -354,12 +354,16 @@ class AdapterPlugin(Generic[SettingsT]):
         check_secrets: reads the secrets the settings name, so a missing one stops
             start-up before the database is opened.  Raises
             :class:`core.ConfigError` naming the option and the variable.
+        operator_only: only the bot's operator writes through this adapter (a
+            local terminal), so ``bot`` exempts its platform from the per-user
+            rate limit: a script piped in is the operator's own, not a flood.
     """
 
     name: str
     settings_model: type[SettingsT]
     build: Callable[[SettingsT, AdapterContext], Adapter]
     check_secrets: Callable[[SettingsT], None] = no_secrets
+    operator_only: bool = False
 
 
 def secret_from_env(name: str, *, key: str) -> str:

@@ -4,6 +4,12 @@ Each line of input is one message. ``@bob: text`` speaks as user ``bob`` for tha
 line only; empty lines are skipped. Replies are printed as they come; a reply's file
 (an export) is saved into a directory and its path printed. With piped input every
 line is handled in order and the adapter finishes at end of input.
+
+Standard input is read as UTF-8 whatever the locale, each invalid byte read as
+U+FFFD, so a stray Latin-1 line is answered like any other. What is printed passes
+through :func:`core.text.for_terminal`: a user's text (an echo, a title, a
+checkpoint name) can hold escape sequences that would clear the operator's screen
+or retitle the window; they are shown escaped instead.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from pydantic import field_validator
 
 from adapters.base import AdapterContext, AdapterPlugin, AdapterSettings, BaseAdapter
 from core import Inbound, InboundHandler, ReplyFile
+from core.files import make_private_dir
+from core.text import for_terminal
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +49,8 @@ class ConsoleAdapter(BaseAdapter[str]):
         handler: where each message goes (the router's ``handle``).
         user: the user id lines are written as.
         channel: the channel id of the console.
-        input: the stream to read; standard input by default.
+        input: the stream to read; standard input, read by
+            :func:`decoding_reader`, by default.
         output: the stream to write; standard output by default.
         export_dir: where files attached to replies are saved.
     """
@@ -62,10 +71,10 @@ class ConsoleAdapter(BaseAdapter[str]):
         super().__init__(handler)
         self._user = user
         self._channel = channel
-        self._input = input if input is not None else sys.stdin
+        self._input = input
         self._output = output if output is not None else sys.stdout
         self._export_dir = export_dir
-        self._reader = _LineReader(self._input)
+        self._reader: _LineReader | None = None
         self._count = 0
 
     async def receive(self) -> None:
@@ -78,13 +87,14 @@ class ConsoleAdapter(BaseAdapter[str]):
             logger.info("console output closed; stopping the console")
 
     async def _converse(self) -> None:
-        interactive = _is_terminal(self._input)
+        reader = self._line_reader()
+        interactive = _is_terminal(reader.stream)
         while not self.stopping.is_set():
             if interactive:
                 self._write(PROMPT, end="")
             # Nothing is in flight during a read, which may never return (a terminal).
             with self.interruptible():
-                line = await self._reader.readline()
+                line = await reader.readline()
             if line is None:
                 if interactive:
                     self._write("")  # end the prompt line left by ^D
@@ -92,6 +102,17 @@ class ConsoleAdapter(BaseAdapter[str]):
             inbound = self._inbound(line)
             if inbound is not None:
                 await self.handle(inbound, self._channel)
+
+    def _line_reader(self) -> _LineReader:
+        # Standard input is opened at the first read, not when the adapter is built:
+        # building one must not touch the process's descriptors. The reader outlives
+        # a restart, keeping the lines it read ahead.
+        if self._reader is None:
+            stream = self._input
+            if stream is None:
+                stream = decoding_reader(sys.stdin.fileno())
+            self._reader = _LineReader(stream)
+        return self._reader
 
     def _inbound(self, line: str) -> Inbound | None:
         text, user = line.strip(), self._user
@@ -125,21 +146,31 @@ class ConsoleAdapter(BaseAdapter[str]):
         self._write(f"saved file to {_display(save_file(file, self._export_dir))}")
 
     def _write(self, text: str, *, end: str = "\n") -> None:
-        self._output.write(text + end)
+        self._output.write(for_terminal(text) + end)
         self._output.flush()
+
+
+def decoding_reader(descriptor: int) -> TextIO:
+    """Return a text stream on ``descriptor`` that decodes UTF-8, invalid bytes as U+FFFD.
+
+    Strict decoding, Python's default for standard input, would end the console
+    at the first byte that is not UTF-8. Closing the stream leaves the descriptor
+    open: standard input belongs to the process.
+    """
+    return open(descriptor, encoding="utf-8", errors="replace", closefd=False)
 
 
 def save_file(file: ReplyFile, directory: Path) -> Path:
     """Save an attached file into ``directory`` without overwriting anything.
 
     Only the last component of the file's name is used, so a name cannot point
-    outside ``directory``. The file is readable by its owner only: exports hold
-    conversations.
+    outside ``directory``. Exports hold conversations, so the file is readable by
+    its owner only, and a directory created for it (0700) is open to its owner only.
 
     Returns:
         The path written.
     """
-    directory.mkdir(parents=True, exist_ok=True)
+    make_private_dir(directory)
     name = Path(file.name).name or "file"
     stem, suffix = Path(name).stem, Path(name).suffix
     for attempt in range(1000):
@@ -187,7 +218,7 @@ class _LineReader:
     """
 
     def __init__(self, stream: TextIO, ahead: int = READ_AHEAD) -> None:
-        self._stream = stream
+        self.stream = stream
         self._ahead = ahead
         self._lines: deque[_Item] = deque()
         self._wanted = threading.Event()
@@ -223,7 +254,7 @@ class _LineReader:
                 continue
             item: _Item
             try:
-                item = self._stream.readline() or None
+                item = self.stream.readline() or None
             except Exception as error:  # handed to the loop, where it fails the adapter
                 item = error
             self._lines.append(item)
@@ -279,5 +310,11 @@ def build(settings: ConsoleSettings, context: AdapterContext) -> ConsoleAdapter:
     )
 
 
-plugin = AdapterPlugin(name=PLATFORM, settings_model=ConsoleSettings, build=build)
-"""The console's entry point in the ``sessionbot.adapters`` group."""
+plugin = AdapterPlugin(
+    name=PLATFORM, settings_model=ConsoleSettings, build=build, operator_only=True
+)
+"""The console's entry point in the ``sessionbot.adapters`` group.
+
+The console is the operator's own terminal: a file piped into it is a script to
+run line by line, so the per-user rate limit does not apply to it.
+"""

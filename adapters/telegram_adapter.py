@@ -17,8 +17,10 @@ How it runs:
   (a 502) neither loses nor repeats an update. Stopping confirms the last batch.
 * Updates of different chats are handled concurrently; updates of one chat in
   the order they came. One failing update is logged and never stops the others.
-* Webhook mode refuses to start without a secret token; a request without the
-  right ``X-Telegram-Bot-Api-Secret-Token`` gets 403 and is dropped.
+* Webhook mode refuses to start without a secret token. Updates are received by
+  :class:`adapters.telegram_webhook.WebhookServer`, not the library's own server:
+  it checks the secret (403), the size before reading (413), the content type
+  (415) and the body (400) before an update reaches the application.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from adapters.telegram_updates import (
     inbound_from_message,
     message_text,
 )
+from adapters.telegram_webhook import WebhookServer
 from core import InboundHandler, Reply, ReplyFile
 from core.backoff import Backoff
 
@@ -140,6 +143,7 @@ class TelegramAdapter(BaseAdapter[Target]):
         self._not_text_told = OncePerChat()
         self._receiving = asyncio.Event()
         self._sender: TelegramSender | None = None
+        self._webhook_server: WebhookServer | None = None
         self._username = ""
 
     @property
@@ -183,6 +187,10 @@ class TelegramAdapter(BaseAdapter[Target]):
             await self.stopping.wait()
         finally:
             self._receiving.clear()
+            # No new updates first; those already queued are still handled.
+            if self._webhook_server is not None:
+                await self._webhook_server.stop()
+                self._webhook_server = None
             await _shut_down(application)
             self._sender = None
             for request in requests:
@@ -198,9 +206,10 @@ class TelegramAdapter(BaseAdapter[Target]):
         self._sender = TelegramSender(application.bot, self._retry, self._send_attempts)
         await self._register_commands(application.bot)
         await application.start()
-        await self._retrying(
-            "starting to receive updates", lambda: self._start_updater(application)
-        )
+        if self._mode == "polling":
+            await self._retrying("starting to poll", lambda: self._start_polling(application))
+        else:
+            await self._start_webhook(application)
 
     def split(self, text: str) -> list[str]:
         """Split at Telegram's limit, counted in UTF-16 code units as Telegram counts."""
@@ -284,25 +293,37 @@ class TelegramAdapter(BaseAdapter[Target]):
             # A missing command menu is no reason not to answer messages.
             logger.error("telegram: setMyCommands failed: %s", error)
 
-    async def _start_updater(self, application: _Application) -> None:
+    async def _start_polling(self, application: _Application) -> None:
         updater = application.updater
         if updater is None:  # the builder always makes one; this narrows the type
             raise RuntimeError("the application has no updater")
-        if self._mode == "polling":
-            await updater.start_polling(
-                timeout=timedelta(seconds=self._poll_timeout),
-                allowed_updates=ALLOWED_UPDATES,
-                error_callback=_log_polling_error,
-            )
-            return
+        await updater.start_polling(
+            timeout=timedelta(seconds=self._poll_timeout),
+            allowed_updates=ALLOWED_UPDATES,
+            error_callback=_log_polling_error,
+        )
+
+    async def _start_webhook(self, application: _Application) -> None:
+        """Listen first (a port in use is fatal), then tell Telegram where to post."""
         listen, port, url_path, webhook_url, secret_token = self._webhook
-        await updater.start_webhook(
+        if secret_token is None:  # __init__ refuses webhook mode without one
+            raise RuntimeError("webhook mode needs a secret token")
+        server = WebhookServer(
             listen=listen,
             port=port,
             url_path=url_path,
-            webhook_url=webhook_url,
             secret_token=secret_token,
-            allowed_updates=ALLOWED_UPDATES,
+            bot=application.bot,
+            deliver=application.update_queue.put,
+        )
+        server.start()
+        self._webhook_server = server
+        url = webhook_url or f"http://{listen}:{port}/{url_path}"
+        await self._retrying(
+            "setting the webhook",
+            lambda: application.bot.set_webhook(
+                url, allowed_updates=ALLOWED_UPDATES, secret_token=secret_token
+            ),
         )
 
     async def _on_update(self, update: Update, context: _Context) -> None:

@@ -87,7 +87,7 @@ class Application:
         """Run until every adapter has finished or a stop is requested."""
         async with opened_manager(self.settings) as manager:
             await self._clean_up(manager)
-            router = build_router(manager, self.settings)
+            router = build_router(manager, self.settings, self._plugins)
             menu = tuple((c.name, c.summary) for c in router.registry.commands())
             context = AdapterContext(router.handle, menu, self.settings.bot.name)
             adapters = build_adapters(self.settings, context, self._plugins)

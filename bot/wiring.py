@@ -5,12 +5,15 @@ The one place that knows which concrete class stands behind each protocol.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
+from adapters.base import AdapterPlugin
 from bot.config import Settings
 from bot.master_key import load_master_key
 from bot.platforms import build_responder
+from bot.plugins import adapter_plugins
 from commands import Router, RouterSettings, default_registry
 from core.clock import Clock, SystemClock
 from core.crypto.opening import open_store
@@ -35,24 +38,55 @@ def build_manager(
     )
 
 
-def router_settings(settings: Settings) -> RouterSettings:
-    """Return the router's view of ``[bot]`` and ``[context]``."""
+def router_settings(
+    settings: Settings, unlimited_platforms: frozenset[str] = frozenset()
+) -> RouterSettings:
+    """Return the router's view of ``[bot]`` and ``[context]``.
+
+    Args:
+        settings: the configuration.
+        unlimited_platforms: platforms the rate limit does not apply to.
+    """
     return RouterSettings(
         bot_name=settings.bot.name,
         admins=frozenset(settings.bot.admins),
         max_message_chars=settings.bot.max_message_chars,
         context_max_tokens=settings.context.max_tokens,
         rate_limit_per_minute=settings.bot.rate_limit_per_minute,
+        unlimited_platforms=unlimited_platforms,
     )
 
 
-def build_router(manager: SessionManager, settings: Settings) -> Router:
-    """Return the router with the built-in commands and installed plugins."""
+def operator_platforms(
+    settings: Settings, plugins: Mapping[str, AdapterPlugin[Any]] | None = None
+) -> frozenset[str]:
+    """Return the enabled platforms whose plugin says only the operator uses them."""
+    plugins = adapter_plugins().plugins if plugins is None else plugins
+    return frozenset(
+        name
+        for name in settings.enabled_adapters()
+        if name in plugins and plugins[name].operator_only
+    )
+
+
+def build_router(
+    manager: SessionManager,
+    settings: Settings,
+    plugins: Mapping[str, AdapterPlugin[Any]] | None = None,
+) -> Router:
+    """Return the router with the built-in commands and installed plugins.
+
+    Args:
+        manager: the session manager.
+        settings: the configuration.
+        plugins: adapter name to plugin, which say which platforms are the
+            operator's own; the installed ones by default.
+    """
     return Router(
         manager,
         build_responder(settings),
         default_registry(load_plugins=True),
-        router_settings(settings),
+        router_settings(settings, operator_platforms(settings, plugins)),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections import Counter
 
 from commands.context import CommandContext
 from commands.parser import ParsedCommand, parse_command
@@ -39,6 +40,12 @@ STORE_ATTEMPTS = 5
 """Tries at storing a plain message in its active session while that session keeps
 changing under it (another worker's ``/new`` each time); each try reads it afresh."""
 
+RATE_LIMITED = "rate_limit"
+"""The :attr:`Router.refused` reason of a message over the per-user rate limit."""
+
+TOO_LONG = "too_long"
+"""The :attr:`Router.refused` reason of a message over ``max_message_chars``."""
+
 KEPT_CHANGING = (
     "This conversation kept changing while I was saving your message, so it is not "
     "saved; please send it again."
@@ -53,6 +60,11 @@ class Router:
         responder: answers plain messages.
         registry: the commands to run, usually :func:`commands.default_registry`.
         settings: bot name, admins and limits.
+
+    Attributes:
+        refused: messages the guards refused, by ``(reason, platform)``, such as
+            ``(RATE_LIMITED, "telegram")``; each refusal is also logged, without
+            its text. Counters only grow, as a metrics exporter expects.
     """
 
     def __init__(
@@ -68,6 +80,7 @@ class Router:
         self.settings = settings or RouterSettings()
         self._locks = KeyedLocks()
         self._limiter = RateLimiter(self.settings.rate_limit_per_minute)
+        self.refused: Counter[tuple[str, str]] = Counter()
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Handle one inbound message and return the replies to send back.
@@ -145,6 +158,7 @@ class Router:
         """Return the replies for a refused message, or ``None`` to let it through."""
         limit = self.settings.max_message_chars
         if len(inbound.text) > limit:
+            self._count_refusal(TOO_LONG, inbound)
             return [
                 Reply(
                     f"That message is too long ({len(inbound.text)} characters); "
@@ -152,14 +166,24 @@ class Router:
                     ephemeral=True,
                 )
             ]
+        if not self.settings.is_rate_limited(inbound):
+            return None
         verdict = self._limiter.check(inbound.user_ref, self.manager.now())
-        if verdict is Verdict.REFUSE:
-            per_minute = self.settings.rate_limit_per_minute
-            text = f"Slow down a little: up to {per_minute} messages a minute. Try again shortly."
-            return [Reply(text, ephemeral=True)]
+        if verdict is Verdict.ALLOW:
+            return None
+        # Quiet refusals too: the user is not told again, so the operator must be.
+        self._count_refusal(RATE_LIMITED, inbound)
         if verdict is Verdict.REFUSE_QUIETLY:
             return []
-        return None
+        per_minute = self.settings.rate_limit_per_minute
+        text = f"Slow down a little: up to {per_minute} messages a minute. Try again shortly."
+        return [Reply(text, ephemeral=True)]
+
+    def _count_refusal(self, reason: str, inbound: Inbound) -> None:
+        self.refused[reason, inbound.platform] += 1
+        logger.warning(
+            "refused a message from %s in %s: %s", inbound.user_ref, inbound.channel_id, reason
+        )
 
     async def _run(self, parsed: ParsedCommand, inbound: Inbound, resolution: Resolution) -> Reply:
         """Check, then handle: bind and authorise the command, then run its handler."""

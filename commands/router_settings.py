@@ -20,6 +20,8 @@ class RouterSettings:
         context_max_tokens: the token budget of the history a responder sees.
         rate_limit_per_minute: messages a user may send per minute; ``0`` turns the
             limit off.
+        unlimited_platforms: platforms whose users are the operator (a plugin says
+            so, ``bot`` fills this in); the rate limit does not apply to them.
 
     Raises:
         ValueError: a limit is out of range.
@@ -30,6 +32,7 @@ class RouterSettings:
     max_message_chars: int = 4000
     context_max_tokens: int = 2000
     rate_limit_per_minute: int = 0
+    unlimited_platforms: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         if self.max_message_chars < 1:
@@ -38,6 +41,10 @@ class RouterSettings:
             raise ValueError("context_max_tokens must be at least 1")
         if self.rate_limit_per_minute < 0:
             raise ValueError("rate_limit_per_minute must be 0 (off) or more")
+
+    def is_rate_limited(self, inbound: Inbound) -> bool:
+        """Tell whether the rate limit applies to the author of ``inbound``."""
+        return self.rate_limit_per_minute > 0 and inbound.platform not in self.unlimited_platforms
 
     def is_admin(self, inbound: Inbound) -> bool:
         """Tell whether the author of ``inbound`` is listed in ``admins``."""

@@ -17,8 +17,9 @@ FORBIDDEN = {
     "adapters": {"bot", "commands", "sessionbot"},
 }
 
-# Adapters see core through its public root, plus the two helpers written for them.
-ADAPTER_CORE_MODULES = {"core", "core.locks", "core.backoff"}
+# Adapters see core through its public root, plus the helpers written for them: keyed
+# locks, backoff, text coming in and going to a terminal, private files.
+ADAPTER_CORE_MODULES = {"core", "core.locks", "core.backoff", "core.text", "core.files"}
 
 # bot/'s composition code: which adapters and responders exist is the plugins' business.
 PLATFORM_NAMES = re.compile(r"console|telegram|discord|slack", re.IGNORECASE)

@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from adapters.base import BaseAdapter
-from adapters.console import FAILURE_REPLY, PROMPT, READ_AHEAD, ConsoleAdapter, save_file
+from adapters.console import (
+    FAILURE_REPLY,
+    PROMPT,
+    READ_AHEAD,
+    ConsoleAdapter,
+    decoding_reader,
+    save_file,
+)
 from core import InboundHandler
 from core.models import Inbound, Reply, ReplyFile
 from tests.adapters.contract import WAIT, AdapterContract
@@ -170,6 +177,28 @@ async def test_a_file_reply_is_saved_and_its_path_printed(tmp_path: Path) -> Non
     assert stat.S_IMODE(first.stat().st_mode) == 0o600
 
 
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """Run with umask 000, so only the modes sessionbot asks for protect its files."""
+    previous = os.umask(0)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+@pytest.mark.usefixtures("open_umask")
+async def test_exports_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    async def exporter(inbound: Inbound) -> list[Reply]:
+        return [Reply("Here.", file=ReplyFile("session-abc.md", b"# secret", "text/markdown"))]
+
+    exports = tmp_path / "exports"
+    out = await run_console("/history export\n", exporter, exports)
+    assert out.splitlines()[1] == f"saved file to {exports / 'session-abc.md'}"
+    assert stat.S_IMODE(exports.stat().st_mode) == 0o700
+    assert stat.S_IMODE((exports / "session-abc.md").stat().st_mode) == 0o600
+
+
 def test_save_file_keeps_names_inside_the_directory(tmp_path: Path) -> None:
     path = save_file(ReplyFile("../../etc/evil.txt", b"x"), tmp_path)
     assert path == tmp_path / "evil.txt"
@@ -257,6 +286,39 @@ async def test_reading_a_pipe_line_by_line() -> None:
             writer.write("second\n")
         await asyncio.wait_for(adapter.wait(), WAIT)
     assert output.getvalue() == "local said first\nlocal said second\n"
+
+
+async def test_input_that_is_not_utf8_is_answered_line_by_line() -> None:
+    handler = FakeHandler()
+    output = io.StringIO()
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"caf\xe9 au lait\n\xff\xfe\n\xe2\x82 cut short\nfine \xe2\x82\xac\n")
+    os.close(write_end)
+    try:
+        adapter = ConsoleAdapter(handler, input=decoding_reader(read_end), output=output)
+        await adapter.start()
+        await asyncio.wait_for(adapter.wait(), WAIT)
+    finally:
+        os.close(read_end)  # the reader leaves the descriptor open, as it does stdin's
+    assert [m.text for m in handler.seen] == [
+        "caf\ufffd au lait",
+        "\ufffd\ufffd",
+        "\ufffd cut short",
+        "fine \u20ac",
+    ]
+    assert output.getvalue().splitlines()[0] == "local said caf\ufffd au lait"
+
+
+async def test_control_sequences_in_replies_are_printed_escaped(tmp_path: Path) -> None:
+    async def hostile(inbound: Inbound) -> list[Reply]:
+        file = ReplyFile("x\x1b[2J.txt", b"x")
+        return [Reply("a\x1b[2Jb\x1b]0;owned\x07c\x00d\re\tf\ng\x9bh", file=file)]
+
+    out = await run_console("hi\n", hostile, tmp_path)
+    assert out == (
+        "a\\x1b[2Jb\\x1b]0;owned\\x07c\\x00d\\x0de\tf\ng\\x9bh\n"
+        f"saved file to {tmp_path}/x\\x1b[2J.txt\n"
+    )
 
 
 async def test_a_terminal_gets_a_prompt() -> None:

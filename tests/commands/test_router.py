@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from commands import CommandContext, Registry, RouterSettings, default_registry
-from commands.router import GENERIC_ERROR
+from commands.router import GENERIC_ERROR, RATE_LIMITED, TOO_LONG
 from core.errors import ResponderError, StorageError
 from core.models import Message, Reply, Role, Session
 from core.sessions.conversation import APOLOGY
@@ -154,6 +154,33 @@ async def test_the_rate_limit_tells_once_then_stays_quiet_until_the_minute_is_ov
     chat.clock.advance(timedelta(minutes=1))
     assert await chat.say("five") == "echo: five"
     assert await chat.contents() == ["one", "echo: one", "five", "echo: five"]
+
+
+async def test_every_refusal_is_counted_and_logged_without_its_text(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    chat = Chat(settings=RouterSettings(rate_limit_per_minute=1, max_message_chars=20))
+    caplog.set_level(logging.WARNING, logger="commands.router")
+    assert await chat.say("first", platform="telegram") == "echo: first"
+    assert (await chat.say("secret two", platform="telegram")).startswith("Slow down")
+    assert await chat.send("secret three", platform="telegram") == []
+    too_long = await chat.say("secret " * 5, platform="slack")
+    assert too_long.startswith("That message is too long")
+    assert chat.router.refused == {(RATE_LIMITED, "telegram"): 2, (TOO_LONG, "slack"): 1}
+    refusals = [r.getMessage() for r in caplog.records if r.name == "commands.router"]
+    assert len(refusals) == 3
+    assert all("refused a message" in line and "secret" not in line for line in refusals)
+    assert refusals[1] == "refused a message from telegram:alice in c1: rate_limit"
+
+
+async def test_an_operator_platform_is_not_rate_limited() -> None:
+    settings = RouterSettings(rate_limit_per_minute=1, unlimited_platforms=frozenset({"console"}))
+    chat = Chat(settings=settings)
+    for number in range(50):
+        assert await chat.say(f"line {number}") == f"echo: line {number}"
+    assert await chat.say("one", platform="telegram") == "echo: one"
+    assert (await chat.say("two", platform="telegram")).startswith("Slow down")
+    assert chat.router.refused == {(RATE_LIMITED, "telegram"): 1}
 
 
 @pytest.mark.parametrize("text", ["/help@otherbot", "/HELP@OtherBot now", "/new@other_bot x"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import signal
@@ -438,6 +439,31 @@ async def test_webhook_updates_need_the_secret_token(start_bot: StartBot) -> Non
     said = [line.split("] ", 1)[1] for line in history.splitlines()[1:]]
     assert said == ["Alice: right secret", "sessionbot: echo: right secret"]
     assert api.calls_to("getUpdates", ok=None) == []
+    await bot.stop_cleanly()
+
+
+async def test_a_lone_surrogate_posted_to_the_webhook_is_answered_and_stored_replaced(
+    start_bot: StartBot,
+) -> None:
+    bot = await start_bot(
+        telegram={"mode": "webhook", "port": free_port()},
+        environ={"TELEGRAM_WEBHOOK_SECRET": SECRET},
+    )
+    api = bot.api
+    chat = private_chat(ALICE)
+    # json.dumps writes the lone surrogate as the escape \ud800, as a JSON sender would.
+    lone = api.update(api.message(chat, ALICE, "half \ud800 a pair"))
+    assert b"\\ud800" in json.dumps(lone).encode()
+    assert await api.post_to_webhook(lone) == 200
+    await bot.until(lambda: len(api.texts()) >= 1)
+    assert await api.post_to_webhook(api.update(api.message(chat, ALICE, "/history"))) == 200
+    await bot.until(lambda: len(api.texts()) >= 2)
+
+    answer, history = api.texts()
+    assert answer == "echo: half \ufffd a pair"
+    said = [line.split("] ", 1)[1] for line in history.splitlines()[1:]]
+    assert said == ["Alice: half \ufffd a pair", "sessionbot: echo: half \ufffd a pair"]
+    assert "Traceback" not in bot.log
     await bot.stop_cleanly()
 
 

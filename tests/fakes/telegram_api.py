@@ -276,13 +276,28 @@ class FakeTelegramAPI:
         ``secret_token`` overrides the secret sent (``None`` sends no header);
         by default the one given to ``setWebhook`` is sent.
         """
+        return await self.post_bytes_to_webhook(
+            json.dumps(update).encode(), secret_token=secret_token
+        )
+
+    async def post_bytes_to_webhook(
+        self,
+        body: bytes,
+        *,
+        content_type: str = "application/json",
+        secret_token: str | _Default | None = _Default.SET,
+    ) -> int:
+        """POST ``body`` as it is to the webhook; returns the HTTP status.
+
+        ``secret_token`` as in :meth:`post_to_webhook`.
+        """
         secret = self.webhook_secret if secret_token is _Default.SET else secret_token
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": content_type}
         if secret is not None:
             headers["X-Telegram-Bot-Api-Secret-Token"] = secret
         async with (
             ClientSession() as session,
-            session.post(self.webhook_url, data=json.dumps(update), headers=headers) as response,
+            session.post(self.webhook_url, data=body, headers=headers) as response,
         ):
             return response.status
 
