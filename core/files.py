@@ -29,8 +29,11 @@ def write_private_file(path: Path, data: bytes) -> None:
 
 
 def make_private_dir(path: Path) -> None:
-    """Create ``path`` (and missing parents) with mode 0700; leave an existing one alone."""
-    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    """Create ``path`` and any missing parent with mode 0700; leave existing ones alone."""
+    missing = [folder for folder in (path, *path.parents) if not folder.exists()]
+    # Parents made by mkdir(parents=True) would get the umask's mode, not ours.
+    for folder in reversed(missing):
+        folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)
 
 
 def readable_by_others(path: Path) -> bool:
