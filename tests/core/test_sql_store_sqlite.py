@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import stat
+import threading
 from pathlib import Path
 
 import pytest
@@ -207,5 +208,32 @@ async def test_a_new_session_and_its_key_reuse_compiled_statements(tmp_path: Pat
             hits = [hit for sql, hit in seen if sql.startswith(f"INSERT INTO {table} ")]
             assert len(hits) == 3, seen
             assert hits[1:] == [CacheStats.CACHE_HIT] * 2, (table, hits)
+    finally:
+        await store.close()
+
+
+async def test_a_read_that_may_be_large_runs_off_the_event_loops_thread(tmp_path: Path) -> None:
+    """A page of a few rows is read right here; a long one, or a whole list, is not."""
+    store = sqlite_store(tmp_path / "bot.db")
+    threads: list[int] = []
+
+    def note(*_: object) -> None:
+        threads.append(threading.get_ident())
+
+    await store.open()
+    try:
+        session = await start(store)
+        sa.event.listen(store.sql_engine, "before_cursor_execute", note)
+        here = threading.get_ident()
+        await store.read_messages(session.head_branch_id, limit=50, newest_first=True)
+        assert threads == [here]
+        for read in (
+            store.read_messages(session.head_branch_id, limit=10_000, newest_first=False),
+            store.branches_of(session.id),
+            store.list_checkpoints(session.id),
+        ):
+            threads.clear()
+            await read
+            assert threads and here not in threads
     finally:
         await store.close()

@@ -10,7 +10,6 @@ from collections.abc import Awaitable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.models import Message
 from core.storage.sql.append import AppendRequest, Outcome, append_batch
@@ -35,6 +34,10 @@ class PostgresRunner:
     """
 
     def __init__(self, url: sa.URL, connect_args: Mapping[str, Any]) -> None:
+        # Imported here: SQLAlchemy's asyncio extension loads its ORM too, which a
+        # SQLite store never needs, and start-up would pay for both.
+        from sqlalchemy.ext.asyncio import create_async_engine
+
         self._async_engine = create_async_engine(url, connect_args=dict(connect_args))
         self._appends: GroupCommit[AppendRequest, list[Message]] = GroupCommit(
             self._append_batch, may_be_one_requests_doing=may_be_one_jobs_doing, lone_at_once=True

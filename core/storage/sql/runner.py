@@ -155,6 +155,7 @@ class SqliteRunner:
         self.inline_transactions = 0
         """How many write transactions ran on the event loop's thread."""
         self.append_transactions = 0
+        """How many transactions held appends (see :attr:`Runner.append_transactions`)."""
 
     @property
     def engine(self) -> sa.Engine:
