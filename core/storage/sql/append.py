@@ -102,19 +102,44 @@ _COUNTER_KEYS = (
 """The counter update's parameters, in the order :func:`_counters` gives them."""
 
 
-def _heads_query(*, lock_rows: bool) -> sa.Select[Any]:
-    query = (
-        sa.select(sessions.c.id, sessions.c.head_branch_id, branches.c.last_seq, sessions.c.status)
-        .join_from(sessions, branches, branches.c.id == sessions.c.head_branch_id)
-        .where(sessions.c.id.in_(sa.bindparam("ids", expanding=True)))
-        # One lock order for every batch, so two processes' batches cannot deadlock.
-        .order_by(sessions.c.id)
-    )
-    return query.with_for_update() if lock_rows else query
+_HEADS = (
+    sa.select(sessions.c.id, sessions.c.head_branch_id, branches.c.last_seq, sessions.c.status)
+    .join_from(sessions, branches, branches.c.id == sessions.c.head_branch_id)
+    .where(sessions.c.id.in_(sa.bindparam("ids", expanding=True)))
+)
+
+# PostgreSQL locks the rows in two statements, sessions first (the order every head
+# switch takes too, and by id, so two processes' batches cannot deadlock). One
+# ``sessions JOIN branches … FOR UPDATE`` would not do: READ COMMITTED, after waiting
+# for a head switch to commit, re-checks the session's new row but not the join, and
+# finds no row at all. Each statement here sees what committed before it began.
+_LOCKED_SESSIONS = (
+    sa.select(sessions.c.id, sessions.c.head_branch_id, sessions.c.status)
+    .where(sessions.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(sessions.c.id)
+    .with_for_update()
+)
+_LOCKED_BRANCHES = (
+    sa.select(branches.c.id, branches.c.last_seq)
+    .where(branches.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .order_by(branches.c.id)
+    .with_for_update()
+)
 
 
-_HEADS = _heads_query(lock_rows=False)
-_LOCKED_HEADS = _heads_query(lock_rows=True)
+def _locked_heads(conn: sa.Connection, session_ids: list[str]) -> list[tuple[Any, ...]]:
+    """Lock the sessions, then their head branches; rows as :data:`_HEADS` gives them."""
+    found = conn.execute(_LOCKED_SESSIONS, {"ids": session_ids}).all()
+    heads = [head_id for _, head_id, _ in found]
+    locked = conn.execute(_LOCKED_BRANCHES, {"ids": sorted(set(heads))})
+    last_seqs: dict[str, int] = {branch_id: last_seq for branch_id, last_seq in locked}
+    return [
+        (session_id, head_id, last_seqs[head_id], status)
+        for session_id, head_id, status in found
+        if head_id in last_seqs
+    ]
+
+
 _SESSIONS = sa.select(sessions.c.id).where(sessions.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
@@ -136,7 +161,11 @@ def append_batch(
         session no longer has (or the session is archived).
     """
     session_ids = sorted({r.session_id for r in requests})
-    found = conn.execute(_LOCKED_HEADS if lock_rows else _HEADS, {"ids": session_ids})
+    found = (
+        _locked_heads(conn, session_ids)
+        if lock_rows
+        else conn.execute(_HEADS, {"ids": session_ids}).all()
+    )
     heads = _heads(found, session_ids, lambda missing: conn.execute(_SESSIONS, {"ids": missing}))
     outcomes, stored = _allocate_all(requests, heads)
     touched = _touched(heads)
