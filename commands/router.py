@@ -20,6 +20,7 @@ from core.errors import (
     CommandError,
     NotFoundError,
     PermissionDenied,
+    RejectedValueError,
     StaleSessionError,
     UsageError,
 )
@@ -35,6 +36,8 @@ from core.sessions.responders import Responder
 logger = logging.getLogger(__name__)
 
 GENERIC_ERROR = "Sorry, something went wrong on my side. Please try again."
+
+REFUSED_VALUE = "That message holds something the database cannot store, so it is not saved."
 
 STORE_ATTEMPTS = 5
 """Tries at storing a plain message in its active session while that session keeps
@@ -97,6 +100,13 @@ class Router:
         """
         try:
             return await self._handle(inbound)
+        except RejectedValueError:
+            logger.warning(
+                "the database refused a value of a message from %s in %s",
+                inbound.user_ref,
+                inbound.channel_id,
+            )
+            return [Reply(REFUSED_VALUE, ephemeral=True)]
         except Exception:
             logger.exception(
                 "failed to handle a message from %s in %s", inbound.user_ref, inbound.channel_id

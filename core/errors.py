@@ -5,8 +5,9 @@
     SessionbotError
     ├── ConfigError             bad configuration; the CLI exits with status 2
     ├── StorageError            the store failed or holds something it cannot read
-    │   └── ConflictError       a concurrent writer got there first
-    │       └── StaleSessionError   the session ended or moved on since it was read
+    │   ├── ConflictError       a concurrent writer got there first
+    │   │   └── StaleSessionError   the session ended or moved on since it was read
+    │   └── RejectedValueError  the database refused a value of one write
     ├── ResponderError          the responder (LLM, echo) failed; the user gets an apology
     └── CommandError            the text is shown to the user as is
         ├── UsageError          malformed arguments; carries the command's usage line
@@ -38,6 +39,13 @@ class StorageError(SessionbotError):
 
 class ConflictError(StorageError):
     """A concurrent writer changed the row first; the caller may retry."""
+
+
+class RejectedValueError(StorageError):
+    """The database refused a value of one write (a data error): that write's doing.
+
+    Other writes that shared its transaction are retried without it.
+    """
 
 
 class StaleSessionError(ConflictError):

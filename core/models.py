@@ -74,7 +74,9 @@ class Inbound:
         # Whatever an adapter hands in, what goes further can be stored.
         object.__setattr__(self, "text", clean_text(self.text))
         if self.display_name is not None:
-            object.__setattr__(self, "display_name", clean_text(self.display_name))
+            # A name is stored as it is, unlike message text: no U+0000 (PostgreSQL).
+            name = clean_text(self.display_name).replace("\x00", "\ufffd")
+            object.__setattr__(self, "display_name", name)
 
     @property
     def user_ref(self) -> str:

@@ -10,6 +10,7 @@
 
 A stored value says its own format: ``sb:aes256gcm:`` + base64(nonce + ciphertext) is
 sealed; ``sb:plain:`` + text is plain text that happened to start with ``sb:``;
+``sb:nul:`` + escaped text is plain text holding U+0000;
 anything else not starting with ``sb:`` is plain text. Plain and sealed rows can
 therefore coexist while a database is being encrypted. A value that starts with ``sb:``
 but with neither tag was not written by sessionbot (damaged, or tampered with): it
@@ -22,6 +23,7 @@ import base64
 import binascii
 import hmac
 import os
+import re
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -35,6 +37,8 @@ KEY_BYTES = 32
 NONCE_BYTES = 12
 SEALED_PREFIX = "sb:aes256gcm:"
 PLAIN_PREFIX = "sb:plain:"
+NUL_PREFIX = "sb:nul:"
+_ESCAPED = re.compile("%(00|25)")
 _RESERVED = "sb:"
 _SEALED_LENGTH = len(SEALED_PREFIX)
 
@@ -154,13 +158,24 @@ class Sealer:
         return plain.decode("utf-8")
 
 
+def _unescape(match: re.Match[str]) -> str:
+    return "\x00" if match.group(1) == "00" else "%"
+
+
 def is_sealed(value: str) -> bool:
     """Tell whether a stored value is sealed."""
     return value.startswith(SEALED_PREFIX)
 
 
 def store_plain(text: str) -> str:
-    """Return how plain ``text`` is stored: as is, unless it could pass for a format tag."""
+    """Return how plain ``text`` is stored: as is, unless it needs a format tag.
+
+    Text that could pass for a tag gets ``sb:plain:``; text holding U+0000, which
+    PostgreSQL text cannot store, gets ``sb:nul:`` with ``%`` and U+0000 escaped as
+    ``%25`` and ``%00``, so it reads back the same on every backend.
+    """
+    if "\x00" in text:
+        return NUL_PREFIX + text.replace("%", "%25").replace("\x00", "%00")
     return PLAIN_PREFIX + text if text.startswith(_RESERVED) else text
 
 
@@ -175,6 +190,8 @@ def open_plain(value: str) -> str:
         return value
     if value.startswith(PLAIN_PREFIX):
         return value[len(PLAIN_PREFIX) :]
+    if value.startswith(NUL_PREFIX):
+        return _ESCAPED.sub(_unescape, value[len(NUL_PREFIX) :])
     if is_sealed(value):
         raise DecryptionError("the value is encrypted and encryption is not enabled")
     raise DecryptionError("the value has an unknown format tag (damaged or tampered with)")

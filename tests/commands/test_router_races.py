@@ -13,7 +13,8 @@ from datetime import datetime
 
 import pytest
 
-from commands.router import KEPT_CHANGING, STORE_ATTEMPTS
+from commands.router import KEPT_CHANGING, REFUSED_VALUE, STORE_ATTEMPTS
+from core.errors import RejectedValueError
 from core.models import ArchiveReason, Message, NewMessage
 from core.sessions.manager import SessionManager
 from core.storage.memory import MemoryStore
@@ -82,3 +83,29 @@ async def test_it_gives_up_with_one_clear_line_and_stores_nothing(
     assert not [r for r in caplog.records if r.exc_info]
     assert any("changed 5 times in a row" in r.getMessage() for r in caplog.records)
     assert await chat.say("third") == "echo: third"  # and the conversation goes on
+
+
+class RefusesOneValue(MemoryStore):
+    """A store whose database refuses any message holding the word "refused"."""
+
+    async def append_messages(
+        self,
+        session_id: str,
+        messages: Sequence[NewMessage],
+        ids: Sequence[str],
+        at: datetime,
+        *,
+        expect_head: str | None = None,
+    ) -> list[Message]:
+        if any("refused" in m.content for m in messages):
+            raise RejectedValueError("database error: invalid byte sequence")
+        return await super().append_messages(session_id, messages, ids, at, expect_head=expect_head)
+
+
+async def test_a_value_the_database_refuses_gets_one_line_and_the_chat_goes_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    chat = Chat(store=RefusesOneValue())
+    assert await chat.say("refused here") == REFUSED_VALUE
+    assert await chat.say("fine") == "echo: fine"
+    assert not [r for r in caplog.records if r.exc_info]

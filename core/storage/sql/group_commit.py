@@ -27,7 +27,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
-from core.errors import ConflictError, StorageError
+from core.errors import ConflictError, RejectedValueError, StorageError
 
 R = TypeVar("R")
 T = TypeVar("T")
@@ -189,7 +189,8 @@ class GroupCommit(Generic[R, T]):
 
 def _request_specific(error: Exception) -> bool:
     """Whether a batch's error may be one request's doing (else: the database's)."""
-    return not isinstance(error, StorageError) or isinstance(error, ConflictError)
+    own = (ConflictError, RejectedValueError)
+    return not isinstance(error, StorageError) or isinstance(error, own)
 
 
 def _fail(batch: Sequence[tuple[object, asyncio.Future[T]]], error: BaseException) -> None:

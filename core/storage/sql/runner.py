@@ -39,7 +39,7 @@ from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, cast
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
-from core.errors import ConflictError, StorageError
+from core.errors import ConflictError, RejectedValueError, StorageError
 from core.models import Message
 from core.storage.sql.append import AppendRequest, Outcome, append_batch_sqlite
 from core.storage.sql.checkpoints import Checkpointer
@@ -378,6 +378,21 @@ def may_be_one_jobs_doing(error: Exception) -> bool:
     retrying each job alone would only repeat it (after the busy timeout). The
     append path raises these as the store's ConflictError and StorageError.
     """
-    if isinstance(error, sa_exc.IntegrityError | ConflictError):
+    if isinstance(error, sa_exc.IntegrityError | ConflictError | RejectedValueError):
+        return True
+    if rejects_a_value(error):
         return True
     return not isinstance(error, sa_exc.DBAPIError | StorageError)
+
+
+def rejects_a_value(exc: Exception) -> bool:
+    """Whether the database refused a value the write holds (not its own failure).
+
+    SQLSTATE class 22, "data exception" (such as U+0000 in PostgreSQL text); asyncpg's
+    errors reach SQLAlchemy as a plain ``DBAPIError`` that carries the code.
+    """
+    if isinstance(exc, sa_exc.DataError):
+        return True
+    orig = getattr(exc, "orig", None)
+    code = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return isinstance(exc, sa_exc.DBAPIError) and isinstance(code, str) and code.startswith("22")

@@ -16,9 +16,9 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql.base import PGDialect
 
-from core.errors import ConflictError, StorageError
+from core.errors import ConflictError, RejectedValueError, StorageError
 from core.models import ArchiveReason, SessionStatus
-from core.storage.sql.runner import Runner
+from core.storage.sql.runner import Runner, rejects_a_value
 from core.storage.sql.schema import sessions
 
 P = ParamSpec("P")
@@ -102,7 +102,8 @@ def storage_error(context: str, exc: Exception) -> StorageError:
     if isinstance(exc, sa_exc.IntegrityError):
         return ConflictError(f"{context}: {first_line(exc.orig)}")
     if isinstance(exc, sa_exc.DBAPIError):
-        return StorageError(f"{context}: {first_line(exc.orig)}")
+        kind = RejectedValueError if rejects_a_value(exc) else StorageError
+        return kind(f"{context}: {first_line(exc.orig)}")
     return StorageError(f"{context}: {first_line(exc)}")
 
 
