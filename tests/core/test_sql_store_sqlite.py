@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import stat
 import threading
@@ -30,16 +31,50 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-async def test_the_file_is_created_private_with_its_wal(tmp_path: Path) -> None:
+async def test_the_file_is_created_private_with_its_wal_under_umask_000(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
     store = sqlite_store(path)
+    previous = os.umask(0)
     try:
         await store.open()
         await fill(store, await start(store), 3)
         assert mode(path) == 0o600
         assert mode(path.with_name("bot.db-wal")) == 0o600
+        assert mode(path.with_name("bot.db-shm")) == 0o600
     finally:
+        os.umask(previous)
         await store.close()
+
+
+async def test_an_existing_database_readable_by_others_is_made_private_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "bot.db"
+    store = sqlite_store(path)
+    await store.open()
+    session = await start(store)
+    await fill(store, session, 3)
+    # Another process keeps the file open, so its WAL and shared memory stay on disk.
+    other = sqlite3.connect(path)
+    other.execute("SELECT count(*) FROM messages").fetchone()
+    await store.close()
+    companions = [path, path.with_name("bot.db-wal"), path.with_name("bot.db-shm")]
+    try:
+        for member in companions:
+            assert member.exists()
+            member.chmod(0o644)
+        reopened = sqlite_store(path)
+        with caplog.at_level("WARNING"):
+            await reopened.open()
+        try:
+            assert [mode(member) for member in companions] == [0o600] * 3
+            warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+            assert len(warned) == 3 and all("made it private" in line for line in warned)
+            assert await reopened.get_session(session.id) is not None
+        finally:
+            await reopened.close()
+    finally:
+        other.close()
 
 
 async def test_wal_mode_is_active_and_foreign_keys_are_enforced(tmp_path: Path) -> None:

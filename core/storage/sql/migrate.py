@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 from pathlib import Path
@@ -10,10 +11,13 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from core.errors import StorageError
+from core.files import PRIVATE_FILE, readable_by_others
 from core.storage.sql.units import first_line
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+logger = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 """The Alembic script directory shipped with the package."""
@@ -73,9 +77,9 @@ def prepare_sqlite_file(path: Path) -> None:
     if not path.parent.is_dir():
         raise StorageError(f"cannot create SQLite database {path}: no directory {path.parent}")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
     except FileExistsError:
-        pass
+        _tighten_existing(path)
     except OSError as exc:
         raise StorageError(f"cannot create SQLite database {path}: {exc.strerror}") from exc
     else:
@@ -90,3 +94,32 @@ def prepare_sqlite_file(path: Path) -> None:
         raise StorageError(f"cannot open SQLite database {path}: {first_line(exc)}") from exc
     finally:
         trial.close()
+
+
+SQLITE_COMPANIONS = ("", "-wal", "-shm", "-journal")
+"""The database file and the files SQLite keeps beside it, which hold its pages too."""
+
+
+def _tighten_existing(path: Path) -> None:
+    """Make an existing database and its companion files private, with a warning.
+
+    SQLite gives a new -wal or -shm file the database file's mode, so a database made
+    readable by others before sessionbot opened it would leak through all three.
+
+    Raises:
+        StorageError: a file readable by others cannot be made private.
+    """
+    for suffix in SQLITE_COMPANIONS:
+        member = path.with_name(path.name + suffix)
+        try:
+            if not readable_by_others(member):
+                continue
+            os.chmod(member, PRIVATE_FILE)
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise StorageError(
+                f"SQLite file {member} is readable by other users and cannot be made "
+                f"private ({exc.strerror}): chmod 600 it"
+            ) from exc
+        logger.warning("SQLite file %s was readable by other users; made it private (0600)", member)
