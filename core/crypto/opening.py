@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from core.crypto.envelope import KeyEncryptionKey
 from core.crypto.sealing import SealedStore
-from core.storage.backends import create_store
+from core.storage.backends import create_store, opened
 
 
 async def open_store(url: str, *, master_key: bytes | None = None) -> SealedStore:
@@ -20,13 +20,7 @@ async def open_store(url: str, *, master_key: bytes | None = None) -> SealedStor
         StorageError: the database cannot be reached, created or migrated.
     """
     kek = KeyEncryptionKey(master_key) if master_key is not None else None
-    store = SealedStore(create_store(url), kek)
-    try:
-        await store.open()
-    except BaseException:
-        await store.close()
-        raise
-    return store
+    return await opened(SealedStore(create_store(url), kek))
 
 
 async def upgrade_checked(url: str, *, master_key: bytes | None = None) -> None:

@@ -13,14 +13,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
 
 from core.errors import ConfigError
 from core.storage.memory import MemoryStore
-from core.storage.protocols import Backend
+from core.storage.protocols import Backend, Store
 from core.storage.sql.store import SqlStore
+
+S = TypeVar("S", bound=Store)
 
 _DRIVERS = {
     "sqlite": "sqlite+pysqlite",
@@ -94,7 +97,11 @@ async def open_backend(url: str) -> Backend:
         ConfigError: the URL is not a valid storage URL.
         StorageError: the database cannot be reached, created or migrated.
     """
-    store = create_store(url)
+    return await opened(create_store(url))
+
+
+async def opened(store: S) -> S:
+    """Open ``store`` and return it; on failure, close what it opened and re-raise."""
     try:
         await store.open()
     except BaseException:
