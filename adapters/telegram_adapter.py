@@ -354,7 +354,11 @@ class TelegramAdapter(BaseAdapter[Target]):
             await self.handle(inbound, target)
 
     async def _on_error(self, update: object, context: _Context) -> None:
-        logger.error("telegram: error while processing %r", update, exc_info=context.error)
+        # Never the update itself: it holds what the user wrote.
+        update_id = update.update_id if isinstance(update, Update) else None
+        logger.error(
+            "telegram: error while processing update %s", update_id, exc_info=context.error
+        )
 
 
 def bot_commands(commands: Sequence[tuple[str, str]]) -> list[BotCommand]:

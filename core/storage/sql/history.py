@@ -109,7 +109,7 @@ class SqlHistory(SqlPart):
         try:
             return await self._runner.append(request)
         except DRIVER_ERRORS as exc:
-            raise self._storage_error(exc) from exc
+            raise self._storage_error(exc) from None
 
     async def copy_messages(self, messages: Sequence[Message]) -> None:
         """See :meth:`core.storage.protocols.Store.copy_messages`."""

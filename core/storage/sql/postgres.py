@@ -38,7 +38,9 @@ class PostgresRunner:
         # SQLite store never needs, and start-up would pay for both.
         from sqlalchemy.ext.asyncio import create_async_engine
 
-        self._async_engine = create_async_engine(url, connect_args=dict(connect_args))
+        self._async_engine = create_async_engine(
+            url, connect_args=dict(connect_args), hide_parameters=True
+        )
         self._appends: GroupCommit[AppendRequest, list[Message]] = GroupCommit(
             self._append_batch, may_be_one_requests_doing=may_be_one_jobs_doing, lone_at_once=True
         )

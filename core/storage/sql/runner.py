@@ -135,7 +135,7 @@ class SqliteRunner:
         # The write connection is used by the loop's thread and the writer thread in
         # turn, never at once: ``_write_lock`` says whose turn it is.
         self._engine = sa.create_engine(
-            url, connect_args={**connect_args, "check_same_thread": False}
+            url, connect_args={**connect_args, "check_same_thread": False}, hide_parameters=True
         )
         install_sqlite_hooks(self._engine)
         # The runner sends BEGIN IMMEDIATE itself for writes; store reads are single

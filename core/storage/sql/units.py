@@ -49,7 +49,7 @@ class SqlPart:
         try:
             return await self._runner.read(work, *args, **kwargs)
         except DRIVER_ERRORS as exc:
-            raise self._storage_error(exc) from exc
+            raise self._storage_error(exc) from None
 
     async def _read_large(
         self, work: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
@@ -58,7 +58,7 @@ class SqlPart:
         try:
             return await self._runner.read_large(work, *args, **kwargs)
         except DRIVER_ERRORS as exc:
-            raise self._storage_error(exc) from exc
+            raise self._storage_error(exc) from None
 
     async def _write(
         self, work: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
@@ -67,7 +67,7 @@ class SqlPart:
         try:
             return await self._runner.write(work, *args, **kwargs)
         except DRIVER_ERRORS as exc:
-            raise self._storage_error(exc) from exc
+            raise self._storage_error(exc) from None
 
     async def _write_quick(
         self, work: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
@@ -76,7 +76,7 @@ class SqlPart:
         try:
             return await self._runner.write_quick(work, *args, **kwargs)
         except DRIVER_ERRORS as exc:
-            raise self._storage_error(exc) from exc
+            raise self._storage_error(exc) from None
 
     def _storage_error(self, exc: Exception) -> StorageError:
         return storage_error(f"database error {self._where}", exc)
@@ -97,13 +97,18 @@ def storage_error(context: str, exc: Exception) -> StorageError:
     """The store's one-line error for a driver or network error ``exc``.
 
     A constraint violation is a :class:`~core.errors.ConflictError`; asyncpg lets
-    socket errors (refused, unknown host, timeout) through as ``OSError``.
+    socket errors (refused, unknown host, timeout) through as ``OSError``. The error
+    is raised without its cause: the driver's exception may hold the statement's
+    values, which are what users wrote, and no log line may show them.
     """
     if isinstance(exc, sa_exc.IntegrityError):
         return ConflictError(f"{context}: {first_line(exc.orig)}")
     if isinstance(exc, sa_exc.DBAPIError):
-        kind = RejectedValueError if rejects_a_value(exc) else StorageError
-        return kind(f"{context}: {first_line(exc.orig)}")
+        if rejects_a_value(exc):
+            # The driver's text may quote the value, which may be what a user wrote.
+            code = getattr(exc.orig, "sqlstate", None) or type(exc.orig).__name__
+            return RejectedValueError(f"{context}: the database refused a value ({code})")
+        return StorageError(f"{context}: {first_line(exc.orig)}")
     return StorageError(f"{context}: {first_line(exc)}")
 
 

@@ -44,7 +44,7 @@ def run_on_url(url: str) -> None:
     """Migrate the database of ``url``: SQLite through ``sqlite3``, PostgreSQL through asyncpg."""
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        engine = sa.create_engine(parsed.set(drivername="sqlite+pysqlite"))
+        engine = sa.create_engine(parsed.set(drivername="sqlite+pysqlite"), hide_parameters=True)
         try:
             with engine.begin() as connection:
                 run_migrations(connection)
@@ -55,7 +55,7 @@ def run_on_url(url: str) -> None:
 
 
 async def _run_on_async_url(url: sa.URL) -> None:
-    engine = create_async_engine(url)
+    engine = create_async_engine(url, hide_parameters=True)
     try:
         async with engine.begin() as connection:
             await connection.run_sync(run_migrations)
