@@ -54,6 +54,7 @@ def router_settings(
         context_max_tokens=settings.context.max_tokens,
         rate_limit_per_minute=settings.bot.rate_limit_per_minute,
         unlimited_platforms=unlimited_platforms,
+        reset_notices=settings.sessions.notify_on_reset,
     )
 
 

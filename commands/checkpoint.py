@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
+
 from commands.arguments import TITLE_LIMIT, id_arg, text_arg
 from commands.context import CommandContext
 from commands.formatting import format_time, one_line, plural, session_label
@@ -56,15 +58,15 @@ async def checkpoint_list(ctx: CommandContext) -> Reply:
     lines = ["Checkpoints:"]
     if len(checkpoints) > len(shown):
         lines.append(f"({len(checkpoints) - len(shown)} older not shown)")
-    lines.extend(_list_line(checkpoint) for checkpoint in shown)
+    lines.extend(_list_line(checkpoint, ctx.zone) for checkpoint in shown)
     return Reply("\n".join(lines))
 
 
-def _list_line(checkpoint: Checkpoint) -> str:
+def _list_line(checkpoint: Checkpoint, zone: tzinfo) -> str:
     parts = [
         f'• {checkpoint.id} "{checkpoint.name}"',
         plural(checkpoint.message_count, "message"),
-        format_time(checkpoint.created_at),
+        format_time(checkpoint.created_at, zone),
     ]
     if checkpoint.auto:
         parts.append("automatic")

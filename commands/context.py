@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from core.errors import PermissionDenied
@@ -35,6 +35,7 @@ class CommandContext:
         command: the command or subcommand being run.
         is_admin: whether the caller is listed in ``settings.admins``.
         now: the manager's clock when the command started.
+        zone: the time zone times are shown in: the channel's, else the bot's.
     """
 
     inbound: Inbound
@@ -46,6 +47,7 @@ class CommandContext:
     command: Command
     is_admin: bool
     now: datetime
+    zone: tzinfo = UTC
 
     @property
     def session(self) -> Session:

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from core.models import Session
+from core.sessions.notices import format_time
 
-
-def format_time(when: datetime) -> str:
-    """Return ``when`` as ``2026-01-31 18:05 UTC``."""
-    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+__all__ = ["format_time", "one_line", "plural", "session_label"]
 
 
 def plural(count: int, noun: str) -> str:

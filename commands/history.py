@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import tzinfo
+from zoneinfo import ZoneInfo
 
 from commands.arguments import count_arg
 from commands.context import CommandContext
@@ -12,6 +13,7 @@ from core.errors import UsageError
 from core.limits import MAX_HISTORY_COUNT
 from core.models import Message, Reply
 from core.sessions.export import ExportFormat, render_export
+from core.sessions.notices import zone_name
 
 registry = Registry()
 
@@ -44,12 +46,13 @@ async def history(ctx: CommandContext) -> Reply:
     total = ctx.session.message_count
     shown = len(page.messages)
     header = f"All {plural(total, 'message')}" if shown == total else f"Last {shown} of {total}"
-    lines = [f"{header} (times in UTC):", *(_line(message) for message in page.messages)]
+    zone = ctx.zone.key if isinstance(ctx.zone, ZoneInfo) else zone_name(ctx.zone)
+    lines = [f"{header} (times in {zone}):", *(_line(m, ctx.zone) for m in page.messages)]
     return Reply("\n".join(lines))
 
 
-def _line(message: Message) -> str:
-    when = message.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+def _line(message: Message, zone: tzinfo) -> str:
+    when = message.created_at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
     return f"[{when}] {message.author}: {one_line(message.content, LINE_LIMIT)}"
 
 

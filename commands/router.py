@@ -25,7 +25,7 @@ from core.errors import (
     UsageError,
 )
 from core.locks import KeyedLocks
-from core.models import Inbound, Reply, Session
+from core.models import Inbound, Reply
 from core.sessions.channels import Placement
 from core.sessions.conversation import converse
 from core.sessions.manager import SessionManager
@@ -132,8 +132,8 @@ class Router:
                 resolution, reply = await self._converse(inbound, placement)
             else:
                 resolution = await self.manager.resolve(inbound, placement)
-                reply = await self._run(parsed, inbound, resolution)
-        return [_with_reset_notice(reply, resolution.replaced)]
+                reply = await self._run(parsed, inbound, resolution, placement)
+        return [self._with_reset_notice(reply, resolution)]
 
     async def _converse(self, inbound: Inbound, placement: Placement) -> tuple[Resolution, Reply]:
         resolution = await self.manager.resolve(inbound, placement, remembered=True)
@@ -189,16 +189,31 @@ class Router:
         text = f"Slow down a little: up to {per_minute} messages a minute. Try again shortly."
         return [Reply(text, ephemeral=True)]
 
+    def _with_reset_notice(self, reply: Reply, resolution: Resolution) -> Reply:
+        """Prefix a reply with why the previous session ended, after an automatic reset.
+
+        Said once: not when the scheduler archived that session before this message
+        and posted its own notice (``notify_on_reset``).
+        """
+        replaced = resolution.replaced
+        if replaced is None or (resolution.replaced_earlier and self.settings.reset_notices):
+            return reply
+        notice = reset_notice(replaced, self.manager.now())
+        return dataclasses.replace(reply, text=f"{notice}\n\n{reply.text}")
+
     def _count_refusal(self, reason: str, inbound: Inbound) -> None:
         self.refused[reason, inbound.platform] += 1
         logger.warning(
             "refused a message from %s in %s: %s", inbound.user_ref, inbound.channel_id, reason
         )
 
-    async def _run(self, parsed: ParsedCommand, inbound: Inbound, resolution: Resolution) -> Reply:
+    async def _run(
+        self, parsed: ParsedCommand, inbound: Inbound, resolution: Resolution, placement: Placement
+    ) -> Reply:
         """Check, then handle: bind and authorise the command, then run its handler."""
         command: Command | None = None
         try:
+            policy = await self.manager.reset_policy(resolution.session, placement)
             invocation = self.registry.bind(parsed)
             command = invocation.command
             is_admin = self.settings.is_admin(inbound)
@@ -214,6 +229,7 @@ class Router:
                 command=command,
                 is_admin=is_admin,
                 now=self.manager.now(),
+                zone=policy.timezone,
             )
             reply = await invocation.handler(context)
         except CommandError as error:
@@ -236,10 +252,3 @@ def _error_text(error: CommandError, usage: str | None) -> str:
     if isinstance(error, UsageError | NotFoundError) and usage:
         return f"{error} Usage: {usage}"
     return str(error)
-
-
-def _with_reset_notice(reply: Reply, replaced: Session | None) -> Reply:
-    """Prefix a reply with why the previous session ended, after an automatic reset."""
-    if replaced is None:
-        return reply
-    return dataclasses.replace(reply, text=f"{reset_notice(replaced)}\n\n{reply.text}")

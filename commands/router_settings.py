@@ -22,6 +22,8 @@ class RouterSettings:
             limit off.
         unlimited_platforms: platforms whose users are the operator (a plugin says
             so, ``bot`` fills this in); the rate limit does not apply to them.
+        reset_notices: whether the scheduler posts a notice when it ends a session
+            (``notify_on_reset``); the next reply then does not say it again.
 
     Raises:
         ValueError: a limit is out of range.
@@ -33,6 +35,7 @@ class RouterSettings:
     context_max_tokens: int = 2000
     rate_limit_per_minute: int = 0
     unlimited_platforms: frozenset[str] = frozenset()
+    reset_notices: bool = False
 
     def __post_init__(self) -> None:
         if self.max_message_chars < 1:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from commands.arguments import TITLE_LIMIT, count_arg, id_arg, text_arg
@@ -78,8 +79,8 @@ async def session_info(ctx: CommandContext) -> Reply:
     lines = [
         f"Session {session_label(session)}",
         f"Scope: {scope.chat_name} ({SCOPE_MEANINGS[scope]})",
-        f"Created: {format_time(session.created_at)}",
-        f"Last activity: {format_time(session.last_activity_at)}",
+        f"Created: {format_time(session.created_at, ctx.zone)}",
+        f"Last activity: {format_time(session.last_activity_at, ctx.zone)}",
         f"Messages: {session.message_count}",
         f"Tokens in/out: {session.tokens_in} / {session.tokens_out}",
         f"Checkpoints: {checkpoints}",
@@ -96,7 +97,7 @@ async def _next_resets(ctx: CommandContext) -> str:
     policy = await ctx.manager.reset_policy(ctx.session)
     daily, idle = next_resets(ctx.session, policy, ctx.now)
     parts = [
-        f"{kind} {format_when(when, ctx.now)}"
+        f"{kind} {format_when(when, ctx.now, ctx.zone)}"
         for kind, when in (("daily", daily), ("idle", idle))
         if when is not None
     ]
@@ -123,7 +124,7 @@ async def session_list(ctx: CommandContext) -> Reply:
         return Reply(f"No conversations on page {page}.")
     title = "Conversations in this channel" if every else "Your conversations"
     lines = [f"{title} (page {page}):"]
-    lines.extend(_list_line(session, show_owner=every) for session in found[:PAGE_SIZE])
+    lines.extend(_list_line(s, ctx.zone, show_owner=every) for s in found[:PAGE_SIZE])
     if len(found) > PAGE_SIZE:
         lines.append(f"More: /session list {'all ' if every else ''}{page + 1}")
     return Reply("\n".join(lines))
@@ -141,12 +142,12 @@ def _list_options(args: tuple[str, ...]) -> tuple[bool, int]:
     return every, page or 1
 
 
-def _list_line(session: Session, *, show_owner: bool) -> str:
+def _list_line(session: Session, zone: tzinfo, *, show_owner: bool) -> str:
     marker = "▶" if session.is_active else "•"
     parts = [
         f"{marker} {session_label(session)}",
         plural(session.message_count, "message"),
-        f"started {format_time(session.created_at)}",
+        f"started {format_time(session.created_at, zone)}",
     ]
     if show_owner:
         parts.append(f"by {session.owner}")
@@ -233,7 +234,7 @@ async def session_reset_time(ctx: CommandContext) -> Reply:
     daily, _ = next_resets(ctx.session, policy, ctx.now)
     return Reply(
         f"Daily reset for this channel: {changes['daily_reset_time']} {policy.timezone}. "
-        f"Next: {format_when(daily, ctx.now)}."
+        f"Next: {format_when(daily, ctx.now, policy.timezone)}."
     )
 
 

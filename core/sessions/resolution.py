@@ -24,12 +24,16 @@ class Resolution:
     Attributes:
         session: the active session of the message's scope key.
         key: the scope key.
-        replaced: a session this resolve archived on the way (automatic reset).
+        replaced: the session an automatic reset ended just before this one began:
+            archived by this resolve, or earlier (by the scheduler) while nobody wrote.
+        replaced_earlier: ``replaced`` was archived before this message arrived, so
+            the scheduler may have told the channel already.
     """
 
     session: Session
     key: ScopeKey
     replaced: Session | None = None
+    replaced_earlier: bool = False
 
 
 class Resolver:
@@ -102,7 +106,9 @@ class Resolver:
         previous = latest[0] if latest else None
         automatic = previous is not None and previous.archive_reason in _AUTOMATIC
         session = await self._lifecycle.start(inbound, key, carry=previous if automatic else None)
-        return Resolution(session=session, key=key, replaced=previous if automatic else None)
+        if not automatic:
+            return Resolution(session=session, key=key)
+        return Resolution(session=session, key=key, replaced=previous, replaced_earlier=True)
 
     async def due_reset(
         self, session: Session, placement: Placement | None = None

@@ -64,10 +64,10 @@ async def test_reset_time_with_a_timezone_shows_the_next_reset(chat: Chat) -> No
     reply = await chat.say("/session reset-time 4:00 Asia/Tokyo", user=ADMIN)
     # 04:00 in Tokyo is 19:00 UTC.
     assert reply == (
-        "Daily reset for this channel: 04:00 Asia/Tokyo. Next: 2026-05-01 19:00 UTC (in 9 h)."
+        "Daily reset for this channel: 04:00 Asia/Tokyo. Next: 2026-05-02 04:00 JST (in 9 h)."
     )
     info = await chat.say("/session")
-    assert "Next resets: daily 2026-05-01 19:00 UTC (in 9 h)" in info
+    assert "Next resets: daily 2026-05-02 04:00 JST (in 9 h)" in info
     first = await chat.session()
     chat.clock.set(datetime(2026, 5, 1, 19, 0, tzinfo=UTC))
     answer = await chat.say("morning")
