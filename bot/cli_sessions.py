@@ -24,7 +24,8 @@ from core.errors import UsageError
 from core.files import write_private_file
 from core.limits import MAX_LIST_LIMIT, MAX_RETENTION_DAYS, is_user_ref
 from core.models import ReplyFile, Session
-from core.sessions.export import ExportFormat, ImportedSession, export_session, parse_export
+from core.sessions.export import ExportFormat, export_session
+from core.sessions.imports import ImportedSession, parse_export
 from core.sessions.manager import SessionManager
 from core.storage.protocols import SessionFilter
 from core.text import for_terminal

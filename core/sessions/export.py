@@ -1,4 +1,4 @@
-"""Export a session as markdown, JSON or text, and import a JSON export back."""
+"""Export a session as markdown, JSON or text (:mod:`core.sessions.imports` reads JSON back)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from core.errors import UsageError
-from core.models import Checkpoint, Message, ReplyFile, Role, Session
-from core.text import clean_json, decode_text
-
-EXPORT_VERSION = 1
+from core.models import Checkpoint, Message, ReplyFile, Session
+from core.sessions.imports import EXPORT_FORMAT, EXPORT_VERSION
 
 
 class ExportFormat(StrEnum):
@@ -165,7 +162,7 @@ def _json_document(
     session: Session, messages: list[Any], checkpoints: Sequence[Checkpoint], count: int
 ) -> dict[str, Any]:
     return {
-        "format": "sessionbot-export",
+        "format": EXPORT_FORMAT,
         "version": EXPORT_VERSION,
         "session": {
             "id": session.id,
@@ -187,70 +184,3 @@ def _json_document(
             if checkpoint.seq <= count
         ],
     }
-
-
-class ImportedSession:
-    """A parsed JSON export, ready to be stored by :meth:`SessionManager.import_export`.
-
-    Attributes:
-        title: the session's title.
-        tags: its tags.
-        metadata: its metadata.
-        created_at: when the original session was created.
-        messages: ``(role, author, content, metadata, tokens_in, tokens_out, created_at)``.
-        checkpoints: ``(name, description, seq, created_at)`` of user checkpoints.
-    """
-
-    def __init__(self, document: dict[str, Any]) -> None:
-        session = document["session"]
-        self.title: str | None = session.get("title")
-        self.tags: tuple[str, ...] = tuple(str(tag) for tag in session.get("tags", []))
-        self.metadata: dict[str, Any] = dict(session.get("metadata") or {})
-        self.created_at = _parse_time(session["created_at"])
-        self.messages = [
-            (
-                Role(item["role"]),
-                str(item["author"]),
-                str(item["content"]),
-                dict(item.get("metadata") or {}),
-                int(item.get("tokens_in", 0)),
-                int(item.get("tokens_out", 0)),
-                _parse_time(item["created_at"]),
-            )
-            for item in document["messages"]
-        ]
-        self.checkpoints = [
-            (
-                str(item["name"]),
-                str(item.get("description", "")),
-                int(item["seq"]),
-                _parse_time(item["created_at"]),
-            )
-            for item in document.get("checkpoints", [])
-            if not item.get("auto") and 0 <= int(item["seq"]) <= len(self.messages)
-        ]
-
-
-def _parse_time(text: str) -> datetime:
-    when = datetime.fromisoformat(text)
-    if when.tzinfo is None:
-        raise ValueError(f"time without a timezone: {text!r}")
-    return when
-
-
-def parse_export(data: bytes | str) -> ImportedSession:
-    """Parse a JSON export made by :func:`export_session`.
-
-    Raises:
-        UsageError: the data is not a sessionbot JSON export, with what is wrong.
-    """
-    try:
-        text = decode_text(data) if isinstance(data, bytes) else data
-        document = clean_json(json.loads(text))
-        if not isinstance(document, dict) or document.get("format") != "sessionbot-export":
-            raise ValueError("not a sessionbot JSON export")
-        if document.get("version") != EXPORT_VERSION:
-            raise ValueError(f"unsupported export version {document.get('version')!r}")
-        return ImportedSession(document)
-    except (ValueError, KeyError, TypeError) as error:
-        raise UsageError(f"Cannot import: {error}.") from error

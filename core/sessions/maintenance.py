@@ -8,8 +8,8 @@ from core.clock import Clock
 from core.ids import new_id
 from core.models import ArchiveReason, Branch, Checkpoint, Message, Role, Session, SessionStatus
 from core.sessions.config import SESSION_ID_LENGTH, SessionConfig
-from core.sessions.export import ImportedSession
 from core.sessions.history import new_message_ids
+from core.sessions.imports import ImportedSession
 from core.sessions.lifecycle import Lifecycle
 from core.sessions.resets import ResetRules, configured_schedules
 from core.storage.caching import CachingStore

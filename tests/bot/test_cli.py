@@ -382,7 +382,27 @@ def test_sessions_import_rejects_a_file_that_is_no_export(bot: Bot, tmp_path: Pa
     bad.write_text('{"format": "other"}')
     result = bot.invoke("sessions", "import", str(bad), "--scope-key", "console:u:bob")
     assert result.exit_code == 1
-    assert "Cannot import: not a sessionbot JSON export" in one_error_line(result)
+    assert 'JSON but not a sessionbot export (no "format"' in one_error_line(result)
+
+
+def test_sessions_import_checks_the_whole_file_before_writing(bot: Bot, tmp_path: Path) -> None:
+    bot.say(*(f"message {n}" for n in range(30)))
+    (original,) = bot.sessions()
+    out = tmp_path / "export.json"
+    bot.invoke("sessions", "export", original, "--format", "json", "-o", str(out))
+    document = json.loads(out.read_text())
+    document["messages"][-1]["created_at"] = "yesterday"  # the last of 60 is broken
+    out.write_text(json.dumps(document))
+    markdown = tmp_path / "export.md"
+    bot.invoke("sessions", "export", original, "--format", "markdown", "-o", str(markdown))
+    for bad, why in [
+        (out, "messages[59].created_at: Input should be a valid datetime"),
+        (markdown, "looks like a markdown or text export"),
+    ]:
+        result = bot.invoke("sessions", "import", str(bad), "--scope-key", "console:u:bob")
+        assert result.exit_code == 1
+        assert why in one_error_line(result) and "--format json" in one_error_line(result)
+    assert bot.sessions() == [original]  # nothing half imported
 
 
 def test_sessions_delete(bot: Bot) -> None:

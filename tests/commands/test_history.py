@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from core.models import Reply
-from core.sessions.export import parse_export
+from core.sessions.imports import parse_export
 from tests.commands.helpers import Chat, id_after
 
 

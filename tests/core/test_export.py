@@ -4,12 +4,14 @@ import dataclasses
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from core.errors import UsageError
 from core.models import Checkpoint, Message, Role, Session, SessionStatus
-from core.sessions.export import ExportFormat, export_session, parse_export, render_export
+from core.sessions.export import ExportFormat, export_session, render_export
+from core.sessions.imports import parse_export
 
 WHEN = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
 
@@ -58,18 +60,79 @@ def test_json_round_trips() -> None:
     assert parsed.messages[0][6] == WHEN
 
 
+def _export(**changes: object) -> bytes:
+    """A valid one-message JSON export with ``changes`` applied (dotted paths)."""
+    document: dict[str, Any] = {
+        "format": "sessionbot-export",
+        "version": 1,
+        "session": {"id": "x", "title": "t", "created_at": "2026-05-01T10:00:00+00:00"},
+        "messages": [
+            {
+                "role": "user",
+                "author": "console:alice",
+                "content": "hi",
+                "created_at": "2026-05-01T10:00:00+00:00",
+            }
+        ],
+        "checkpoints": [],
+    }
+    for path, value in changes.items():
+        *parents, last = path.split("__")
+        target: Any = document
+        for part in parents:
+            target = target[int(part)] if part.isdigit() else target[part]
+        if value is _DROP:
+            del target[last]
+        else:
+            target[last] = value
+    return json.dumps(document).encode()
+
+
+_DROP = object()
+
+
 @pytest.mark.parametrize(
     ("data", "why"),
     [
-        (b"not json", "Expecting value"),
-        (b"[]", "not a sessionbot JSON export"),
-        (json.dumps({"format": "sessionbot-export", "version": 9}).encode(), "version 9"),
-        (json.dumps({"format": "sessionbot-export", "version": 1}).encode(), "session"),
+        (b"# Session abc\n\n**alice**: hi", "looks like a markdown or text export"),
+        (
+            b"{not json",
+            "the file is not JSON (Expecting property name enclosed in double quotes at line 1, "
+            "column 2)",
+        ),
+        (b"[]", 'JSON but not a sessionbot export (no "format": "sessionbot-export")'),
+        (_export(version=9), "export version '9' is not one this sessionbot reads (version 1)"),
+        (_export(session=_DROP), "session: Field required"),
+        (_export(messages__0__role="wizard"), "messages[0].role: Input should be"),
+        (
+            _export(messages__0__created_at="2026-05-01T10:00:00"),
+            "messages[0].created_at: Input should have timezone info",
+        ),
+        (
+            _export(messages__0__tokens_in="12"),
+            "messages[0].tokens_in: Input should be a valid integer",
+        ),
+        (
+            _export(
+                checkpoints=[{"name": "c", "seq": 5, "created_at": "2026-05-01T10:00:00+00:00"}]
+            ),
+            "checkpoints[0].seq: 5 is past the last message (1)",
+        ),
     ],
 )
-def test_bad_imports_say_why(data: bytes, why: str) -> None:
-    with pytest.raises(UsageError, match=why):
+def test_bad_imports_say_what_is_wrong_where_and_what_was_expected(data: bytes, why: str) -> None:
+    with pytest.raises(UsageError) as caught:
         parse_export(data)
+    message = str(caught.value)
+    assert why in message and "\n" not in message
+    assert message.startswith("Cannot import: ")
+    if "version" not in why:
+        assert message.endswith("sessionbot sessions export ID --format json.")
+
+
+def test_a_valid_export_imports() -> None:
+    imported = parse_export(_export())
+    assert imported.title == "t" and [m[2] for m in imported.messages] == ["hi"]
 
 
 async def _in_chunks(messages: list[Message], size: int) -> AsyncIterator[list[Message]]:

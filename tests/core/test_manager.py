@@ -11,7 +11,8 @@ from core.clock import ManualClock
 from core.errors import NotFoundError
 from core.ids import looks_like_id
 from core.models import ArchiveReason, Inbound, Message, NewMessage, Role, Session
-from core.sessions.export import ExportFormat, export_session, parse_export
+from core.sessions.export import ExportFormat, export_session
+from core.sessions.imports import parse_export
 from core.sessions.manager import SessionManager
 from core.sessions.scope import Scope
 from core.storage.memory import MemoryStore

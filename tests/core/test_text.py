@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.models import Inbound
-from core.sessions.export import parse_export
+from core.sessions.imports import parse_export
 from core.text import REPLACEMENT, clean_text, for_terminal
 
 
