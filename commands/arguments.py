@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from commands.formatting import one_line
 from core.errors import UsageError
 from core.ids import looks_like_id
@@ -48,11 +46,13 @@ def count_arg(text: str, what: str, *, maximum: int) -> int:
     return int(text)
 
 
-def text_arg(words: Sequence[str], what: str, *, limit: int, required: bool = True) -> str:
-    """Join words into one text of at most ``limit`` characters.
+def text_arg(text: str, what: str, *, limit: int, required: bool = True) -> str:
+    """Check a free text (see :meth:`CommandContext.free_text`) of at most ``limit`` characters.
+
+    Whitespace runs are collapsed into one space; quotes stay as typed.
 
     Args:
-        words: the arguments that make up the text.
+        text: the text, as typed.
         what: what the text is, for the error: ``"title"``, ``"name"``.
         limit: the most characters accepted.
         required: whether an empty text is an error (otherwise ``""`` is returned).
@@ -60,7 +60,7 @@ def text_arg(words: Sequence[str], what: str, *, limit: int, required: bool = Tr
     Raises:
         UsageError: the text is too long, or empty when required.
     """
-    text = " ".join(words).strip()
+    text = " ".join(text.split())  # one line: runs of spaces and line breaks become one space
     if not text and required:
         raise UsageError(f"The {what} cannot be empty.")
     if len(text) > limit:

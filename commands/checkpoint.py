@@ -38,8 +38,8 @@ async def checkpoint_save(ctx: CommandContext) -> Reply:
 
     Quote a name of several words. Anything after the name is its description.
     """
-    name = text_arg(ctx.args[:1], "name", limit=NAME_LIMIT)
-    description = text_arg(ctx.args[1:], "description", limit=DESCRIPTION_LIMIT, required=False)
+    name = text_arg(ctx.args[0] if ctx.args else "", "name", limit=NAME_LIMIT)
+    description = text_arg(ctx.free_text(1), "description", limit=DESCRIPTION_LIMIT, required=False)
     checkpoint = await ctx.manager.checkpoints.save(ctx.session, name, description, by=ctx.user)
     count = plural(checkpoint.message_count, "message")
     return Reply(
@@ -115,7 +115,7 @@ async def checkpoint_branch(ctx: CommandContext) -> Reply:
     The new conversation begins with the checkpoint's history; add a title to name it.
     """
     checkpoint_id = id_arg(ctx.args[0], "checkpoint")
-    title = text_arg(ctx.args[1:], "title", limit=TITLE_LIMIT, required=False) or None
+    title = text_arg(ctx.free_text(1), "title", limit=TITLE_LIMIT, required=False) or None
     checkpoint = await ctx.manager.checkpoints.get(ctx.session, checkpoint_id)
     session = await ctx.manager.checkpoints.branch(
         ctx.inbound, ctx.session, checkpoint.id, title=title

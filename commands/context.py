@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING
 
+from commands.parser import after_args, free_text
 from core.errors import PermissionDenied
 from core.models import Inbound, Session
 from core.sessions.manager import SessionManager
@@ -36,6 +37,7 @@ class CommandContext:
         is_admin: whether the caller is listed in ``settings.admins``.
         now: the manager's clock when the command started.
         zone: the time zone times are shown in: the channel's, else the bot's.
+        raw_args: the arguments as typed (after the subcommand name, if any).
     """
 
     inbound: Inbound
@@ -48,6 +50,15 @@ class CommandContext:
     is_admin: bool
     now: datetime
     zone: tzinfo = UTC
+    raw_args: str = ""
+
+    def free_text(self, skip: int = 0) -> str:
+        """The arguments after the first ``skip`` as one free text, quotes kept as typed.
+
+        See :func:`commands.parser.free_text`: ``/session title Hist "quoted" title``
+        gives ``Hist "quoted" title``, and ``/new "My trip"`` gives ``My trip``.
+        """
+        return free_text(after_args(self.raw_args, skip))
 
     @property
     def session(self) -> Session:

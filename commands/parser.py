@@ -86,6 +86,39 @@ def split_args(text: str) -> tuple[str, ...]:
         args.append(arg)
 
 
+def after_args(raw: str, skip: int) -> str:
+    """Return the text of ``raw`` after its first ``skip`` arguments, as typed and stripped.
+
+    Raises:
+        ValueError: a quote in the skipped arguments is never closed.
+    """
+    position = 0
+    for _ in range(skip):
+        position = _skip_space(raw, position)
+        if position == len(raw):
+            return ""
+        _, position = _read_arg(raw, position)
+    return raw[position:].strip()
+
+
+def free_text(raw: str) -> str:
+    """Return arguments meant as one free text (a title, a description), as typed.
+
+    Free text keeps its quotes and spacing, so ``Hist "quoted" title`` stays so; only
+    one quoted argument that spans the whole text is unquoted (``"My trip"`` gives
+    ``My trip``).
+    """
+    text = raw.strip()
+    if text[:1] in tuple(_QUOTES):
+        try:
+            whole, end = _read_arg(text, 0)
+        except ValueError:
+            return text
+        if end == len(text):
+            return whole
+    return text
+
+
 def quote_arg(arg: str) -> str:
     """Return ``arg`` written so that :func:`split_args` reads it back unchanged."""
     if arg and arg[0] not in _QUOTES and not any(ch.isspace() for ch in arg):

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
+from commands.parser import after_args
 from core.errors import CommandError, UsageError
 from core.models import Reply
 
@@ -99,12 +100,14 @@ class Invocation:
         handler: its handler.
         args: the arguments, without the subcommand name.
         admin_only: whether the command or its group is for admins only.
+        raw_args: the text of the arguments as typed, without the subcommand name.
     """
 
     command: Command
     handler: Handler
     args: tuple[str, ...]
     admin_only: bool
+    raw_args: str = ""
 
 
 class Registry:
@@ -333,7 +336,9 @@ class Registry:
         sub = self.get_subcommand(command.name, args[0]) if args else None
         if sub is not None and sub.handler is not None:
             sub.check_args(args[1:])
-            return Invocation(sub, sub.handler, args[1:], command.admin_only or sub.admin_only)
+            admin_only = command.admin_only or sub.admin_only
+            raw = after_args(parsed.raw_args, 1)
+            return Invocation(sub, sub.handler, args[1:], admin_only, raw)
         handler = command.handler
         # With subcommands, arguments the command itself cannot take were most
         # likely meant as a subcommand: say that rather than "too many arguments".
@@ -341,7 +346,7 @@ class Registry:
         if handler is None or (meant_subcommand and not command.accepts(args)):
             raise UsageError(self._pick_subcommand(command, args), self.usage_of(command))
         command.check_args(args)
-        return Invocation(command, handler, args, command.admin_only)
+        return Invocation(command, handler, args, command.admin_only, parsed.raw_args)
 
     def _unknown(self, name: str) -> str:
         nearest = self.suggest(name)

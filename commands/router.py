@@ -230,6 +230,7 @@ class Router:
                 is_admin=is_admin,
                 now=self.manager.now(),
                 zone=policy.timezone,
+                raw_args=invocation.raw_args,
             )
             reply = await invocation.handler(context)
         except CommandError as error:

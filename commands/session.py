@@ -40,7 +40,7 @@ async def new(ctx: CommandContext) -> Reply:
     Add a title to name the new conversation. The archived one stays in
     /session list, and /session resume <id> brings it back.
     """
-    title = text_arg(ctx.args, "title", limit=TITLE_LIMIT, required=False) or None
+    title = text_arg(ctx.free_text(), "title", limit=TITLE_LIMIT, required=False) or None
     session, previous = await ctx.manager.sessions.start_new(
         ctx.inbound, ArchiveReason.NEW, title=title
     )
@@ -197,7 +197,7 @@ async def session_scope(ctx: CommandContext) -> Reply:
 @registry.subcommand("session", "title", usage="/session title <text>", min_args=1, max_args=None)
 async def session_title(ctx: CommandContext) -> Reply:
     """Give this conversation a title."""
-    title = text_arg(ctx.args, "title", limit=TITLE_LIMIT)
+    title = text_arg(ctx.free_text(), "title", limit=TITLE_LIMIT)
     session = await ctx.manager.sessions.update(ctx.session, title=title)
     return Reply(f"This conversation is now called {session_label(session)}.")
 

@@ -286,3 +286,27 @@ async def test_listing_never_shows_other_users_sessions(chat: Chat) -> None:
     bobs = await chat.session(user="bob")
     assert bobs.id not in await chat.say("/session list")
     assert await chat.manager.sessions.list(SessionFilter(scope_key=bobs.scope_key), limit=5)
+
+
+@pytest.mark.parametrize(
+    ("typed", "title"),
+    [
+        ('/session title Hist "quoted" title', 'Hist "quoted" title'),
+        ('/session title "My trip"', "My trip"),
+        ("/session title it's   late", "it's late"),
+        ("/session title 'single'  and more", "'single' and more"),
+    ],
+)
+async def test_a_title_keeps_its_quotes_as_typed(chat: Chat, typed: str, title: str) -> None:
+    await chat.say("hello")
+    await chat.say(typed)
+    assert (await chat.session()).title == title
+
+
+async def test_checkpoint_descriptions_and_branch_titles_keep_their_quotes(chat: Chat) -> None:
+    await chat.say("hello")
+    saved = await chat.say('/checkpoint save start the "real" beginning')
+    checkpoint = (await chat.manager.checkpoints.list(await chat.session()))[0]
+    assert (checkpoint.name, checkpoint.description) == ("start", 'the "real" beginning'), saved
+    await chat.say(f'/checkpoint branch {checkpoint.id} a "side" road')
+    assert (await chat.session()).title == 'a "side" road'
