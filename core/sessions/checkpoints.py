@@ -95,7 +95,8 @@ class Checkpoints:
             NotFoundError: no such checkpoint in this session.
         """
         target = await self.get(session, checkpoint_id)
-        undo = self._checkpoint(session, f"before restoring {target.name}", "", by=by, auto=True)
+        why = f'saved before restoring "{target.name}"'
+        undo = self._checkpoint(session, _auto_name("restore", session), why, by=by, auto=True)
         branch = self._new_head(session, parent=target.branch_id, seq=target.seq)
         return await self._switch(session, branch, undo), target, undo
 
@@ -144,7 +145,8 @@ class Checkpoints:
         """
         saved = None
         if session.message_count:
-            saved = self._checkpoint(session, "before clear", "", by=by, auto=True)
+            why = "saved before clearing the history"
+            saved = self._checkpoint(session, _auto_name("clear", session), why, by=by, auto=True)
         branch = self._new_head(session, parent=None, seq=0)
         return await self._switch(session, branch, saved), saved
 
@@ -164,3 +166,13 @@ class Checkpoints:
         if updated is None:
             raise NotFoundError(f"No session {session.id!r}.")
         return updated
+
+
+def _auto_name(action: str, session: Session) -> str:
+    """Name an automatic checkpoint from the state it keeps, never from another's name.
+
+    ``before restore (12 messages)``: restoring it and restoring again does not
+    nest names; which checkpoint was restored goes in the description.
+    """
+    count = session.message_count
+    return f"before {action} ({count} message{'' if count == 1 else 's'})"

@@ -146,3 +146,22 @@ async def test_checkpoints_of_an_archived_session_are_not_listed(chat: Chat) -> 
     await chat.say("/new")
     assert old not in await chat.say("/checkpoint list")
     assert (await chat.say(f"/checkpoint restore {old}")).startswith("No checkpoint")
+
+
+async def test_automatic_checkpoint_names_say_the_state_they_keep_and_never_nest(
+    chat: Chat,
+) -> None:
+    await chat.say("one")
+    first = await save(chat, "/checkpoint save two")
+    await chat.say("three")
+    target = first
+    for _ in range(3):
+        chat.clock.advance(timedelta(seconds=1))  # listed oldest first
+        reply = await chat.say(f"/checkpoint restore {target}")
+        target = id_after("To undo: /checkpoint restore", reply)
+    autos = [c for c in await chat.manager.checkpoints.list(await chat.session()) if c.auto]
+    assert [(c.name, c.description) for c in autos] == [
+        ("before restore (4 messages)", 'saved before restoring "two"'),
+        ("before restore (2 messages)", 'saved before restoring "before restore (4 messages)"'),
+        ("before restore (4 messages)", 'saved before restoring "before restore (2 messages)"'),
+    ]

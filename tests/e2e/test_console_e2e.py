@@ -179,9 +179,13 @@ def test_checkpoints_history_and_help(bot: Bot) -> None:
     undo, after_undo, listing = bot.run(
         f"/checkpoint restore {undo_id}", "/history", "/checkpoint list"
     )
-    assert undo.startswith('Restored "before restoring x": back to 4 messages.')
+    assert undo.startswith('Restored "before restore (4 messages)": back to 4 messages.')
     assert "alice: three" in after_undo
-    assert re.search(rf'• {undo_id} "before restoring x" · 4 messages · .* · automatic', listing)
+    assert re.search(
+        rf'• {undo_id} "before restore \(4 messages\)" · 4 messages · .* · automatic · '
+        'saved before restoring "x"',
+        listing,
+    )
 
     branch, in_branch, back, deleted, listing = bot.run(
         f"/checkpoint branch {checkpoint} Side quest",
@@ -226,7 +230,9 @@ def test_checkpoints_history_and_help(bot: Bot) -> None:
 
     # After a restart the cleared history can still be brought back.
     (restored, history) = bot.run(f"/checkpoint restore {clear_undo}", "/history")
-    assert restored.startswith(f'Restored "before clear": back to {count} messages.')
+    assert restored.startswith(
+        f'Restored "before clear ({count} messages)": back to {count} messages.'
+    )
     assert history.splitlines()[0] == f"All {count} messages (times in UTC):"
 
 
