@@ -41,6 +41,12 @@ async def new(ctx: CommandContext) -> Reply:
     /session list, and /session resume <id> brings it back.
     """
     title = text_arg(ctx.free_text(), "title", limit=TITLE_LIMIT, required=False) or None
+    if await _is_blank(ctx):
+        # Archiving a conversation with nothing in it would only clutter /session list.
+        kept = ctx.session
+        if title is not None and title != kept.title:
+            kept = await ctx.manager.sessions.update(kept, title=title)
+        return Reply(f"This conversation is still empty, so it stays: {session_label(kept)}.")
     session, previous = await ctx.manager.sessions.start_new(
         ctx.inbound, ArchiveReason.NEW, title=title
     )
@@ -53,8 +59,16 @@ async def reset(ctx: CommandContext) -> Reply:
 
     Nothing is deleted: /session resume <id> brings the old conversation back.
     """
+    if await _is_blank(ctx):
+        return Reply(f"Nothing to reset: {session_label(ctx.session)} is still empty.")
     session, previous = await ctx.manager.sessions.start_new(ctx.inbound, ArchiveReason.RESET)
     return Reply(_started(f"Starting over in {session_label(session)}.", previous))
+
+
+async def _is_blank(ctx: CommandContext) -> bool:
+    """Whether the caller's conversation holds nothing: no message, no checkpoint."""
+    session = ctx.session
+    return session.message_count == 0 and not await ctx.manager.checkpoints.count(session)
 
 
 def _started(headline: str, previous: Session | None) -> str:

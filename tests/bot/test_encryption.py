@@ -150,8 +150,8 @@ def test_rotation_then_restart_with_the_new_key(deployment: Deployment) -> None:
         cli, ["keys", "rotate", "--new-key-env", "NEW_KEY", "--config", str(deployment.config())]
     )
     assert result.exit_code == 0, result.output
-    # Two sessions: the one `/new` archived, and the one it started.
-    assert "re-wrapped 2 data keys" in result.output
+    # One session: `/new` as the first message names the empty one instead of archiving it.
+    assert "re-wrapped 1 data keys" in result.output
     assert deployment.invoke("sessions", "list").exit_code == 2  # the old key is refused
     history = deployment.say("/history", key=new_key)
     assert f"hello {MARKER}" in history[0]

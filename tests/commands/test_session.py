@@ -39,9 +39,21 @@ async def test_new_joins_unquoted_words_into_the_title(chat: Chat) -> None:
     assert (await chat.session()).title == "trip plans"
 
 
-async def test_new_after_nothing_does_not_point_back_to_an_empty_session(chat: Chat) -> None:
-    text = await chat.say("/new")
-    assert text == f"Started a new conversation, {(await chat.session()).id}."
+async def test_new_on_an_empty_conversation_keeps_it_and_says_so(chat: Chat) -> None:
+    first = await chat.session()
+    assert await chat.say("/new") == f"This conversation is still empty, so it stays: {first.id}."
+    named = await chat.say("/new Trip plans")
+    assert named == f'This conversation is still empty, so it stays: {first.id} "Trip plans".'
+    assert await chat.say("/reset") == f'Nothing to reset: {first.id} "Trip plans" is still empty.'
+    assert [s.id for s in await chat.manager.sessions.list(SessionFilter(), limit=10)] == [first.id]
+
+
+async def test_new_after_a_cleared_history_archives_it_for_its_checkpoint(chat: Chat) -> None:
+    await chat.say("hello")
+    await chat.say("/history clear")
+    cleared = await chat.session()
+    assert (await chat.say("/new")).startswith("Started a new conversation")
+    assert (await chat.session()).id != cleared.id  # the clear can still be undone there
 
 
 async def test_reset_starts_over_and_archives_with_reason_reset(chat: Chat) -> None:
@@ -139,6 +151,7 @@ async def test_session_list_shows_the_callers_sessions_newest_first(chat: Chat) 
 async def test_session_list_pages_by_ten(chat: Chat) -> None:
     for _ in range(11):
         chat.clock.advance(timedelta(minutes=1))
+        await chat.say("something to keep")
         await chat.say("/new")
     page_one = (await chat.say("/session list")).splitlines()
     assert len(page_one) == 12

@@ -315,7 +315,8 @@ async def test_a_private_chat_with_sessions_checkpoints_history_and_export(
 
     assert (await alice.ask("/start")).startswith("Commands:\n/new — ")
     new = await alice.ask("/new Trip plans")
-    session = find(rf'^Started a new conversation, {ID} "Trip plans"', new)
+    # /start began an empty conversation: /new names it instead of archiving it.
+    session = find(rf'^This conversation is still empty, so it stays: {ID} "Trip plans"', new)
     assert await alice.ask("hello") == "echo: hello"
     saved = await alice.ask('/checkpoint save "x"')
     checkpoint = find(rf'^Saved checkpoint "x" \({ID}, 2 messages\)\.', saved)
