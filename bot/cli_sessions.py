@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -60,20 +61,60 @@ async def list_sessions(
 ) -> None:
     """List sessions, newest first."""
     settings, _ = load_settings(config_path)
+    if scope_key is not None:
+        check_scope_key(scope_key)
     async with _opened_manager(settings) as manager:
         found = await manager.sessions.list(
-            SessionFilter(scope_key=scope_key, status=status), limit=limit
+            SessionFilter(scope_key=scope_key, status=status), limit=limit + 1
         )
     if not found:
         click.echo("no sessions")
         return
-    click.echo(f"{'ID':<12} {'STATUS':<18} {'MSGS':>5}  {'LAST ACTIVITY':<21} SCOPE KEY  TITLE")
-    for session in found:
-        click.echo(
-            f"{session.id:<12} {_status(session):<18} {session.message_count:>5}  "
-            f"{local_time(session.last_activity_at, settings):<21} "
-            f"{session.scope_key}  {for_terminal(session.title or '')}".rstrip()
+    rows = [
+        (
+            session.id,
+            _status(session),
+            str(session.message_count),
+            local_time(session.last_activity_at, settings),
+            session.scope_key,
+            for_terminal(session.title or ""),
         )
+        for session in found[:limit]
+    ]
+    for line in aligned(_LIST_HEADERS, rows, right=frozenset({2})):
+        click.echo(line)
+    if len(found) > limit:
+        click.echo(
+            f"more sessions than {limit}: add --limit {min(limit * 2, MAX_LIST_LIMIT)}", err=True
+        )
+
+
+_LIST_HEADERS = ("ID", "STATUS", "MSGS", "LAST ACTIVITY", "SCOPE KEY", "TITLE")
+
+
+def aligned(
+    headers: tuple[str, ...],
+    rows: Sequence[tuple[str, ...]],
+    *,
+    right: frozenset[int] = frozenset(),
+) -> list[str]:
+    """Lay out a table in columns as wide as their widest cell, two spaces apart.
+
+    Args:
+        headers: the column headers.
+        rows: the cells, one tuple a row.
+        right: indexes of the columns aligned right (numbers).
+    """
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
+
+    def line(cells: tuple[str, ...]) -> str:
+        padded = (
+            cell.rjust(width) if index in right else cell.ljust(width)
+            for index, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        )
+        return "  ".join(padded).rstrip()
+
+    return [line(headers), *(line(row) for row in rows)]
 
 
 @sessions.command("show")
@@ -165,6 +206,25 @@ class _Origin:
     owner: str
 
 
+def check_scope_key(scope_key: str) -> re.Match[str] | None:
+    """Check that ``scope_key`` has the form of a scope key; return its parts if it names some.
+
+    Raises:
+        UsageError: it is not one :func:`core.sessions.scope.scope_key_for` makes
+            (the message shows the forms, and where to find keys).
+    """
+    if scope_key == "main" or (scope_key.startswith("identity:u:") and len(scope_key) > 11):
+        return None
+    match = _KEY.fullmatch(scope_key)
+    if match is None:
+        raise UsageError(
+            f"{for_terminal(scope_key[:80])!r} is not a scope key; expected main, "
+            "PLATFORM:c:CHANNEL, PLATFORM:u:USER, PLATFORM:c:CHANNEL:u:USER or identity:u:NAME "
+            "(the SCOPE KEY column of sessions list)"
+        )
+    return match
+
+
 def _origin(scope_key: str, owner: str | None) -> _Origin:
     """Derive platform, channel and owner for a session of ``scope_key``.
 
@@ -176,12 +236,8 @@ def _origin(scope_key: str, owner: str | None) -> _Origin:
         if owner is None:
             raise UsageError(f"scope key {scope_key!r} names no platform user: pass --owner")
         return _Origin(owner.partition(":")[0], "", owner)
-    match = _KEY.fullmatch(scope_key)
-    if match is None:
-        raise UsageError(
-            f"{scope_key!r} is not a scope key; expected main, PLATFORM:c:CHANNEL, "
-            "PLATFORM:u:USER, PLATFORM:c:CHANNEL:u:USER or identity:u:NAME"
-        )
+    match = check_scope_key(scope_key)
+    assert match is not None  # main and identity keys were handled above
     user = match["user"] or match["peer"]
     owner = owner or (f"{match['platform']}:{user}" if user else None)
     if owner is None:

@@ -250,6 +250,35 @@ def test_sessions_list_show_and_filters(bot: Bot) -> None:
     assert len(bot.invoke("sessions", "list", "--limit", "1").stdout.splitlines()) == 2
 
 
+def test_sessions_list_lines_up_its_columns_and_says_when_there_are_more(bot: Bot) -> None:
+    bot.say("hello", "/new a title")
+    bot.say("hi from bob", user="someone-with-a-long-name")
+    listed = bot.invoke("sessions", "list").stdout.splitlines()
+    header = listed[0]
+    for column in ("STATUS", "LAST ACTIVITY", "SCOPE KEY"):  # left-aligned: cells start there
+        start = header.index(column)
+        assert all(row[start - 2 : start] == "  " and row[start] != " " for row in listed[1:])
+    end = header.index("MSGS") + len("MSGS")  # numbers end under the header's end
+    assert all(row[end - 1].isdigit() and row[end] == " " for row in listed[1:])
+    titled = next(row for row in listed if row.endswith("a title"))
+    assert titled.index("a title") == header.index("TITLE")
+    capped = bot.invoke("sessions", "list", "--limit", "2")
+    assert len(capped.stdout.splitlines()) == 3
+    assert capped.stderr == "more sessions than 2: add --limit 4\n"
+    assert bot.invoke("sessions", "list", "--limit", "3").stderr == ""
+
+
+def test_sessions_list_refuses_a_malformed_scope_key(bot: Bot) -> None:
+    bot.say("hello")
+    result = bot.invoke("sessions", "list", "--scope-key", "bogus")
+    assert result.exit_code == 1
+    line = one_error_line(result)
+    assert "'bogus' is not a scope key; expected main, PLATFORM:c:CHANNEL" in line
+    assert "SCOPE KEY column of sessions list" in line
+    good = bot.invoke("sessions", "list", "--scope-key", "console:c:console:u:nobody")
+    assert good.stdout == "no sessions\n"
+
+
 def test_sessions_list_empty(bot: Bot) -> None:
     assert bot.invoke("sessions", "list").stdout == "no sessions\n"
 
