@@ -19,7 +19,7 @@ from bot.cli_support import Group, config_option, load_settings
 from bot.config import Settings, override
 from bot.logs import configure_logging
 from bot.master_key import load_master_key
-from bot.platforms import check_secrets
+from bot.platforms import check_secrets, missing_secrets
 from core.errors import ConfigError
 
 
@@ -69,8 +69,15 @@ def config() -> None:
 @config.command("check")
 @config_option
 def config_check(config_path: Path | None) -> None:
-    """Load and validate the configuration; exit 2 if it is bad."""
+    """Load and validate the configuration and its secrets; exit 2 if anything is wrong."""
     settings, label = load_settings(config_path)
+    problems = missing_secrets(settings)
+    try:
+        load_master_key(settings.encryption)
+    except ConfigError as error:
+        problems.append(str(error))
+    if problems:  # every one at once, as `run` would meet them one by one
+        raise ConfigError("; ".join(problems))
     adapters = ", ".join(settings.enabled_adapters()) or "none"
     click.echo(
         f"{label}: OK (bot {settings.bot.name!r}, storage {_masked(settings.storage.url)}, "

@@ -9,13 +9,13 @@ adapters it enables.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from adapters.base import Adapter, AdapterContext, AdapterPlugin
 from bot.plugins import adapter_plugins, responder_plugins
 from bot.settings import Settings
-from core import Responder
+from core import ConfigError, Responder
 
 
 def check_secrets(settings: Settings) -> None:
@@ -27,10 +27,27 @@ def check_secrets(settings: Settings) -> None:
     Raises:
         ConfigError: one line naming the option and the environment variable.
     """
+    problems = missing_secrets(settings)
+    if problems:
+        raise ConfigError(problems[0])
+
+
+def missing_secrets(settings: Settings) -> list[str]:
+    """Say, one line each, which secret of an enabled adapter or the responder is missing."""
     plugins = adapter_plugins().plugins
-    for name in settings.enabled_adapters():
-        plugins[name].check_secrets(settings.adapters[name])
-    responder_plugins().plugins[settings.responder.kind].check_secrets(settings.responder)
+    checks: list[tuple[Callable[[Any], None], Any]] = [
+        (plugins[name].check_secrets, settings.adapters[name])
+        for name in settings.enabled_adapters()
+    ]
+    responder = responder_plugins().plugins[settings.responder.kind]
+    checks.append((responder.check_secrets, settings.responder))
+    problems = []
+    for check, section in checks:
+        try:
+            check(section)
+        except ConfigError as error:
+            problems.append(str(error))
+    return problems
 
 
 def build_adapters(

@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 from bot.cli import cli
 from bot.config import load_config
 from bot.wiring import build_router, opened_manager
+from core.crypto.envelope import generate_master_key
 from core.models import Inbound
 from core.storage.protocols import SessionFilter
 
@@ -87,6 +88,22 @@ def test_config_check_bad_exits_2_with_one_line(bot: Bot) -> None:
     assert result.exit_code == 2
     line = one_error_line(result)
     assert line.startswith(f"Error: {bot.config}: sessions.scope: ")
+
+
+def test_config_check_names_every_missing_secret_as_run_would(bot: Bot) -> None:
+    bot.config.write_text(
+        "[adapters.telegram]\nenabled = true\n[encryption]\nenabled = true\n"
+        'key_env = "CHECK_MASTER_KEY"\n'
+    )
+    env = {"TELEGRAM_BOT_TOKEN": "", "CHECK_MASTER_KEY": ""}
+    result = bot.invoke("config", "check", env=env)
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert "TELEGRAM_BOT_TOKEN" in line and "CHECK_MASTER_KEY" in line, line
+    run = bot.invoke("run", env=env)
+    assert run.exit_code == 2 and "TELEGRAM_BOT_TOKEN" in one_error_line(run)
+    token = {"TELEGRAM_BOT_TOKEN": "123:abc", "CHECK_MASTER_KEY": generate_master_key()}
+    assert bot.invoke("config", "check", env=token).exit_code == 0
 
 
 def test_config_check_missing_file(tmp_path: Path) -> None:
