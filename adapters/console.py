@@ -37,6 +37,11 @@ logger = logging.getLogger(__name__)
 
 PLATFORM = "console"
 PROMPT = "you> "
+GREETING = (
+    "sessionbot is listening: type a message and press Enter; /help lists the commands; "
+    "Ctrl-D or Ctrl-C quits."
+)
+"""The one line a person at a terminal sees first (not piped input)."""
 FAILURE_REPLY = "error: the message could not be handled (see the log)"
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 _SPEAKER = re.compile(r"@(?P<user>[\w.-]+):\s*(?P<text>.*)", re.DOTALL)
@@ -76,6 +81,7 @@ class ConsoleAdapter(BaseAdapter[str]):
         self._export_dir = export_dir
         self._reader: _LineReader | None = None
         self._count = 0
+        self._greeted = False
 
     async def receive(self) -> None:
         """Handle each line of input in turn until input ends or the console is stopped."""
@@ -89,6 +95,9 @@ class ConsoleAdapter(BaseAdapter[str]):
     async def _converse(self) -> None:
         reader = self._line_reader()
         interactive = _is_terminal(reader.stream)
+        if interactive and not self._greeted:  # once, not again after a restart
+            self._greeted = True
+            self._write(GREETING)
         while not self.stopping.is_set():
             if interactive:
                 self._write(PROMPT, end="")

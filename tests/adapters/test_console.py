@@ -14,6 +14,7 @@ import pytest
 from adapters.base import BaseAdapter
 from adapters.console import (
     FAILURE_REPLY,
+    GREETING,
     PROMPT,
     READ_AHEAD,
     ConsoleAdapter,
@@ -246,12 +247,12 @@ async def test_stop_interrupts_a_read_that_never_returns() -> None:
         adapter = ConsoleAdapter(handler, input=reader, output=output)
         await adapter.start()
         # The prompt is written just before the read begins, with no await between.
-        await output.until(lambda: output.getvalue() == PROMPT)
+        await output.until(lambda: output.getvalue() == f"{GREETING}\n{PROMPT}")
         await asyncio.wait_for(adapter.stop(), WAIT)
         await asyncio.wait_for(adapter.wait(), WAIT)
         writer.write("unblock the reader thread\n")
     # Stopped while reading: the line written afterwards is never handled or answered.
-    assert handler.seen == [] and output.getvalue() == PROMPT
+    assert handler.seen == [] and output.getvalue() == f"{GREETING}\n{PROMPT}"
 
 
 async def test_stop_lets_the_message_in_progress_finish() -> None:
@@ -321,7 +322,7 @@ async def test_control_sequences_in_replies_are_printed_escaped(tmp_path: Path) 
     )
 
 
-async def test_a_terminal_gets_a_prompt() -> None:
+async def test_a_terminal_gets_one_greeting_then_a_prompt() -> None:
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
             return True
@@ -330,7 +331,7 @@ async def test_a_terminal_gets_a_prompt() -> None:
     adapter = ConsoleAdapter(FakeHandler(), input=Terminal("hi\n"), output=output)
     await adapter.start()
     await asyncio.wait_for(adapter.wait(), WAIT)
-    assert output.getvalue() == f"{PROMPT}local said hi\n{PROMPT}\n"
+    assert output.getvalue() == f"{GREETING}\n{PROMPT}local said hi\n{PROMPT}\n"
 
 
 async def test_an_unreadable_input_fails_the_adapter() -> None:
