@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from pathlib import Path
 
 import click
@@ -67,6 +67,7 @@ async def list_sessions(
         found = await manager.sessions.list(
             SessionFilter(scope_key=scope_key, status=status), limit=limit + 1
         )
+        zones = [(await manager.reset_policy(s)).timezone for s in found[:limit]]
     if not found:
         click.echo("no sessions")
         return
@@ -75,11 +76,11 @@ async def list_sessions(
             session.id,
             _status(session),
             str(session.message_count),
-            local_time(session.last_activity_at, settings),
+            local_time(session.last_activity_at, zone),
             session.scope_key,
             for_terminal(session.title or ""),
         )
-        for session in found[:limit]
+        for session, zone in zip(found, zones, strict=False)
     ]
     for line in aligned(_LIST_HEADERS, rows, right=frozenset({2})):
         click.echo(line)
@@ -128,7 +129,8 @@ async def show_session(config_path: Path | None, session_id: str) -> None:
         session = await manager.sessions.get(session_id)
         checkpoints = await manager.checkpoints.list(session)
         page = await manager.history.page(session, limit=_SHOWN_MESSAGES)
-    for label, value in _details(session, settings):
+        zone = (await manager.reset_policy(session)).timezone  # the channel's, else the bot's
+    for label, value in _details(session, zone):
         click.echo(f"{label:<14} {for_terminal(str(value))}")
     click.echo(f"{'checkpoints':<14} {len(checkpoints)}")
     for checkpoint in checkpoints:
@@ -136,7 +138,7 @@ async def show_session(config_path: Path | None, session_id: str) -> None:
         click.echo(f"  {checkpoint.id}  {checkpoint.name!r}{kind}, {checkpoint.seq} messages")
     click.echo(f"last {len(page.messages)} messages:" if page.messages else "no messages")
     for message in page.messages:
-        when = local_time(message.created_at, settings)
+        when = local_time(message.created_at, zone)
         author, content = for_terminal(message.author), for_terminal(message.content)
         click.echo(f"  [{when}] {author} ({message.role.value}): {content}")
 
@@ -147,16 +149,16 @@ def _status(session: Session) -> str:
     return f"{session.status.value} ({session.archive_reason.value})"
 
 
-def _details(session: Session, settings: Settings) -> list[tuple[str, str]]:
+def _details(session: Session, zone: tzinfo) -> list[tuple[str, str]]:
     return [
         ("session", session.id),
         ("title", session.title or "-"),
         ("status", _status(session)),
         ("scope key", session.scope_key),
         ("owner", session.owner),
-        ("created", local_time(session.created_at, settings)),
-        ("last activity", local_time(session.last_activity_at, settings)),
-        ("archived", local_time(session.archived_at, settings)),
+        ("created", local_time(session.created_at, zone)),
+        ("last activity", local_time(session.last_activity_at, zone)),
+        ("archived", local_time(session.archived_at, zone)),
         ("messages", str(session.message_count)),
         ("tokens", f"{session.tokens_in} in, {session.tokens_out} out"),
     ]

@@ -6,15 +6,15 @@ import asyncio
 import functools
 import os
 from collections.abc import Callable, Coroutine
-from datetime import datetime
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
-from zoneinfo import ZoneInfo
 
 import click
 
 from bot.config import DEFAULTS_LABEL, Settings, load_config
 from core.errors import ConfigError, SessionbotError
+from core.sessions.notices import format_time
 
 CONFIG_ENV = "SESSIONBOT_CONFIG"
 LOCAL_CONFIG = Path("config.toml")
@@ -120,8 +120,8 @@ def run_async(function: Callable[P, Coroutine[Any, Any, T]]) -> Callable[P, T]:
     return wrapper
 
 
-def local_time(when: datetime | None, settings: Settings) -> str:
-    """Format a time in the bot's timezone, ``-`` for none."""
+def local_time(when: datetime | None, zone: tzinfo) -> str:
+    """Format a time in ``zone`` (a session's channel's, else the bot's), ``-`` for none."""
     if when is None:
         return "-"
-    return when.astimezone(ZoneInfo(settings.bot.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+    return format_time(when, zone)

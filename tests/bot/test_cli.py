@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import os
 import stat
 import subprocess
@@ -294,6 +295,21 @@ def test_sessions_list_refuses_a_malformed_scope_key(bot: Bot) -> None:
     assert "SCOPE KEY column of sessions list" in line
     good = bot.invoke("sessions", "list", "--scope-key", "console:c:console:u:nobody")
     assert good.stdout == "no sessions\n"
+
+
+def test_sessions_list_and_show_use_the_channels_zone_else_the_bots(bot: Bot) -> None:
+    bot.config.write_text(
+        bot.config.read_text().replace(
+            "[bot]\n", '[bot]\ntimezone = "Europe/Berlin"\nadmins = ["console:root"]\n'
+        )
+    )
+    bot.say("hello")  # in the console channel: the bot's zone
+    bot.say("/session reset-time 04:00 Asia/Tokyo", user="root")
+    bot.say("hi", user="tokyo")  # the same channel, which now has a zone of its own
+    listed = bot.invoke("sessions", "list").stdout
+    assert "JST" in listed and "CET" not in listed and "UTC" not in listed
+    shown = bot.invoke("sessions", "show", bot.sessions()[0]).stdout
+    assert re.search(r"created +\d{4}-\d\d-\d\d \d\d:\d\d JST", shown), shown
 
 
 def test_sessions_list_empty(bot: Bot) -> None:
