@@ -18,11 +18,17 @@ from commands import Router, RouterSettings, default_registry
 from core.clock import Clock, SystemClock
 from core.crypto.opening import open_store
 from core.sessions.manager import SessionManager
+from core.storage.backends import open_change_feed
+from core.storage.changes import ChangeFeed
 from core.storage.protocols import Store
 
 
 def build_manager(
-    store: Store, settings: Settings, *, clock: Clock | None = None
+    store: Store,
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    feed: ChangeFeed | None = None,
 ) -> SessionManager:
     """Return the session manager configured by ``[sessions]``, ``[identity]`` and ``[bot]``."""
     return SessionManager(
@@ -35,6 +41,7 @@ def build_manager(
         carry_over=settings.sessions.carry_over,
         encrypted=settings.encryption.enabled,
         live_conversations=settings.context.live_conversations,
+        feed=feed,
     )
 
 
@@ -93,9 +100,17 @@ def build_router(
 
 @asynccontextmanager
 async def opened_manager(settings: Settings) -> AsyncIterator[SessionManager]:
-    """Open the configured store and yield a manager on it; the store is closed after."""
+    """Open the configured store and yield a manager on it; the store is closed after.
+
+    On PostgreSQL the manager hears, and tells, the other workers' changes.
+    """
     store = await open_store(settings.storage.url, master_key=load_master_key(settings.encryption))
     try:
-        yield build_manager(store, settings)
+        feed = await open_change_feed(settings.storage.url)
+        try:
+            yield build_manager(store, settings, feed=feed)
+        finally:
+            if feed is not None:
+                await feed.close()  # after sending what this process changed
     finally:
         await store.close()

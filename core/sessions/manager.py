@@ -39,6 +39,7 @@ from core.sessions.resets import ResetPolicy, ResetRules
 from core.sessions.resolution import Resolution, Resolver
 from core.sessions.scope import DEFAULT_SCOPE, Scope, ScopeKey
 from core.storage.caching import CachingStore
+from core.storage.changes import ChangeFeed
 from core.storage.protocols import Store
 
 
@@ -57,6 +58,8 @@ class SessionManager:
         encrypted: whether the store seals what users write (shown by ``/session``).
         live_conversations: how many conversations in progress are kept in memory
             between messages (:mod:`core.storage.live`); 0 keeps none.
+        feed: carries what the workers sharing the database change, so that each
+            forgets what it remembers of it (:mod:`core.storage.changes`).
     """
 
     def __init__(
@@ -71,6 +74,7 @@ class SessionManager:
         carry_over: Sequence[str] = ("title", "tags"),
         encrypted: bool = False,
         live_conversations: int = 1000,
+        feed: ChangeFeed | None = None,
     ) -> None:
         self.config = SessionConfig(
             default_scope=default_scope,
@@ -81,7 +85,7 @@ class SessionManager:
             encrypted=encrypted,
         )
         self.clock: Clock = clock or SystemClock()
-        self.store = CachingStore(store, live_conversations)
+        self.store = CachingStore(store, live_conversations, feed=feed)
         walker = BranchWalker(self.store)
         self.channels = Channels(self.store, self.clock, self.config)
         self.sessions = Lifecycle(self.store, self.clock, self.config, walker, self.channels)

@@ -21,6 +21,7 @@ from sqlalchemy import exc as sa_exc
 from core.errors import ConfigError
 from core.storage.memory import MemoryStore
 from core.storage.protocols import Backend, Store
+from core.storage.sql.notify import PostgresChangeFeed
 from core.storage.sql.store import SqlStore
 
 S = TypeVar("S", bound=Store)
@@ -108,6 +109,26 @@ async def opened(store: S) -> S:
         await store.close()
         raise
     return store
+
+
+async def open_change_feed(url: str) -> PostgresChangeFeed | None:
+    """Return the change feed the workers on ``url``'s database share, listening.
+
+    ``None`` for SQLite and memory: one process on its own needs none (processes
+    sharing a SQLite file are told apart by the checks of :mod:`core.storage.live`).
+
+    Raises:
+        ConfigError: the URL is not a valid storage URL.
+        StorageError: PostgreSQL cannot be reached.
+    """
+    if is_memory_url(url):
+        return None
+    parsed = database_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return None
+    feed = PostgresChangeFeed(parsed)
+    await feed.start()
+    return feed
 
 
 async def upgrade_database(url: str) -> None:

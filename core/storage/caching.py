@@ -8,6 +8,13 @@ remember to. What it remembers is offered only through the ``remembered_*`` meth
 to the callers that can check it (see :mod:`core.storage.live` for what is checked
 and what may lag behind another worker); the :class:`Store` methods themselves always
 read the store, and refresh the memory with what they read.
+
+With a :class:`~core.storage.changes.ChangeFeed` (several workers on PostgreSQL),
+each change is also announced once its write has returned, and the changes other
+workers announce are forgotten here: a title, a channel's settings, a deleted or
+restored session are seen by every worker's next message. Appends and sweeps are not
+announced: what they change is checked before it is trusted (a stale session fails
+its append; a window is checked against the session's last message).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from core.models import (
     NewMessage,
     Session,
 )
+from core.storage.changes import Change, ChangeFeed, Scope
 from core.storage.forwarding import ForwardingStore
 from core.storage.live import SETTINGS_TTL_SECONDS, LiveSessions
 from core.storage.protocols import Store, SweepPlan
@@ -40,6 +48,7 @@ class CachingStore(ForwardingStore):
         capacity: how many conversations are remembered; 0 remembers none.
         settings_ttl: seconds a channel's settings are used before being read again.
         rng: where the memory's random eviction picks come from (tests seed one).
+        feed: carries changes to and from the other processes on the database.
     """
 
     def __init__(
@@ -49,9 +58,13 @@ class CachingStore(ForwardingStore):
         *,
         settings_ttl: float = SETTINGS_TTL_SECONDS,
         rng: random.Random | None = None,
+        feed: ChangeFeed | None = None,
     ) -> None:
         super().__init__(inner)
         self.memory = LiveSessions(capacity, settings_ttl=settings_ttl, rng=rng)
+        self._feed = feed
+        if feed is not None:
+            feed.listen(self._heard)
 
     # -- what is remembered (callers check it before trusting it) ----------------
 
@@ -99,7 +112,10 @@ class CachingStore(ForwardingStore):
     async def put_channel_settings(self, settings: ChannelSettings) -> None:
         """See :meth:`Store.put_channel_settings`."""
         self.memory.forget_settings(settings.channel_key)
-        await self.inner.put_channel_settings(settings)
+        try:
+            await self.inner.put_channel_settings(settings)
+        finally:
+            self._announce(Change(Scope.CHANNEL, settings.channel_key))
         self.memory.keep_settings(settings.channel_key, settings)
 
     async def start_session(
@@ -118,6 +134,7 @@ class CachingStore(ForwardingStore):
             )
         finally:
             self._forget(archive_id)
+            self._announce(Change(Scope.SCOPE, session.scope_key))
         self.memory.keep(started)
         return started
 
@@ -132,11 +149,15 @@ class CachingStore(ForwardingStore):
         self, session_id: str, at: datetime, *, displaced_reason: ArchiveReason
     ) -> Session | None:
         """See :meth:`Store.activate_session`; the resumed session is remembered."""
-        self._forget(session_id)
-        activated = await self.inner.activate_session(
-            session_id, at, displaced_reason=displaced_reason
-        )
+        self._forget(session_id, announce=False)
+        try:
+            activated = await self.inner.activate_session(
+                session_id, at, displaced_reason=displaced_reason
+            )
+        finally:
+            self._announce(Change(Scope.SESSION, session_id))
         if activated is not None:
+            self._announce(Change(Scope.SCOPE, activated.scope_key))
             self.memory.forget(activated.scope_key)  # the session it displaced
             self.memory.keep(activated)
         return activated
@@ -200,12 +221,12 @@ class CachingStore(ForwardingStore):
                 session_id, messages, ids, at, expect_head=expect_head
             )
         except BaseException:
-            self._forget(session_id)  # stale, gone, or not known to be either
+            self._forget(session_id, announce=False)  # stale, gone, or not known to be either
             raise
         if stored:
             self.memory.appended(session_id, stored)
         else:
-            self._forget(session_id)
+            self._forget(session_id, announce=False)
         return stored
 
     async def copy_messages(self, messages: Sequence[Message]) -> None:
@@ -220,9 +241,26 @@ class CachingStore(ForwardingStore):
         """See :meth:`Store.archive_due`; what it archived is forgotten."""
         return self._forgotten(await self.inner.archive_due(plan, now))
 
-    def _forget(self, session_id: str | None) -> None:
+    def _forget(self, session_id: str | None, *, announce: bool = True) -> None:
         if session_id is not None:
             self.memory.forget_session(session_id)
+            if announce:
+                self._announce(Change(Scope.SESSION, session_id))
+
+    def _announce(self, change: Change) -> None:
+        if self._feed is not None:
+            self._feed.announce(change)
+
+    def _heard(self, change: Change) -> None:
+        """Forget what another process changed."""
+        if change.scope is Scope.SESSION:
+            self.memory.forget_session(change.key)
+        elif change.scope is Scope.SCOPE:
+            self.memory.forget(change.key)
+        elif change.scope is Scope.CHANNEL:
+            self.memory.forget_settings(change.key)
+        else:
+            self.memory.clear()
 
     def _forgotten(self, archived: list[Session]) -> list[Session]:
         for session in archived:
