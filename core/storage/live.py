@@ -25,9 +25,11 @@ Nothing here is trusted where being stale would do harm:
 * commands resolve against the store; ``/history`` without a cursor is served from
   the window when the window ends at the stored session's last message.
 
-What may lag behind another worker: a session's title, tags and metadata (the
-responder is handed the remembered session) until this process runs a command in
-that conversation or forgets it.
+What another worker changes without an append (a session's title, tags, metadata, a
+channel's settings) reaches this memory through the change feed on PostgreSQL
+(:mod:`core.storage.changes`); without a feed (SQLite), a title may lag until this
+process runs a command in that conversation or forgets it, and settings for
+:data:`SETTINGS_TTL_SECONDS`.
 """
 
 from __future__ import annotations
