@@ -24,13 +24,13 @@ import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
 from adapters.splitting import split_text
-from core import ConfigError, Inbound, InboundHandler, Reply, ReplyFile
+from core import ConfigError, Inbound, InboundHandler, LocalRoles, Reply, ReplyFile, Roles
 
 logger = logging.getLogger(__name__)
 
@@ -325,11 +325,14 @@ class AdapterContext:
             platforms with a command menu (Telegram's ``setMyCommands``, Discord's
             slash commands).
         bot_name: ``[bot] name``.
+        roles: where the adapter claims what only one worker may do at a time
+            (Telegram's long polling), when several workers share the database.
     """
 
     handler: InboundHandler
     commands: tuple[tuple[str, str], ...] = ()
     bot_name: str = "sessionbot"
+    roles: Roles = field(default_factory=LocalRoles)
 
 
 SettingsT = TypeVar("SettingsT", bound=AdapterSettings)

@@ -194,6 +194,7 @@ def build(settings: TelegramSettings, context: AdapterContext) -> Adapter:
         mode=settings.mode,
         base_url=settings.base_url,
         commands=context.commands,
+        roles=context.roles,
         listen=settings.listen,
         port=settings.port,
         url_path=settings.url_path,

@@ -26,6 +26,7 @@ How it runs:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
@@ -50,7 +51,7 @@ from adapters.telegram_updates import (
     message_text,
 )
 from adapters.telegram_webhook import WebhookServer
-from core import InboundHandler, Reply, ReplyFile
+from core import InboundHandler, LocalRoles, Reply, ReplyFile, Roles
 from core.backoff import Backoff
 
 logger = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ class TelegramAdapter(BaseAdapter[Target]):
         retry: Backoff | None = None,
         send_attempts: int = 6,
         max_concurrent_updates: int = 32,
+        roles: Roles | None = None,
     ) -> None:
         if mode not in ("polling", "webhook"):
             raise ValueError(f"unknown mode {mode!r}; expected 'polling' or 'webhook'")
@@ -140,6 +142,7 @@ class TelegramAdapter(BaseAdapter[Target]):
         self._retry = retry or Backoff(maximum=30.0)
         self._send_attempts = send_attempts
         self._max_concurrent = max_concurrent_updates
+        self._roles = roles or LocalRoles()
         self._not_text_told = OncePerChat()
         self._receiving = asyncio.Event()
         self._sender: TelegramSender | None = None
@@ -176,6 +179,18 @@ class TelegramAdapter(BaseAdapter[Target]):
         """
         # Idempotent: a filter object is added to a logger once.
         logging.getLogger(_PTB_REQUEST_LOGGER).addFilter(_without_unparsable_answers)
+        if self._mode == "webhook":  # any worker may take posted updates
+            await self._receive_until(asyncio.Event())
+            return
+        # Two pollers make Telegram answer 409 to both: one worker polls at a time.
+        async with contextlib.AsyncExitStack() as holding:
+            with self.interruptible():  # a stop may end the wait for the role
+                lost = await holding.enter_async_context(self._roles.held(POLLING_ROLE))
+            await self._receive_until(lost)
+        if lost.is_set() and not self.stopping.is_set():
+            raise RoleLostError("telegram: this worker lost the polling role; waiting for it again")
+
+    async def _receive_until(self, lost: asyncio.Event) -> None:
         requests = (self._request(), self._request())
         application = self._application(*requests)
         try:
@@ -184,7 +199,7 @@ class TelegramAdapter(BaseAdapter[Target]):
                 await self._connect(application)
             self._receiving.set()
             logger.info("telegram: receiving updates for @%s by %s", self._username, self._mode)
-            await self.stopping.wait()
+            await _first_of(self.stopping, lost)
         finally:
             self._receiving.clear()
             # No new updates first; those already queued are still handled.
@@ -409,3 +424,20 @@ async def _shut_down(application: _Application) -> None:
     if application.running:
         await application.stop()
     await application.shutdown()
+
+
+POLLING_ROLE = "telegram-polling"
+"""The role a worker holds while it polls Telegram (see :mod:`core.roles`)."""
+
+
+class RoleLostError(RuntimeError):
+    """This worker lost a role it was working in; the supervisor starts it again."""
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    waits = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()

@@ -1,10 +1,11 @@
 """The running bot: wires the parts together and drives their lifecycle.
 
-``Application.run`` opens the store, runs retention cleanup once, starts the reset
-scheduler and every enabled adapter (each under a supervisor), and waits until all
-adapters have finished or SIGINT/SIGTERM asks for a graceful stop. Then it stops the
-adapters and the scheduler and closes the store. A second signal during the stop
-falls back to Python's default handling.
+``Application.run`` opens the store, starts every enabled adapter (each under a
+supervisor) and, while this worker holds the scheduler role (:mod:`core.roles`; a
+process alone always does), runs retention cleanup once and the reset scheduler. It
+waits until all adapters have finished or SIGINT/SIGTERM asks for a graceful stop,
+then stops the adapters and the scheduler and closes the store. A second signal
+during the stop falls back to Python's default handling.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -25,13 +26,18 @@ from bot.supervisor import AdapterSupervisor
 from bot.wiring import build_router, opened_manager
 from core.backoff import Backoff
 from core.models import Session
+from core.roles import Roles
 from core.sessions.manager import SessionManager
 from core.sessions.notices import scheduled_reset_notice
 from core.sessions.scope import split_channel_key
+from core.storage.roles import opened_roles
 
 logger = logging.getLogger(__name__)
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+SCHEDULER_ROLE = "scheduler"
+"""The role of the worker that runs retention cleanup and the reset jobs."""
 
 
 def reset_notifier(adapters: Sequence[Adapter]) -> ArchivedCallback:
@@ -85,11 +91,13 @@ class Application:
 
     async def run(self) -> None:
         """Run until every adapter has finished or a stop is requested."""
-        async with opened_manager(self.settings) as manager:
-            await self._clean_up(manager)
+        async with (
+            opened_manager(self.settings) as manager,
+            opened_roles(self.settings.storage.url) as roles,
+        ):
             router = build_router(manager, self.settings, self._plugins)
             menu = tuple((c.name, c.summary) for c in router.registry.commands())
-            context = AdapterContext(router.handle, menu, self.settings.bot.name)
+            context = AdapterContext(router.handle, menu, self.settings.bot.name, roles)
             adapters = build_adapters(self.settings, context, self._plugins)
             # Resets also happen lazily on each message; the scheduler archives the
             # sessions nobody writes to, so listings and cleanup see them as ended.
@@ -97,13 +105,32 @@ class Application:
             scheduler = ResetScheduler(
                 manager, on_archived=reset_notifier(adapters) if notify else None
             )
-            await scheduler.start()
+            upkeep = asyncio.create_task(self._upkeep(manager, scheduler, roles))
             try:
                 with self._signals_handled():
                     await self._supervise(adapters)
             finally:
-                await scheduler.stop()
+                upkeep.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await upkeep
         logger.info("stopped")
+
+    async def _upkeep(
+        self, manager: SessionManager, scheduler: ResetScheduler, roles: Roles
+    ) -> None:
+        """Clean up and run the reset jobs while this worker holds the scheduler role.
+
+        With several workers one does it at a time; when it exits or dies, another
+        takes over (see :mod:`core.roles`).
+        """
+        while True:
+            async with roles.held(SCHEDULER_ROLE) as lost:
+                await _uncut(self._clean_up(manager))
+                await _uncut(scheduler.start())
+                try:
+                    await lost.wait()
+                finally:
+                    await scheduler.stop()
 
     async def _clean_up(self, manager: SessionManager) -> None:
         storage = self.settings.storage
@@ -168,3 +195,17 @@ class Application:
         finally:
             for sig in installed:
                 loop.remove_signal_handler(sig)
+
+
+async def _uncut(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` to its end even when the caller is cancelled meanwhile.
+
+    A stop must not cut a store call off in the middle (the store is closed next);
+    the cancellation is passed on once ``work`` has finished.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        await asyncio.shield(task)
+    except asyncio.CancelledError:
+        await task
+        raise

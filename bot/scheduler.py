@@ -64,7 +64,11 @@ class ResetScheduler:
         return len(self._scheduler.get_jobs())
 
     async def start(self) -> None:
-        """Create the jobs and start the scheduler (inside a running event loop)."""
+        """Create the jobs and start the scheduler (inside a running event loop).
+
+        It may be started again after :meth:`stop` (a worker that lost the scheduler
+        role and got it back).
+        """
         self._scheduler.add_job(
             self.sweep,
             IntervalTrigger(seconds=self._sweep_seconds, timezone=UTC),
@@ -93,6 +97,7 @@ class ResetScheduler:
         self._scheduler.shutdown(wait=False)
         if self._running:
             await asyncio.wait(set(self._running), timeout=STOP_GRACE_SECONDS)
+        self._scheduler.remove_all_jobs()
 
     async def sync_daily_jobs(self) -> None:
         """Keep exactly one cron job per (reset time, timezone) in use."""

@@ -32,6 +32,7 @@ from core.models import (
     Session,
     SessionStatus,
 )
+from core.roles import LocalRoles, Roles
 from core.sessions.channels import Placement
 from core.sessions.manager import SessionManager
 from core.sessions.resolution import Resolution
@@ -59,6 +60,7 @@ __all__ = [
     "Inbound",
     "InboundHandler",
     "LiveSessions",
+    "LocalRoles",
     "ManualClock",
     "Message",
     "NewMessage",
@@ -72,6 +74,7 @@ __all__ = [
     "Responder",
     "ResponderError",
     "Role",
+    "Roles",
     "Scope",
     "ScopeKey",
     "Session",

@@ -9,6 +9,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from bot.supervisor import AdapterSupervisor
 from core import InboundHandler
 from core.backoff import Backoff
 from core.models import Inbound, Reply, ReplyFile
+from core.storage.roles import FileRoles
 from tests.adapters.contract import AdapterContract
 from tests.fakes.telegram_api import (
     BOT_USERNAME,
@@ -636,3 +638,35 @@ async def test_an_html_error_page_is_logged_as_one_warning_without_a_traceback(
     ]
     assert "invalid JSON" not in caplog.text
     assert all(r.exc_info is None for r in caplog.records)
+
+
+async def test_one_worker_polls_at_a_time_and_another_takes_over(
+    api: FakeTelegramAPI, tmp_path: Path
+) -> None:
+    # Two workers of one SQLite bot claim the polling role through lock files.
+    first_handler, second_handler = RecordingHandler(), RecordingHandler()
+    first = telegram_adapter(api, first_handler, roles=FileRoles(tmp_path / "bot.db"))
+    second = telegram_adapter(
+        api, second_handler, roles=FileRoles(tmp_path / "bot.db", poll_seconds=0.05)
+    )
+    async with running(first):
+        await second.start()
+        try:
+            api.push_message(private_chat(ALICE), ALICE, "to the poller")
+            assert await answered(api, 1) == ["echo: to the poller"]
+            assert first_handler.texts() == ["to the poller"] and second_handler.seen == []
+            polled_by_first = len(api.calls_to("getUpdates"))
+            assert polled_by_first >= 1
+            assert len(api.calls_to("getMe")) == 1  # the second has not even connected
+        except BaseException:
+            await second.stop()
+            raise
+    # The first stopped: the second takes the role over and polls.
+    try:
+        async with asyncio.timeout(WAIT):
+            await second.wait_until_receiving()
+        api.push_message(private_chat(ALICE), ALICE, "to whoever polls now")
+        assert (await answered(api, 2))[-1] == "echo: to whoever polls now"
+        assert second_handler.texts() == ["to whoever polls now"]
+    finally:
+        await second.stop()
