@@ -89,7 +89,9 @@ class Application:
             await self._clean_up(manager)
             router = build_router(manager, self.settings, self._plugins)
             menu = tuple((c.name, c.summary) for c in router.registry.commands())
-            context = AdapterContext(router.handle, menu, self.settings.bot.name)
+            context = AdapterContext(
+                router.handle, menu, self.settings.bot.name, manager.deliveries.first_time
+            )
             adapters = build_adapters(self.settings, context, self._plugins)
             # Resets also happen lazily on each message; the scheduler archives the
             # sessions nobody writes to, so listings and cleanup see them as ended.
