@@ -35,6 +35,7 @@ from typing import Any, Literal
 from aiohttp import ClientError
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -159,20 +160,16 @@ class SlackAdapter(BaseAdapter[SlackTarget]):
 
     async def receive(self) -> None:
         """Connect, then receive until stopped."""
-        client = AsyncWebClient(
-            token=self._connection.bot_token,
-            base_url=self._connection.api_url,
-            logger=_LIBRARY_LOGGER,
-            retry_handlers=retry_handlers(),
-        )
+        client = self._web_client(self._connection.bot_token)
         self._sender = SlackSender(client)
-        app = self._bolt_app(client)
         socket: AsyncSocketModeHandler | None = None
         try:
             with self.interruptible():
-                self._bot_user = await self._who_am_i(client)
+                identity = await self._who_am_i(client)
+                self._bot_user = identity.bot_user_id or ""
+                app = self._bolt_app(identity)
                 if self._connection.mode == "socket":
-                    socket = await self._connect_socket(app, client)
+                    socket = await self._connect_socket(app)
                 else:
                     await self._serve_http(app)
             self._receiving.set()
@@ -182,7 +179,15 @@ class SlackAdapter(BaseAdapter[SlackTarget]):
             self._receiving.clear()
             await self._disconnect(socket)
 
-    async def _who_am_i(self, client: AsyncWebClient) -> str:
+    def _web_client(self, token: str | None) -> AsyncWebClient:
+        return AsyncWebClient(
+            token=token,
+            base_url=self._connection.api_url,
+            logger=_LIBRARY_LOGGER,
+            retry_handlers=retry_handlers(),
+        )
+
+    async def _who_am_i(self, client: AsyncWebClient) -> AuthorizeResult:
         """Ask ``auth.test`` who the bot is, retrying until Slack can be reached.
 
         Raises:
@@ -192,7 +197,13 @@ class SlackAdapter(BaseAdapter[SlackTarget]):
         while True:
             try:
                 answer = await client.auth_test()
-                return str(answer["user_id"])
+                return AuthorizeResult(
+                    enterprise_id=answer.get("enterprise_id"),
+                    team_id=answer.get("team_id"),
+                    bot_user_id=answer.get("user_id"),
+                    bot_id=answer.get("bot_id"),
+                    bot_token=self._connection.bot_token,
+                )
             except SlackApiError as error:
                 code = error.response.get("error", "unknown")
                 raise RuntimeError(f"slack: auth.test failed: {code}") from None
@@ -202,14 +213,12 @@ class SlackAdapter(BaseAdapter[SlackTarget]):
                 logger.warning("slack: cannot reach Slack (%s); retrying in %.1fs", error, delay)
                 await asyncio.sleep(delay)
 
-    async def _connect_socket(
-        self, app: AsyncApp, client: AsyncWebClient
-    ) -> AsyncSocketModeHandler:
+    async def _connect_socket(self, app: AsyncApp) -> AsyncSocketModeHandler:
         socket = AsyncSocketModeHandler(
             app,
             self._connection.app_token,
             logger=_LIBRARY_LOGGER,
-            web_client=client,
+            web_client=self._web_client(None),
             ping_interval=self._connection.ping_interval,
         )
         try:
@@ -238,12 +247,17 @@ class SlackAdapter(BaseAdapter[SlackTarget]):
             # No new event arrives now; the ones in progress are answered.
             await asyncio.wait(self._in_flight)
 
-    def _bolt_app(self, client: AsyncWebClient) -> AsyncApp:
-        http = self._connection.mode == "http"
+    def _bolt_app(self, identity: AuthorizeResult) -> AsyncApp:
+        async def authorize() -> AuthorizeResult:
+            # Known since connecting: Bolt's own lazy auth.test would suspend the
+            # first events midway, and events must reach the listeners in order.
+            return identity
+
         app = AsyncApp(
-            client=client,
+            client=self._web_client(None),
+            authorize=authorize,
             signing_secret=self._connection.signing_secret or "",
-            request_verification_enabled=http,
+            request_verification_enabled=self._connection.mode == "http",
             logger=_LIBRARY_LOGGER,
         )
         app.event("message")(self._on_event)

@@ -429,10 +429,14 @@ _METHODS: dict[str, Callable[[FakeSlack, Json], Json]] = {
 
 
 async def _params(request: web.Request) -> Json:
+    """Return the query's parameters and the body's (JSON or form fields)."""
+    params: Json = dict(request.query)
     body = await request.read()
     if request.content_type == "application/json":
-        return dict(json.loads(body or b"{}"))
-    return dict(urllib.parse.parse_qsl(body.decode()))
+        params.update(json.loads(body or b"{}"))
+    else:
+        params.update(urllib.parse.parse_qsl(body.decode()))
+    return params
 
 
 def unescape(text: str) -> str:
