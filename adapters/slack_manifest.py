@@ -15,7 +15,16 @@ import yaml
 if TYPE_CHECKING:
     from adapters.base import CommandSpec
 
-_BASE_SCOPES = ("app_mentions:read", "chat:write", "commands", "files:write", "im:history")
+# chat:write.public: slash commands are answered in public channels the bot has
+# not joined, as Slack users expect of a slash command.
+_BASE_SCOPES = (
+    "app_mentions:read",
+    "chat:write",
+    "chat:write.public",
+    "commands",
+    "files:write",
+    "im:history",
+)
 _CHANNEL_SCOPES = ("channels:history", "groups:history", "mpim:history")
 _BASE_EVENTS = ("app_mention", "message.im")
 _CHANNEL_EVENTS = ("message.channels", "message.groups", "message.mpim")
@@ -41,16 +50,7 @@ def app_manifest(
         channel_messages: the bot reads every message in its channels.
     """
     url = {} if socket_mode else {"url": request_url}
-    slash_commands = [
-        {
-            "command": slack_name,
-            "description": command.summary[:_DESCRIPTION_LIMIT] or slack_name,
-            "usage_hint": usage_hint(command)[:_HINT_LIMIT],
-            "should_escape": False,
-            **url,
-        }
-        for slack_name, command in commands
-    ]
+    slash_commands = [_slash_command(slack_name, command, url) for slack_name, command in commands]
     events: dict[str, Any] = {} if socket_mode else {"request_url": request_url}
     events["bot_events"] = list(_BASE_EVENTS + (_CHANNEL_EVENTS if channel_messages else ()))
     manifest = {
@@ -74,6 +74,18 @@ def app_manifest(
         },
     }
     return yaml.safe_dump(manifest, sort_keys=False, allow_unicode=True, width=1000)
+
+
+def _slash_command(slack_name: str, command: CommandSpec, url: dict[str, str]) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "command": slack_name,
+        "description": command.summary[:_DESCRIPTION_LIMIT] or slack_name,
+    }
+    hint = usage_hint(command)[:_HINT_LIMIT]
+    if hint:
+        entry["usage_hint"] = hint
+    entry["should_escape"] = False
+    return entry | url
 
 
 def usage_hint(command: CommandSpec) -> str:
