@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -63,10 +64,16 @@ WORKING = "Working on it…"
 REMEMBERED_EVENTS = 10_000
 """Event ids remembered in memory when no store records them."""
 
+
+def _above_debug(record: logging.LogRecord) -> bool:
+    return record.levelno > logging.DEBUG
+
+
 # slack_sdk and Bolt log request and event bodies at debug level; what users write
-# stays out of the log, so their loggers never go below info, whatever the bot's level.
+# stays out of the log, so their debug records are dropped, whatever the bot's level
+# (Bolt copies this logger's filters to the loggers it makes from it).
 _LIBRARY_LOGGER = logging.getLogger(f"{__name__}.library")
-_LIBRARY_LOGGER.setLevel(logging.INFO)
+_LIBRARY_LOGGER.addFilter(_above_debug)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,8 +269,12 @@ class SlackAdapter(BaseAdapter[SlackTarget]):
         )
         app.event("message")(self._on_event)
         app.event("app_mention")(self._on_event)
+        # Anything else is acknowledged and dropped: unhandled, Bolt would answer 404
+        # (Slack then retries) and log the whole event, text and all.
+        app.event(re.compile(".*"))(self._ignore)
         for slack_name in self._commands:
             app.command(slack_name)(self._on_command)
+        app.command(re.compile(".*"))(self._on_command)
         return app
 
     async def _on_event(self, body: dict[str, Any]) -> None:
@@ -279,12 +290,18 @@ class SlackAdapter(BaseAdapter[SlackTarget]):
                     return
                 await self.handle(inbound, target)
 
+    async def _ignore(self, body: dict[str, Any]) -> None:
+        logger.debug("slack: ignoring event %s", body.get("event_id"))
+
     async def _on_command(self, ack: AsyncAck, body: dict[str, Any]) -> None:
-        """Bolt's listener for slash commands: acknowledged within 3 s, then answered."""
-        name = self._commands.get(str(body.get("command")))
-        if name is None:  # Bolt only calls this for registered names
-            await ack()
-            return
+        """Bolt's listener for slash commands: acknowledged within 3 s, then answered.
+
+        A command this bot does not know by that name (the app's manifest and
+        ``command_names`` disagree) goes to the router as it is, which answers with
+        the nearest known name.
+        """
+        slack_name = str(body.get("command") or "/")
+        name = self._commands.get(slack_name, slack_name.removeprefix("/"))
         inbound, target = command_inbound(body, name)
         loop = asyncio.get_running_loop()
         started = loop.time()

@@ -373,3 +373,52 @@ async def test_user_text_never_reaches_the_log(
         await slack.wait_until(lambda: len(slack.texts(DM)) == 1)
     assert "very private" not in caplog.text
     assert BOT_TOKEN not in caplog.text and APP_TOKEN not in caplog.text
+
+
+async def test_an_unknown_slash_command_reaches_the_router_as_typed(slack: FakeSlack) -> None:
+    handler = RecordingHandler()
+    async with running(slack, slack_adapter(slack, handler)):
+        await command(slack, "/nwe", "title", channel="C1")
+        await slack.wait_until(lambda: len(slack.texts("C1")) == 1)
+    assert handler.seen[0].text == "/nwe title"  # the router answers with the nearest name
+
+
+async def test_other_events_are_acknowledged_and_dropped(slack: FakeSlack) -> None:
+    handler = RecordingHandler()
+    async with running(slack, slack_adapter(slack, handler)):
+        reaction = {"type": "reaction_added", "user": "U0ALICE", "reaction": "tada"}
+        envelope = await slack.send_envelope("events_api", slack.event_callback(reaction))
+        assert (await slack.wait_for_ack(envelope))["envelope_id"] == envelope
+        await say(slack, slack.message_event("after"))
+        await slack.wait_until(lambda: slack.texts(DM) == ["echo: after"])
+    assert [i.text for i in handler.seen] == ["after"]
+
+
+async def test_a_reset_notice_reaches_a_thread(slack: FakeSlack) -> None:
+    adapter = slack_adapter(slack, RecordingHandler())
+    async with running(slack, adapter):
+        await adapter.send(f"{TEAM}:C1", "Your session was reset.", "123.456")
+        await adapter.send("no-team-here", "not ours")  # not a Slack channel id: nothing
+        await slack.wait_until(lambda: slack.texts("C1", "123.456") == ["Your session was reset."])
+    assert len(slack.posts()) == 1
+
+
+async def test_a_stop_lets_the_message_in_progress_finish(slack: FakeSlack) -> None:
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def slow(inbound: Inbound) -> list[Reply]:
+        started.set()
+        await release.wait()
+        return [Reply("finished")]
+
+    adapter = slack_adapter(slack, slow)
+    await adapter.start()
+    await connected(slack, adapter)
+    await say(slack, slack.message_event("take your time"))
+    async with asyncio.timeout(WAIT):
+        await started.wait()
+        stopping = asyncio.ensure_future(adapter.stop())
+        await slack.wait_until(lambda: slack.connected() == 0)  # no new events now
+        release.set()
+        await stopping
+    assert slack.texts(DM) == ["finished"]

@@ -154,3 +154,13 @@ def test_http_mode_needs_the_signing_secret() -> None:
 async def _post_unsigned(url: str, body: bytes) -> int:
     async with ClientSession() as session, session.post(url, data=body) as reply:
         return reply.status
+
+
+async def test_an_event_nobody_listens_to_gets_200_so_slack_does_not_retry(
+    slack: FakeSlack,
+) -> None:
+    handler = Recording()
+    async with serving(slack, handler) as url:
+        reaction = slack.event_callback({"type": "reaction_added", "user": "U0ALICE"})
+        status, _ = await signed_post(url, event_body(reaction), content_type=JSON)
+    assert status == 200 and handler.seen == []
