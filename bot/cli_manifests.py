@@ -1,6 +1,6 @@
 """``sessionbot <adapter> manifest``: the app description of adapter plugins that have one.
 
-Some platforms create an app from a description (Slack's app manifest). An adapter
+Some platforms create an app from a description (an app manifest). An adapter
 plugin that can write one (:attr:`adapters.base.AdapterPlugin.manifest`) gets a
 command group named after it, looked up when the command line is read, so ``bot``
 names no platform.

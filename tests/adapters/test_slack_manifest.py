@@ -137,3 +137,28 @@ def test_a_missing_secret_names_its_variable(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.delenv("SLACK_BOT_TOKEN")
     with pytest.raises(ConfigError, match=r"adapters\.slack\.bot_token_env: .*SLACK_BOT_TOKEN"):
         check_secrets(SlackSettings(enabled=True))
+
+
+def test_the_manifest_command_follows_the_config(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from bot.cli import cli
+
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[bot]\nname = "helper"\n[adapters.slack]\nmode = "http"\n'
+        'request_url = "https://bot.example.org/slack/events"\n'
+        'command_names = { new = "/helper-new" }\n'
+    )
+    runner = CliRunner(env={"SESSIONBOT_CONFIG": None})
+    result = runner.invoke(cli, ["slack", "manifest", "--config", str(config)])
+    assert result.exit_code == 0, result.output
+    document = yaml.safe_load(result.stdout)
+    assert document["display_information"]["name"] == "helper"
+    assert document["settings"]["socket_mode_enabled"] is False
+    assert "/helper-new" in [c["command"] for c in document["features"]["slash_commands"]]
+
+    config.write_text('[adapters.slack]\nmode = "carrier-pigeon"\n')
+    bad = runner.invoke(cli, ["slack", "manifest", "--config", str(config)])
+    assert bad.exit_code == 2
+    assert len(bad.stderr.strip().splitlines()) == 1 and "adapters.slack.mode" in bad.stderr

@@ -82,10 +82,13 @@ async def test_upgrade_database_is_idempotent(tmp_path: Path) -> None:
     await upgrade_database(f"sqlite:///{path}")
     await upgrade_database(f"sqlite:///{path}")
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(SCHEMA_REVISION,)]
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (SCHEMA_REVISION,)
+        ]
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     db.close()
     assert {"sessions", "branches", "messages", "checkpoints", "channel_settings"} <= tables
+    assert "deliveries" in tables
     assert mode(path) == 0o600
 
 
