@@ -91,6 +91,8 @@ class SlackConnection:
         path: HTTP mode: the endpoint's path.
         ping_interval: Socket Mode: seconds between pings; a connection silent
             for four of them is replaced.
+        retries: how many times one Web API call is retried (rate limits,
+            connection errors, 5xx) before it is given up.
     """
 
     mode: Literal["socket", "http"]
@@ -102,6 +104,7 @@ class SlackConnection:
     port: int = 3000
     path: str = "/slack/events"
     ping_interval: float = 10.0
+    retries: int = 5
 
     def __post_init__(self) -> None:
         if self.mode == "socket" and not self.app_token:
@@ -191,7 +194,7 @@ class SlackAdapter(BaseAdapter[SlackTarget]):
             token=token,
             base_url=self._connection.api_url,
             logger=_LIBRARY_LOGGER,
-            retry_handlers=retry_handlers(),
+            retry_handlers=retry_handlers(self._connection.retries),
         )
 
     async def _who_am_i(self, client: AsyncWebClient) -> AuthorizeResult:

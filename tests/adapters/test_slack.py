@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -422,3 +424,44 @@ async def test_a_stop_lets_the_message_in_progress_finish(slack: FakeSlack) -> N
         release.set()
         await stopping
     assert slack.texts(DM) == ["finished"]
+
+
+class Logged(logging.Handler):
+    """Sets :attr:`seen` once a record containing ``text`` is logged."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.seen = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.text in record.getMessage():
+            self.seen.set()
+
+
+async def test_slack_out_of_reach_at_start_is_retried_until_it_answers() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    connection = SlackConnection(
+        "socket",
+        BOT_TOKEN,
+        APP_TOKEN,
+        api_url=f"http://127.0.0.1:{port}/api/",
+        ping_interval=0.5,
+        retries=0,
+    )
+    adapter = SlackAdapter(RecordingHandler(), connection, retry=FAST)
+    unreachable = Logged("cannot reach Slack")
+    logging.getLogger("adapters.slack_adapter").addHandler(unreachable)
+    await adapter.start()
+    try:
+        async with asyncio.timeout(WAIT):
+            await unreachable.seen.wait()
+        async with FakeSlack(port) as slack:
+            await connected(slack, adapter)
+            await say(slack, slack.message_event("finally"))
+            await slack.wait_until(lambda: slack.texts(DM) == ["echo: finally"])
+    finally:
+        logging.getLogger("adapters.slack_adapter").removeHandler(unreachable)
+        await adapter.stop()

@@ -90,7 +90,7 @@ class FakeSlack:
     URL to give the adapter (``api_url``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.calls: list[Call] = []
         self.uploads: list[Upload] = []
         self.connections_opened = 0
@@ -101,7 +101,7 @@ class FakeSlack:
         self._removed: set[str] = set()
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
-        self._port = 0
+        self._port = port
 
     async def __aenter__(self) -> FakeSlack:
         await self.start()
@@ -121,14 +121,14 @@ class FakeSlack:
         return f"{self.url}/api/"
 
     async def start(self) -> None:
-        """Listen on a free port of 127.0.0.1."""
+        """Listen on 127.0.0.1, on the port given or a free one."""
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", self._port)
         await site.start()
         server = site._server
         assert server is not None
