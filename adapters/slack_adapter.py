@@ -50,7 +50,7 @@ from adapters.slack_events import (
     target_of,
 )
 from adapters.slack_http import SlackEndpoint
-from adapters.slack_sender import TEXT_LIMIT, SlackSender, retry_handlers
+from adapters.slack_sender import TEXT_LIMIT, SlackSender, error_code, retry_handlers
 from adapters.splitting import split_text
 from core import FirstDelivery, InboundHandler, Reply, ReplyFile
 from core.backoff import Backoff
@@ -215,13 +215,16 @@ class SlackAdapter(BaseAdapter[SlackTarget]):
                     bot_token=self._connection.bot_token,
                 )
             except SlackApiError as error:
-                code = error.response.get("error", "unknown")
-                raise RuntimeError(f"slack: auth.test failed: {code}") from None
+                code = error_code(error)
+                if error.response.status_code < 500 and code != "ratelimited":
+                    raise RuntimeError(f"slack: auth.test failed: {code}") from None
+                reason = code  # Slack (or a proxy before it) is down: try again
             except (ClientError, TimeoutError, OSError) as error:
-                failures += 1
-                delay = self._retry.delay(failures)
-                logger.warning("slack: cannot reach Slack (%s); retrying in %.1fs", error, delay)
-                await asyncio.sleep(delay)
+                reason = str(error) or type(error).__name__
+            failures += 1
+            delay = self._retry.delay(failures)
+            logger.warning("slack: cannot reach Slack (%s); retrying in %.1fs", reason, delay)
+            await asyncio.sleep(delay)
 
     async def _connect_socket(self, app: AsyncApp) -> AsyncSocketModeHandler:
         socket = AsyncSocketModeHandler(

@@ -114,7 +114,7 @@ class SlackSender:
             await call
             self._gone.discard(target.channel)  # the bot may have been invited back
         except SlackApiError as error:
-            code = _error_code(error)
+            code = error_code(error)
             if code in GONE:
                 self._went(target.channel, code)
                 raise Undeliverable(f"channel {target.channel}: {code}") from None
@@ -131,7 +131,7 @@ class SlackSender:
         logger.warning("slack: channel %s cannot be reached (%s); skipping it", channel, code)
 
 
-def _error_code(error: SlackApiError) -> str:
+def error_code(error: SlackApiError) -> str:
     """Return Slack's error code, or the HTTP status of an answer that was not JSON."""
     data = error.response.data
     if isinstance(data, dict):

@@ -465,3 +465,14 @@ async def test_slack_out_of_reach_at_start_is_retried_until_it_answers() -> None
     finally:
         logging.getLogger("adapters.slack_adapter").removeHandler(unreachable)
         await adapter.stop()
+
+
+async def test_a_proxy_error_page_at_start_is_retried(slack: FakeSlack) -> None:
+    slack.break_down("auth.test", times=2)
+    connection = SlackConnection(
+        "socket", BOT_TOKEN, APP_TOKEN, api_url=slack.api_url, ping_interval=0.5, retries=0
+    )
+    async with running(slack, SlackAdapter(RecordingHandler(), connection, retry=FAST)):
+        await say(slack, slack.message_event("up"))
+        await slack.wait_until(lambda: slack.texts(DM) == ["echo: up"])
+    assert len(slack.calls_to("auth.test", ok=False)) == 2

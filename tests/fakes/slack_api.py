@@ -98,6 +98,7 @@ class FakeSlack:
         self._sockets: list[web.WebSocketResponse] = []
         self._ids = itertools.count(1)
         self._rate_limited: dict[str, int] = {}
+        self._broken: dict[str, int] = {}
         self._removed: set[str] = set()
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -145,6 +146,10 @@ class FakeSlack:
     def rate_limit(self, method: str, times: int = 1) -> None:
         """Answer the next ``times`` calls of ``method`` with 429 and ``Retry-After: 1``."""
         self._rate_limited[method] = times
+
+    def break_down(self, method: str, times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with a proxy's 502 HTML page."""
+        self._broken[method] = times
 
     def remove_bot_from(self, channel: str) -> None:
         """Answer ``not_in_channel`` to every post in ``channel``."""
@@ -322,6 +327,13 @@ class FakeSlack:
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await _params(request)
+        if self._broken.get(method, 0) > 0:
+            self._broken[method] -= 1
+            self.calls.append(Call(method, params, False, ""))
+            self._touch()
+            return web.Response(
+                status=502, text="<html>Bad Gateway</html>", content_type="text/html"
+            )
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         status, answer, headers = self._answer(method, params, token)
         self.calls.append(Call(method, params, bool(answer.get("ok")), token))
