@@ -6,8 +6,8 @@ It has three faces, all served by one aiohttp server:
   ``chat.postMessage``, ``chat.postEphemeral``, and the upload flow of
   ``files_upload_v2`` (``files.getUploadURLExternal``, the upload URL,
   ``files.completeUploadExternal``, ``files.info``). Every call is recorded with
-  its parameters, failed ones too. It can answer 429 with ``Retry-After``, or
-  ``not_in_channel`` for a channel the bot was removed from.
+  its parameters, failed ones too. It can answer 429 with ``Retry-After``, a
+  proxy's 502 page, or ``not_in_channel`` for a channel the bot was removed from.
 * a Socket Mode WebSocket (``GET /socket``): :meth:`FakeSlack.send_envelope`
   pushes an envelope to the connected client and the ack that comes back is
   recorded; :meth:`FakeSlack.drop_connections` cuts every connection (the client
