@@ -37,6 +37,7 @@ from aiohttp import ClientError
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -64,16 +65,20 @@ WORKING = "Working on it…"
 REMEMBERED_EVENTS = 10_000
 """Event ids remembered in memory when no store records them."""
 
+# Bolt reads $SLACK_BOT_TOKEN by itself when given no token, then warns that the
+# client's (none: the token comes from ``authorize``) wins. Nothing is wrong.
+_TOKEN_UNUSED = warning_client_prioritized_and_token_skipped()
 
-def _above_debug(record: logging.LogRecord) -> bool:
-    return record.levelno > logging.DEBUG
+
+def _worth_logging(record: logging.LogRecord) -> bool:
+    return record.levelno > logging.DEBUG and record.getMessage() != _TOKEN_UNUSED
 
 
 # slack_sdk and Bolt log request and event bodies at debug level; what users write
 # stays out of the log, so their debug records are dropped, whatever the bot's level
 # (Bolt copies this logger's filters to the loggers it makes from it).
 _LIBRARY_LOGGER = logging.getLogger(f"{__name__}.library")
-_LIBRARY_LOGGER.addFilter(_above_debug)
+_LIBRARY_LOGGER.addFilter(_worth_logging)
 
 
 @dataclass(frozen=True, slots=True)
