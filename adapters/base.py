@@ -30,7 +30,16 @@ from typing import Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from adapters.splitting import split_text
-from core import ConfigError, Inbound, InboundHandler, LocalRoles, Reply, ReplyFile, Roles
+from core import (
+    ConfigError,
+    FirstDelivery,
+    Inbound,
+    InboundHandler,
+    LocalRoles,
+    Reply,
+    ReplyFile,
+    Roles,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -327,15 +336,35 @@ class AdapterContext:
         bot_name: ``[bot] name``.
         roles: where the adapter claims what only one worker may do at a time
             (Telegram's long polling), when several workers share the database.
+        first_delivery: records a platform event's id in the store and says
+            whether it is new, for platforms that redeliver events (Slack): a
+            redelivery is dropped, even after a restart. ``None``: the adapter
+            remembers ids in memory only.
     """
 
     handler: InboundHandler
     commands: tuple[tuple[str, str], ...] = ()
     bot_name: str = "sessionbot"
+    first_delivery: FirstDelivery | None = None
     roles: Roles = field(default_factory=LocalRoles)
 
 
 SettingsT = TypeVar("SettingsT", bound=AdapterSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSpec:
+    """A top-level command as a platform's app description lists it.
+
+    Attributes:
+        name: the command's name, without the slash.
+        summary: its one-line help.
+        usage: its usage line, such as ``/new [title]``.
+    """
+
+    name: str
+    summary: str
+    usage: str
 
 
 def no_secrets(settings: AdapterSettings) -> None:
@@ -360,6 +389,9 @@ class AdapterPlugin(Generic[SettingsT]):
         operator_only: only the bot's operator writes through this adapter (a
             local terminal), so ``bot`` exempts its platform from the per-user
             rate limit: a script piped in is the operator's own, not a flood.
+        manifest: for platforms where an app is created from a description
+            (Slack's app manifest): returns it for the settings, the commands
+            and ``[bot] name``; ``sessionbot <name> manifest`` prints it.
     """
 
     name: str
@@ -367,6 +399,7 @@ class AdapterPlugin(Generic[SettingsT]):
     build: Callable[[SettingsT, AdapterContext], Adapter]
     check_secrets: Callable[[SettingsT], None] = no_secrets
     operator_only: bool = False
+    manifest: Callable[[SettingsT, Sequence[CommandSpec], str], str] | None = None
 
 
 def secret_from_env(name: str, *, key: str) -> str:

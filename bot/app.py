@@ -97,7 +97,13 @@ class Application:
         ):
             router = build_router(manager, self.settings, self._plugins)
             menu = tuple((c.name, c.summary) for c in router.registry.commands())
-            context = AdapterContext(router.handle, menu, self.settings.bot.name, roles)
+            context = AdapterContext(
+                router.handle,
+                menu,
+                self.settings.bot.name,
+                first_delivery=manager.deliveries.first_time,
+                roles=roles,
+            )
             adapters = build_adapters(self.settings, context, self._plugins)
             # Resets also happen lazily on each message; the scheduler archives the
             # sessions nobody writes to, so listings and cleanup see them as ended.

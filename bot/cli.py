@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from bot.cli_keys import keys
+from bot.cli_manifests import CliGroup
 from bot.cli_sessions import sessions
 from bot.cli_support import Group, config_option, load_settings
 from bot.config import Settings, override
@@ -23,7 +24,7 @@ from bot.platforms import check_secrets, missing_secrets
 from core.errors import ConfigError
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=CliGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="sessionbot")
 def cli() -> None:
     """Chat bots that keep conversation sessions."""

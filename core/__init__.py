@@ -38,10 +38,11 @@ from core.sessions.manager import SessionManager
 from core.sessions.resolution import Resolution
 from core.sessions.responders import Answer, EchoResponder, Responder
 from core.sessions.scope import DEFAULT_SCOPE, Scope, ScopeKey, channel_key_for, scope_key_for
+from core.storage.deliveries import Deliveries
 from core.storage.live import LiveSessions
 from core.storage.protocols import SessionFilter, Store
 from core.tokens import Context
-from core.types import InboundHandler, ProactiveSender
+from core.types import FirstDelivery, InboundHandler, ProactiveSender
 
 __all__ = [
     "DEFAULT_SCOPE",
@@ -55,7 +56,9 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "Context",
+    "Deliveries",
     "EchoResponder",
+    "FirstDelivery",
     "HistoryPage",
     "Inbound",
     "InboundHandler",

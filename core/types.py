@@ -15,3 +15,9 @@ InboundHandler = Callable[[Inbound], Awaitable[list[Reply]]]
 
 ProactiveSender = Callable[[str, str], Awaitable[None]]
 """Sends ``text`` (second argument) to a channel key (first argument) unprompted."""
+
+FirstDelivery = Callable[[str, str], Awaitable[bool]]
+"""Records a platform event's id (source, then id); ``False`` if it was seen before.
+
+Adapters of platforms that redeliver events (Slack) drop an event it says was seen.
+"""

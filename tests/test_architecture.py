@@ -23,7 +23,15 @@ ADAPTER_CORE_MODULES = {"core", "core.locks", "core.backoff", "core.text", "core
 
 # bot/'s composition code: which adapters and responders exist is the plugins' business.
 PLATFORM_NAMES = re.compile(r"console|telegram|discord|slack", re.IGNORECASE)
-PLATFORM_FREE = ("settings", "platforms", "wiring", "plugins", "plugin_settings", "app")
+PLATFORM_FREE = (
+    "settings",
+    "platforms",
+    "wiring",
+    "plugins",
+    "plugin_settings",
+    "app",
+    "cli_manifests",
+)
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -40,6 +40,7 @@ from core.sessions.resolution import Resolution, Resolver
 from core.sessions.scope import DEFAULT_SCOPE, Scope, ScopeKey
 from core.storage.caching import CachingStore
 from core.storage.changes import ChangeFeed
+from core.storage.deliveries import Deliveries
 from core.storage.protocols import Store
 
 
@@ -93,6 +94,7 @@ class SessionManager:
         self.checkpoints = Checkpoints(self.store, self.clock, self.sessions, self.channels)
         self.maintenance = Maintenance(self.store, self.clock, self.config, self.sessions)
         self._resolver = Resolver(self.store, self.clock, self.config, self.channels, self.sessions)
+        self.deliveries = Deliveries(self.store, self.clock)
 
     @property
     def encrypted(self) -> bool:

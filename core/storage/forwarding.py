@@ -209,3 +209,11 @@ class ForwardingStore:
     async def put_channel_settings(self, settings: ChannelSettings) -> None:
         """See :meth:`Store.put_channel_settings`."""
         await self.inner.put_channel_settings(settings)
+
+    async def claim_delivery(self, source: str, delivery_id: str, at: datetime) -> bool:
+        """See :meth:`Store.claim_delivery`."""
+        return await self.inner.claim_delivery(source, delivery_id, at)
+
+    async def forget_deliveries(self, before: datetime) -> int:
+        """See :meth:`Store.forget_deliveries`."""
+        return await self.inner.forget_deliveries(before)

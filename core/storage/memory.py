@@ -23,11 +23,12 @@ from core.models import (
     Session,
     SessionStatus,
 )
+from core.storage.memory_deliveries import MemoryDeliveries
 from core.storage.memory_keyring import MemoryKeyring
 from core.storage.protocols import SessionFilter, SweepPlan
 
 
-class MemoryStore(MemoryKeyring):
+class MemoryStore(MemoryKeyring, MemoryDeliveries):
     """Keeps everything in dictionaries."""
 
     def __init__(self) -> None:

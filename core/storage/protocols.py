@@ -384,6 +384,21 @@ class Store(Protocol):
         """Insert or replace the overrides of a channel."""
         ...
 
+    # -- deliveries -------------------------------------------------------------
+
+    async def claim_delivery(self, source: str, delivery_id: str, at: datetime) -> bool:
+        """Record that a platform event is being handled; ``False`` if it was already.
+
+        Platforms redeliver an event they think was lost (Slack retries by
+        ``event_id``); only the first claim of an id, in any process, at any
+        time until :meth:`forget_deliveries` drops it, returns ``True``.
+        """
+        ...
+
+    async def forget_deliveries(self, before: datetime) -> int:
+        """Drop the deliveries claimed before ``before``; return how many."""
+        ...
+
 
 class Backend(Store, Keyring, Protocol):
     """What a storage backend (memory, SQLite, PostgreSQL) provides: rows and keys.

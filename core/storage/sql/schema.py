@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect
 
 from core.jsontext import json_text, parse_json_text
 
-SCHEMA_REVISION = "0001"
+SCHEMA_REVISION = "0002_deliveries"
 """The newest Alembic revision in ``core/storage/sql/migrations/versions``; a test keeps them equal.
 
 :meth:`core.storage.sql.store.SqlStore.open` compares the database's revision with it, so
@@ -250,3 +250,14 @@ keyring = sa.Table(
 Encryption itself lives in :mod:`core.crypto.sealing`: sealed text goes into the
 ordinary text columns, so no table above has a column of its own for it.
 """
+
+deliveries = sa.Table(
+    "deliveries",
+    metadata,
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("delivery_id", sa.String(128), primary_key=True),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+)
+"""Platform events already handled (a Slack ``event_id``), so a redelivery is dropped."""
+
+sa.Index("ix_deliveries_received_at", deliveries.c.received_at)

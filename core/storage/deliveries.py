@@ -1,0 +1,52 @@
+"""Platform events handled once: redeliveries recognised by their id, across restarts.
+
+A platform that got no answer in time delivers an event again (Slack retries by
+``event_id``, up to three times over a few minutes), possibly to a process that
+restarted meanwhile. :class:`Deliveries` records each event's id in the store
+before it is handled, so a redelivery, in this process or another, is dropped.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from core.clock import Clock
+from core.storage.protocols import Store
+
+KEEP = timedelta(days=1)
+"""How long an event id is remembered: far longer than any platform retries."""
+
+PRUNE_EVERY = timedelta(hours=1)
+"""How often ids older than :data:`KEEP` are dropped from the store."""
+
+
+class Deliveries:
+    """Tells whether a platform event is seen for the first time, and records it.
+
+    Args:
+        store: where the ids are kept (the store every process shares).
+        clock: the time each id is recorded at.
+        keep: how long an id is remembered.
+    """
+
+    def __init__(self, store: Store, clock: Clock, *, keep: timedelta = KEEP) -> None:
+        self._store = store
+        self._clock = clock
+        self._keep = keep
+        self._pruned_at = clock.now() - PRUNE_EVERY
+
+    async def first_time(self, source: str, delivery_id: str) -> bool:
+        """Record ``delivery_id`` of ``source``; ``False`` if it was recorded before.
+
+        An event is claimed before it is handled, so one cut short by a crash is
+        not handled again: a redelivery is never answered or stored twice.
+
+        Args:
+            source: the platform (or app) the id belongs to, such as ``"slack"``.
+            delivery_id: the platform's id of the event.
+        """
+        now = self._clock.now()
+        if now - self._pruned_at >= PRUNE_EVERY:
+            self._pruned_at = now
+            await self._store.forget_deliveries(now - self._keep)
+        return await self._store.claim_delivery(source, delivery_id, now)

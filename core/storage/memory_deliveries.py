@@ -1,0 +1,27 @@
+"""Deliveries in memory: the part of :class:`~core.storage.memory.MemoryStore` for redeliveries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class MemoryDeliveries:
+    """The ids of platform events already handled, in a dictionary."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._deliveries: dict[tuple[str, str], datetime] = {}
+
+    async def claim_delivery(self, source: str, delivery_id: str, at: datetime) -> bool:
+        """See :meth:`core.storage.protocols.Store.claim_delivery`."""
+        if (source, delivery_id) in self._deliveries:
+            return False
+        self._deliveries[source, delivery_id] = at
+        return True
+
+    async def forget_deliveries(self, before: datetime) -> int:
+        """See :meth:`core.storage.protocols.Store.forget_deliveries`."""
+        old = [key for key, at in self._deliveries.items() if at < before]
+        for key in old:
+            del self._deliveries[key]
+        return len(old)

@@ -1,0 +1,32 @@
+"""Deliveries in SQL: the part of :class:`~core.storage.sql.store.SqlStore` for redeliveries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from core.storage.sql.schema import deliveries
+from core.storage.sql.units import DIALECTS, SqlPart, rowcount
+
+_CLAIM = {
+    name: dml.insert(deliveries).on_conflict_do_nothing(
+        index_elements=[deliveries.c.source, deliveries.c.delivery_id]
+    )
+    for name, dml, _ in DIALECTS
+}
+"""Record a delivery unless it is recorded already; the values come as parameters."""
+
+
+class SqlDeliveries(SqlPart):
+    """The ids of platform events already handled (see :meth:`Store.claim_delivery`)."""
+
+    async def claim_delivery(self, source: str, delivery_id: str, at: datetime) -> bool:
+        """See :meth:`core.storage.protocols.Store.claim_delivery`."""
+        claim = _CLAIM[self._dialect].values(source=source, delivery_id=delivery_id, received_at=at)
+        return await self._write_quick(rowcount, claim) == 1
+
+    async def forget_deliveries(self, before: datetime) -> int:
+        """See :meth:`core.storage.protocols.Store.forget_deliveries`."""
+        forget = sa.delete(deliveries).where(deliveries.c.received_at < before)
+        return await self._write_quick(rowcount, forget)
