@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import itertools
 import re
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from core.errors import CommandError, UsageError
+from core.menu import MenuOption
 from core.models import Reply
 
 if TYPE_CHECKING:
@@ -53,6 +55,8 @@ class Command:
         min_args: fewest arguments accepted.
         max_args: most arguments accepted; ``None`` for no limit.
         admin_only: only admins may run it (a group's flag covers its subcommands).
+        options: its arguments, typed, for platforms with native commands
+            (Discord's slash commands); see :mod:`core.menu`.
     """
 
     name: str
@@ -64,6 +68,7 @@ class Command:
     min_args: int = 0
     max_args: int | None = 0
     admin_only: bool = False
+    options: tuple[MenuOption, ...] = ()
 
     @property
     def path(self) -> str:
@@ -130,6 +135,7 @@ class Registry:
         min_args: int = 0,
         max_args: int | None = 0,
         admin_only: bool = False,
+        options: Sequence[MenuOption] = (),
     ) -> Callable[[HandlerT], HandlerT]:
         """Register the decorated coroutine function as ``/name``.
 
@@ -140,6 +146,7 @@ class Registry:
             min_args: fewest arguments accepted.
             max_args: most arguments accepted; ``None`` for no limit.
             admin_only: only admins may run it.
+            options: its arguments, typed, for platforms with native commands.
 
         Returns:
             A decorator that records the handler and returns it unchanged.
@@ -159,6 +166,7 @@ class Registry:
                     min_args=min_args,
                     max_args=max_args,
                     admin_only=admin_only,
+                    options=tuple(options),
                 )
             )
             return handler
@@ -199,6 +207,7 @@ class Registry:
         min_args: int = 0,
         max_args: int | None = 0,
         admin_only: bool = False,
+        options: Sequence[MenuOption] = (),
     ) -> Callable[[HandlerT], HandlerT]:
         """Register the decorated coroutine function as ``/parent name``.
 
@@ -213,6 +222,7 @@ class Registry:
             min_args: fewest arguments accepted.
             max_args: most arguments accepted; ``None`` for no limit.
             admin_only: only admins may run it.
+            options: its arguments, typed, for platforms with native commands.
 
         Returns:
             A decorator that records the handler and returns it unchanged.
@@ -233,6 +243,7 @@ class Registry:
                     min_args=min_args,
                     max_args=max_args,
                     admin_only=admin_only,
+                    options=tuple(options),
                 )
             )
             return handler
@@ -374,6 +385,19 @@ def _validate(command: Command) -> None:
         raise ValueError(f"{command.path}: max_args is less than min_args")
     if command.handler is not None and not inspect.iscoroutinefunction(command.handler):
         raise ValueError(f"{command.path}: the handler must be an async function")
+    _validate_options(command)
+
+
+def _validate_options(command: Command) -> None:
+    options = command.options
+    if len({option.name for option in options}) != len(options):
+        raise ValueError(f"{command.path}: two options share a name")
+    if any(
+        later.required and not earlier.required for earlier, later in itertools.pairwise(options)
+    ):
+        raise ValueError(f"{command.path}: a required option follows an optional one")
+    if any(option.raw for option in options[:-1]):
+        raise ValueError(f"{command.path}: only the last option may be raw")
 
 
 def _doc_of(handler: Callable[..., object], path: str) -> str:
