@@ -30,7 +30,15 @@ from typing import Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from adapters.splitting import split_text
-from core import ConfigError, Inbound, InboundHandler, Reply, ReplyFile
+from core import (
+    Completer,
+    ConfigError,
+    Inbound,
+    InboundHandler,
+    MenuCommand,
+    Reply,
+    ReplyFile,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -325,11 +333,19 @@ class AdapterContext:
             platforms with a command menu (Telegram's ``setMyCommands``, Discord's
             slash commands).
         bot_name: ``[bot] name``.
+        menu: every command with its subcommands and typed options, for
+            platforms with native commands (Discord's slash commands); an
+            adapter writes a picked command back as text for :attr:`handler`.
+        suggest: the caller's own checkpoint or session ids matching what they
+            typed, for platforms that suggest while the user types; ``None``
+            when nothing suggests.
     """
 
     handler: InboundHandler
     commands: tuple[tuple[str, str], ...] = ()
     bot_name: str = "sessionbot"
+    menu: tuple[MenuCommand, ...] = ()
+    suggest: Completer | None = None
 
 
 SettingsT = TypeVar("SettingsT", bound=AdapterSettings)

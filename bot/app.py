@@ -23,6 +23,7 @@ from bot.platforms import build_adapters
 from bot.scheduler import ArchivedCallback, ResetScheduler
 from bot.supervisor import AdapterSupervisor
 from bot.wiring import build_router, opened_manager
+from commands.menu import menu_of
 from core.backoff import Backoff
 from core.models import Session
 from core.sessions.manager import SessionManager
@@ -88,8 +89,13 @@ class Application:
         async with opened_manager(self.settings) as manager:
             await self._clean_up(manager)
             router = build_router(manager, self.settings, self._plugins)
-            menu = tuple((c.name, c.summary) for c in router.registry.commands())
-            context = AdapterContext(router.handle, menu, self.settings.bot.name)
+            context = AdapterContext(
+                router.handle,
+                tuple((c.name, c.summary) for c in router.registry.commands()),
+                self.settings.bot.name,
+                menu=menu_of(router.registry),
+                suggest=router.suggest,
+            )
             adapters = build_adapters(self.settings, context, self._plugins)
             # Resets also happen lazily on each message; the scheduler archives the
             # sessions nobody writes to, so listings and cleanup see them as ended.

@@ -17,6 +17,7 @@ from core.errors import (
     StorageError,
     UsageError,
 )
+from core.menu import Completer, MenuCommand, MenuOption, OptionKind, Suggest, Suggestion
 from core.models import (
     ArchiveReason,
     Branch,
@@ -51,6 +52,7 @@ __all__ = [
     "Checkpoint",
     "Clock",
     "CommandError",
+    "Completer",
     "ConfigError",
     "ConflictError",
     "Context",
@@ -60,9 +62,12 @@ __all__ = [
     "InboundHandler",
     "LiveSessions",
     "ManualClock",
+    "MenuCommand",
+    "MenuOption",
     "Message",
     "NewMessage",
     "NotFoundError",
+    "OptionKind",
     "PermissionDenied",
     "Placement",
     "ProactiveSender",
@@ -82,6 +87,8 @@ __all__ = [
     "StaleSessionError",
     "StorageError",
     "Store",
+    "Suggest",
+    "Suggestion",
     "SystemClock",
     "UsageError",
     "channel_key_for",
