@@ -316,6 +316,9 @@ class _Client(discord.AutoShardedClient):
             intents=intents,
             allowed_mentions=discord.AllowedMentions.none(),
             chunk_guilds_at_startup=False,
+            # No message cache: nothing reads it, and an edit arriving before a
+            # message is handled would change the cached message's text under it.
+            max_messages=None,
             **shards,
         )
         self.adapter = adapter

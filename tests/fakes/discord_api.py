@@ -97,6 +97,7 @@ class FakeDiscord:
         self.refuse: dict[str, int] = {}  # path regex -> status, for the next requests
         self._ids = itertools.count(950_000_000_000_000_001)
         self._events: list[Json] = []
+        self.sent_messages: dict[int, Json] = {}
         self._sockets: list[web.WebSocketResponse] = []
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -216,10 +217,16 @@ class FakeDiscord:
         }
         if guild:
             data["guild_id"] = str(GUILD_ID)
-            data["member"] = {"roles": [], "joined_at": _now(), "deaf": False, "mute": False}
+            data["member"] = {"roles": [], "joined_at": _now(), "deaf": False, "mute": False, "flags": 0}
         data.update(extra)
+        self.sent_messages[message_id] = data
         await self.dispatch("MESSAGE_CREATE", data)
         return message_id
+
+    async def edit(self, message_id: int, content: str) -> None:
+        """Dispatch a MESSAGE_UPDATE: the message as sent before, with new content."""
+        data = dict(self.sent_messages[message_id], content=content, edited_timestamp=_now())
+        await self.dispatch("MESSAGE_UPDATE", data)
 
     async def interaction(
         self,
@@ -263,6 +270,7 @@ class FakeDiscord:
                 "deaf": False,
                 "mute": False,
                 "permissions": "0",
+                "flags": 0,
             }
         else:
             data["channel"] = {"id": str(channel_id), "type": 1}
