@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 TOKEN = "fake.discord.token"
 BOT_ID = 900_000_000_000_000_001
@@ -250,6 +250,8 @@ class FakeDiscord:
             "channel_id": str(channel_id),
             "locale": "en-US",
             "app_permissions": "0",
+            "attachment_size_limit": 10_485_760,
+            "context": 0 if guild else 1,
             "entitlements": [],
             "authorizing_integration_owners": {},
             "data": {
@@ -397,7 +399,7 @@ async def _read_body(request: web.Request) -> tuple[Any, tuple[tuple[str, bytes]
         files: list[tuple[str, bytes]] = []
         reader = await request.multipart()
         async for part in reader:
-            if not isinstance(part, web.BodyPartReader):  # type: ignore[attr-defined]
+            if not isinstance(part, BodyPartReader):
                 continue
             if part.name == "payload_json":
                 body = json.loads(await part.text())
