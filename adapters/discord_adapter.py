@@ -72,6 +72,25 @@ def point_discord_at(api_base_url: str, gateway_url: str) -> None:
     DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 
 
+def keep_text_out_of_logs() -> None:
+    """Hold discord.py's loggers at INFO or above, and drop its voice warnings.
+
+    At DEBUG discord.py logs every gateway event and REST answer whole, message
+    text included; what users write stays out of the log at every level. The bot
+    has no voice, so the warnings that voice libraries are missing say nothing.
+    """
+    library = logging.getLogger("discord")
+    if library.getEffectiveLevel() < logging.INFO:
+        library.setLevel(logging.INFO)
+    client = logging.getLogger("discord.client")
+    if _no_voice_warning not in client.filters:
+        client.addFilter(_no_voice_warning)
+
+
+def _no_voice_warning(record: logging.LogRecord) -> bool:
+    return "voice will NOT be supported" not in record.getMessage()
+
+
 class DiscordAdapter(BaseAdapter[Destination]):
     """Connects one Discord bot to the handler.
 
@@ -123,6 +142,7 @@ class DiscordAdapter(BaseAdapter[Destination]):
                 intent is not switched on in the developer portal.
         """
         point_discord_at(self._settings.api_base_url, self._settings.gateway_url)
+        keep_text_out_of_logs()
         client = _Client(self, self._settings)
         self._client, self._sender = client, ChannelSender(client)
         try:

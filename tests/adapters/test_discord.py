@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
-from core import MenuCommand
+from adapters.base import FAILURE_REPLY, BaseAdapter
+from adapters.discord_adapter import DiscordAdapter
+from core import InboundHandler, MenuCommand
+from tests.adapters.contract import AdapterContract
 from tests.adapters.discord_helpers import RecordingHandler, discord_adapter, running
 from tests.fakes.discord_api import (
     ALICE,
@@ -196,3 +201,56 @@ async def test_reset_notices_reach_channels_and_threads(fake: FakeDiscord) -> No
     assert fake.texts(CHANNEL_ID) == ["Your session was reset."]
     assert fake.texts(THREAD_ID) == ["In the thread too."]
     assert adapter.destination("telegram-chat", None) is None
+
+
+class DiscordHarness:
+    """The contract kit's view of Discord: a user writing to the bot in a DM."""
+
+    failure_reply = FAILURE_REPLY
+    channel = (f"dm:{DM_CHANNEL_ID}", None)
+
+    def __init__(self, fake: FakeDiscord) -> None:
+        self.fake = fake
+        self._saying: asyncio.Future[None] | None = None
+
+    def adapter(self, handler: InboundHandler) -> BaseAdapter[Any]:
+        return discord_adapter(self.fake, handler)
+
+    async def ready(self, adapter: BaseAdapter[Any]) -> None:
+        assert isinstance(adapter, DiscordAdapter)
+        await adapter.wait_until_ready()
+
+    def say(self, text: str) -> None:
+        # Each message is dispatched after the one before, so they arrive in order.
+        self._saying = asyncio.ensure_future(self._say_after(self._saying, text))
+
+    async def _say_after(self, before: asyncio.Future[None] | None, text: str) -> None:
+        if before is not None:
+            await before
+        await self.fake.message(text, channel_id=DM_CHANNEL_ID, guild=False)
+
+    def messages(self) -> list[str]:
+        return [text for text in self.fake.texts(DM_CHANNEL_ID) if text]
+
+    def files(self) -> list[tuple[str, bytes]]:
+        return [file for call in self.fake.posted(DM_CHANNEL_ID) for file in call.files]
+
+    async def until(self, condition: Callable[[], bool]) -> None:
+        await self.fake.until(condition)
+
+
+class TestDiscordContract(AdapterContract):
+    @pytest.fixture
+    def harness(self, fake: FakeDiscord) -> DiscordHarness:
+        return DiscordHarness(fake)
+
+
+async def test_text_of_messages_stays_out_of_the_log_even_at_debug(
+    fake: FakeDiscord, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with running(discord_adapter(fake, RecordingHandler())):
+        await fake.message("my secret plans", channel_id=DM_CHANNEL_ID, guild=False)
+        await fake.until(lambda: fake.texts(DM_CHANNEL_ID) == ["echo: my secret plans"])
+    assert "secret plans" not in caplog.text
+    assert "voice will NOT be supported" not in caplog.text

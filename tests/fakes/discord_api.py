@@ -217,7 +217,13 @@ class FakeDiscord:
         }
         if guild:
             data["guild_id"] = str(GUILD_ID)
-            data["member"] = {"roles": [], "joined_at": _now(), "deaf": False, "mute": False, "flags": 0}
+            data["member"] = {
+                "roles": [],
+                "joined_at": _now(),
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+            }
         data.update(extra)
         self.sent_messages[message_id] = data
         await self.dispatch("MESSAGE_CREATE", data)
