@@ -7,11 +7,16 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import discord
 import pytest
 
 from adapters.base import FAILURE_REPLY, BaseAdapter
 from adapters.discord_adapter import DiscordAdapter
-from core import InboundHandler, MenuCommand
+from bot.app import reset_notifier
+from core import Inbound, InboundHandler, MenuCommand
+from core.clock import ManualClock
+from core.sessions.manager import SessionManager
+from core.storage.memory import MemoryStore
 from tests.adapters.contract import AdapterContract
 from tests.adapters.discord_helpers import RecordingHandler, discord_adapter, running
 from tests.fakes.discord_api import (
@@ -23,6 +28,7 @@ from tests.fakes.discord_api import (
     DM_CHANNEL_ID,
     GUILD_ID,
     THREAD_ID,
+    WAIT,
     FakeDiscord,
 )
 
@@ -254,3 +260,59 @@ async def test_text_of_messages_stays_out_of_the_log_even_at_debug(
         await fake.until(lambda: fake.texts(DM_CHANNEL_ID) == ["echo: my secret plans"])
     assert "secret plans" not in caplog.text
     assert "voice will NOT be supported" not in caplog.text
+
+
+async def test_rate_limits_are_waited_out_by_discord_py(fake: FakeDiscord) -> None:
+    fake.refuse_once[rf"/channels/{DM_CHANNEL_ID}/messages"] = 429
+    async with running(discord_adapter(fake, RecordingHandler())):
+        await fake.message("hi", channel_id=DM_CHANNEL_ID, guild=False)
+        await fake.until(lambda: fake.texts(DM_CHANNEL_ID) == ["echo: hi", "echo: hi"])
+    # The first attempt was refused with 429, the second, after the wait, went through.
+
+
+async def test_an_invalid_token_ends_the_adapter_with_the_error(fake: FakeDiscord) -> None:
+    fake.refuse["/users/@me"] = 401
+    adapter = discord_adapter(fake, RecordingHandler())
+    await adapter.start()
+    with pytest.raises(discord.LoginFailure):
+        async with asyncio.timeout(WAIT):
+            await adapter.wait()
+
+
+async def test_a_refused_message_content_intent_says_which_switch_to_flip(
+    fake: FakeDiscord, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake.privileged_intents = False
+    adapter = discord_adapter(fake, RecordingHandler())
+    await adapter.start()
+    with pytest.raises(discord.PrivilegedIntentsRequired):
+        async with asyncio.timeout(WAIT):
+            await adapter.wait()
+    assert "message_content = false" in caplog.text
+    # Without the intent the bot connects, and still gets DMs.
+    fake.refuse_once.clear()
+    async with running(discord_adapter(fake, RecordingHandler(), message_content=False)):
+        await fake.message("hi", channel_id=DM_CHANNEL_ID, guild=False)
+        await fake.until(lambda: fake.texts(DM_CHANNEL_ID) == ["echo: hi"])
+
+
+async def test_shards_identify_with_their_ids(fake: FakeDiscord) -> None:
+    async with running(discord_adapter(fake, RecordingHandler(), shard_count=3, shard_ids=[0, 2])):
+        await fake.until(lambda: fake.identifies == 2)
+        await fake.message("hi", channel_id=DM_CHANNEL_ID, guild=False)
+        await fake.until(lambda: fake.texts(DM_CHANNEL_ID) == ["echo: hi"])
+    shards = sorted(frame["d"]["shard"] for frame in fake.gateway_frames if frame["op"] == 2)
+    assert shards == [[0, 3], [2, 3]]
+    assert not fake.requests("GET", "/gateway/bot")  # the count was given, not asked for
+
+
+async def test_the_reset_notifier_posts_where_the_session_lived(fake: FakeDiscord) -> None:
+    manager = SessionManager(MemoryStore(), clock=ManualClock())
+    where = Inbound(
+        "discord", f"{GUILD_ID}:{CHANNEL_ID}", ALICE["id"], "hi", thread_id=str(THREAD_ID)
+    )
+    session = (await manager.resolve(where)).session
+    async with running(discord_adapter(fake, RecordingHandler())) as adapter:
+        await reset_notifier([adapter])([session])
+        await fake.until(lambda: len(fake.texts(THREAD_ID)) == 1)
+    assert "/session resume" in fake.texts(THREAD_ID)[0]

@@ -94,7 +94,9 @@ class FakeDiscord:
         self.identifies = 0
         self.resumes = 0
         self.shards = shards
-        self.refuse: dict[str, int] = {}  # path regex -> status, for the next requests
+        self.refuse: dict[str, int] = {}  # path regex -> status, for every request
+        self.refuse_once: dict[str, int] = {}  # path regex -> status, for the next one
+        self.privileged_intents = True  # False: an IDENTIFY asking for one is refused (4014)
         self._ids = itertools.count(950_000_000_000_000_001)
         self._events: list[Json] = []
         self.sent_messages: dict[int, Json] = {}
@@ -321,6 +323,10 @@ class FakeDiscord:
         if op == 1:
             await socket.send_str(json.dumps({"op": 11}))
         elif op == 2:
+            message_content = 1 << 15
+            if not self.privileged_intents and payload["d"]["intents"] & message_content:
+                await socket.close(code=4014, message=b"Disallowed intent(s).")
+                return
             self.identifies += 1
             self._sockets.append(socket)
             await self._ready(socket, payload["d"].get("shard", [0, 1]))
@@ -429,11 +435,25 @@ async def _serve(self: FakeDiscord, request: web.Request) -> web.StreamResponse:
     call = Call(request.method, path, body, files, dict(request.query))
     self.calls.append(call)
     await self._notify()
+    for pattern, status in list(self.refuse_once.items()):
+        if re.fullmatch(pattern, path):
+            del self.refuse_once[pattern]
+            return _refusal(status)
     for pattern, status in list(self.refuse.items()):
         if re.fullmatch(pattern, path):
-            error = {"code": 50001 if status == 403 else 10003, "message": "refused by the fake"}
-            return _json(error, status)
+            return _refusal(status)
     return _answer(self, call)
+
+
+def _refusal(status: int) -> web.Response:
+    if status == 429:
+        limited = {"message": "You are being rate limited.", "retry_after": 0.2, "global": False}
+        response = _json(limited, 429)
+        # discord.py takes a 429 without Via for a Cloudflare ban, not a rate limit.
+        response.headers["Via"] = "1.1 google"
+        return response
+    codes = {401: 0, 403: 50001, 404: 10003}
+    return _json({"code": codes.get(status, 0), "message": "refused by the fake"}, status)
 
 
 def _message_for(self: FakeDiscord, call: Call, channel_id: str) -> Json:
