@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import discord
@@ -211,7 +211,8 @@ class DiscordAdapter(BaseAdapter[Destination]):
                 await self.handle(inbound, target)
 
     @contextlib.contextmanager
-    def _tracked(self) -> Any:
+    def _tracked(self) -> Iterator[None]:
+        """Count the current task as a message in progress, which a stop lets finish."""
         task = asyncio.current_task()
         if task is not None:
             self._busy.add(task)

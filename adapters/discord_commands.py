@@ -35,6 +35,7 @@ SuggestIds = Callable[[discord.Interaction, Suggest, str], Awaitable[list[Sugges
 DESCRIPTION_LIMIT = 100
 CHOICES_LIMIT = 25
 BAD_VALUE = "That value is not accepted here."
+GONE = "That command is not available any more; try /help."
 
 
 def build_tree(
@@ -134,8 +135,11 @@ def _short(text: str) -> str:
 
 async def _on_error(interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
     """Answer a value discord.py could not read with one private line."""
-    if isinstance(error, app_commands.TransformerError | app_commands.CommandSignatureMismatch):
+    if isinstance(error, app_commands.TransformerError):
         text = BAD_VALUE
+    elif isinstance(error, app_commands.CommandNotFound | app_commands.CommandSignatureMismatch):
+        # Discord still shows a command registered before the bot changed.
+        text = GONE
     else:
         logger.error("slash command failed: %s", type(error).__name__)
         text = "Sorry, that command could not be handled."

@@ -90,6 +90,8 @@ EXPECTED = {
         "CommandRegistry",
         "EchoResponder",
         "Inbound",
+        "MenuOption",
+        "OptionKind",
         "Reply",
         "ReplyFile",
         "Responder",

@@ -316,3 +316,21 @@ async def test_the_reset_notifier_posts_where_the_session_lived(fake: FakeDiscor
         await reset_notifier([adapter])([session])
         await fake.until(lambda: len(fake.texts(THREAD_ID)) == 1)
     assert "/session resume" in fake.texts(THREAD_ID)[0]
+
+
+async def test_a_stop_lets_the_message_in_progress_finish(fake: FakeDiscord) -> None:
+    handler = RecordingHandler()
+    handler.gates["slow"] = gate = asyncio.Event()
+    adapter = discord_adapter(fake, handler)
+    await adapter.start()
+    async with asyncio.timeout(WAIT):
+        await adapter.wait_until_ready()
+    await fake.message("slow", channel_id=DM_CHANNEL_ID, guild=False)
+    await fake.until(lambda: handler.texts() == ["slow"])
+    stopping = asyncio.ensure_future(adapter.stop())
+    await asyncio.sleep(0)
+    assert not stopping.done()
+    gate.set()
+    async with asyncio.timeout(WAIT):
+        await stopping
+    assert fake.texts(DM_CHANNEL_ID) == ["echo: slow"]

@@ -272,3 +272,13 @@ async def test_guild_sync_and_a_refused_guild_is_logged_with_the_fix(
     assert not fake.requests("PUT", rf"/applications/{APP_ID}/commands")
     assert "applications.commands" in caplog.text
     assert str(missing) in caplog.text
+
+
+async def test_a_command_discord_still_shows_but_the_bot_dropped_gets_one_private_line(
+    fake: FakeDiscord, router: Router
+) -> None:
+    async with running(routed_adapter(fake, router)):
+        gone, _ = await fake.interaction("forecast", [])
+        answer = await answer_of(fake, gone)
+    assert answer["data"]["content"] == "That command is not available any more; try /help."
+    assert answer["data"]["flags"] & EPHEMERAL
