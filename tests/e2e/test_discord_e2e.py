@@ -116,6 +116,11 @@ async def fake() -> AsyncIterator[FakeDiscord]:
         yield server
 
 
+def callbacks(fake: FakeDiscord, interaction_id: int) -> list[dict[str, Any]]:
+    path = rf"/interactions/{interaction_id}/[^/]+/callback"
+    return [call.body for call in fake.requests("POST", path)]
+
+
 async def ask(bot: DiscordBot, text: str) -> str:
     """Write ``text`` in the DM and return the one message answering it."""
     before = len(bot.fake.texts(DM_CHANNEL_ID))
@@ -136,6 +141,23 @@ async def test_a_conversation_survives_a_gateway_fault_and_a_restart(
             c["name"] for c in fake.requests("PUT", put)[0].body
         }
         assert await ask(bot, "hello") == "echo: hello"
+
+        # Slash commands reach the same conversation; suggestions come from the router.
+        save = [
+            {"name": "save", "type": 1, "options": [{"name": "name", "type": 3, "value": "hi"}]}
+        ]
+        saved, _ = await fake.interaction("checkpoint", save, channel_id=DM_CHANNEL_ID, guild=False)
+        await bot.until(lambda: bool(callbacks(fake, saved)))
+        saved_text = callbacks(fake, saved)[0]["data"]["content"]
+        assert saved_text.startswith('Saved checkpoint "hi"') and "2 messages" in saved_text
+        focused = [{"name": "id", "type": 3, "value": "", "focused": True}]
+        restore = [{"name": "restore", "type": 1, "options": focused}]
+        asking, _ = await fake.interaction(
+            "checkpoint", restore, channel_id=DM_CHANNEL_ID, guild=False, autocomplete=True
+        )
+        await bot.until(lambda: bool(callbacks(fake, asking)))
+        (choice,) = callbacks(fake, asking)[0]["data"]["choices"]
+        assert choice["value"] in saved_text
 
         # The connection drops; what is written meanwhile arrives when the session resumes.
         await fake.drop_connection()
