@@ -18,7 +18,15 @@ from core.sessions.manager import SessionManager
 from core.sessions.responders import EchoResponder
 from core.storage.memory import MemoryStore
 from tests.adapters.discord_helpers import RecordingHandler, discord_adapter, running
-from tests.fakes.discord_api import ALICE, APP_ID, BOB, CHANNEL_ID, GUILD_ID, FakeDiscord
+from tests.fakes.discord_api import (
+    ALICE,
+    APP_ID,
+    BOB,
+    CHANNEL_ID,
+    GUILD_ID,
+    THREAD_ID,
+    FakeDiscord,
+)
 
 EPHEMERAL = 64
 
@@ -136,7 +144,8 @@ async def test_options_are_written_back_as_the_command_typed(
         await fake.interaction("history", sub("show", count=5))
         await fake.interaction("weather", [{"name": "arguments", "type": 3, "value": "Le Havre"}])
         await fake.interaction("help", [], guild=False, channel_id=930_000_000_000_000_001)
-        await fake.until(lambda: len(handler.seen) == 5)
+        await fake.interaction("reset", [], channel_id=THREAD_ID)
+        await fake.until(lambda: len(handler.seen) == 6)
     assert sorted(handler.texts()) == sorted(
         [
             '/new "Trip \\"2027\\""',
@@ -144,8 +153,11 @@ async def test_options_are_written_back_as_the_command_typed(
             "/history 5",
             "/weather Le Havre",
             "/help",
+            "/reset",
         ]
     )
+    thread = next(i for i in handler.seen if i.text == "/reset")
+    assert (thread.channel_id, thread.thread_id) == (f"{GUILD_ID}:{CHANNEL_ID}", str(THREAD_ID))
     dm = next(i for i in handler.seen if i.text == "/help")
     assert dm.is_direct and dm.channel_id == "dm:930000000000000001"
     guild = next(i for i in handler.seen if i.text == "/history 5")
