@@ -100,6 +100,8 @@ class DiscordAdapter(BaseAdapter[Destination]):
         settings: the ``[adapters.discord]`` table.
         menu: the commands, for slash commands and text commands.
         suggest: the caller's own ids while they type (autocomplete).
+        guild_ready_timeout: seconds discord.py waits, after connecting, for more
+            servers' data before it counts as ready (discord.py's own default).
     """
 
     name = PLATFORM
@@ -114,8 +116,10 @@ class DiscordAdapter(BaseAdapter[Destination]):
         settings: DiscordSettings,
         menu: Sequence[MenuCommand] = (),
         suggest: Completer | None = None,
+        guild_ready_timeout: float = 2.0,
     ) -> None:
         super().__init__(handler)
+        self._guild_ready_timeout = guild_ready_timeout
         self._token = token
         self._settings = settings
         self._menu = tuple(menu)
@@ -143,7 +147,7 @@ class DiscordAdapter(BaseAdapter[Destination]):
         """
         point_discord_at(self._settings.api_base_url, self._settings.gateway_url)
         keep_text_out_of_logs()
-        client = _Client(self, self._settings)
+        client = _Client(self, self._settings, self._guild_ready_timeout)
         self._client, self._sender = client, ChannelSender(client)
         try:
             async with client:
@@ -327,7 +331,9 @@ def _inbound_from_interaction(interaction: discord.Interaction, text: str) -> In
 class _Client(discord.AutoShardedClient):
     """discord.py's client, handing its events to the adapter."""
 
-    def __init__(self, adapter: DiscordAdapter, settings: DiscordSettings) -> None:
+    def __init__(
+        self, adapter: DiscordAdapter, settings: DiscordSettings, guild_ready_timeout: float
+    ) -> None:
         intents = discord.Intents.default()
         intents.message_content = settings.message_content
         shards: dict[str, Any] = {"shard_count": settings.shard_count}
@@ -337,6 +343,7 @@ class _Client(discord.AutoShardedClient):
             intents=intents,
             allowed_mentions=discord.AllowedMentions.none(),
             chunk_guilds_at_startup=False,
+            guild_ready_timeout=guild_ready_timeout,
             # No message cache: nothing reads it, and an edit arriving before a
             # message is handled would change the cached message's text under it.
             max_messages=None,

@@ -65,6 +65,7 @@ def discord_adapter(
         settings=discord_settings(fake, **options),
         menu=menu,
         suggest=suggest,
+        guild_ready_timeout=0.1,  # the fake sends every guild at once
     )
 
 

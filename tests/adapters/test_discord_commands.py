@@ -294,3 +294,17 @@ async def test_a_command_discord_still_shows_but_the_bot_dropped_gets_one_privat
         answer = await answer_of(fake, gone)
     assert answer["data"]["content"] == "That command is not available any more; try /help."
     assert answer["data"]["flags"] & EPHEMERAL
+
+
+async def test_a_value_of_the_wrong_kind_gets_one_private_line(
+    fake: FakeDiscord, router: Router
+) -> None:
+    async with running(routed_adapter(fake, router)):
+        bad, _ = await fake.interaction("history", sub("show", count="many"))
+        answer = await answer_of(fake, bad)
+    # Discord's client checks values; one that slips through is the router's to refuse.
+    assert answer["data"]["content"].startswith(
+        "The count must be a whole number from 1 to 200, not 'many'."
+    )
+    assert "\n" not in answer["data"]["content"]
+    assert answer["data"]["flags"] & EPHEMERAL
