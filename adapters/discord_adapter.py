@@ -184,7 +184,7 @@ class DiscordAdapter(BaseAdapter[Destination]):
 
     def connected(self, bot_id: int) -> None:
         """The gateway session is ready."""
-        names = [entry.name for entry in self._menu]
+        names = [name for entry in self._menu for name in (entry.name, *entry.aliases)]
         self._addressing = Addressing(
             bot_id,
             self._settings.command_prefix,

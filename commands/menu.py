@@ -9,6 +9,8 @@ that declares no options but takes arguments (a plugin's) gets one free-form
 
 from __future__ import annotations
 
+import dataclasses
+
 from commands.formatting import one_line
 from commands.registry import Command, Registry
 from core.menu import MenuCommand, MenuOption
@@ -28,7 +30,7 @@ def menu_of(registry: Registry) -> tuple[MenuCommand, ...]:
 def _entry(registry: Registry, command: Command) -> MenuCommand:
     subs = registry.subcommands(command.name)
     if not subs:
-        return _leaf(command, command.name)
+        return dataclasses.replace(_leaf(command, command.name), aliases=command.aliases)
     leaves = [_leaf(sub, sub.name, group_admin_only=command.admin_only) for sub in subs]
     if command.handler is not None and registry.get_subcommand(command.name, SHOW) is None:
         leaves.insert(0, _leaf(command, SHOW))
@@ -37,6 +39,7 @@ def _entry(registry: Registry, command: Command) -> MenuCommand:
         command.summary,
         subcommands=tuple(leaves),
         admin_only=command.admin_only,
+        aliases=command.aliases,
     )
 
 

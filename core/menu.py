@@ -97,6 +97,7 @@ class MenuCommand:
         options: its arguments, in order; empty for a group.
         subcommands: for a group: its subcommands, leaves only.
         admin_only: only admins may run it (the router refuses others).
+        aliases: other names that run it when typed (``/start`` for ``/help``).
     """
 
     name: str
@@ -105,6 +106,7 @@ class MenuCommand:
     options: tuple[MenuOption, ...] = ()
     subcommands: tuple[MenuCommand, ...] = ()
     admin_only: bool = False
+    aliases: tuple[str, ...] = ()
 
     def text(self, values: Mapping[str, str | int | bool | None]) -> str:
         """Write the command with option values as the router parses a typed one.

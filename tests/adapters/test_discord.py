@@ -36,7 +36,11 @@ MENU_NAMES = ("new", "checkpoint", "help")
 
 
 def menu(*names: str) -> tuple[MenuCommand, ...]:
-    return tuple(MenuCommand(name, f"/{name}", invokes=f"/{name}") for name in names)
+    aliases = {"help": ("start",)}
+    return tuple(
+        MenuCommand(name, f"/{name}", invokes=f"/{name}", aliases=aliases.get(name, ()))
+        for name in names
+    )
 
 
 @pytest.fixture
@@ -121,14 +125,16 @@ async def test_text_commands_with_the_prefix_or_the_mention(fake: FakeDiscord) -
         await fake.message("!weather in Paris")  # not ours: another bot's command
         await fake.message(f"{mention()} new Trip plans", mentions=[BOT_USER])
         await fake.message("/help checkpoint")  # typed by a bridge without slash commands
+        await fake.message("!start")  # an alias
         await fake.message("!anything", channel_id=DM_CHANNEL_ID, guild=False)
-        await fake.until(lambda: len(handler.seen) == 4)
+        await fake.until(lambda: len(handler.seen) == 5)
     # Different channels are answered concurrently: the DM may come first.
     assert sorted(handler.texts()) == [
         "/anything",  # in a DM every command reaches the router, which names the unknown
         "/checkpoint list",
         "/help checkpoint",
         "/new Trip plans",
+        "/start",
     ]
 
 

@@ -20,6 +20,10 @@ def test_every_top_level_command_is_in_the_menu_in_order() -> None:
     assert [entry.name for entry in menu_of(registry)] == [c.name for c in registry.commands()]
 
 
+def test_aliases_are_kept() -> None:
+    assert entries()["help"].aliases == ("start",)
+
+
 def test_a_group_that_runs_by_itself_gets_show() -> None:
     session = entries()["session"]
     names = [sub.name for sub in session.subcommands]
