@@ -308,3 +308,21 @@ async def test_a_value_of_the_wrong_kind_gets_one_private_line(
     )
     assert "\n" not in answer["data"]["content"]
     assert answer["data"]["flags"] & EPHEMERAL
+
+
+async def test_session_ids_are_suggested_from_the_callers_own(
+    fake: FakeDiscord, router: Router
+) -> None:
+    async with running(routed_adapter(fake, router)):
+        for title, author in (("mine", ALICE), ("theirs", BOB)):
+            started, _ = await fake.interaction(
+                "new", [{"name": "title", "type": 3, "value": title}], author=author
+            )
+            await answer_of(fake, started)
+        focused = [{"name": "id", "type": 3, "value": "", "focused": True}]
+        asking, _ = await fake.interaction(
+            "session", [{"name": "resume", "type": 1, "options": focused}], autocomplete=True
+        )
+        choices = (await answer_of(fake, asking))["data"]["choices"]
+    labels = " ".join(choice["name"] for choice in choices)
+    assert "mine" in labels and "theirs" not in labels
