@@ -31,11 +31,13 @@ from pydantic import BaseModel, ConfigDict
 
 from adapters.splitting import split_text
 from core import (
+    Completer,
     ConfigError,
     FirstDelivery,
     Inbound,
     InboundHandler,
     LocalRoles,
+    MenuCommand,
     Reply,
     ReplyFile,
     Roles,
@@ -340,6 +342,12 @@ class AdapterContext:
             whether it is new, for platforms that redeliver events (Slack): a
             redelivery is dropped, even after a restart. ``None``: the adapter
             remembers ids in memory only.
+        menu: every command with its subcommands and typed options, for
+            platforms with native commands (Discord's slash commands); an
+            adapter writes a picked command back as text for :attr:`handler`.
+        suggest: the caller's own checkpoint or session ids matching what they
+            typed, for platforms that suggest while the user types; ``None``
+            when nothing suggests.
     """
 
     handler: InboundHandler
@@ -347,6 +355,8 @@ class AdapterContext:
     bot_name: str = "sessionbot"
     first_delivery: FirstDelivery | None = None
     roles: Roles = field(default_factory=LocalRoles)
+    menu: tuple[MenuCommand, ...] = ()
+    suggest: Completer | None = None
 
 
 SettingsT = TypeVar("SettingsT", bound=AdapterSettings)

@@ -24,6 +24,7 @@ from bot.platforms import build_adapters
 from bot.scheduler import ArchivedCallback, ResetScheduler
 from bot.supervisor import AdapterSupervisor
 from bot.wiring import build_router, opened_manager
+from commands.menu import menu_of
 from core.backoff import Backoff
 from core.models import Session
 from core.roles import Roles
@@ -96,13 +97,14 @@ class Application:
             opened_roles(self.settings.storage.url) as roles,
         ):
             router = build_router(manager, self.settings, self._plugins)
-            menu = tuple((c.name, c.summary) for c in router.registry.commands())
             context = AdapterContext(
                 router.handle,
-                menu,
+                tuple((c.name, c.summary) for c in router.registry.commands()),
                 self.settings.bot.name,
                 first_delivery=manager.deliveries.first_time,
                 roles=roles,
+                menu=menu_of(router.registry),
+                suggest=router.suggest,
             )
             adapters = build_adapters(self.settings, context, self._plugins)
             # Resets also happen lazily on each message; the scheduler archives the

@@ -8,6 +8,7 @@ from commands.arguments import TITLE_LIMIT, id_arg, text_arg
 from commands.context import CommandContext
 from commands.formatting import format_time, one_line, plural, session_label
 from commands.registry import Registry
+from core.menu import MenuOption, Suggest
 from core.models import Checkpoint, Reply
 
 registry = Registry()
@@ -15,6 +16,8 @@ registry = Registry()
 NAME_LIMIT = 64
 DESCRIPTION_LIMIT = 500
 LIST_LIMIT = 20
+
+CHECKPOINT_ID = MenuOption("id", "The checkpoint", required=True, suggest=Suggest.CHECKPOINT)
 
 registry.group(
     "checkpoint",
@@ -32,6 +35,10 @@ registry.group(
     usage='/checkpoint save "name" [description]',
     min_args=1,
     max_args=None,
+    options=[
+        MenuOption("name", "The checkpoint's name", required=True, maximum=NAME_LIMIT),
+        MenuOption("description", "What it is", maximum=DESCRIPTION_LIMIT),
+    ],
 )
 async def checkpoint_save(ctx: CommandContext) -> Reply:
     """Save the conversation as it is now under a name.
@@ -76,7 +83,12 @@ def _list_line(checkpoint: Checkpoint, zone: tzinfo) -> str:
 
 
 @registry.subcommand(
-    "checkpoint", "restore", usage="/checkpoint restore <id>", min_args=1, max_args=1
+    "checkpoint",
+    "restore",
+    usage="/checkpoint restore <id>",
+    min_args=1,
+    max_args=1,
+    options=[CHECKPOINT_ID],
 )
 async def checkpoint_restore(ctx: CommandContext) -> Reply:
     """Go back to a checkpoint of this conversation.
@@ -93,7 +105,12 @@ async def checkpoint_restore(ctx: CommandContext) -> Reply:
 
 
 @registry.subcommand(
-    "checkpoint", "delete", usage="/checkpoint delete <id>", min_args=1, max_args=1
+    "checkpoint",
+    "delete",
+    usage="/checkpoint delete <id>",
+    min_args=1,
+    max_args=1,
+    options=[CHECKPOINT_ID],
 )
 async def checkpoint_delete(ctx: CommandContext) -> Reply:
     """Delete a checkpoint of this conversation; the messages stay."""
@@ -108,6 +125,10 @@ async def checkpoint_delete(ctx: CommandContext) -> Reply:
     usage="/checkpoint branch <id> [title]",
     min_args=1,
     max_args=None,
+    options=[
+        CHECKPOINT_ID,
+        MenuOption("title", "A title for the new conversation", maximum=TITLE_LIMIT),
+    ],
 )
 async def checkpoint_branch(ctx: CommandContext) -> Reply:
     """Start a new conversation from a checkpoint; the current one is archived.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from commands.context import CommandContext
 from commands.registry import Command, Registry
 from core.errors import NotFoundError
+from core.menu import MenuOption
 from core.models import Reply
 
 registry = Registry()
@@ -12,7 +13,13 @@ registry = Registry()
 
 # Telegram sends /start when someone first opens a chat with the bot: the list of
 # commands is the most useful first answer.
-@registry.command("help", usage="/help [command]", aliases=("start",), max_args=2)
+@registry.command(
+    "help",
+    usage="/help [command]",
+    aliases=("start",),
+    max_args=2,
+    options=[MenuOption("command", "A command, such as checkpoint restore", maximum=70, raw=True)],
+)
 async def help_command(ctx: CommandContext) -> Reply:
     """List the commands, or explain one.
 

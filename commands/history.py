@@ -11,6 +11,7 @@ from commands.formatting import one_line, plural
 from commands.registry import Registry
 from core.errors import UsageError
 from core.limits import MAX_HISTORY_COUNT
+from core.menu import MenuOption, OptionKind
 from core.models import Message, Reply
 from core.sessions.export import ExportFormat, render_export
 from core.sessions.notices import zone_name
@@ -31,7 +32,20 @@ EXPORT_FORMATS = {
 }
 
 
-@registry.command("history", usage="/history [N]", max_args=1)
+@registry.command(
+    "history",
+    usage="/history [N]",
+    max_args=1,
+    options=[
+        MenuOption(
+            "count",
+            f"How many messages (default {DEFAULT_COUNT})",
+            OptionKind.INTEGER,
+            minimum=1,
+            maximum=MAX_HISTORY_COUNT,
+        )
+    ],
+)
 async def history(ctx: CommandContext) -> Reply:
     """Show the last N messages of this conversation (20 unless you say, at most 200).
 
@@ -56,7 +70,15 @@ def _line(message: Message, zone: tzinfo) -> str:
     return f"[{when}] {message.author}: {one_line(message.content, LINE_LIMIT)}"
 
 
-@registry.subcommand("history", "export", usage="/history export [markdown|json|text]", max_args=1)
+@registry.subcommand(
+    "history",
+    "export",
+    usage="/history export [markdown|json|text]",
+    max_args=1,
+    options=[
+        MenuOption("format", "markdown unless you choose", choices=("markdown", "json", "text"))
+    ],
+)
 async def history_export(ctx: CommandContext) -> Reply:
     """Send this conversation as a file: markdown (the default), json or text."""
     fmt = _export_format(ctx.args[0]) if ctx.args else ExportFormat.MARKDOWN

@@ -119,14 +119,6 @@ def free_text(raw: str) -> str:
     return text
 
 
-def quote_arg(arg: str) -> str:
-    """Return ``arg`` written so that :func:`split_args` reads it back unchanged."""
-    if arg and arg[0] not in _QUOTES and not any(ch.isspace() for ch in arg):
-        return arg
-    escaped = arg.replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{escaped}"'
-
-
 def _skip_space(text: str, position: int) -> int:
     while position < len(text) and text[position].isspace():
         position += 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import itertools
 import re
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from commands.parser import after_args
 from core.errors import CommandError, UsageError
+from core.menu import MenuOption
 from core.models import Reply
 
 if TYPE_CHECKING:
@@ -54,6 +56,8 @@ class Command:
         min_args: fewest arguments accepted.
         max_args: most arguments accepted; ``None`` for no limit.
         admin_only: only admins may run it (a group's flag covers its subcommands).
+        options: its arguments, typed, for platforms with native commands
+            (Discord's slash commands); see :mod:`core.menu`.
     """
 
     name: str
@@ -65,6 +69,7 @@ class Command:
     min_args: int = 0
     max_args: int | None = 0
     admin_only: bool = False
+    options: tuple[MenuOption, ...] = ()
 
     @property
     def path(self) -> str:
@@ -133,6 +138,7 @@ class Registry:
         min_args: int = 0,
         max_args: int | None = 0,
         admin_only: bool = False,
+        options: Sequence[MenuOption] = (),
     ) -> Callable[[HandlerT], HandlerT]:
         """Register the decorated coroutine function as ``/name``.
 
@@ -143,6 +149,7 @@ class Registry:
             min_args: fewest arguments accepted.
             max_args: most arguments accepted; ``None`` for no limit.
             admin_only: only admins may run it.
+            options: its arguments, typed, for platforms with native commands.
 
         Returns:
             A decorator that records the handler and returns it unchanged.
@@ -162,6 +169,7 @@ class Registry:
                     min_args=min_args,
                     max_args=max_args,
                     admin_only=admin_only,
+                    options=tuple(options),
                 )
             )
             return handler
@@ -202,6 +210,7 @@ class Registry:
         min_args: int = 0,
         max_args: int | None = 0,
         admin_only: bool = False,
+        options: Sequence[MenuOption] = (),
     ) -> Callable[[HandlerT], HandlerT]:
         """Register the decorated coroutine function as ``/parent name``.
 
@@ -216,6 +225,7 @@ class Registry:
             min_args: fewest arguments accepted.
             max_args: most arguments accepted; ``None`` for no limit.
             admin_only: only admins may run it.
+            options: its arguments, typed, for platforms with native commands.
 
         Returns:
             A decorator that records the handler and returns it unchanged.
@@ -236,6 +246,7 @@ class Registry:
                     min_args=min_args,
                     max_args=max_args,
                     admin_only=admin_only,
+                    options=tuple(options),
                 )
             )
             return handler
@@ -379,6 +390,19 @@ def _validate(command: Command) -> None:
         raise ValueError(f"{command.path}: max_args is less than min_args")
     if command.handler is not None and not inspect.iscoroutinefunction(command.handler):
         raise ValueError(f"{command.path}: the handler must be an async function")
+    _validate_options(command)
+
+
+def _validate_options(command: Command) -> None:
+    options = command.options
+    if len({option.name for option in options}) != len(options):
+        raise ValueError(f"{command.path}: two options share a name")
+    if any(
+        later.required and not earlier.required for earlier, later in itertools.pairwise(options)
+    ):
+        raise ValueError(f"{command.path}: a required option follows an optional one")
+    if any(option.raw for option in options[:-1]):
+        raise ValueError(f"{command.path}: only the last option may be raw")
 
 
 def _doc_of(handler: Callable[..., object], path: str) -> str:

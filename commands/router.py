@@ -11,6 +11,7 @@ import dataclasses
 import logging
 from collections import Counter
 
+from commands.completion import suggest
 from commands.context import CommandContext
 from commands.parser import ParsedCommand, parse_command
 from commands.registry import Command, Registry
@@ -25,6 +26,7 @@ from core.errors import (
     UsageError,
 )
 from core.locks import KeyedLocks
+from core.menu import Suggest, Suggestion
 from core.models import Inbound, Reply
 from core.sessions.channels import Placement
 from core.sessions.conversation import converse
@@ -112,6 +114,17 @@ class Router:
                 "failed to handle a message from %s in %s", inbound.user_ref, inbound.channel_id
             )
             return [Reply(GENERIC_ERROR, ephemeral=True)]
+
+    async def suggest(self, inbound: Inbound, kind: Suggest, typed: str) -> list[Suggestion]:
+        """Suggest the caller's own ids of ``kind`` matching ``typed``; a :data:`core.Completer`.
+
+        Changes nothing; a failure is logged and suggests nothing.
+        """
+        try:
+            return await suggest(self.manager, inbound, kind, typed)
+        except Exception:
+            logger.exception("suggesting %s ids for %s failed", kind, inbound.user_ref)
+            return []
 
     async def _handle(self, inbound: Inbound) -> list[Reply]:
         if not inbound.text.strip():

@@ -11,6 +11,7 @@ from commands.formatting import format_time, plural, session_label
 from commands.registry import Registry
 from core.errors import UsageError
 from core.limits import MAX_RESET_MINUTES
+from core.menu import MenuOption, OptionKind, Suggest
 from core.models import ArchiveReason, Reply, Session
 from core.sessions.notices import format_when
 from core.sessions.resets import next_resets, parse_reset_time
@@ -33,7 +34,12 @@ SCOPE_MEANINGS = {
 _ENCRYPTION = "on (AES-256-GCM, this session has a key of its own)"
 
 
-@registry.command("new", usage="/new [title]", max_args=None)
+@registry.command(
+    "new",
+    usage="/new [title]",
+    max_args=None,
+    options=[MenuOption("title", "A title for the new conversation", maximum=TITLE_LIMIT)],
+)
 async def new(ctx: CommandContext) -> Reply:
     """Start a new conversation; the current one is archived.
 
@@ -118,7 +124,16 @@ async def _next_resets(ctx: CommandContext) -> str:
     return " · ".join(parts) or "off"
 
 
-@registry.subcommand("session", "list", usage="/session list [all] [page]", max_args=2)
+@registry.subcommand(
+    "session",
+    "list",
+    usage="/session list [all] [page]",
+    max_args=2,
+    options=[
+        MenuOption("all", "Every conversation of this channel (admins)", OptionKind.FLAG),
+        MenuOption("page", "Page number", OptionKind.INTEGER, minimum=1, maximum=MAX_PAGE),
+    ],
+)
 async def session_list(ctx: CommandContext) -> Reply:
     """List your conversations in this scope, newest first; the active one is marked.
 
@@ -169,7 +184,14 @@ def _list_line(session: Session, zone: tzinfo, *, show_owner: bool) -> str:
     return f"{line} (active)" if session.is_active else line
 
 
-@registry.subcommand("session", "resume", usage="/session resume <id>", min_args=1, max_args=1)
+@registry.subcommand(
+    "session",
+    "resume",
+    usage="/session resume <id>",
+    min_args=1,
+    max_args=1,
+    options=[MenuOption("id", "The conversation", required=True, suggest=Suggest.SESSION)],
+)
 async def session_resume(ctx: CommandContext) -> Reply:
     """Make an archived conversation of this scope the active one again.
 
@@ -192,6 +214,14 @@ async def session_resume(ctx: CommandContext) -> Reply:
     min_args=1,
     max_args=1,
     admin_only=True,
+    options=[
+        MenuOption(
+            "scope",
+            "Who shares a conversation here",
+            required=True,
+            choices=tuple(scope.chat_name for scope in Scope),
+        )
+    ],
 )
 async def session_scope(ctx: CommandContext) -> Reply:
     """Choose who shares a conversation in this channel (admins only).
@@ -208,7 +238,14 @@ async def session_scope(ctx: CommandContext) -> Reply:
     return Reply(f"This channel now uses the {scope.chat_name} scope: {SCOPE_MEANINGS[scope]}.")
 
 
-@registry.subcommand("session", "title", usage="/session title <text>", min_args=1, max_args=None)
+@registry.subcommand(
+    "session",
+    "title",
+    usage="/session title <text>",
+    min_args=1,
+    max_args=None,
+    options=[MenuOption("text", "The title", required=True, maximum=TITLE_LIMIT)],
+)
 async def session_title(ctx: CommandContext) -> Reply:
     """Give this conversation a title."""
     title = text_arg(ctx.free_text(), "title", limit=TITLE_LIMIT)
@@ -223,6 +260,10 @@ async def session_title(ctx: CommandContext) -> Reply:
     min_args=1,
     max_args=2,
     admin_only=True,
+    options=[
+        MenuOption("time", "HH:MM, or off", required=True, maximum=5),
+        MenuOption("timezone", "Such as Europe/Berlin; the bot's own if left out", maximum=64),
+    ],
 )
 async def session_reset_time(ctx: CommandContext) -> Reply:
     """Set this channel's daily reset (admins only).
@@ -267,6 +308,7 @@ def _timezone_arg(name: str) -> str:
     min_args=1,
     max_args=1,
     admin_only=True,
+    options=[MenuOption("minutes", f"1 to {MAX_RESET_MINUTES}, or off", required=True, maximum=6)],
 )
 async def session_idle_reset(ctx: CommandContext) -> Reply:
     """Set this channel's idle reset (admins only).

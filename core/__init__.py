@@ -17,6 +17,7 @@ from core.errors import (
     StorageError,
     UsageError,
 )
+from core.menu import Completer, MenuCommand, MenuOption, OptionKind, Suggest, Suggestion
 from core.models import (
     ArchiveReason,
     Branch,
@@ -53,6 +54,7 @@ __all__ = [
     "Checkpoint",
     "Clock",
     "CommandError",
+    "Completer",
     "ConfigError",
     "ConflictError",
     "Context",
@@ -65,9 +67,12 @@ __all__ = [
     "LiveSessions",
     "LocalRoles",
     "ManualClock",
+    "MenuCommand",
+    "MenuOption",
     "Message",
     "NewMessage",
     "NotFoundError",
+    "OptionKind",
     "PermissionDenied",
     "Placement",
     "ProactiveSender",
@@ -88,6 +93,8 @@ __all__ = [
     "StaleSessionError",
     "StorageError",
     "Store",
+    "Suggest",
+    "Suggestion",
     "SystemClock",
     "UsageError",
     "channel_key_for",

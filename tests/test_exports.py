@@ -94,6 +94,8 @@ EXPECTED = {
         "EchoResponder",
         "FirstDelivery",
         "Inbound",
+        "MenuOption",
+        "OptionKind",
         "Reply",
         "ReplyFile",
         "Responder",

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from commands.parser import ParsedCommand, parse_command, quote_arg, split_args
+from commands.parser import ParsedCommand, parse_command, split_args
+from core.menu import quote_arg
 
 
 @pytest.mark.parametrize(
