@@ -20,6 +20,7 @@ from typing import Any
 
 from adapters.base import Adapter, AdapterContext, AdapterPlugin
 from bot.config import Settings
+from bot.heartbeat import Heartbeat
 from bot.platforms import build_adapters
 from bot.scheduler import ArchivedCallback, ResetScheduler
 from bot.supervisor import AdapterSupervisor
@@ -27,7 +28,7 @@ from bot.wiring import build_router, opened_manager
 from commands.menu import menu_of
 from core.backoff import Backoff
 from core.models import Session
-from core.roles import Roles
+from core.roles import SCHEDULER_ROLE, Roles
 from core.sessions.manager import SessionManager
 from core.sessions.notices import scheduled_reset_notice
 from core.sessions.scope import split_channel_key
@@ -36,9 +37,6 @@ from core.storage.roles import opened_roles
 logger = logging.getLogger(__name__)
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-SCHEDULER_ROLE = "scheduler"
-"""The role of the worker that runs retention cleanup and the reset jobs."""
 
 
 def reset_notifier(adapters: Sequence[Adapter]) -> ArchivedCallback:
@@ -113,14 +111,22 @@ class Application:
             scheduler = ResetScheduler(
                 manager, on_archived=reset_notifier(adapters) if notify else None
             )
-            upkeep = asyncio.create_task(self._upkeep(manager, scheduler, roles))
+            heartbeat = Heartbeat(
+                manager.store, roles, manager.clock, every=self.settings.bot.heartbeat_seconds
+            )
+            background = [
+                asyncio.create_task(self._upkeep(manager, scheduler, roles)),
+                asyncio.create_task(heartbeat.run()),
+            ]
             try:
                 with self._signals_handled():
                     await self._supervise(adapters)
             finally:
-                upkeep.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await upkeep
+                for task in background:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+                await heartbeat.forget()
         logger.info("stopped")
 
     async def _upkeep(

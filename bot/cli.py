@@ -16,6 +16,7 @@ import click
 from bot.cli_keys import keys
 from bot.cli_manifests import CliGroup
 from bot.cli_sessions import sessions
+from bot.cli_status import status
 from bot.cli_support import Group, config_option, load_settings
 from bot.config import Settings, override
 from bot.logs import configure_logging
@@ -111,6 +112,7 @@ def _masked(url: str) -> str:
 
 cli.add_command(sessions)
 cli.add_command(keys)
+cli.add_command(status)
 
 
 def main() -> None:

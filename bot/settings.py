@@ -97,6 +97,8 @@ class BotSettings(_Section):
         max_message_chars: longer messages are refused (at most 100,000).
         rate_limit_per_minute: messages a user may send per minute (0: no limit;
             at most 6,000).
+        heartbeat_seconds: how often each running process records that it is
+            alive, for ``sessionbot status`` (1 to 300).
     """
 
     name: str = "sessionbot"
@@ -106,6 +108,7 @@ class BotSettings(_Section):
     log_format: Literal["text", "json"] = "text"
     max_message_chars: ConfigInt = Field(default=4000, ge=1, le=limits.MAX_MESSAGE_CHARS)
     rate_limit_per_minute: ConfigInt = Field(default=30, ge=0, le=limits.MAX_RATE_PER_MINUTE)
+    heartbeat_seconds: ConfigInt = Field(default=10, ge=1, le=300)
 
     @field_validator("name")
     @classmethod

@@ -334,3 +334,24 @@ class HistoryPage:
 
     messages: tuple[Message, ...]
     has_more: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """A ``sessionbot run`` process serving the database, as its last heartbeat said.
+
+    Attributes:
+        id: random id the process picked at start.
+        host: the machine's host name.
+        pid: the process id on that machine.
+        started_at: when the process started.
+        seen_at: its last heartbeat.
+        roles: the roles it held then (see :mod:`core.roles`).
+    """
+
+    id: str
+    host: str
+    pid: int
+    started_at: datetime
+    seen_at: datetime
+    roles: tuple[str, ...] = ()

@@ -18,9 +18,17 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
+SCHEDULER_ROLE = "scheduler"
+"""The role of the worker that runs retention cleanup and the reset jobs."""
+
 
 class Roles(Protocol):
     """Where a worker claims roles."""
+
+    @property
+    def held_roles(self) -> frozenset[str]:
+        """The roles this worker holds now (for its heartbeat)."""
+        ...
 
     def held(self, role: str) -> AbstractAsyncContextManager[asyncio.Event]:
         """Wait until this worker holds ``role``; give it back on leaving the block.
@@ -34,7 +42,19 @@ class Roles(Protocol):
 class LocalRoles:
     """Every role at once, never lost: for a process that is the only worker."""
 
+    def __init__(self) -> None:
+        self._held: set[str] = set()
+
+    @property
+    def held_roles(self) -> frozenset[str]:
+        """See :attr:`Roles.held_roles`."""
+        return frozenset(self._held)
+
     @asynccontextmanager
     async def held(self, role: str) -> AsyncIterator[asyncio.Event]:
         """See :meth:`Roles.held`."""
-        yield asyncio.Event()
+        self._held.add(role)
+        try:
+            yield asyncio.Event()
+        finally:
+            self._held.discard(role)

@@ -19,6 +19,7 @@ from core.models import (
     Message,
     NewMessage,
     Session,
+    Worker,
 )
 from core.storage.protocols import SessionFilter, Store, SweepPlan
 
@@ -217,3 +218,15 @@ class ForwardingStore:
     async def forget_deliveries(self, before: datetime) -> int:
         """See :meth:`Store.forget_deliveries`."""
         return await self.inner.forget_deliveries(before)
+
+    async def beat(self, worker: Worker, *, forget_before: datetime) -> None:
+        """See :meth:`Store.beat`."""
+        await self.inner.beat(worker, forget_before=forget_before)
+
+    async def workers(self, seen_since: datetime) -> list[Worker]:
+        """See :meth:`Store.workers`."""
+        return await self.inner.workers(seen_since)
+
+    async def forget_worker(self, worker_id: str) -> None:
+        """See :meth:`Store.forget_worker`."""
+        await self.inner.forget_worker(worker_id)

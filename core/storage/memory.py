@@ -25,10 +25,11 @@ from core.models import (
 )
 from core.storage.memory_deliveries import MemoryDeliveries
 from core.storage.memory_keyring import MemoryKeyring
+from core.storage.memory_workers import MemoryWorkers
 from core.storage.protocols import SessionFilter, SweepPlan
 
 
-class MemoryStore(MemoryKeyring, MemoryDeliveries):
+class MemoryStore(MemoryKeyring, MemoryDeliveries, MemoryWorkers):
     """Keeps everything in dictionaries."""
 
     def __init__(self) -> None:

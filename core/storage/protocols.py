@@ -25,6 +25,7 @@ from core.models import (
     NewMessage,
     Session,
     SessionStatus,
+    Worker,
 )
 from core.storage.keyring import Keyring
 
@@ -397,6 +398,24 @@ class Store(Protocol):
 
     async def forget_deliveries(self, before: datetime) -> int:
         """Drop the deliveries claimed before ``before``; return how many."""
+        ...
+
+    # -- workers ----------------------------------------------------------------
+
+    async def beat(self, worker: Worker, *, forget_before: datetime) -> None:
+        """Record a worker's heartbeat (insert or replace its row).
+
+        Rows of workers not seen since ``forget_before`` (gone without saying so)
+        are dropped in the same call.
+        """
+        ...
+
+    async def workers(self, seen_since: datetime) -> list[Worker]:
+        """Return the workers whose last heartbeat is at or after ``seen_since``, oldest first."""
+        ...
+
+    async def forget_worker(self, worker_id: str) -> None:
+        """Drop a worker's row (it is stopping)."""
         ...
 
 

@@ -36,6 +36,12 @@ class FileRoles:
     def __init__(self, database: Path, *, poll_seconds: float = POLL_SECONDS) -> None:
         self._database = database
         self._poll = poll_seconds
+        self._held: set[str] = set()
+
+    @property
+    def held_roles(self) -> frozenset[str]:
+        """See :attr:`core.roles.Roles.held_roles`."""
+        return frozenset(self._held)
 
     @contextlib.asynccontextmanager
     async def held(self, role: str) -> AsyncIterator[asyncio.Event]:
@@ -49,8 +55,10 @@ class FileRoles:
                     break
                 except BlockingIOError:
                     await asyncio.sleep(self._poll)
+            self._held.add(role)
             yield asyncio.Event()
         finally:
+            self._held.discard(role)
             os.close(descriptor)  # releases the lock
 
 

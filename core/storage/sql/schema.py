@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect
 
 from core.jsontext import json_text, parse_json_text
 
-SCHEMA_REVISION = "0002_deliveries"
+SCHEMA_REVISION = "0003_workers"
 """The newest Alembic revision in ``core/storage/sql/migrations/versions``; a test keeps them equal.
 
 :meth:`core.storage.sql.store.SqlStore.open` compares the database's revision with it, so
@@ -261,3 +261,15 @@ deliveries = sa.Table(
 """Platform events already handled (a Slack ``event_id``), so a redelivery is dropped."""
 
 sa.Index("ix_deliveries_received_at", deliveries.c.received_at)
+
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("host", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("started_at", UtcDateTime, nullable=False),
+    sa.Column("seen_at", UtcDateTime, nullable=False),
+    sa.Column("roles", sa.String(255), nullable=False, server_default=""),
+)
+"""The ``sessionbot run`` processes serving the database: one heartbeat row each."""

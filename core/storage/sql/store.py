@@ -43,6 +43,7 @@ from core.storage.sql.schema import SCHEMA_REVISION
 from core.storage.sql.sessions import SqlSessions
 from core.storage.sql.sweeps import SqlSweeps
 from core.storage.sql.units import DRIVER_ERRORS, storage_error
+from core.storage.sql.workers import SqlWorkers
 
 __all__ = ["MIGRATIONS_DIR", "SQLITE_BUSY_TIMEOUT_MS", "SqlStore", "alembic_config"]
 
@@ -54,7 +55,7 @@ _SQLITE_DRIVERS = ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite")
 _POSTGRES_DRIVERS = ("postgresql", "postgresql+asyncpg")
 
 
-class SqlStore(SqlSessions, SqlHistory, SqlKeyring, SqlSweeps, SqlDeliveries):
+class SqlStore(SqlSessions, SqlHistory, SqlKeyring, SqlSweeps, SqlDeliveries, SqlWorkers):
     """Keeps sessions in a SQL database through SQLAlchemy Core.
 
     Args:
