@@ -51,7 +51,7 @@ from adapters.telegram_updates import (
     message_text,
 )
 from adapters.telegram_webhook import WebhookServer
-from core import InboundHandler, LocalRoles, Reply, ReplyFile, Roles
+from core import FirstDelivery, InboundHandler, LocalRoles, Reply, ReplyFile, Roles
 from core.backoff import Backoff
 
 logger = logging.getLogger(__name__)
@@ -124,6 +124,7 @@ class TelegramAdapter(BaseAdapter[Target]):
         send_attempts: int = 6,
         max_concurrent_updates: int = 32,
         roles: Roles | None = None,
+        first_delivery: FirstDelivery | None = None,
     ) -> None:
         if mode not in ("polling", "webhook"):
             raise ValueError(f"unknown mode {mode!r}; expected 'polling' or 'webhook'")
@@ -143,6 +144,9 @@ class TelegramAdapter(BaseAdapter[Target]):
         self._send_attempts = send_attempts
         self._max_concurrent = max_concurrent_updates
         self._roles = roles or LocalRoles()
+        self._first_delivery = first_delivery
+        # Update ids are a bot's own: the source names the bot (its id is not secret).
+        self._delivery_source = f"telegram:{token.partition(':')[0][:20]}"
         self._not_text_told = OncePerChat()
         self._receiving = asyncio.Event()
         self._sender: TelegramSender | None = None
@@ -346,10 +350,28 @@ class TelegramAdapter(BaseAdapter[Target]):
         if message is None:
             logger.debug("telegram: ignoring update %d (not a new message)", update.update_id)
             return
+        if not await self._first_time(update.update_id):
+            logger.info("telegram: update %d was handled already; dropped", update.update_id)
+            return
         try:
             await self._on_message(message)
         except Exception:
             logger.exception("telegram: handling update %d failed", update.update_id)
+
+    async def _first_time(self, update_id: int) -> bool:
+        """Whether an update is seen for the first time, by any worker.
+
+        Telegram posts a webhook update again when it got no answer in time, possibly
+        to another worker; the ids are recorded in the store the workers share.
+        """
+        if self._first_delivery is None:
+            return True
+        try:
+            return await self._first_delivery(self._delivery_source, str(update_id))
+        except Exception:
+            # Better answered twice than not at all when the store is failing.
+            logger.exception("telegram: could not record update %d; handling it", update_id)
+            return True
 
     async def _on_message(self, message: Message) -> None:
         if self._sender is None:

@@ -17,6 +17,9 @@ import pytest
 
 from adapters.telegram_adapter import TelegramAdapter
 from adapters.telegram_webhook import MAX_BODY_BYTES, is_utf8_json
+from core.clock import SystemClock
+from core.storage.deliveries import Deliveries
+from core.storage.memory import MemoryStore
 from tests.adapters.contract import WAIT
 from tests.adapters.test_telegram import (
     ALICE,
@@ -220,3 +223,39 @@ def test_utf8_json_content_types() -> None:
     assert not is_utf8_json("application/json; charset=utf-16")
     assert not is_utf8_json("application/jsonp")
     assert not is_utf8_json("text/json")
+
+
+async def test_a_redelivered_update_is_handled_once_by_whichever_worker_gets_it(
+    api: FakeTelegramAPI,
+) -> None:
+    # Two workers behind one load balancer share the store's record of update ids.
+    deliveries = Deliveries(MemoryStore(), SystemClock())
+    handlers = [RecordingHandler(), RecordingHandler()]
+    workers = [
+        telegram_adapter(
+            api,
+            handler,
+            mode="webhook",
+            listen="127.0.0.1",
+            port=free_port(),
+            url_path="telegram",
+            secret_token=SECRET,
+            first_delivery=deliveries.first_time,
+        )
+        for handler in handlers
+    ]
+    async with running(workers[0]):
+        first_url = api.webhook_url
+        async with running(workers[1]):
+            second_url = api.webhook_url
+            update = api.update(api.message(private_chat(ALICE), ALICE, "only once"))
+            for url in (first_url, second_url, first_url):  # Telegram retrying
+                api.webhook_url = url
+                assert await api.post_to_webhook(update) == 200
+            fresh = api.update(api.message(private_chat(ALICE), ALICE, "a new one"))
+            assert await api.post_to_webhook(fresh) == 200
+            await api.wait_for_calls("sendMessage", 2)
+            await asyncio.sleep(0.2)  # a second answer, were there one, would be in by now
+    handled = [text for handler in handlers for text in handler.texts()]
+    assert sorted(handled) == ["a new one", "only once"]
+    assert sorted(api.texts()) == ["echo: a new one", "echo: only once"]
