@@ -42,11 +42,27 @@ def upgrade_to_head(connection: sa.Connection, where: str) -> None:
         # Two workers starting at once would both see an empty database and both
         # create the tables; the lock ends with the transaction.
         connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
+    config = alembic_config(connection)
+    _refuse_a_newer_schema(connection, config, where)
     try:
-        command.upgrade(alembic_config(connection), "head")
+        command.upgrade(config, "head")
     except AlembicError as exc:
-        # Typically a database migrated by a newer sessionbot than this one.
         raise StorageError(f"cannot migrate {where}: {first_line(exc)}") from exc
+
+
+def _refuse_a_newer_schema(connection: sa.Connection, config: Config, where: str) -> None:
+    """Refuse a database a newer sessionbot migrated: this code does not know its tables."""
+    from alembic.script import ScriptDirectory
+
+    current = schema_revision(connection)
+    scripts = ScriptDirectory.from_config(config)
+    known = {script.revision for script in scripts.walk_revisions()}
+    if current is not None and current not in known:
+        raise StorageError(
+            f"{where} is at schema revision {current!r}, newer than this sessionbot "
+            f"knows (up to {scripts.get_current_head()!r}): upgrade sessionbot, or "
+            "point it at another database"
+        )
 
 
 def alembic_config(connection: sa.Connection | None = None) -> Config:
