@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from core.api_keys import ApiKey
 from core.models import (
     ArchiveReason,
     Branch,
@@ -209,3 +210,19 @@ class ForwardingStore:
     async def put_channel_settings(self, settings: ChannelSettings) -> None:
         """See :meth:`Store.put_channel_settings`."""
         await self.inner.put_channel_settings(settings)
+
+    async def add_api_key(self, key: ApiKey) -> None:
+        """See :meth:`Store.add_api_key`."""
+        await self.inner.add_api_key(key)
+
+    async def get_api_key(self, key_id: str) -> ApiKey | None:
+        """See :meth:`Store.get_api_key`."""
+        return await self.inner.get_api_key(key_id)
+
+    async def list_api_keys(self) -> list[ApiKey]:
+        """See :meth:`Store.list_api_keys`."""
+        return await self.inner.list_api_keys()
+
+    async def revoke_api_key(self, key_id: str, at: datetime) -> bool:
+        """See :meth:`Store.revoke_api_key`."""
+        return await self.inner.revoke_api_key(key_id, at)

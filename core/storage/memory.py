@@ -23,11 +23,13 @@ from core.models import (
     Session,
     SessionStatus,
 )
+from core.storage.memory_api_keys import MemoryApiKeys
 from core.storage.memory_keyring import MemoryKeyring
+from core.storage.message_times import message_times
 from core.storage.protocols import SessionFilter, SweepPlan
 
 
-class MemoryStore(MemoryKeyring):
+class MemoryStore(MemoryKeyring, MemoryApiKeys):
     """Keeps everything in dictionaries."""
 
     def __init__(self) -> None:
@@ -276,6 +278,7 @@ class MemoryStore(MemoryKeyring):
         ):
             raise StaleSessionError(f"session {session_id} was archived or moved on")
         branch = self._branches[session.head_branch_id]
+        times = message_times(at, self._newest_times(branch), len(messages))
         stored = [
             Message(
                 id=message_id,
@@ -285,7 +288,7 @@ class MemoryStore(MemoryKeyring):
                 role=new.role,
                 author=new.author,
                 content=new.content,
-                created_at=at,
+                created_at=times[offset - 1],
                 metadata=dict(new.metadata),
                 tokens_in=new.tokens_in,
                 tokens_out=new.tokens_out,
@@ -296,16 +299,31 @@ class MemoryStore(MemoryKeyring):
         self._message_ids.update((m.id, m) for m in stored)
         last_seq = branch.last_seq + len(stored)
         self._branches[branch.id] = dataclasses.replace(branch, last_seq=last_seq)
-        user_wrote = any(m.role is Role.USER for m in stored)
         self._sessions[session_id] = dataclasses.replace(
             session,
             message_count=last_seq,
             tokens_in=session.tokens_in + sum(m.tokens_in for m in stored),
             tokens_out=session.tokens_out + sum(m.tokens_out for m in stored),
-            updated_at=at,
-            last_activity_at=at if user_wrote else session.last_activity_at,
+            updated_at=stored[-1].created_at if stored else at,
+            last_activity_at=_last_user_time(stored) or session.last_activity_at,
         )
         return stored
+
+    def _newest_times(self, branch: Branch) -> tuple[datetime | None, ...]:
+        """Return the time a message appended to ``branch`` must come after.
+
+        That of its newest message: its own, or the one at its fork point.
+        """
+        own = self._messages.get(branch.id)
+        if own:
+            return (own[-1].created_at,)
+        fork = None
+        parent = self._branches.get(branch.parent_id or "")
+        if parent is not None and branch.fork_seq > parent.fork_seq:
+            inherited = self._messages.get(parent.id, [])
+            index = branch.fork_seq - parent.fork_seq - 1
+            fork = inherited[index].created_at if index < len(inherited) else None
+        return (fork,)
 
     async def copy_messages(self, messages: Sequence[Message]) -> None:
         """See :meth:`core.storage.protocols.Store.copy_messages`."""
@@ -398,3 +416,8 @@ def _matches(session: Session, where: SessionFilter) -> bool:
         and (where.channel_id is None or session.channel_id == where.channel_id)
         and (where.status is None or session.status.value == where.status)
     )
+
+
+def _last_user_time(stored: Sequence[Message]) -> datetime | None:
+    """The time of the newest user message of ``stored`` (idle resets count from it)."""
+    return next((m.created_at for m in reversed(stored) if m.role is Role.USER), None)

@@ -12,6 +12,7 @@ class MemoryKeyring:
     """Wrapped data keys and the master key check, in a dictionary."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._keyring: dict[str, KeyringEntry] = {}
 
     async def keyring_get(self, name: str) -> KeyringEntry | None:

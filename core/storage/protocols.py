@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Generic, Literal, Protocol, TypeVar
 
+from core.api_keys import ApiKey
 from core.models import (
     ArchiveReason,
     Branch,
@@ -382,6 +383,24 @@ class Store(Protocol):
 
     async def put_channel_settings(self, settings: ChannelSettings) -> None:
         """Insert or replace the overrides of a channel."""
+        ...
+
+    # -- API keys -------------------------------------------------------------
+
+    async def add_api_key(self, key: ApiKey) -> None:
+        """Store an API key (its id is new)."""
+        ...
+
+    async def get_api_key(self, key_id: str) -> ApiKey | None:
+        """Return the API key with this id, revoked or not."""
+        ...
+
+    async def list_api_keys(self) -> list[ApiKey]:
+        """Return every API key, oldest first (ties by id)."""
+        ...
+
+    async def revoke_api_key(self, key_id: str, at: datetime) -> bool:
+        """Revoke a key at ``at`` unless it is revoked already; tell whether it was live."""
         ...
 
 

@@ -3,9 +3,10 @@
 :class:`SqlStore` is composed of one part per idea, each in a module of its own:
 :mod:`~core.storage.sql.sessions` (sessions, channel settings),
 :mod:`~core.storage.sql.history` (branches, messages, checkpoints),
-:mod:`~core.storage.sql.keyring` and :mod:`~core.storage.sql.sweeps` (scheduled
-resets). Rows are mapped in :mod:`~core.storage.sql.rows`; every call's SQL runs
-through the one :class:`~core.storage.sql.runner.Runner` of its database
+:mod:`~core.storage.sql.keyring`, :mod:`~core.storage.sql.api_keys` and
+:mod:`~core.storage.sql.sweeps` (scheduled resets). Rows are mapped in
+:mod:`~core.storage.sql.rows`; every call's SQL runs through the one
+:class:`~core.storage.sql.runner.Runner` of its database
 (:mod:`core.storage.sql.runner` says how, and why).
 
 Every method that writes runs in one transaction of its own or shared. On SQLite a
@@ -25,6 +26,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import sqlalchemy as sa
 
 from core.errors import StorageError
+from core.storage.sql.api_keys import SqlApiKeys
 from core.storage.sql.connections import SQLITE_BUSY_TIMEOUT_MS
 from core.storage.sql.history import SqlHistory
 from core.storage.sql.keyring import SqlKeyring
@@ -52,7 +54,7 @@ _SQLITE_DRIVERS = ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite")
 _POSTGRES_DRIVERS = ("postgresql", "postgresql+asyncpg")
 
 
-class SqlStore(SqlSessions, SqlHistory, SqlKeyring, SqlSweeps):
+class SqlStore(SqlSessions, SqlHistory, SqlKeyring, SqlSweeps, SqlApiKeys):
     """Keeps sessions in a SQL database through SQLAlchemy Core.
 
     Args:
