@@ -69,6 +69,10 @@ class ForwardingStore:
         """See :meth:`Store.list_sessions`."""
         return await self.inner.list_sessions(where, limit=limit, offset=offset)
 
+    async def count_sessions(self, where: SessionFilter) -> int:
+        """See :meth:`Store.count_sessions`."""
+        return await self.inner.count_sessions(where)
+
     async def archive_session(self, session_id: str, reason: ArchiveReason, at: datetime) -> bool:
         """See :meth:`Store.archive_session`."""
         return await self.inner.archive_session(session_id, reason, at)

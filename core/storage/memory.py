@@ -97,6 +97,10 @@ class MemoryStore(MemoryKeyring, MemoryApiKeys):
         found.sort(key=lambda s: (s.created_at, s.id), reverse=True)
         return found[offset : offset + limit]
 
+    async def count_sessions(self, where: SessionFilter) -> int:
+        """See :meth:`core.storage.protocols.Store.count_sessions`."""
+        return sum(1 for s in self._sessions.values() if _matches(s, where))
+
     async def archive_session(self, session_id: str, reason: ArchiveReason, at: datetime) -> bool:
         """See :meth:`core.storage.protocols.Store.archive_session`."""
         session = self._sessions.get(session_id)
@@ -415,6 +419,7 @@ def _matches(session: Session, where: SessionFilter) -> bool:
         and (where.platform is None or session.platform == where.platform)
         and (where.channel_id is None or session.channel_id == where.channel_id)
         and (where.status is None or session.status.value == where.status)
+        and (where.owners is None or session.owner in where.owners)
     )
 
 

@@ -39,12 +39,14 @@ class SessionFilter:
         platform: only sessions created on this platform.
         channel_id: only sessions created in this channel (needs ``platform``).
         status: ``"active"``, ``"archived"`` or ``None`` for both.
+        owners: only sessions whose owner (``platform:user_id``) is one of these.
     """
 
     scope_key: str | None = None
     platform: str | None = None
     channel_id: str | None = None
     status: str | None = None
+    owners: tuple[str, ...] | None = None
 
 
 V = TypeVar("V", str, int)
@@ -195,6 +197,10 @@ class Store(Protocol):
         self, where: SessionFilter, *, limit: int, offset: int = 0
     ) -> list[Session]:
         """Return matching sessions, newest ``created_at`` first (ties by id)."""
+        ...
+
+    async def count_sessions(self, where: SessionFilter) -> int:
+        """Return how many sessions match ``where``."""
         ...
 
     async def archive_session(self, session_id: str, reason: ArchiveReason, at: datetime) -> bool:

@@ -217,6 +217,17 @@ class TestStoreContract:
         assert [s.id for s in listed] == [results[0].id]
         assert await store.get_active_session(results[0].scope_key) == results[0]
 
+    async def test_sessions_are_listed_and_counted_by_owner(self, store: Store) -> None:
+        mine = await start(store, "api:a", owner="api:alice", platform="api", created=at(1))
+        linked = await start(store, "telegram:1", owner="telegram:9", created=at(2))
+        await start(store, "api:b", owner="api:bob", platform="api", created=at(3))
+        alice = SessionFilter(owners=("api:alice", "telegram:9"))
+        assert [s.id for s in await store.list_sessions(alice, limit=10)] == [linked.id, mine.id]
+        assert await store.count_sessions(alice) == 2
+        assert await store.count_sessions(SessionFilter()) == 3
+        assert await store.count_sessions(SessionFilter(owners=())) == 0
+        assert await store.count_sessions(SessionFilter(platform="api", status="active")) == 2
+
     async def test_an_archived_session_starts_beside_the_active_one(self, store: Store) -> None:
         active = await start(store)
         imported = await start(
