@@ -30,7 +30,7 @@ from typing import Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from adapters.splitting import split_text
-from core import ConfigError, Inbound, InboundHandler, Reply, ReplyFile
+from core import ConfigError, Inbound, InboundHandler, Reply, ReplyFile, SessionManager
 
 logger = logging.getLogger(__name__)
 
@@ -316,6 +316,36 @@ class AdapterSettings(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
+class AdapterStatus:
+    """How one adapter of the running bot is doing (health checks, metrics).
+
+    Attributes:
+        name: the adapter's name.
+        running: started and not failed or stopped since.
+        restarts: how many times it was restarted after a failure.
+    """
+
+    name: str
+    running: bool
+    restarts: int = 0
+
+
+class BotStatus(Protocol):
+    """What a running bot tells about itself: for health checks and metrics."""
+
+    def adapters(self) -> list[AdapterStatus]:
+        """Return the status of every adapter, in name order."""
+        ...
+
+    async def metrics(self) -> tuple[bytes, str] | None:
+        """Return the bot's metrics as an exposition and its content type.
+
+        ``None`` when metrics are off.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class AdapterContext:
     """What ``bot`` hands a plugin to build its adapter.
 
@@ -325,11 +355,17 @@ class AdapterContext:
             platforms with a command menu (Telegram's ``setMyCommands``, Discord's
             slash commands).
         bot_name: ``[bot] name``.
+        manager: the session core, for an adapter that manages sessions besides
+            passing messages (the HTTP API's management routes); chat platforms
+            leave it alone.
+        status: the running bot's adapters and counters (health checks, metrics).
     """
 
     handler: InboundHandler
     commands: tuple[tuple[str, str], ...] = ()
     bot_name: str = "sessionbot"
+    manager: SessionManager | None = None
+    status: BotStatus | None = None
 
 
 SettingsT = TypeVar("SettingsT", bound=AdapterSettings)
@@ -357,6 +393,9 @@ class AdapterPlugin(Generic[SettingsT]):
         operator_only: only the bot's operator writes through this adapter (a
             local terminal), so ``bot`` exempts its platform from the per-user
             rate limit: a script piped in is the operator's own, not a flood.
+        table: the top-level config table that holds the settings instead of
+            ``[adapters.<name>]`` (the HTTP API's ``[api]``); ``bot`` knows the
+            tables it offers (:class:`bot.settings.Settings`).
     """
 
     name: str
@@ -364,6 +403,7 @@ class AdapterPlugin(Generic[SettingsT]):
     build: Callable[[SettingsT, AdapterContext], Adapter]
     check_secrets: Callable[[SettingsT], None] = no_secrets
     operator_only: bool = False
+    table: str | None = None
 
 
 def secret_from_env(name: str, *, key: str) -> str:

@@ -17,8 +17,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from adapters.base import Adapter, AdapterContext, AdapterPlugin
+from adapters.base import Adapter, AdapterContext, AdapterPlugin, AdapterStatus
 from bot.config import Settings
+from bot.metrics import BotMetrics
 from bot.platforms import build_adapters
 from bot.scheduler import ArchivedCallback, ResetScheduler
 from bot.supervisor import AdapterSupervisor
@@ -55,6 +56,32 @@ def reset_notifier(adapters: Sequence[Adapter]) -> ArchivedCallback:
     return notify
 
 
+class RunningBot:
+    """The running bot as adapters see it (:class:`adapters.base.BotStatus`).
+
+    Args:
+        metrics: the bot's metrics.
+
+    Attributes:
+        supervisors: one per adapter, once they run.
+    """
+
+    def __init__(self, metrics: BotMetrics) -> None:
+        self._metrics = metrics
+        self.supervisors: list[AdapterSupervisor] = []
+
+    def adapters(self) -> list[AdapterStatus]:
+        """Return each adapter's status, in name order."""
+        return sorted(
+            (AdapterStatus(s.adapter.name, s.running, s.restarts) for s in self.supervisors),
+            key=lambda status: status.name,
+        )
+
+    async def metrics(self) -> tuple[bytes, str] | None:
+        """Return the metrics in Prometheus' text format."""
+        return await self._metrics.exposition()
+
+
 class Application:
     """A configured bot, ready to run.
 
@@ -85,11 +112,22 @@ class Application:
 
     async def run(self) -> None:
         """Run until every adapter has finished or a stop is requested."""
-        async with opened_manager(self.settings) as manager:
+        metrics = BotMetrics()
+        async with opened_manager(self.settings, wrap_store=metrics.store) as manager:
             await self._clean_up(manager)
-            router = build_router(manager, self.settings, self._plugins)
+            router = build_router(
+                manager, self.settings, self._plugins, wrap_responder=metrics.responder
+            )
             menu = tuple((c.name, c.summary) for c in router.registry.commands())
-            context = AdapterContext(router.handle, menu, self.settings.bot.name)
+            status = RunningBot(metrics)
+            metrics.watch(router, manager, status.adapters, manager.store)
+            context = AdapterContext(
+                metrics.handler(router.handle),
+                menu,
+                self.settings.bot.name,
+                manager=manager,
+                status=status,
+            )
             adapters = build_adapters(self.settings, context, self._plugins)
             # Resets also happen lazily on each message; the scheduler archives the
             # sessions nobody writes to, so listings and cleanup see them as ended.
@@ -100,7 +138,7 @@ class Application:
             await scheduler.start()
             try:
                 with self._signals_handled():
-                    await self._supervise(adapters)
+                    await self._supervise(adapters, status)
             finally:
                 await scheduler.stop()
         logger.info("stopped")
@@ -118,8 +156,9 @@ class Application:
             storage.retention_days,
         )
 
-    async def _supervise(self, adapters: list[Adapter]) -> None:
+    async def _supervise(self, adapters: list[Adapter], status: RunningBot) -> None:
         supervisors = [AdapterSupervisor(adapter, backoff=self._backoff) for adapter in adapters]
+        status.supervisors = supervisors
         runs = {asyncio.create_task(s.run(), name=f"adapter-{s.adapter.name}") for s in supervisors}
         logger.info("started adapters: %s", ", ".join(a.name for a in adapters))
         stop: asyncio.Task[Any] = asyncio.create_task(self._stop_requested.wait())

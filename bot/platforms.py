@@ -29,7 +29,7 @@ def check_secrets(settings: Settings) -> None:
     """
     plugins = adapter_plugins().plugins
     for name in settings.enabled_adapters():
-        plugins[name].check_secrets(settings.adapters[name])
+        plugins[name].check_secrets(settings.adapter_settings(name))
     responder_plugins().plugins[settings.responder.kind].check_secrets(settings.responder)
 
 
@@ -48,7 +48,7 @@ def build_adapters(
     """
     plugins = adapter_plugins().plugins if plugins is None else plugins
     return [
-        plugins[name].build(settings.adapters[name], context)
+        plugins[name].build(settings.adapter_settings(name), context)
         for name in settings.enabled_adapters()
     ]
 

@@ -4,6 +4,7 @@
 ``commands``.
 """
 
+from core.api_keys import ApiKey, new_api_key, parse_api_key, secret_matches
 from core.clock import Clock, ManualClock, SystemClock
 from core.errors import (
     CommandError,
@@ -33,7 +34,9 @@ from core.models import (
     SessionStatus,
 )
 from core.sessions.channels import Placement
+from core.sessions.export import ExportFormat, ImportedSession, parse_export, render_export
 from core.sessions.manager import SessionManager
+from core.sessions.resets import next_resets
 from core.sessions.resolution import Resolution
 from core.sessions.responders import Answer, EchoResponder, Responder
 from core.sessions.scope import DEFAULT_SCOPE, Scope, ScopeKey, channel_key_for, scope_key_for
@@ -45,6 +48,7 @@ from core.types import InboundHandler, ProactiveSender
 __all__ = [
     "DEFAULT_SCOPE",
     "Answer",
+    "ApiKey",
     "ArchiveReason",
     "Branch",
     "ChannelSettings",
@@ -55,7 +59,9 @@ __all__ = [
     "ConflictError",
     "Context",
     "EchoResponder",
+    "ExportFormat",
     "HistoryPage",
+    "ImportedSession",
     "Inbound",
     "InboundHandler",
     "LiveSessions",
@@ -85,5 +91,11 @@ __all__ = [
     "SystemClock",
     "UsageError",
     "channel_key_for",
+    "new_api_key",
+    "next_resets",
+    "parse_api_key",
+    "parse_export",
+    "render_export",
     "scope_key_for",
+    "secret_matches",
 ]

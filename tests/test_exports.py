@@ -9,6 +9,7 @@ import pytest
 EXPECTED = {
     "core": {
         "Answer",
+        "ApiKey",
         "ArchiveReason",
         "Branch",
         "ChannelSettings",
@@ -20,7 +21,9 @@ EXPECTED = {
         "Context",
         "DEFAULT_SCOPE",
         "EchoResponder",
+        "ExportFormat",
         "HistoryPage",
+        "ImportedSession",
         "Inbound",
         "InboundHandler",
         "LiveSessions",
@@ -50,7 +53,13 @@ EXPECTED = {
         "SystemClock",
         "UsageError",
         "channel_key_for",
+        "new_api_key",
+        "next_resets",
+        "parse_api_key",
+        "parse_export",
+        "render_export",
         "scope_key_for",
+        "secret_matches",
     },
     "commands": {
         "CommandContext",

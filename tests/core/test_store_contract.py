@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.api_keys import new_api_key, parse_api_key, secret_matches
 from core.crypto.envelope import KeyEncryptionKey, decode_master_key, generate_master_key
 from core.crypto.sealing import SealedStore
-from core.api_keys import new_api_key, parse_api_key, secret_matches
 from core.errors import ConflictError
 from core.ids import new_id
 from core.models import (

@@ -1,0 +1,55 @@
+"""Operator routes: liveness, readiness, and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from adapters.http.access import require_admin
+from adapters.http.errors import ApiError
+from adapters.http.models import Readiness
+from adapters.http.views import CallerDep, ServicesDep
+
+router = APIRouter(tags=["operations"])
+
+PROBE_KEY_ID = "readiness-probe"
+"""The key id a readiness check reads: a query that reaches the database, finding nothing."""
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    """Say the process is alive and serving (for a load balancer's liveness check)."""
+    return {"status": "ok"}
+
+
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+async def readyz(services: ServicesDep) -> Response:
+    """Say whether the bot can serve: database reachable, every adapter running.
+
+    The schema is migrated when the store opens, before any adapter starts; a
+    database that went away since is caught by the query here.
+    """
+    problems: list[str] = []
+    try:
+        await services.manager.store.get_api_key(PROBE_KEY_ID)
+    except Exception as error:
+        problems.append(f"database: {type(error).__name__}")
+    status = services.context.status
+    if status is not None:
+        problems += [f"adapter {a.name}: not running" for a in status.adapters() if not a.running]
+    body = Readiness(status="unready" if problems else "ready", problems=problems)
+    return JSONResponse(body.model_dump(by_alias=True), status_code=503 if problems else 200)
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(caller: CallerDep, services: ServicesDep) -> Response:
+    """Return the bot's metrics in Prometheus text format (admin key)."""
+    require_admin(caller)
+    status = services.context.status
+    exposition = None
+    if services.settings.metrics and status is not None:
+        exposition = await status.metrics()
+    if exposition is None:
+        raise ApiError(404, "metrics are off ([api] metrics = false)")
+    body, content_type = exposition
+    return Response(body, headers={"Content-Type": content_type})
