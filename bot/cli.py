@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from bot.cli_api_keys import api_keys
 from bot.cli_keys import keys
 from bot.cli_sessions import sessions
 from bot.cli_support import Group, config_option, load_settings
@@ -103,6 +104,7 @@ def _masked(url: str) -> str:
 
 cli.add_command(sessions)
 cli.add_command(keys)
+cli.add_command(api_keys)
 
 
 def main() -> None:
