@@ -64,12 +64,16 @@ class Api:
 
 @asynccontextmanager
 async def running_api(
-    store: Store, router_settings: RouterSettings | None = None, **api: Any
+    store: Store,
+    router_settings: RouterSettings | None = None,
+    *,
+    manager_options: dict[str, Any] | None = None,
+    **api: Any,
 ) -> AsyncIterator[Api]:
     """Serve the API on a free port of 127.0.0.1 until the block ends."""
     metrics = BotMetrics()
     metered = metrics.store(store)
-    manager = SessionManager(metered)
+    manager = SessionManager(metered, **(manager_options or {}))
     router = Router(
         manager,
         metrics.responder(EchoResponder()),
