@@ -1,4 +1,4 @@
-"""``/metrics``: values move as messages, commands and resets happen (parsed with prometheus-client)."""
+"""``/metrics``: values move as messages, commands and resets happen (read by prometheus-client)."""
 
 from __future__ import annotations
 
