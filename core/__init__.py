@@ -34,7 +34,13 @@ from core.models import (
     SessionStatus,
 )
 from core.sessions.channels import Placement
-from core.sessions.export import ExportFormat, ImportedSession, parse_export, render_export
+from core.sessions.export import (
+    ExportFormat,
+    ImportedSession,
+    parse_export,
+    render_export,
+    stream_export,
+)
 from core.sessions.manager import SessionManager
 from core.sessions.resets import next_resets
 from core.sessions.resolution import Resolution
@@ -98,4 +104,5 @@ __all__ = [
     "render_export",
     "scope_key_for",
     "secret_matches",
+    "stream_export",
 ]

@@ -60,6 +60,7 @@ EXPECTED = {
         "render_export",
         "scope_key_for",
         "secret_matches",
+        "stream_export",
     },
     "commands": {
         "CommandContext",

@@ -6,6 +6,7 @@ import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Response
+from fastapi.responses import StreamingResponse
 
 from adapters.http.access import PLATFORM, require_admin
 from adapters.http.errors import ApiError
@@ -27,7 +28,7 @@ from adapters.http.views import (
     inbound_for,
     session_detail,
 )
-from core import ExportFormat, SessionFilter, parse_export, render_export
+from core import ExportFormat, SessionFilter, parse_export, stream_export
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 409, 413, 422, 429)
@@ -160,15 +161,15 @@ async def export_session(
     services: ServicesDep,
     format: Literal["markdown", "json", "text"] = "markdown",
 ) -> Response:
-    """Export the visible history; a JSON export can be imported again."""
+    """Export the visible history, streamed; a JSON export can be imported again."""
     session = await services.session_for(caller, session_id)
     manager = services.manager
     checkpoints = await manager.checkpoints.list(session)
-    file, _ = await render_export(
-        session, manager.history.chunks(session), checkpoints, ExportFormat(format)
-    )
-    return Response(
-        file.content,
-        media_type=file.mime_type,
-        headers={"Content-Disposition": f'attachment; filename="{file.name}"'},
+    fmt = ExportFormat(format)
+    pieces = stream_export(session, manager.history.chunks(session), checkpoints, fmt)
+    name = f"session-{session.id}.{fmt.extension}"
+    return StreamingResponse(
+        (piece.encode("utf-8") async for piece in pieces),
+        media_type=fmt.mime_type,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
