@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from core import ManualClock
+from core.sessions.resets import ResetRules
 from tests.adapters.http.conftest import Api, running_api
 from tests.core.conftest import opened
 
@@ -70,3 +73,51 @@ async def test_metrics_off_answers_404(tmp_path: Path) -> None:
         response = await api.client.get("/metrics", headers=await api.key("ops", admin=True))
         assert response.status_code == 404
         assert "metrics are off" in response.json()["error"]["message"]
+
+
+async def test_scheduled_and_lazy_resets_are_counted_by_kind(tmp_path: Path) -> None:
+    clock = ManualClock(datetime(2026, 5, 1, 10, 0, tzinfo=UTC))
+    options = {
+        "clock": clock,
+        "reset_rules": ResetRules(daily_reset_time="04:00", idle_reset_minutes=30),
+    }
+    async with (
+        opened("sqlite", tmp_path) as store,
+        running_api(store, manager_options=options) as api,
+    ):
+        admin = await api.key("ops", admin=True)
+        alice = await api.key("alice")
+        first = await api.client.post("/api/sessions", json={"userId": "alice"}, headers=alice)
+        detail = first.json()
+        assert detail["nextResets"]["idle"] == "2026-05-01T10:30:00.000000Z"
+        assert detail["nextResets"]["daily"] == "2026-05-02T04:00:00.000000Z"
+        url = f"/api/sessions/{detail['sessionId']}/messages"
+        await api.client.post(url, json={"content": "hi"}, headers=alice)
+        clock.advance(timedelta(minutes=31))
+        assert len(await api.manager.maintenance.archive_idle_sessions()) == 1  # the scheduler
+        second = await api.client.post(
+            "/api/sessions", json={"userId": "alice", "channelId": "x"}, headers=alice
+        )
+        await api.client.post(
+            f"/api/sessions/{second.json()['sessionId']}/messages",
+            json={"content": "a"},
+            headers=alice,
+        )
+        clock.set(datetime(2026, 5, 2, 3, 50, tzinfo=UTC))
+        idle = await api.client.post(
+            f"/api/sessions/{second.json()['sessionId']}/messages",
+            json={"content": "b"},
+            headers=alice,
+        )
+        third = idle.json()["sessionId"]  # idle for 17 hours: a new session, lazily
+        assert third != second.json()["sessionId"]
+        clock.set(datetime(2026, 5, 2, 4, 5, tzinfo=UTC))
+        daily = await api.client.post(
+            f"/api/sessions/{third}/messages", json={"content": "c"}, headers=alice
+        )
+        # The daily reset came due (15 minutes quiet is not idle): a new session, a notice.
+        assert daily.json()["sessionId"] != third
+        assert len(daily.json()["replies"][0]) > len(daily.json()["reply"]["content"])
+        samples = await scrape(api, admin)
+        assert value(samples, "sessionbot_resets_total", kind="idle") == 2
+        assert value(samples, "sessionbot_resets_total", kind="daily") == 1
