@@ -7,7 +7,8 @@ from fastapi.responses import JSONResponse
 
 from adapters.http.access import require_admin
 from adapters.http.errors import ApiError
-from adapters.http.models import Readiness
+from adapters.http.models import Health, Readiness
+from adapters.http.routes_sessions import sessions_health
 from adapters.http.views import CallerDep, ServicesDep
 
 router = APIRouter(tags=["operations"])
@@ -20,6 +21,12 @@ PROBE_KEY_ID = "readiness-probe"
 async def healthz() -> dict[str, str]:
     """Say the process is alive and serving (for a load balancer's liveness check)."""
     return {"status": "ok"}
+
+
+@router.get("/api/health", response_model=Health)
+async def api_health(services: ServicesDep) -> Health:
+    """The same as ``/api/sessions/health`` (DESIGN.md names it so)."""
+    return await sessions_health(services)
 
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})

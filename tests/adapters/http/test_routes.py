@@ -191,6 +191,7 @@ async def test_health_liveness_readiness_and_docs(api: Api) -> None:
     health = await api.client.get("/api/sessions/health")
     assert health.status_code == 200
     assert health.json()["status"] == "ok" and health.json()["activeSessions"] == 1
+    assert (await api.client.get("/api/health")).json()["activeSessions"] == 1
     assert (await api.client.get("/healthz")).json() == {"status": "ok"}
     ready = await api.client.get("/readyz")
     assert ready.status_code == 200 and ready.json() == {"status": "ready", "problems": []}
