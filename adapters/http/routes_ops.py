@@ -13,9 +13,6 @@ from adapters.http.views import CallerDep, ServicesDep
 
 router = APIRouter(tags=["operations"])
 
-PROBE_KEY_ID = "readiness-probe"
-"""The key id a readiness check reads: a query that reaches the database, finding nothing."""
-
 
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
@@ -31,16 +28,17 @@ async def api_health(services: ServicesDep) -> Health:
 
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
 async def readyz(services: ServicesDep) -> Response:
-    """Say whether the bot can serve: database reachable, every adapter running.
+    """Say whether the bot can serve: database reachable, schema current, adapters running.
 
-    The schema is migrated when the store opens, before any adapter starts; a
-    database that went away since is caught by the query here.
+    The schema is migrated when the store opens; another process's newer code may
+    have migrated it further since, which this process would not understand.
     """
     problems: list[str] = []
     try:
-        await services.manager.store.get_api_key(PROBE_KEY_ID)
+        if not await services.manager.store.schema_current():
+            problems.append("database: the schema is not the one this version knows")
     except Exception as error:
-        problems.append(f"database: {type(error).__name__}")
+        problems.append(f"database: unreachable ({type(error).__name__})")
     status = services.context.status
     if status is not None:
         problems += [f"adapter {a.name}: not running" for a in status.adapters() if not a.running]

@@ -42,6 +42,10 @@ class ForwardingStore:
         """Close the inner store."""
         await self.inner.close()
 
+    async def schema_current(self) -> bool:
+        """See :meth:`Store.schema_current`."""
+        return await self.inner.schema_current()
+
     async def start_session(
         self,
         session: Session,

@@ -49,6 +49,10 @@ class MemoryStore(MemoryKeyring, MemoryApiKeys):
     async def close(self) -> None:
         """Nothing to release."""
 
+    async def schema_current(self) -> bool:
+        """Always: memory has no schema to migrate."""
+        return True
+
     # -- sessions -------------------------------------------------------------
 
     async def start_session(
@@ -314,20 +318,14 @@ class MemoryStore(MemoryKeyring, MemoryApiKeys):
         return stored
 
     def _newest_times(self, branch: Branch) -> tuple[datetime | None, ...]:
-        """Return the time a message appended to ``branch`` must come after.
-
-        That of its newest message: its own, or the one at its fork point.
-        """
+        """Return the time of ``branch``'s newest message: its own, or at its fork point."""
         own = self._messages.get(branch.id)
-        if own:
-            return (own[-1].created_at,)
-        fork = None
         parent = self._branches.get(branch.parent_id or "")
-        if parent is not None and branch.fork_seq > parent.fork_seq:
-            inherited = self._messages.get(parent.id, [])
-            index = branch.fork_seq - parent.fork_seq - 1
-            fork = inherited[index].created_at if index < len(inherited) else None
-        return (fork,)
+        if own or parent is None or branch.fork_seq <= parent.fork_seq:
+            return (own[-1].created_at if own else None,)
+        inherited = self._messages.get(parent.id, [])
+        index = branch.fork_seq - parent.fork_seq - 1
+        return (inherited[index].created_at if index < len(inherited) else None,)
 
     async def copy_messages(self, messages: Sequence[Message]) -> None:
         """See :meth:`core.storage.protocols.Store.copy_messages`."""

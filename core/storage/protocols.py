@@ -165,6 +165,14 @@ class Store(Protocol):
         """Release connections."""
         ...
 
+    async def schema_current(self) -> bool:
+        """Tell whether the database's schema is the newest this code knows (a query).
+
+        Raises:
+            StorageError: the database cannot be reached.
+        """
+        ...
+
     # -- sessions -------------------------------------------------------------
 
     async def start_session(

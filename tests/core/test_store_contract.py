@@ -495,6 +495,9 @@ class TestStoreContract:
 
     # -- API keys ---------------------------------------------------------------
 
+    async def test_a_freshly_opened_store_has_the_current_schema(self, store: Store) -> None:
+        assert await store.schema_current()
+
     async def test_api_keys_are_stored_listed_and_revoked_once(self, store: Store) -> None:
         made = [new_api_key(f"u{n}", admin=n == 0, name=f"k{n}", at=at(n)) for n in range(3)]
         for key, _ in reversed(made):

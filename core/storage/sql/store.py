@@ -127,6 +127,17 @@ class SqlStore(SqlSessions, SqlHistory, SqlKeyring, SqlSweeps, SqlApiKeys):
         except DRIVER_ERRORS as exc:
             raise storage_error(f"cannot open {self._where}", exc) from exc
 
+    async def schema_current(self) -> bool:
+        """See :meth:`core.storage.protocols.Store.schema_current`.
+
+        Raises:
+            StorageError: the database cannot be reached.
+        """
+        try:
+            return bool(await self._runner.read(schema_revision) == SCHEMA_REVISION)
+        except DRIVER_ERRORS as exc:
+            raise storage_error(f"cannot read the schema of {self._where}", exc) from exc
+
     async def close(self) -> None:
         """Finish queued writes, then close every connection."""
         await self._runner.close()

@@ -5,8 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 
+from core.storage.sql.schema import SCHEMA_REVISION
+from core.storage.sql.store import SqlStore
 from tests.adapters.http.conftest import Api
+
+
+def set_revision(conn: sa.Connection, revision: str) -> None:
+    conn.execute(sa.text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
 
 
 async def create(api: Api, headers: dict[str, str], **body: Any) -> dict[str, Any]:
@@ -199,6 +206,11 @@ async def test_health_liveness_readiness_and_docs(api: Api) -> None:
     unready = await api.client.get("/readyz")
     assert unready.status_code == 503
     assert unready.json()["problems"] == ["adapter telegram: not running"]
+    assert isinstance(api.store, SqlStore)
+    await api.store.run(set_revision, "0001")  # as if older code were reading a newer schema
+    behind = (await api.client.get("/readyz")).json()["problems"]
+    assert behind[0] == "database: the schema is not the one this version knows"
+    await api.store.run(set_revision, SCHEMA_REVISION)
     docs = await api.client.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
     schema = (await api.client.get("/openapi.json")).json()
