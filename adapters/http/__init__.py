@@ -13,11 +13,8 @@ Messages go through the router like any platform's, as platform ``api``.
 from __future__ import annotations
 
 from adapters.base import Adapter, AdapterContext, AdapterPlugin
-from adapters.http.settings import ApiSettings
+from adapters.http.settings import PLATFORM, ApiSettings
 from core import ConfigError
-
-PLATFORM = "api"
-"""The platform of messages sent through the API, as in ``api:<user>``."""
 
 __all__ = ["PLATFORM", "ApiSettings", "build", "plugin"]
 

@@ -18,10 +18,8 @@ from fastapi import Request
 
 from adapters.base import AdapterContext
 from adapters.http.errors import ApiError
-from adapters.http.settings import ApiSettings
+from adapters.http.settings import PLATFORM, ApiSettings
 from core import ApiKey, NotFoundError, Session, SessionManager, parse_api_key, secret_matches
-
-PLATFORM = "api"
 
 _UNAUTHORIZED = "a valid API key is needed: Authorization: Bearer <key>"
 

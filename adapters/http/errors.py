@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from adapters.http.models import ErrorResponse
 from core import ConflictError, NotFoundError, PermissionDenied, UsageError
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,13 @@ _CODES = {
     500: "internal",
     503: "unavailable",
 }
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": _CODES[status].replace("_", " ")}
+    for status in (400, 401, 403, 404, 409, 413, 422, 429)
+}
+"""The error answers every ``/api`` route may give, for the OpenAPI page."""
 
 
 class ApiError(Exception):

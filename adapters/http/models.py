@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
+from adapters.http.settings import PLATFORM
 from core import Checkpoint, Message, Role, Session
 
 MAX_METADATA_BYTES = 16 * 1024
@@ -309,4 +310,4 @@ def user_id_of(owner: str) -> str:
     Sessions of other platforms keep the whole ``platform:user_id``.
     """
     platform, _, user = owner.partition(":")
-    return user if platform == "api" else owner
+    return user if platform == PLATFORM else owner

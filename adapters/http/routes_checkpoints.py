@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
+from adapters.http.errors import ERROR_RESPONSES
 from adapters.http.models import (
     BranchCheckpoint,
     CheckpointView,
@@ -11,10 +12,9 @@ from adapters.http.models import (
     SaveCheckpoint,
     SessionDetail,
 )
-from adapters.http.routes_sessions import _ERRORS
 from adapters.http.views import CallerDep, ServicesDep, inbound_in, session_detail
 
-router = APIRouter(prefix="/api/sessions", tags=["checkpoints"], responses=_ERRORS)
+router = APIRouter(prefix="/api/sessions", tags=["checkpoints"], responses=ERROR_RESPONSES)
 
 
 @router.get("/{session_id}/checkpoints", response_model=list[CheckpointView])

@@ -14,9 +14,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from adapters.http.errors import ApiError
+from adapters.http.errors import ERROR_RESPONSES, ApiError
 from adapters.http.models import MessagesPage, PostedMessage, PostMessage, SimplifiedMessage
-from adapters.http.routes_sessions import _ERRORS
 from adapters.http.views import (
     CallerDep,
     ServicesDep,
@@ -28,7 +27,7 @@ from adapters.http.views import (
 )
 from core import HistoryPage, Message, NotFoundError, Role, Session
 
-router = APIRouter(prefix="/api/sessions", tags=["messages"], responses=_ERRORS)
+router = APIRouter(prefix="/api/sessions", tags=["messages"], responses=ERROR_RESPONSES)
 
 _FIND_DEPTH = 2000
 """How far back from the newest message a sent message is looked for: further than

@@ -8,18 +8,18 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Query, Response
 from fastapi.responses import StreamingResponse
 
-from adapters.http.access import PLATFORM, require_admin
-from adapters.http.errors import ApiError
+from adapters.http.access import require_admin
+from adapters.http.errors import ERROR_RESPONSES, ApiError
 from adapters.http.models import (
     ChangeSession,
     CreateSession,
-    ErrorResponse,
     Health,
     SessionDetail,
     SessionsPage,
     SessionSummary,
     UserId,
 )
+from adapters.http.settings import PLATFORM
 from adapters.http.views import (
     CallerDep,
     ServicesDep,
@@ -30,11 +30,7 @@ from adapters.http.views import (
 )
 from core import ExportFormat, SessionFilter, parse_export, stream_export
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 409, 413, 422, 429)
-}
-
-router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=_ERRORS)
+router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=ERROR_RESPONSES)
 
 
 @router.get("/health", response_model=Health)

@@ -11,6 +11,9 @@ from adapters.base import AdapterSettings
 _BASE_PATH = re.compile(r"(/[A-Za-z0-9._~-]+)*")
 _ORIGIN = re.compile(r"\*|https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?")
 
+PLATFORM = "api"
+"""The platform of messages sent through the API, as in ``api:<user>``."""
+
 MAX_BODY_BYTES = 64 * 1024 * 1024
 """The most ``max_body_bytes`` may be: 64 MiB (an import of a long session)."""
 

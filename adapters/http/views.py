@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends
 
-from adapters.http.access import PLATFORM, Caller, Services, caller_of, services_of
+from adapters.http.access import Caller, Services, caller_of, services_of
 from adapters.http.errors import ApiError
 from adapters.http.models import (
     CheckpointView,
@@ -19,6 +19,7 @@ from adapters.http.models import (
     SessionSummary,
     Usage,
 )
+from adapters.http.settings import PLATFORM
 from core import Inbound, Session, next_resets
 
 CallerDep = Annotated[Caller, Depends(caller_of)]
