@@ -13,8 +13,10 @@ import math
 import time
 from collections import deque
 from dataclasses import dataclass, field
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from adapters.base import AdapterContext
 from adapters.http.errors import ApiError
@@ -141,7 +143,18 @@ def services_of(request: Request) -> Services:
     return services
 
 
-async def caller_of(request: Request) -> Caller:
+_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    description="An API key from `sessionbot api-keys create`, as `Authorization: Bearer <key>`.",
+)
+"""Declares the key in the OpenAPI document, so that ``/docs`` can send one."""
+
+
+async def caller_of(
+    request: Request,
+    declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+) -> Caller:
     """FastAPI dependency: the request's caller (401 and 429 raised here)."""
     return await services_of(request).caller(request)
 
