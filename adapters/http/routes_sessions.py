@@ -17,6 +17,7 @@ from adapters.http.models import (
     SessionDetail,
     SessionsPage,
     SessionSummary,
+    Text,
     UserId,
 )
 from adapters.http.settings import PLATFORM
@@ -71,6 +72,10 @@ async def list_sessions(
     user_id: Annotated[UserId | None, Query(alias="userId")] = None,
     platform: Annotated[str | None, Query(max_length=64)] = None,
     channel_id: Annotated[str | None, Query(alias="channelId", max_length=256)] = None,
+    title: Annotated[
+        Text | None,
+        Query(max_length=200, description="Only titles holding this (ASCII case ignored)."),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> SessionsPage:
@@ -81,7 +86,13 @@ async def list_sessions(
         owners = wanted if owners is None else tuple(o for o in owners if o in wanted)
     if channel_id is not None and platform is None:
         raise ApiError(422, "channelId: needs platform too")
-    where = SessionFilter(platform=platform, channel_id=channel_id, status=status, owners=owners)
+    where = SessionFilter(
+        platform=platform,
+        channel_id=channel_id,
+        status=status,
+        owners=owners,
+        title_contains=title,
+    )
     offset = 0 if cursor is None else decode_cursor(cursor, "offset")["offset"]
     if not isinstance(offset, int) or offset < 0:
         raise ApiError(400, "cursor is not one this API gave out", code="invalid_cursor")

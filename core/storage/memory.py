@@ -418,6 +418,7 @@ def _matches(session: Session, where: SessionFilter) -> bool:
         and (where.channel_id is None or session.channel_id == where.channel_id)
         and (where.status is None or session.status.value == where.status)
         and (where.owners is None or session.owner in where.owners)
+        and where.title_matches(session.title)
     )
 
 

@@ -27,26 +27,19 @@ from core.models import (
     Session,
     SessionStatus,
 )
+from core.storage.filters import SessionFilter, ascii_lower
 from core.storage.keyring import Keyring
 
-
-@dataclass(frozen=True, slots=True)
-class SessionFilter:
-    """Which sessions :meth:`Store.list_sessions` returns.
-
-    Attributes:
-        scope_key: only sessions of this scope key.
-        platform: only sessions created on this platform.
-        channel_id: only sessions created in this channel (needs ``platform``).
-        status: ``"active"``, ``"archived"`` or ``None`` for both.
-        owners: only sessions whose owner (``platform:user_id``) is one of these.
-    """
-
-    scope_key: str | None = None
-    platform: str | None = None
-    channel_id: str | None = None
-    status: str | None = None
-    owners: tuple[str, ...] | None = None
+__all__ = [
+    "Backend",
+    "InForce",
+    "ResetSetting",
+    "RuleSelector",
+    "SessionFilter",
+    "Store",
+    "SweepPlan",
+    "ascii_lower",
+]
 
 
 V = TypeVar("V", str, int)

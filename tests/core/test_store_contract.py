@@ -228,6 +228,32 @@ class TestStoreContract:
         assert await store.count_sessions(SessionFilter(owners=())) == 0
         assert await store.count_sessions(SessionFilter(platform="api", status="active")) == 2
 
+    async def test_sessions_are_listed_and_counted_by_title(self, store: Store) -> None:
+        trip = await start(store, "k1", created=at(1))
+        sure = await start(store, "k2", created=at(2))
+        food = await start(store, "k3", created=at(3))
+        await start(store, "k4", created=at(4))  # no title
+        for session, title in (
+            (trip, "Trip to Berlin"),
+            (sure, "berlin 100% sure_"),
+            (food, "Food"),
+        ):
+            await store.update_session(session.id, at(5), title=title)
+
+        async def titled(text: str) -> list[str]:
+            where = SessionFilter(title_contains=text)
+            found = [s.id for s in await store.list_sessions(where, limit=10)]
+            assert await store.count_sessions(where) == len(found)
+            return found
+
+        assert await titled("BERLIN") == [sure.id, trip.id]
+        assert await titled("%") == [sure.id] and await titled("_") == [sure.id]
+        assert await titled("0% s") == [sure.id] and await titled("o B") == [trip.id]
+        assert await titled("") == [food.id, sure.id, trip.id]
+        assert await titled("Paris") == []
+        page = await store.list_sessions(SessionFilter(title_contains="i"), limit=1, offset=1)
+        assert [s.id for s in page] == [trip.id]
+
     async def test_an_archived_session_starts_beside_the_active_one(self, store: Store) -> None:
         active = await start(store)
         imported = await start(

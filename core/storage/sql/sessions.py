@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import ConflictError
 from core.models import ArchiveReason, Branch, ChannelSettings, Session, SessionStatus
-from core.storage.protocols import SessionFilter
+from core.storage.protocols import SessionFilter, ascii_lower
 from core.storage.sql.rows import (
     branch_values,
     session_from_row,
@@ -196,15 +196,26 @@ def _filters(where: SessionFilter) -> dict[str, Any]:
             ("channel_id", where.channel_id),
             ("status", where.status),
             ("owner", None if where.owners is None else list(where.owners)),
+            ("title", None if where.title_contains is None else _like(where.title_contains)),
         )
         if value is not None
     }
+
+
+def _like(text: str) -> str:
+    """A ``LIKE`` pattern matching titles that hold ``text``, escaped with backslashes."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{ascii_lower(escaped)}%"
 
 
 def _filtered(query: sa.Select[Any], filters: tuple[str, ...]) -> sa.Select[Any]:
     for name in filters:
         if name == "owner":
             query = query.where(sessions.c.owner.in_(sa.bindparam(name, expanding=True)))
+        elif name == "title":
+            # lower() folds ASCII letters on SQLite; the pattern is lower-cased likewise.
+            pattern = sa.bindparam(name, type_=sa.String)
+            query = query.where(sa.func.lower(sessions.c.title).like(pattern, escape="\\"))
         else:
             query = query.where(sessions.c[name] == sa.bindparam(name))
     return query

@@ -105,6 +105,9 @@ async def test_sessions_are_listed_filtered_changed_and_deleted(api: Api) -> Non
     assert [s["sessionId"] for s in by_channel.json()["sessions"]] == [ids[1]]
     archived = await api.client.get("/api/sessions?status=archived", headers=admin)
     assert archived.json()["total"] == 0
+    await api.client.patch(f"/api/sessions/{ids[2]}", json={"title": "Berlin trip"}, headers=alice)
+    titled = (await api.client.get("/api/sessions?title=berlin", headers=admin)).json()
+    assert [s["sessionId"] for s in titled["sessions"]] == [ids[2]] and titled["total"] == 1
 
     changed = await api.client.patch(
         f"/api/sessions/{ids[0]}",
