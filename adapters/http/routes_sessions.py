@@ -42,11 +42,11 @@ async def sessions_health(services: ServicesDep) -> Health:
     return Health(status="ok", active_sessions=active, timestamp=manager.now())
 
 
-@router.post("", response_model=SessionDetail)
+@router.post("", response_model=SessionDetail, responses={201: {"model": SessionDetail}})
 async def create_session(
-    body: CreateSession, caller: CallerDep, services: ServicesDep
+    body: CreateSession, caller: CallerDep, services: ServicesDep, response: Response
 ) -> SessionDetail:
-    """Return the active session of a user (and channel), started if there is none.
+    """Return the active session of a user (and channel): 200, or 201 if it was started now.
 
     A user key may only name its own user; an admin key any. Resets due are applied
     first, as for a message.
@@ -54,7 +54,11 @@ async def create_session(
     if not caller.key.admin and body.user_id != caller.key.user_id:
         raise ApiError(403, f"this key acts as user {caller.key.user_id!r} only")
     manager = services.manager
-    session = (await manager.resolve(inbound_for(body.user_id, body.channel_id))).session
+    inbound = inbound_for(body.user_id, body.channel_id)
+    before = await manager.store.get_active_session((await manager.key_for(inbound)).value)
+    session = (await manager.resolve(inbound)).session
+    if before is None or before.id != session.id:
+        response.status_code = 201
     if not caller.sees(session):
         raise ApiError(409, "this channel's shared session belongs to another user")
     if body.metadata is not None:
