@@ -55,8 +55,11 @@ async def post_message(
     texts = [reply.text for reply in replies]
     manager = services.manager
     landed = await manager.store.get_active_session((await manager.key_for(inbound)).value)
-    stored = await _find_sent(services, landed, inbound.message_id) if landed else None
-    if stored is None and not inbound.text.lstrip().startswith("/"):
+    command = inbound.text.lstrip().startswith("/")  # stores nothing: not looked for
+    stored = None
+    if landed is not None and not command:
+        stored = await _find_sent(services, landed, inbound.message_id)
+    if stored is None and not command:
         _refused(texts)
     return PostedMessage(
         session_id=(landed or session).id,
