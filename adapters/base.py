@@ -41,6 +41,7 @@ from core import (
     Reply,
     ReplyFile,
     Roles,
+    SessionManager,
 )
 
 logger = logging.getLogger(__name__)
@@ -327,6 +328,36 @@ class AdapterSettings(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
+class AdapterStatus:
+    """How one adapter of the running bot is doing (health checks, metrics).
+
+    Attributes:
+        name: the adapter's name.
+        running: started and not failed or stopped since.
+        restarts: how many times it was restarted after a failure.
+    """
+
+    name: str
+    running: bool
+    restarts: int = 0
+
+
+class BotStatus(Protocol):
+    """What a running bot tells about itself: for health checks and metrics."""
+
+    def adapters(self) -> list[AdapterStatus]:
+        """Return the status of every adapter, in name order."""
+        ...
+
+    async def metrics(self) -> tuple[bytes, str] | None:
+        """Return the bot's metrics as an exposition and its content type.
+
+        ``None`` when metrics are off.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
 class AdapterContext:
     """What ``bot`` hands a plugin to build its adapter.
 
@@ -348,6 +379,10 @@ class AdapterContext:
         suggest: the caller's own checkpoint or session ids matching what they
             typed, for platforms that suggest while the user types; ``None``
             when nothing suggests.
+        manager: the session core, for an adapter that manages sessions besides
+            passing messages (the HTTP API's management routes); chat platforms
+            leave it alone.
+        status: the running bot's adapters and counters (health checks, metrics).
     """
 
     handler: InboundHandler
@@ -357,6 +392,8 @@ class AdapterContext:
     roles: Roles = field(default_factory=LocalRoles)
     menu: tuple[MenuCommand, ...] = ()
     suggest: Completer | None = None
+    manager: SessionManager | None = None
+    status: BotStatus | None = None
 
 
 SettingsT = TypeVar("SettingsT", bound=AdapterSettings)
@@ -402,6 +439,9 @@ class AdapterPlugin(Generic[SettingsT]):
         manifest: for platforms where an app is created from a description
             (Slack's app manifest): returns it for the settings, the commands
             and ``[bot] name``; ``sessionbot <name> manifest`` prints it.
+        table: the top-level config table that holds the settings instead of
+            ``[adapters.<name>]`` (the HTTP API's ``[api]``); ``bot`` knows the
+            tables it offers (:class:`bot.settings.Settings`).
     """
 
     name: str
@@ -410,6 +450,7 @@ class AdapterPlugin(Generic[SettingsT]):
     check_secrets: Callable[[SettingsT], None] = no_secrets
     operator_only: bool = False
     manifest: Callable[[SettingsT, Sequence[CommandSpec], str], str] | None = None
+    table: str | None = None
 
 
 def secret_from_env(name: str, *, key: str) -> str:

@@ -18,9 +18,10 @@ from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
-from adapters.base import Adapter, AdapterContext, AdapterPlugin
+from adapters.base import Adapter, AdapterContext, AdapterPlugin, AdapterStatus
 from bot.config import Settings
 from bot.heartbeat import Heartbeat
+from bot.metrics import BotMetrics
 from bot.platforms import build_adapters
 from bot.scheduler import ArchivedCallback, ResetScheduler
 from bot.supervisor import AdapterSupervisor
@@ -60,6 +61,32 @@ def reset_notifier(adapters: Sequence[Adapter]) -> ArchivedCallback:
     return notify
 
 
+class RunningBot:
+    """The running bot as adapters see it (:class:`adapters.base.BotStatus`).
+
+    Args:
+        metrics: the bot's metrics.
+
+    Attributes:
+        supervisors: one per adapter, once they run.
+    """
+
+    def __init__(self, metrics: BotMetrics) -> None:
+        self._metrics = metrics
+        self.supervisors: list[AdapterSupervisor] = []
+
+    def adapters(self) -> list[AdapterStatus]:
+        """Return each adapter's status, in name order."""
+        return sorted(
+            (AdapterStatus(s.adapter.name, s.running, s.restarts) for s in self.supervisors),
+            key=lambda status: status.name,
+        )
+
+    async def metrics(self) -> tuple[bytes, str] | None:
+        """Return the metrics in Prometheus' text format."""
+        return await self._metrics.exposition()
+
+
 class Application:
     """A configured bot, ready to run.
 
@@ -90,19 +117,26 @@ class Application:
 
     async def run(self) -> None:
         """Run until every adapter has finished or a stop is requested."""
+        metrics = BotMetrics()
         async with (
-            opened_manager(self.settings) as manager,
+            opened_manager(self.settings, wrap_store=metrics.store) as manager,
             opened_roles(self.settings.storage.url) as roles,
         ):
-            router = build_router(manager, self.settings, self._plugins)
+            router = build_router(
+                manager, self.settings, self._plugins, wrap_responder=metrics.responder
+            )
+            status = RunningBot(metrics)
+            metrics.watch(router, manager, status.adapters, manager.store)
             context = AdapterContext(
-                router.handle,
+                metrics.handler(router.handle),
                 tuple((c.name, c.summary) for c in router.registry.commands()),
                 self.settings.bot.name,
                 first_delivery=manager.deliveries.first_time,
                 roles=roles,
                 menu=menu_of(router.registry),
                 suggest=router.suggest,
+                manager=manager,
+                status=status,
             )
             adapters = build_adapters(self.settings, context, self._plugins)
             # Resets also happen lazily on each message; the scheduler archives the
@@ -120,7 +154,7 @@ class Application:
             ]
             try:
                 with self._signals_handled():
-                    await self._supervise(adapters)
+                    await self._supervise(adapters, status)
             finally:
                 for task in background:
                     task.cancel()
@@ -159,8 +193,9 @@ class Application:
             storage.retention_days,
         )
 
-    async def _supervise(self, adapters: list[Adapter]) -> None:
+    async def _supervise(self, adapters: list[Adapter], status: RunningBot) -> None:
         supervisors = [AdapterSupervisor(adapter, backoff=self._backoff) for adapter in adapters]
+        status.supervisors = supervisors
         runs = {asyncio.create_task(s.run(), name=f"adapter-{s.adapter.name}") for s in supervisors}
         logger.info("started adapters: %s", ", ".join(a.name for a in adapters))
         stop: asyncio.Task[Any] = asyncio.create_task(self._stop_requested.wait())

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from bot.cli_api_keys import api_keys
 from bot.cli_keys import keys
 from bot.cli_manifests import CliGroup
 from bot.cli_sessions import sessions
@@ -113,6 +114,7 @@ def _masked(url: str) -> str:
 cli.add_command(sessions)
 cli.add_command(keys)
 cli.add_command(status)
+cli.add_command(api_keys)
 
 
 def main() -> None:

@@ -36,7 +36,7 @@ def missing_secrets(settings: Settings) -> list[str]:
     """Say, one line each, which secret of an enabled adapter or the responder is missing."""
     plugins = adapter_plugins().plugins
     checks: list[tuple[Callable[[Any], None], Any]] = [
-        (plugins[name].check_secrets, settings.adapters[name])
+        (plugins[name].check_secrets, settings.adapter_settings(name))
         for name in settings.enabled_adapters()
     ]
     responder = responder_plugins().plugins[settings.responder.kind]
@@ -65,7 +65,7 @@ def build_adapters(
     """
     plugins = adapter_plugins().plugins if plugins is None else plugins
     return [
-        plugins[name].build(settings.adapters[name], context)
+        plugins[name].build(settings.adapter_settings(name), context)
         for name in settings.enabled_adapters()
     ]
 

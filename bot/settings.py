@@ -33,7 +33,7 @@ from pydantic_settings import (
 
 from adapters.base import AdapterSettings
 from bot.option_types import ConfigBool, ConfigInt, as_env_text
-from bot.plugin_settings import adapter_tables, responder_table
+from bot.plugin_settings import adapter_tables, own_table, responder_table, table_owner
 from bot.responders import ResponderSettings
 from core import limits
 from core.sessions.resets import ResetOverride, ResetRules, RuleSelector, parse_reset_time
@@ -377,11 +377,20 @@ class Settings(BaseSettings):
     adapters: dict[str, SerializeAsAny[AdapterSettings]] = Field(
         default_factory=dict, validate_default=True
     )
+    api: SerializeAsAny[AdapterSettings] = Field(
+        default_factory=dict,  # validated by the plugin that provides [api]
+        validate_default=True,
+    )
 
     @field_validator("adapters", mode="before")
     @classmethod
     def _adapter_tables(cls, tables: object) -> object:
         return adapter_tables(tables)
+
+    @field_validator("api", mode="before")
+    @classmethod
+    def _api_table(cls, table: object) -> object:
+        return own_table("api", table)
 
     @field_validator("responder", mode="before")
     @classmethod
@@ -389,5 +398,23 @@ class Settings(BaseSettings):
         return responder_table(table)
 
     def enabled_adapters(self) -> list[str]:
-        """Return the names of the enabled adapters, sorted."""
-        return [name for name, section in self.adapters.items() if section.enabled]
+        """Return the names of the enabled adapters, sorted (top-level tables too)."""
+        names = [name for name, section in self.adapters.items() if section.enabled]
+        for table in _TOP_LEVEL_TABLES:
+            plugin = table_owner(table)
+            if plugin is not None and getattr(self, table).enabled:
+                names.append(plugin.name)
+        return sorted(names)
+
+    def adapter_settings(self, name: str) -> AdapterSettings:
+        """Return the settings of the adapter ``name``, wherever its table is."""
+        for table in _TOP_LEVEL_TABLES:
+            plugin = table_owner(table)
+            if plugin is not None and plugin.name == name:
+                section: AdapterSettings = getattr(self, table)
+                return section
+        return self.adapters[name]
+
+
+_TOP_LEVEL_TABLES = ("api",)
+"""Top-level tables an adapter plugin may own (:attr:`adapters.base.AdapterPlugin.table`)."""

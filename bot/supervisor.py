@@ -39,6 +39,11 @@ class AdapterSupervisor:
         self._monotonic = monotonic
         self._stopping = asyncio.Event()
         self.failures = 0
+        """Failures in the current streak (the backoff's step)."""
+        self.restarts = 0
+        """Restarts after a failure, over the supervisor's life (metrics)."""
+        self.running = False
+        """Started, and not failed, finished or stopped since (readiness checks)."""
 
     async def run(self) -> None:
         """Start the adapter, restart it after each failure, and return when it ends.
@@ -50,15 +55,19 @@ class AdapterSupervisor:
             started = self._monotonic()
             try:
                 await self.adapter.start()
+                self.running = True
                 await self.adapter.wait()
+                self.running = False
                 return
             except Exception:
+                self.running = False
                 if self._stopping.is_set():
                     logger.exception("adapter %s failed while stopping", self.adapter.name)
                     return
                 if self._monotonic() - started >= self._backoff.maximum:
                     self.failures = 0  # it ran fine for a while: this is a new streak
                 self.failures += 1
+                self.restarts += 1
                 delay = self._backoff.delay(self.failures)
                 logger.exception("adapter %s failed; restarting in %.1fs", self.adapter.name, delay)
                 await self._stop_adapter()
@@ -67,6 +76,7 @@ class AdapterSupervisor:
     async def stop(self) -> None:
         """Ask the adapter to stop; :meth:`run` returns once it has."""
         self._stopping.set()
+        self.running = False
         await self._stop_adapter()
 
     async def _stop_adapter(self) -> None:

@@ -5,7 +5,7 @@ The one place that knows which concrete class stands behind each protocol.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -18,6 +18,7 @@ from commands import Router, RouterSettings, default_registry
 from core.clock import Clock, SystemClock
 from core.crypto.opening import open_store
 from core.sessions.manager import SessionManager
+from core.sessions.responders import Responder
 from core.storage.backends import open_change_feed
 from core.storage.changes import ChangeFeed
 from core.storage.protocols import Store
@@ -81,6 +82,8 @@ def build_router(
     manager: SessionManager,
     settings: Settings,
     plugins: Mapping[str, AdapterPlugin[Any]] | None = None,
+    *,
+    wrap_responder: Callable[[Responder], Responder] | None = None,
 ) -> Router:
     """Return the router with the built-in commands and installed plugins.
 
@@ -89,26 +92,34 @@ def build_router(
         settings: the configuration.
         plugins: adapter name to plugin, which say which platforms are the
             operator's own; the installed ones by default.
+        wrap_responder: wraps the configured responder (metrics).
     """
+    responder = build_responder(settings)
     return Router(
         manager,
-        build_responder(settings),
+        wrap_responder(responder) if wrap_responder else responder,
         default_registry(load_plugins=True),
         router_settings(settings, operator_platforms(settings, plugins)),
     )
 
 
 @asynccontextmanager
-async def opened_manager(settings: Settings) -> AsyncIterator[SessionManager]:
+async def opened_manager(
+    settings: Settings, *, wrap_store: Callable[[Store], Store] | None = None
+) -> AsyncIterator[SessionManager]:
     """Open the configured store and yield a manager on it; the store is closed after.
 
     On PostgreSQL the manager hears, and tells, the other workers' changes.
+
+    Args:
+        settings: the configuration.
+        wrap_store: wraps the opened store before the manager gets it (metrics).
     """
     store = await open_store(settings.storage.url, master_key=load_master_key(settings.encryption))
     try:
         feed = await open_change_feed(settings.storage.url)
         try:
-            yield build_manager(store, settings, feed=feed)
+            yield build_manager(wrap_store(store) if wrap_store else store, settings, feed=feed)
         finally:
             if feed is not None:
                 await feed.close()  # after sending what this process changed

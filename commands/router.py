@@ -70,6 +70,12 @@ class Router:
         refused: messages the guards refused, by ``(reason, platform)``, such as
             ``(RATE_LIMITED, "telegram")``; each refusal is also logged, without
             its text. Counters only grow, as a metrics exporter expects.
+        commands_run: commands run, by ``(path, outcome)``: outcome ``ok``,
+            ``error`` (the user's: bad arguments, unknown id, not allowed) or
+            ``failed`` (a bug, logged); an unknown command counts as
+            ``("unknown", "error")``.
+        failures: messages whose handling failed, by kind: ``internal`` (a bug,
+            logged) or ``rejected_value`` (the database refused a value).
     """
 
     def __init__(
@@ -86,6 +92,8 @@ class Router:
         self._locks = KeyedLocks()
         self._limiter = RateLimiter(self.settings.rate_limit_per_minute)
         self.refused: Counter[tuple[str, str]] = Counter()
+        self.commands_run: Counter[tuple[str, str]] = Counter()
+        self.failures: Counter[str] = Counter()
 
     async def handle(self, inbound: Inbound) -> list[Reply]:
         """Handle one inbound message and return the replies to send back.
@@ -103,6 +111,7 @@ class Router:
         try:
             return await self._handle(inbound)
         except RejectedValueError:
+            self.failures["rejected_value"] += 1
             logger.warning(
                 "the database refused a value of a message from %s in %s",
                 inbound.user_ref,
@@ -110,6 +119,7 @@ class Router:
             )
             return [Reply(REFUSED_VALUE, ephemeral=True)]
         except Exception:
+            self.failures["internal"] += 1
             logger.exception(
                 "failed to handle a message from %s in %s", inbound.user_ref, inbound.channel_id
             )
@@ -247,16 +257,24 @@ class Router:
             )
             reply = await invocation.handler(context)
         except CommandError as error:
+            self._count_command(command, "error")
             usage = self.registry.usage_of(command) if command is not None else None
             return Reply(_error_text(error, usage), ephemeral=True)
         except Exception:
+            self._count_command(command, "failed")
             logger.exception("command /%s failed for %s", parsed.name, inbound.user_ref)
             return Reply(GENERIC_ERROR, ephemeral=True)
         if not isinstance(reply, Reply):
             # A plugin's handler can return anything at run time; adapters need Replies.
+            self._count_command(command, "failed")
             logger.error("command /%s returned %r, not a Reply", parsed.name, type(reply))
             return Reply(GENERIC_ERROR, ephemeral=True)
+        self._count_command(command, "ok")
         return reply
+
+    def _count_command(self, command: Command | None, outcome: str) -> None:
+        # Names typed at random must not each become a metrics label: "unknown".
+        self.commands_run[command.path if command is not None else "unknown", outcome] += 1
 
 
 def _error_text(error: CommandError, usage: str | None) -> str:

@@ -4,6 +4,7 @@
 ``commands``.
 """
 
+from core.api_keys import ApiKey, new_api_key, parse_api_key, secret_matches
 from core.clock import Clock, ManualClock, SystemClock
 from core.errors import (
     CommandError,
@@ -35,7 +36,14 @@ from core.models import (
 )
 from core.roles import LocalRoles, Roles
 from core.sessions.channels import Placement
+from core.sessions.export import (
+    ExportFormat,
+    render_export,
+    stream_export,
+)
+from core.sessions.imports import ImportedSession, parse_export
 from core.sessions.manager import SessionManager
+from core.sessions.resets import next_resets
 from core.sessions.resolution import Resolution
 from core.sessions.responders import Answer, EchoResponder, Responder
 from core.sessions.scope import DEFAULT_SCOPE, Scope, ScopeKey, channel_key_for, scope_key_for
@@ -48,6 +56,7 @@ from core.types import FirstDelivery, InboundHandler, ProactiveSender
 __all__ = [
     "DEFAULT_SCOPE",
     "Answer",
+    "ApiKey",
     "ArchiveReason",
     "Branch",
     "ChannelSettings",
@@ -60,8 +69,10 @@ __all__ = [
     "Context",
     "Deliveries",
     "EchoResponder",
+    "ExportFormat",
     "FirstDelivery",
     "HistoryPage",
+    "ImportedSession",
     "Inbound",
     "InboundHandler",
     "LiveSessions",
@@ -98,5 +109,12 @@ __all__ = [
     "SystemClock",
     "UsageError",
     "channel_key_for",
+    "new_api_key",
+    "next_resets",
+    "parse_api_key",
+    "parse_export",
+    "render_export",
     "scope_key_for",
+    "secret_matches",
+    "stream_export",
 ]

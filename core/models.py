@@ -58,6 +58,8 @@ class Inbound:
         message_id: the platform's id of the message, if it has one.
         timestamp: when the platform says it was written.
         display_name: the author's name for display.
+        metadata: free-form JSON-compatible data the platform attaches (the HTTP
+            API's message metadata); stored with a plain message.
     """
 
     platform: str
@@ -69,6 +71,7 @@ class Inbound:
     message_id: str | None = None
     timestamp: datetime | None = None
     display_name: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Whatever an adapter hands in, what goes further can be stored.

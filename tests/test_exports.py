@@ -9,6 +9,7 @@ import pytest
 EXPECTED = {
     "core": {
         "Answer",
+        "ApiKey",
         "ArchiveReason",
         "Branch",
         "ChannelSettings",
@@ -21,8 +22,10 @@ EXPECTED = {
         "DEFAULT_SCOPE",
         "Deliveries",
         "EchoResponder",
+        "ExportFormat",
         "FirstDelivery",
         "HistoryPage",
+        "ImportedSession",
         "Inbound",
         "InboundHandler",
         "LiveSessions",
@@ -52,7 +55,14 @@ EXPECTED = {
         "SystemClock",
         "UsageError",
         "channel_key_for",
+        "new_api_key",
+        "next_resets",
+        "parse_api_key",
+        "parse_export",
+        "render_export",
         "scope_key_for",
+        "secret_matches",
+        "stream_export",
     },
     "commands": {
         "CommandContext",

@@ -27,6 +27,7 @@ from core.crypto.envelope import (
     open_plain,
     store_plain,
 )
+from core.crypto.titles import sessions_titled
 from core.jsontext import json_text, parse_json_text
 from core.models import (
     ArchiveReason,
@@ -233,8 +234,16 @@ class SealedStore(ForwardingStore):
         self, where: SessionFilter, *, limit: int, offset: int = 0
     ) -> list[Session]:
         """See :meth:`core.storage.protocols.Store.list_sessions`."""
+        if where.title_contains is not None and self.encrypted:
+            return (await sessions_titled(self, where))[offset : offset + limit]
         found = await self.inner.list_sessions(where, limit=limit, offset=offset)
         return await self._open_sessions(found)
+
+    async def count_sessions(self, where: SessionFilter) -> int:
+        """See :meth:`core.storage.protocols.Store.count_sessions`."""
+        if where.title_contains is not None and self.encrypted:
+            return len(await sessions_titled(self, where))
+        return await self.inner.count_sessions(where)
 
     async def activate_session(
         self, session_id: str, at: datetime, *, displaced_reason: ArchiveReason

@@ -45,7 +45,9 @@ async def converse(
         StaleSessionError: ``session`` was archived or its head moved; nothing was
             stored.
     """
-    metadata = {"platform_message_id": inbound.message_id} if inbound.message_id else {}
+    metadata = dict(inbound.metadata)
+    if inbound.message_id:
+        metadata["platform_message_id"] = inbound.message_id
     # The context must include the message just appended: the session as it is after.
     session, _ = await manager.history.record(
         session,

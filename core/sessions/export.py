@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable, Iterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Iterator, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -65,6 +65,39 @@ async def render_export(
         body.extend(_message_pieces(chunk, fmt, first=not count))
         count += len(chunk)
     return _file(session, _assemble(session, body, count, checkpoints, fmt), fmt), count
+
+
+async def stream_export(
+    session: Session,
+    chunks: AsyncIterable[Sequence[Message]],
+    checkpoints: Sequence[Checkpoint],
+    fmt: ExportFormat,
+) -> AsyncIterator[str]:
+    """Yield :func:`render_export`'s text piece by piece, as the chunks are read.
+
+    The text is the same, but only one chunk's is held at a time: an HTTP answer can
+    stream a history of any length. The header counts ``session.message_count``
+    messages, and no more are written even if more arrive meanwhile.
+    """
+    whole = _assemble(session, [_BODY], session.message_count, checkpoints, fmt)
+    # The last one: a title in a text header may hold anything; JSON escapes U+0000.
+    head, body, tail = whole.rpartition(_BODY)
+    if not body:  # a JSON export without messages has no place for them
+        yield tail
+        return
+    yield head
+    left = session.message_count
+    async for chunk in chunks:
+        piece = "".join(_message_pieces(chunk[:left], fmt, first=left == session.message_count))
+        left -= min(left, len(chunk))
+        yield piece
+        if not left:
+            break
+    yield tail
+
+
+_BODY = "\x00body\x00"
+"""Stands for the messages in an export's text while :func:`stream_export` splits it."""
 
 
 def _file(session: Session, content: str, fmt: ExportFormat) -> ReplyFile:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Protocol
 
 from core.clock import Clock
 from core.errors import StorageError
 from core.ids import new_ordered_ids
 from core.models import HistoryPage, Message, NewMessage, Session
-from core.sessions.branches import BranchWalker
+from core.sessions.branches import BranchWalker, Segment
 from core.sessions.config import MESSAGE_ID_RANDOM_LENGTH
 from core.storage.caching import CachingStore
 
@@ -176,6 +177,66 @@ class History:
         page = found[:limit]
         page.reverse()
         return HistoryPage(tuple(page), has_more=len(found) > limit)
+
+    async def page_by_time(
+        self,
+        session: Session,
+        *,
+        limit: int = 20,
+        before: datetime | None = None,
+        after: datetime | None = None,
+    ) -> HistoryPage:
+        """Return a page of the session's visible history by time, oldest first.
+
+        Message times strictly increase along a history (see
+        :mod:`core.storage.message_times`), so ``before`` = the time of the oldest
+        message received so far pages back through the history, each message once.
+        The bounds are found by bisection on seq: a few one-row reads, whatever the
+        history's length.
+
+        Args:
+            session: the session.
+            limit: at most this many messages.
+            before: only messages strictly older than this; with it, the page holds
+                the newest such messages and ``has_more`` says whether older exist.
+            after: only messages strictly newer than this; without ``before``, the
+                page holds the oldest such messages and ``has_more`` says whether
+                newer ones exist.
+        """
+        segments = await self._walker.head_segments(session)
+        count = session.message_count
+        start = 1 if after is None else await self._first_after(segments, count, after)
+        end = (
+            count if before is None else await self._first_after(segments, count, before, True) - 1
+        )
+        if before is None and after is not None:
+            found = await self._walker.read(segments, start, end, limit + 1, False)
+            return HistoryPage(tuple(found[:limit]), has_more=len(found) > limit)
+        found = await self._walker.read(segments, start, end, limit + 1, True)
+        page = found[:limit]
+        page.reverse()
+        return HistoryPage(tuple(page), has_more=len(found) > limit)
+
+    async def _first_after(
+        self, segments: list[Segment], count: int, moment: datetime, inclusive: bool = False
+    ) -> int:
+        """Return the first seq whose message is newer than ``moment`` (``count + 1``: none).
+
+        With ``inclusive``, a message at ``moment`` counts as newer.
+        """
+        low, high = 1, count + 1
+        while low < high:
+            middle = (low + high) // 2
+            found = await self._walker.read(segments, middle, middle, 1, False)
+            if not found:
+                raise StorageError(f"message {middle} of a history is missing")
+            message = found[0]
+            newer = message.created_at >= moment if inclusive else message.created_at > moment
+            if newer:
+                high = middle
+            else:
+                low = middle + 1
+        return low
 
     async def all_messages(self, session: Session) -> list[Message]:
         """Return the whole visible history, oldest first."""

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from core.api_keys import ApiKey
 from core.models import (
     ArchiveReason,
     Branch,
@@ -42,6 +43,10 @@ class ForwardingStore:
         """Close the inner store."""
         await self.inner.close()
 
+    async def schema_current(self) -> bool:
+        """See :meth:`Store.schema_current`."""
+        return await self.inner.schema_current()
+
     async def start_session(
         self,
         session: Session,
@@ -68,6 +73,10 @@ class ForwardingStore:
     ) -> list[Session]:
         """See :meth:`Store.list_sessions`."""
         return await self.inner.list_sessions(where, limit=limit, offset=offset)
+
+    async def count_sessions(self, where: SessionFilter) -> int:
+        """See :meth:`Store.count_sessions`."""
+        return await self.inner.count_sessions(where)
 
     async def archive_session(self, session_id: str, reason: ArchiveReason, at: datetime) -> bool:
         """See :meth:`Store.archive_session`."""
@@ -230,3 +239,19 @@ class ForwardingStore:
     async def forget_worker(self, worker_id: str) -> None:
         """See :meth:`Store.forget_worker`."""
         await self.inner.forget_worker(worker_id)
+
+    async def add_api_key(self, key: ApiKey) -> None:
+        """See :meth:`Store.add_api_key`."""
+        await self.inner.add_api_key(key)
+
+    async def get_api_key(self, key_id: str) -> ApiKey | None:
+        """See :meth:`Store.get_api_key`."""
+        return await self.inner.get_api_key(key_id)
+
+    async def list_api_keys(self) -> list[ApiKey]:
+        """See :meth:`Store.list_api_keys`."""
+        return await self.inner.list_api_keys()
+
+    async def revoke_api_key(self, key_id: str, at: datetime) -> bool:
+        """See :meth:`Store.revoke_api_key`."""
+        return await self.inner.revoke_api_key(key_id, at)

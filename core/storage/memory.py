@@ -23,13 +23,15 @@ from core.models import (
     Session,
     SessionStatus,
 )
+from core.storage.memory_api_keys import MemoryApiKeys
 from core.storage.memory_deliveries import MemoryDeliveries
 from core.storage.memory_keyring import MemoryKeyring
 from core.storage.memory_workers import MemoryWorkers
+from core.storage.message_times import message_times
 from core.storage.protocols import SessionFilter, SweepPlan
 
 
-class MemoryStore(MemoryKeyring, MemoryDeliveries, MemoryWorkers):
+class MemoryStore(MemoryKeyring, MemoryDeliveries, MemoryWorkers, MemoryApiKeys):
     """Keeps everything in dictionaries."""
 
     def __init__(self) -> None:
@@ -48,6 +50,10 @@ class MemoryStore(MemoryKeyring, MemoryDeliveries, MemoryWorkers):
 
     async def close(self) -> None:
         """Nothing to release."""
+
+    async def schema_current(self) -> bool:
+        """Always: memory has no schema to migrate."""
+        return True
 
     # -- sessions -------------------------------------------------------------
 
@@ -96,6 +102,10 @@ class MemoryStore(MemoryKeyring, MemoryDeliveries, MemoryWorkers):
         found = [s for s in candidates if _matches(s, where)]
         found.sort(key=lambda s: (s.created_at, s.id), reverse=True)
         return found[offset : offset + limit]
+
+    async def count_sessions(self, where: SessionFilter) -> int:
+        """See :meth:`core.storage.protocols.Store.count_sessions`."""
+        return sum(1 for s in self._sessions.values() if _matches(s, where))
 
     async def archive_session(self, session_id: str, reason: ArchiveReason, at: datetime) -> bool:
         """See :meth:`core.storage.protocols.Store.archive_session`."""
@@ -278,6 +288,7 @@ class MemoryStore(MemoryKeyring, MemoryDeliveries, MemoryWorkers):
         ):
             raise StaleSessionError(f"session {session_id} was archived or moved on")
         branch = self._branches[session.head_branch_id]
+        times = message_times(at, self._newest_times(branch), len(messages))
         stored = [
             Message(
                 id=message_id,
@@ -287,7 +298,7 @@ class MemoryStore(MemoryKeyring, MemoryDeliveries, MemoryWorkers):
                 role=new.role,
                 author=new.author,
                 content=new.content,
-                created_at=at,
+                created_at=times[offset - 1],
                 metadata=dict(new.metadata),
                 tokens_in=new.tokens_in,
                 tokens_out=new.tokens_out,
@@ -298,16 +309,25 @@ class MemoryStore(MemoryKeyring, MemoryDeliveries, MemoryWorkers):
         self._message_ids.update((m.id, m) for m in stored)
         last_seq = branch.last_seq + len(stored)
         self._branches[branch.id] = dataclasses.replace(branch, last_seq=last_seq)
-        user_wrote = any(m.role is Role.USER for m in stored)
         self._sessions[session_id] = dataclasses.replace(
             session,
             message_count=last_seq,
             tokens_in=session.tokens_in + sum(m.tokens_in for m in stored),
             tokens_out=session.tokens_out + sum(m.tokens_out for m in stored),
-            updated_at=at,
-            last_activity_at=at if user_wrote else session.last_activity_at,
+            updated_at=stored[-1].created_at if stored else at,
+            last_activity_at=_last_user_time(stored) or session.last_activity_at,
         )
         return stored
+
+    def _newest_times(self, branch: Branch) -> tuple[datetime | None, ...]:
+        """Return the time of ``branch``'s newest message: its own, or at its fork point."""
+        own = self._messages.get(branch.id)
+        parent = self._branches.get(branch.parent_id or "")
+        if own or parent is None or branch.fork_seq <= parent.fork_seq:
+            return (own[-1].created_at if own else None,)
+        inherited = self._messages.get(parent.id, [])
+        index = branch.fork_seq - parent.fork_seq - 1
+        return (inherited[index].created_at if index < len(inherited) else None,)
 
     async def copy_messages(self, messages: Sequence[Message]) -> None:
         """See :meth:`core.storage.protocols.Store.copy_messages`."""
@@ -399,4 +419,11 @@ def _matches(session: Session, where: SessionFilter) -> bool:
         and (where.platform is None or session.platform == where.platform)
         and (where.channel_id is None or session.channel_id == where.channel_id)
         and (where.status is None or session.status.value == where.status)
+        and (where.owners is None or session.owner in where.owners)
+        and where.title_matches(session.title)
     )
+
+
+def _last_user_time(stored: Sequence[Message]) -> datetime | None:
+    """The time of the newest user message of ``stored`` (idle resets count from it)."""
+    return next((m.created_at for m in reversed(stored) if m.role is Role.USER), None)

@@ -25,26 +25,21 @@ from core.models import (
     NewMessage,
     Session,
     SessionStatus,
-    Worker,
 )
+from core.storage.filters import SessionFilter, ascii_lower
 from core.storage.keyring import Keyring
+from core.storage.records import Records
 
-
-@dataclass(frozen=True, slots=True)
-class SessionFilter:
-    """Which sessions :meth:`Store.list_sessions` returns.
-
-    Attributes:
-        scope_key: only sessions of this scope key.
-        platform: only sessions created on this platform.
-        channel_id: only sessions created in this channel (needs ``platform``).
-        status: ``"active"``, ``"archived"`` or ``None`` for both.
-    """
-
-    scope_key: str | None = None
-    platform: str | None = None
-    channel_id: str | None = None
-    status: str | None = None
+__all__ = [
+    "Backend",
+    "InForce",
+    "ResetSetting",
+    "RuleSelector",
+    "SessionFilter",
+    "Store",
+    "SweepPlan",
+    "ascii_lower",
+]
 
 
 V = TypeVar("V", str, int)
@@ -147,7 +142,7 @@ class SweepPlan:
         return self.started_before is None or started < self.started_before
 
 
-class Store(Protocol):
+class Store(Records, Protocol):
     """Async persistence of sessions, branches, messages, checkpoints and settings.
 
     All times passed in and returned are aware UTC datetimes. Methods that take a
@@ -161,6 +156,14 @@ class Store(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+        ...
+
+    async def schema_current(self) -> bool:
+        """Tell whether the database's schema is the newest this code knows (a query).
+
+        Raises:
+            StorageError: the database cannot be reached.
+        """
         ...
 
     # -- sessions -------------------------------------------------------------
@@ -195,6 +198,10 @@ class Store(Protocol):
         self, where: SessionFilter, *, limit: int, offset: int = 0
     ) -> list[Session]:
         """Return matching sessions, newest ``created_at`` first (ties by id)."""
+        ...
+
+    async def count_sessions(self, where: SessionFilter) -> int:
+        """Return how many sessions match ``where``."""
         ...
 
     async def archive_session(self, session_id: str, reason: ArchiveReason, at: datetime) -> bool:
@@ -383,39 +390,6 @@ class Store(Protocol):
 
     async def put_channel_settings(self, settings: ChannelSettings) -> None:
         """Insert or replace the overrides of a channel."""
-        ...
-
-    # -- deliveries -------------------------------------------------------------
-
-    async def claim_delivery(self, source: str, delivery_id: str, at: datetime) -> bool:
-        """Record that a platform event is being handled; ``False`` if it was already.
-
-        Platforms redeliver an event they think was lost (Slack retries by
-        ``event_id``); only the first claim of an id, in any process, at any
-        time until :meth:`forget_deliveries` drops it, returns ``True``.
-        """
-        ...
-
-    async def forget_deliveries(self, before: datetime) -> int:
-        """Drop the deliveries claimed before ``before``; return how many."""
-        ...
-
-    # -- workers ----------------------------------------------------------------
-
-    async def beat(self, worker: Worker, *, forget_before: datetime) -> None:
-        """Record a worker's heartbeat (insert or replace its row).
-
-        Rows of workers not seen since ``forget_before`` (gone without saying so)
-        are dropped in the same call.
-        """
-        ...
-
-    async def workers(self, seen_since: datetime) -> list[Worker]:
-        """Return the workers whose last heartbeat is at or after ``seen_since``, oldest first."""
-        ...
-
-    async def forget_worker(self, worker_id: str) -> None:
-        """Drop a worker's row (it is stopping)."""
         ...
 
 

@@ -87,7 +87,7 @@ def test_a_table_no_plugin_owns_is_named(tmp_path: Path) -> None:
     message = error_for(tmp_path, "[adapters.matrix]\nenabled = true\n")
     assert message == (
         "FILE: adapters.matrix: no adapter plugin 'matrix' is installed "
-        "(installed: 'console', 'discord', 'slack', 'telegram')"
+        "(installed: 'api', 'console', 'discord', 'slack', 'telegram')"
     )
 
 

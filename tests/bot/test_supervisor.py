@@ -29,7 +29,8 @@ async def test_a_failing_adapter_is_restarted_with_backoff(
     supervisor = AdapterSupervisor(adapter, backoff=FAST)
     await asyncio.wait_for(supervisor.run(), 2)
     assert adapter.starts == 4
-    assert supervisor.failures == 3
+    assert supervisor.failures == supervisor.restarts == 3
+    assert not supervisor.running  # it finished by itself
     assert caplog.text.count("adapter fake failed; restarting in") == 3
     assert "cannot connect" in caplog.text
 
@@ -50,10 +51,14 @@ async def test_one_failing_adapter_does_not_stop_another() -> None:
     await asyncio.wait_for(healthy.running.wait(), 2)
     await asyncio.wait_for(broken.until_started(3), 2)  # restarted, again and again
     assert not runs[1].done()
+    # What readiness checks and metrics read: running or not, restarts so far.
+    assert supervisors[1].running and supervisors[1].restarts == 0
+    assert supervisors[0].restarts >= 2
     for supervisor in supervisors:
         await supervisor.stop()
     await asyncio.wait_for(asyncio.gather(*runs), 2)
     assert healthy.stops >= 1
+    assert not any(supervisor.running for supervisor in supervisors)
 
 
 async def test_stop_cuts_a_backoff_pause_short() -> None:

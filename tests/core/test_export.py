@@ -10,7 +10,7 @@ import pytest
 
 from core.errors import UsageError
 from core.models import Checkpoint, Message, Role, Session, SessionStatus
-from core.sessions.export import ExportFormat, export_session, render_export
+from core.sessions.export import ExportFormat, export_session, render_export, stream_export
 from core.sessions.imports import parse_export
 
 WHEN = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
@@ -172,3 +172,28 @@ def test_a_json_export_survives_text_that_looks_like_its_placeholder() -> None:
     parsed = parse_export(export_session(odd, listed, [], ExportFormat.JSON).content)
     assert parsed.title == sneaky and parsed.metadata == {"list": [sneaky]}
     assert [m[2] for m in parsed.messages] == [sneaky]
+
+
+@pytest.mark.parametrize("fmt", list(ExportFormat))
+@pytest.mark.parametrize("size", [1, 7, 500])
+async def test_streaming_gives_the_same_text_piece_by_piece(fmt: ExportFormat, size: int) -> None:
+    many = [
+        Message(f"m{i}", "s1", "b", i, Role.USER, "alice", f"line {i}\x00body\x00", WHEN)
+        for i in range(1, 301)
+    ]
+    odd = dataclasses.replace(session(), title="\x00body\x00", message_count=300)
+    checkpoints = [Checkpoint("c1", "s1", "b", 10, "early", "alice", WHEN)]
+    pieces = [p async for p in stream_export(odd, _in_chunks(many, size), checkpoints, fmt)]
+    assert len(pieces) >= 300 // size
+    expected = export_session(odd, many, checkpoints, fmt).content.decode("utf-8")
+    assert "".join(pieces) == expected
+    # Messages appended while streaming are left out: the header said 300.
+    more = [*many, Message("m301", "s1", "b", 301, Role.USER, "alice", "late", WHEN)]
+    late = [p async for p in stream_export(odd, _in_chunks(more, size), checkpoints, fmt)]
+    assert "".join(late) == expected
+
+
+@pytest.mark.parametrize("fmt", list(ExportFormat))
+async def test_streaming_an_empty_history(fmt: ExportFormat) -> None:
+    pieces = [p async for p in stream_export(session(), _in_chunks([], 1), [], fmt)]
+    assert "".join(pieces) == export_session(session(), [], [], fmt).content.decode("utf-8")

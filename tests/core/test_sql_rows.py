@@ -31,6 +31,7 @@ from core.models import (
     SessionStatus,
 )
 from core.storage.keyring import KeyringEntry
+from core.storage.message_times import TICK
 from core.storage.sql import rows
 from core.storage.sql.append import AppendRequest, append_batch_sqlite
 from core.storage.sql.schema import (
@@ -189,6 +190,8 @@ def _insert_with_sqlalchemy(conn: sa.Connection, branch_id: str) -> None:
             new.metadata,
             new.author,
             tokens=(new.tokens_in, new.tokens_out),
+            # One append's messages get strictly increasing times.
+            created_at=LATER + (seq - 1) * TICK,
         )
         for seq, new in enumerate(_NEW, start=1)
     ]
@@ -207,6 +210,7 @@ def _message(
     author: str = "alice",
     *,
     tokens: tuple[int, int] = (0, 0),
+    created_at: datetime = LATER,
 ) -> Message:
     return Message(
         id=f"m{seq}",
@@ -216,7 +220,7 @@ def _message(
         role=role,
         author=author,
         content=content,
-        created_at=LATER,
+        created_at=created_at,
         metadata=dict(metadata),
         tokens_in=tokens[0],
         tokens_out=tokens[1],

@@ -122,8 +122,15 @@ async def test_upgrade_database_is_idempotent(tmp_path: Path) -> None:
         ]
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     db.close()
-    assert {"sessions", "branches", "messages", "checkpoints", "channel_settings"} <= tables
-    assert "deliveries" in tables
+    assert {
+        "sessions",
+        "branches",
+        "messages",
+        "checkpoints",
+        "channel_settings",
+        "api_keys",
+    } <= tables
+    assert {"deliveries", "workers"} <= tables
     assert mode(path) == 0o600
 
 

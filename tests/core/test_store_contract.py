@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from core.api_keys import new_api_key, parse_api_key, secret_matches
 from core.crypto.envelope import KeyEncryptionKey, decode_master_key, generate_master_key
 from core.crypto.sealing import SealedStore
 from core.errors import ConflictError
@@ -34,6 +35,7 @@ from core.models import (
 from core.sessions.resets import ResetOverride, ResetRules, RuleSelector
 from core.storage.caching import CachingStore
 from core.storage.keyring import KeyringEntry
+from core.storage.message_times import TICK
 from core.storage.protocols import Backend, SessionFilter, Store, SweepPlan
 
 # Microseconds on purpose: they must survive every backend.
@@ -214,6 +216,43 @@ class TestStoreContract:
         listed = await store.list_sessions(SessionFilter(scope_key=results[0].scope_key), limit=10)
         assert [s.id for s in listed] == [results[0].id]
         assert await store.get_active_session(results[0].scope_key) == results[0]
+
+    async def test_sessions_are_listed_and_counted_by_owner(self, store: Store) -> None:
+        mine = await start(store, "api:a", owner="api:alice", platform="api", created=at(1))
+        linked = await start(store, "telegram:1", owner="telegram:9", created=at(2))
+        await start(store, "api:b", owner="api:bob", platform="api", created=at(3))
+        alice = SessionFilter(owners=("api:alice", "telegram:9"))
+        assert [s.id for s in await store.list_sessions(alice, limit=10)] == [linked.id, mine.id]
+        assert await store.count_sessions(alice) == 2
+        assert await store.count_sessions(SessionFilter()) == 3
+        assert await store.count_sessions(SessionFilter(owners=())) == 0
+        assert await store.count_sessions(SessionFilter(platform="api", status="active")) == 2
+
+    async def test_sessions_are_listed_and_counted_by_title(self, store: Store) -> None:
+        trip = await start(store, "k1", created=at(1))
+        sure = await start(store, "k2", created=at(2))
+        food = await start(store, "k3", created=at(3))
+        await start(store, "k4", created=at(4))  # no title
+        for session, title in (
+            (trip, "Trip to Berlin"),
+            (sure, "berlin 100% sure_"),
+            (food, "Food"),
+        ):
+            await store.update_session(session.id, at(5), title=title)
+
+        async def titled(text: str) -> list[str]:
+            where = SessionFilter(title_contains=text)
+            found = [s.id for s in await store.list_sessions(where, limit=10)]
+            assert await store.count_sessions(where) == len(found)
+            return found
+
+        assert await titled("BERLIN") == [sure.id, trip.id]
+        assert await titled("%") == [sure.id] and await titled("_") == [sure.id]
+        assert await titled("0% s") == [sure.id] and await titled("o B") == [trip.id]
+        assert await titled("") == [food.id, sure.id, trip.id]
+        assert await titled("Paris") == []
+        page = await store.list_sessions(SessionFilter(title_contains="i"), limit=1, offset=1)
+        assert [s.id for s in page] == [trip.id]
 
     async def test_an_archived_session_starts_beside_the_active_one(self, store: Store) -> None:
         active = await start(store)
@@ -417,11 +456,14 @@ class TestStoreContract:
             (1, Role.USER, session.head_branch_id),
             (2, Role.ASSISTANT, session.head_branch_id),
         ]
-        assert all(m.session_id == session.id and m.created_at == at(1) for m in first)
+        # One append's messages get strictly increasing times, from the append's own.
+        assert [m.created_at for m in first] == [at(1), at(1) + TICK]
+        assert all(m.session_id == session.id for m in first)
         after_user = await store.get_session(session.id)
         assert after_user is not None
         assert (after_user.message_count, after_user.tokens_in, after_user.tokens_out) == (2, 11, 3)
-        assert after_user.updated_at == after_user.last_activity_at == at(1)
+        assert after_user.last_activity_at == at(1)
+        assert after_user.updated_at == at(1) + TICK
         second = await append(store, session, bot("more", 5, 1), when=at(2))
         assert [m.seq for m in second] == [3]
         after_bot = await store.get_session(session.id)
@@ -449,6 +491,58 @@ class TestStoreContract:
         assert [m.seq for m in root] == [1, 2, 3]
         current = await store.get_session(session.id)
         assert current is not None and current.message_count == 3
+
+    async def test_times_strictly_increase_along_a_history_under_a_still_clock(
+        self, store: Store
+    ) -> None:
+        session = await start(store)
+        first = await append(store, session, user("a"), bot("b"), when=at(1))
+        again = await append(store, session, user("c"), when=at(1))
+        earlier = await append(store, session, user("d"), when=at(0))  # the clock stepped back
+        times = [m.created_at for m in first + again + earlier]
+        assert times == [at(1) + n * TICK for n in range(4)]
+        # A branch forked at the newest message continues after it, not at the clock.
+        fork = Branch(new_id(10), session.id, session.head_branch_id, 4, 4, at(1))
+        await store.switch_head(session.id, fork, at(1))
+        [forked] = await append(store, session, user("e"), when=at(1))
+        assert forked.created_at == at(1) + 4 * TICK
+        later = await append(store, session, user("f"), when=at(2))
+        assert later[0].created_at == at(2)
+        current = await store.get_session(session.id)
+        assert current is not None and current.updated_at == current.last_activity_at == at(2)
+
+    async def test_many_appends_in_one_instant_share_no_time(self, store: Store) -> None:
+        session = await start(store)
+        written = await asyncio.gather(*(append(store, session, user(f"m{n}")) for n in range(40)))
+        times = sorted(m.created_at for batch in written for m in batch)
+        assert len(set(times)) == 40
+        stored = await store.read_messages(session.head_branch_id, limit=50, newest_first=False)
+        assert [m.created_at for m in stored] == times
+
+    # -- API keys ---------------------------------------------------------------
+
+    async def test_a_freshly_opened_store_has_the_current_schema(self, store: Store) -> None:
+        assert await store.schema_current()
+
+    async def test_api_keys_are_stored_listed_and_revoked_once(self, store: Store) -> None:
+        made = [new_api_key(f"u{n}", admin=n == 0, name=f"k{n}", at=at(n)) for n in range(3)]
+        for key, _ in reversed(made):
+            await store.add_api_key(key)
+        assert await store.list_api_keys() == [key for key, _ in made]
+        key, text = made[1]
+        assert await store.get_api_key(key.id) == key
+        parsed = parse_api_key(text)
+        assert parsed is not None and secret_matches(await store.get_api_key(parsed[0]), parsed[1])
+        assert text.split("_")[-1] not in repr(await store.list_api_keys())  # only a hash
+        assert await store.revoke_api_key(key.id, at(5))
+        assert not await store.revoke_api_key(key.id, at(6))
+        assert not await store.revoke_api_key("nosuchkey000", at(6))
+        revoked = await store.get_api_key(key.id)
+        assert revoked is not None and revoked.revoked_at == at(5)
+        assert not secret_matches(revoked, parsed[1])
+        assert await store.get_api_key("nosuchkey000") is None
+        with pytest.raises(ConflictError):
+            await store.add_api_key(key)
 
     async def test_a_head_switch_stores_its_undo_at_the_stored_head(self, store: Store) -> None:
         session = await start(store)  # as the caller saw it: no messages yet

@@ -17,13 +17,14 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from core.errors import ConflictError, StaleSessionError, StorageError
 from core.models import Message, NewMessage, Role, SessionStatus
+from core.storage.message_times import message_times
 from core.storage.sql.rows import (
     MESSAGE_COLUMNS,
     SQLITE_DIALECT,
@@ -60,6 +61,8 @@ class _Head:
     branch_id: str
     last_seq: int
     active: bool
+    newest: tuple[datetime | None, ...] = ()
+    """What the next message must come after (see :mod:`core.storage.message_times`)."""
     tokens_in: int = 0
     tokens_out: int = 0
     updated_at: datetime | None = None
@@ -102,11 +105,27 @@ _COUNTER_KEYS = (
 """The counter update's parameters, in the order :func:`_counters` gives them."""
 
 
-_HEADS = (
-    sa.select(sessions.c.id, sessions.c.head_branch_id, branches.c.last_seq, sessions.c.status)
-    .join_from(sessions, branches, branches.c.id == sessions.c.head_branch_id)
-    .where(sessions.c.id.in_(sa.bindparam("ids", expanding=True)))
-)
+# The head branch's newest message (its own, or the one at its fork point): the time
+# a new message must come after. Both look-ups use the unique (branch_id, seq) index.
+_OWN = messages_table.alias("own")
+_FORK = messages_table.alias("fork")
+_NEWEST = (_OWN.c.created_at, _FORK.c.created_at)
+
+
+def _with_newest(select: sa.Select[Any]) -> sa.Select[Any]:
+    return select.outerjoin(
+        _OWN, sa.and_(_OWN.c.branch_id == branches.c.id, _OWN.c.seq == branches.c.last_seq)
+    ).outerjoin(
+        _FORK,
+        sa.and_(_FORK.c.branch_id == branches.c.parent_id, _FORK.c.seq == branches.c.fork_seq),
+    )
+
+
+_HEADS = _with_newest(
+    sa.select(
+        sessions.c.id, sessions.c.head_branch_id, branches.c.last_seq, sessions.c.status, *_NEWEST
+    ).join_from(sessions, branches, branches.c.id == sessions.c.head_branch_id)
+).where(sessions.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 # PostgreSQL locks the rows in two statements, sessions first (the order every head
 # switch takes too, and by id, so two processes' batches cannot deadlock). One
@@ -120,10 +139,10 @@ _LOCKED_SESSIONS = (
     .with_for_update()
 )
 _LOCKED_BRANCHES = (
-    sa.select(branches.c.id, branches.c.last_seq)
+    _with_newest(sa.select(branches.c.id, branches.c.last_seq, *_NEWEST).select_from(branches))
     .where(branches.c.id.in_(sa.bindparam("ids", expanding=True)))
     .order_by(branches.c.id)
-    .with_for_update()
+    .with_for_update(of=branches)
 )
 
 
@@ -132,11 +151,11 @@ def _locked_heads(conn: sa.Connection, session_ids: list[str]) -> list[tuple[Any
     found = conn.execute(_LOCKED_SESSIONS, {"ids": session_ids}).all()
     heads = [head_id for _, head_id, _ in found]
     locked = conn.execute(_LOCKED_BRANCHES, {"ids": sorted(set(heads))})
-    last_seqs: dict[str, int] = {branch_id: last_seq for branch_id, last_seq in locked}
+    by_id: dict[str, tuple[Any, ...]] = {row[0]: tuple(row[1:]) for row in locked}
     return [
-        (session_id, head_id, last_seqs[head_id], status)
+        (session_id, head_id, by_id[head_id][0], status, *by_id[head_id][1:])
         for session_id, head_id, status in found
-        if head_id in last_seqs
+        if head_id in by_id
     ]
 
 
@@ -183,8 +202,13 @@ def append_batch(
 # The same statements for the driver: compiled once, with SQLite's positional marks.
 # The two look-ups take a list of ids, which a compiled statement cannot expand.
 _SQLITE_HEADS = (
-    "SELECT sessions.id, sessions.head_branch_id, branches.last_seq, sessions.status "
+    "SELECT sessions.id, sessions.head_branch_id, branches.last_seq, sessions.status, "
+    "own.created_at, fork.created_at "
     "FROM sessions JOIN branches ON branches.id = sessions.head_branch_id "
+    "LEFT OUTER JOIN messages AS own "
+    "ON own.branch_id = branches.id AND own.seq = branches.last_seq "
+    "LEFT OUTER JOIN messages AS fork "
+    "ON fork.branch_id = branches.parent_id AND fork.seq = branches.fork_seq "
     "WHERE sessions.id IN ({marks})"
 )
 _SQLITE_SESSIONS = "SELECT id FROM sessions WHERE id IN ({marks})"
@@ -222,7 +246,10 @@ def _append_batch_sqlite(
 ) -> list[Outcome]:
     session_ids = sorted({r.session_id for r in requests})
     heads = _heads(
-        _sqlite_in(db, _SQLITE_HEADS, session_ids),
+        [
+            (*row[:4], *map(_sqlite_time, row[4:]))
+            for row in _sqlite_in(db, _SQLITE_HEADS, session_ids)
+        ],
         session_ids,
         lambda missing: _sqlite_in(db, _SQLITE_SESSIONS, missing),
     )
@@ -238,6 +265,11 @@ def _append_batch_sqlite(
     if stored:
         db.executemany(_SQLITE_INSERT, [message_params(m, SQLITE_JSON, times) for m in stored])
     return outcomes
+
+
+def _sqlite_time(text: str | None) -> datetime | None:
+    """A time as the driver reads it from a :class:`UtcDateTime` column (naive UTC text)."""
+    return None if text is None else datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def _sqlite_in(db: sqlite3.Connection, sql: str, ids: Sequence[str]) -> list[Any]:
@@ -257,13 +289,14 @@ def _heads(
     """Each existing session's head; a session without its head branch is an error.
 
     Args:
-        found: rows of (session id, head branch id, last seq, status).
+        found: rows of (session id, head branch id, last seq, status, then the
+            times the next message must come after).
         session_ids: every session the batch appends to.
         existing: given the ids not found, returns rows of those that exist.
     """
     heads: dict[str, _Head | Exception] = {
-        session_id: _Head(head_id, int(last_seq), status == _ACTIVE)
-        for session_id, head_id, last_seq, status in found
+        session_id: _Head(head_id, int(last_seq), status == _ACTIVE, tuple(newest))
+        for session_id, head_id, last_seq, status, *newest in found
     }
     missing = [session_id for session_id in session_ids if session_id not in heads]
     if missing:
@@ -302,6 +335,7 @@ def _allocate_all(
 def _allocate(request: AppendRequest, head: _Head) -> list[Message]:
     """Give the request's messages the next seqs of ``head`` and move its counters."""
     first = head.last_seq + 1
+    times = message_times(request.at, head.newest, len(request.messages))
     stored = [
         Message(
             id=message_id,
@@ -311,21 +345,29 @@ def _allocate(request: AppendRequest, head: _Head) -> list[Message]:
             role=new.role,
             author=new.author,
             content=new.content,
-            created_at=request.at,
+            created_at=at,
             metadata=dict(new.metadata),
             tokens_in=new.tokens_in,
             tokens_out=new.tokens_out,
         )
-        for seq, new, message_id in zip(
-            range(first, first + len(request.messages)), request.messages, request.ids, strict=True
+        for seq, new, message_id, at in zip(
+            range(first, first + len(request.messages)),
+            request.messages,
+            request.ids,
+            times,
+            strict=True,
         )
     ]
     head.last_seq += len(stored)
     head.tokens_in += sum(m.tokens_in for m in stored)
     head.tokens_out += sum(m.tokens_out for m in stored)
-    head.updated_at = request.at
-    if any(m.role is Role.USER for m in stored):
-        head.last_activity_at = request.at
+    if stored:
+        # Two appends to one session in the batch: the second comes after the first.
+        head.newest = (stored[-1].created_at,)
+        head.updated_at = stored[-1].created_at
+    user_times = [m.created_at for m in stored if m.role is Role.USER]
+    if user_times:
+        head.last_activity_at = user_times[-1]
     head.touched = True
     return stored
 

@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
 
+from core.api_keys import ApiKey
 from core.models import (
     ArchiveReason,
     Branch,
@@ -251,6 +252,32 @@ def keyring_from_row(row: Mapping[Any, Any]) -> KeyringEntry:
         version=row["version"],
         next_value=None if row["next_value"] is None else bytes(row["next_value"]),
         next_version=row["next_version"],
+    )
+
+
+def api_key_values(key: ApiKey) -> dict[str, Any]:
+    """Return the ``api_keys`` row of a key."""
+    return {
+        "id": key.id,
+        "secret_hash": key.secret_hash,
+        "user_id": key.user_id,
+        "admin": key.admin,
+        "name": key.name,
+        "created_at": key.created_at,
+        "revoked_at": key.revoked_at,
+    }
+
+
+def api_key_from_row(row: Mapping[Any, Any]) -> ApiKey:
+    """Return the key an ``api_keys`` row holds."""
+    return ApiKey(
+        id=row["id"],
+        secret_hash=row["secret_hash"],
+        user_id=row["user_id"],
+        admin=bool(row["admin"]),
+        name=row["name"],
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
     )
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect
 
 from core.jsontext import json_text, parse_json_text
 
-SCHEMA_REVISION = "0003_workers"
+SCHEMA_REVISION = "0004_api_keys"
 """The newest Alembic revision in ``core/storage/sql/migrations/versions``; a test keeps them equal.
 
 :meth:`core.storage.sql.store.SqlStore.open` compares the database's revision with it, so
@@ -273,3 +273,16 @@ workers = sa.Table(
     sa.Column("roles", sa.String(255), nullable=False, server_default=""),
 )
 """The ``sessionbot run`` processes serving the database: one heartbeat row each."""
+
+api_keys = sa.Table(
+    "api_keys",
+    metadata,
+    sa.Column("id", ID, primary_key=True),
+    sa.Column("secret_hash", sa.String(128), nullable=False),
+    sa.Column("user_id", sa.String, nullable=False),
+    sa.Column("admin", sa.Boolean, nullable=False),
+    sa.Column("name", sa.String, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
+)
+"""Keys of the HTTP API: the SHA-256 of each secret, never the secret (:mod:`core.api_keys`)."""

@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import ConflictError
 from core.models import ArchiveReason, Branch, ChannelSettings, Session, SessionStatus
-from core.storage.protocols import SessionFilter
+from core.storage.protocols import SessionFilter, ascii_lower
 from core.storage.sql.rows import (
     branch_values,
     session_from_row,
@@ -72,20 +72,18 @@ class SqlSessions(SqlPart):
         self, where: SessionFilter, *, limit: int, offset: int = 0
     ) -> list[Session]:
         """See :meth:`core.storage.protocols.Store.list_sessions`."""
-        given = {
-            name: value
-            for name, value in (
-                ("scope_key", where.scope_key),
-                ("platform", where.platform),
-                ("channel_id", where.channel_id),
-                ("status", where.status),
-            )
-            if value is not None
-        }
+        given = _filters(where)
         query = _session_list(tuple(given))
         params = {**given, "limit": limit, "offset": offset}
         read = self._read if limit <= LARGE_READ else self._read_large
         return [session_from_row(row) for row in await read(all_rows, query, params)]
+
+    async def count_sessions(self, where: SessionFilter) -> int:
+        """See :meth:`core.storage.protocols.Store.count_sessions`."""
+        given = _filters(where)
+        query = _filtered(sa.select(sa.func.count().label("n")).select_from(sessions), tuple(given))
+        row = await self._read(first, query, given)
+        return int(row["n"]) if row is not None else 0
 
     async def archive_session(self, session_id: str, reason: ArchiveReason, at: datetime) -> bool:
         """See :meth:`core.storage.protocols.Store.archive_session`."""
@@ -188,12 +186,45 @@ _INSERT_IF_NO_ACTIVE = {
 """Insert a session unless its scope key has an active one; the values come as parameters."""
 
 
+def _filters(where: SessionFilter) -> dict[str, Any]:
+    """The column values ``where`` asks for, by column name (``owners``: a list)."""
+    return {
+        name: value
+        for name, value in (
+            ("scope_key", where.scope_key),
+            ("platform", where.platform),
+            ("channel_id", where.channel_id),
+            ("status", where.status),
+            ("owner", None if where.owners is None else list(where.owners)),
+            ("title", None if where.title_contains is None else _like(where.title_contains)),
+        )
+        if value is not None
+    }
+
+
+def _like(text: str) -> str:
+    """A ``LIKE`` pattern matching titles that hold ``text``, escaped with backslashes."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{ascii_lower(escaped)}%"
+
+
+def _filtered(query: sa.Select[Any], filters: tuple[str, ...]) -> sa.Select[Any]:
+    for name in filters:
+        if name == "owner":
+            query = query.where(sessions.c.owner.in_(sa.bindparam(name, expanding=True)))
+        elif name == "title":
+            # lower() folds ASCII letters on SQLite; the pattern is lower-cased likewise.
+            pattern = sa.bindparam(name, type_=sa.String)
+            query = query.where(sa.func.lower(sessions.c.title).like(pattern, escape="\\"))
+        else:
+            query = query.where(sessions.c[name] == sa.bindparam(name))
+    return query
+
+
 @functools.cache
 def _session_list(filters: tuple[str, ...]) -> sa.Select[Any]:
     """The ``list_sessions`` statement filtering on the named columns, built once."""
-    query = sa.select(sessions)
-    for name in filters:
-        query = query.where(sessions.c[name] == sa.bindparam(name))
+    query = _filtered(sa.select(sessions), filters)
     return (
         query.order_by(sessions.c.created_at.desc(), sessions.c.id.desc())
         .limit(sa.bindparam("limit", type_=sa.Integer))

@@ -3,9 +3,10 @@
 :class:`SqlStore` is composed of one part per idea, each in a module of its own:
 :mod:`~core.storage.sql.sessions` (sessions, channel settings),
 :mod:`~core.storage.sql.history` (branches, messages, checkpoints),
-:mod:`~core.storage.sql.keyring`, :mod:`~core.storage.sql.sweeps` (scheduled
-resets) and :mod:`~core.storage.sql.deliveries` (redeliveries dropped). Rows
-are mapped in :mod:`~core.storage.sql.rows`; every call's SQL runs through the one
+:mod:`~core.storage.sql.keyring`, :mod:`~core.storage.sql.api_keys`,
+:mod:`~core.storage.sql.sweeps` (scheduled resets), :mod:`~core.storage.sql.deliveries`
+(redeliveries dropped) and :mod:`~core.storage.sql.workers` (heartbeats). Rows are
+mapped in :mod:`~core.storage.sql.rows`; every call's SQL runs through the one
 :class:`~core.storage.sql.runner.Runner` of its database
 (:mod:`core.storage.sql.runner` says how, and why).
 
@@ -26,6 +27,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import sqlalchemy as sa
 
 from core.errors import StorageError
+from core.storage.sql.api_keys import SqlApiKeys
 from core.storage.sql.connections import SQLITE_BUSY_TIMEOUT_MS
 from core.storage.sql.deliveries import SqlDeliveries
 from core.storage.sql.history import SqlHistory
@@ -55,7 +57,9 @@ _SQLITE_DRIVERS = ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite")
 _POSTGRES_DRIVERS = ("postgresql", "postgresql+asyncpg")
 
 
-class SqlStore(SqlSessions, SqlHistory, SqlKeyring, SqlSweeps, SqlDeliveries, SqlWorkers):
+class SqlStore(
+    SqlSessions, SqlHistory, SqlKeyring, SqlSweeps, SqlDeliveries, SqlWorkers, SqlApiKeys
+):
     """Keeps sessions in a SQL database through SQLAlchemy Core.
 
     Args:
@@ -127,6 +131,17 @@ class SqlStore(SqlSessions, SqlHistory, SqlKeyring, SqlSweeps, SqlDeliveries, Sq
                 await self._runner.write(upgrade_to_head, self._where)
         except DRIVER_ERRORS as exc:
             raise storage_error(f"cannot open {self._where}", exc) from exc
+
+    async def schema_current(self) -> bool:
+        """See :meth:`core.storage.protocols.Store.schema_current`.
+
+        Raises:
+            StorageError: the database cannot be reached.
+        """
+        try:
+            return bool(await self._runner.read(schema_revision) == SCHEMA_REVISION)
+        except DRIVER_ERRORS as exc:
+            raise storage_error(f"cannot read the schema of {self._where}", exc) from exc
 
     async def close(self) -> None:
         """Finish queued writes, then close every connection."""

@@ -1,0 +1,69 @@
+"""The bot's own records, beside the conversations: redeliveries, workers, API keys.
+
+Part of the :class:`~core.storage.protocols.Store` protocol, kept apart because none
+of it is session data: platform event ids already handled, the heartbeats of the
+processes serving the store, and the keys of the HTTP API.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from core.api_keys import ApiKey
+from core.models import Worker
+
+
+class Records(Protocol):
+    """Deliveries, worker heartbeats and API keys, as every backend keeps them."""
+
+    # -- deliveries -------------------------------------------------------------
+
+    async def claim_delivery(self, source: str, delivery_id: str, at: datetime) -> bool:
+        """Record that a platform event is being handled; ``False`` if it was already.
+
+        Platforms redeliver an event they think was lost (Slack retries by
+        ``event_id``); only the first claim of an id, in any process, at any
+        time until :meth:`forget_deliveries` drops it, returns ``True``.
+        """
+        ...
+
+    async def forget_deliveries(self, before: datetime) -> int:
+        """Drop the deliveries claimed before ``before``; return how many."""
+        ...
+
+    # -- workers ----------------------------------------------------------------
+
+    async def beat(self, worker: Worker, *, forget_before: datetime) -> None:
+        """Record a worker's heartbeat (insert or replace its row).
+
+        Rows of workers not seen since ``forget_before`` (gone without saying so)
+        are dropped in the same call.
+        """
+        ...
+
+    async def workers(self, seen_since: datetime) -> list[Worker]:
+        """Return the workers whose last heartbeat is at or after ``seen_since``, oldest first."""
+        ...
+
+    async def forget_worker(self, worker_id: str) -> None:
+        """Drop a worker's row (it is stopping)."""
+        ...
+
+    # -- API keys -------------------------------------------------------------
+
+    async def add_api_key(self, key: ApiKey) -> None:
+        """Store an API key (its id is new)."""
+        ...
+
+    async def get_api_key(self, key_id: str) -> ApiKey | None:
+        """Return the API key with this id, revoked or not."""
+        ...
+
+    async def list_api_keys(self) -> list[ApiKey]:
+        """Return every API key, oldest first (ties by id)."""
+        ...
+
+    async def revoke_api_key(self, key_id: str, at: datetime) -> bool:
+        """Revoke a key at ``at`` unless it is revoked already; tell whether it was live."""
+        ...
