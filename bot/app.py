@@ -19,7 +19,7 @@ from typing import Any
 
 from adapters.base import Adapter, AdapterContext, AdapterPlugin
 from bot.config import Settings
-from bot.platforms import build_adapters
+from bot.platforms import build_adapters, close_responder
 from bot.scheduler import ArchivedCallback, ResetScheduler
 from bot.supervisor import AdapterSupervisor
 from bot.wiring import build_router, opened_manager
@@ -103,6 +103,7 @@ class Application:
                     await self._supervise(adapters)
             finally:
                 await scheduler.stop()
+                await close_responder(router.responder)
         logger.info("stopped")
 
     async def _clean_up(self, manager: SessionManager) -> None:

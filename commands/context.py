@@ -10,6 +10,7 @@ from core.errors import PermissionDenied
 from core.models import Inbound, Session
 from core.sessions.manager import SessionManager
 from core.sessions.resolution import Resolution
+from core.sessions.responders import Responder
 from core.sessions.scope import ScopeKey
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ class CommandContext:
         command: the command or subcommand being run.
         is_admin: whether the caller is listed in ``settings.admins``.
         now: the manager's clock when the command started.
+        responder: what answers plain messages (``/retry`` asks it again).
     """
 
     inbound: Inbound
@@ -46,6 +48,7 @@ class CommandContext:
     command: Command
     is_admin: bool
     now: datetime
+    responder: Responder | None = None
 
     @property
     def session(self) -> Session:

@@ -214,6 +214,7 @@ class Router:
                 command=command,
                 is_admin=is_admin,
                 now=self.manager.now(),
+                responder=self.responder,
             )
             reply = await invocation.handler(context)
         except CommandError as error:

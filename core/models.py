@@ -106,11 +106,15 @@ class Reply:
         text: the text; adapters split it to the platform's size limit.
         file: an optional attachment.
         ephemeral: shown only to the caller where the platform supports it.
+        streamed: the text was shown as it was written, through the adapter's
+            :class:`core.streaming.ReplyStream`; the adapter finishes that message
+            with :attr:`text` rather than posting a new one.
     """
 
     text: str
     file: ReplyFile | None = None
     ephemeral: bool = False
+    streamed: bool = False
 
 
 @dataclass(frozen=True, slots=True)

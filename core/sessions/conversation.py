@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import logging
 
+from core.errors import CommandError, ResponderError
 from core.models import Inbound, NewMessage, Reply, Role, Session
 from core.sessions.context_window import context_history
 from core.sessions.manager import SessionManager
-from core.sessions.responders import Answer, Responder
+from core.sessions.responders import Answer, Responder, StreamingResponder
+from core.streaming import current_stream
 
 logger = logging.getLogger(__name__)
 
-APOLOGY = "Sorry, I couldn't answer that just now. Your message is saved; please try again."
+APOLOGY = "The model did not answer. Your message is kept: send /retry to ask again."
+"""The one line a user gets when the responder failed; nothing is stored for it."""
+
+USAGE_ESTIMATED = "usage_estimated"
+"""Metadata key of an assistant message whose token counts are estimates."""
+
+NOTHING_TO_RETRY = "Nothing to retry: the last message already has an answer."
 
 
 async def converse(
@@ -39,7 +47,7 @@ async def converse(
         max_tokens: the token budget of the history the responder sees.
 
     Returns:
-        The answer, or an apology if the responder failed.
+        The answer, or :data:`APOLOGY` if the responder failed.
 
     Raises:
         StaleSessionError: ``session`` was archived or its head moved; nothing was
@@ -52,28 +60,79 @@ async def converse(
         NewMessage(Role.USER, inbound.author_name, inbound.text, metadata=metadata),
         only_if_current=True,
     )
+    return await answer_last(manager, responder, session, bot_name=bot_name, max_tokens=max_tokens)
+
+
+async def retry(
+    manager: SessionManager,
+    responder: Responder,
+    session: Session,
+    *,
+    bot_name: str,
+    max_tokens: int,
+) -> Reply:
+    """Ask the responder again for the session's last message, if it is unanswered.
+
+    Raises:
+        CommandError: the last message is not a user's (or there is none); the
+            message says so.
+    """
+    newest = await manager.history.page(session, limit=1)
+    if not newest.messages or newest.messages[-1].role is not Role.USER:
+        raise CommandError(NOTHING_TO_RETRY)
+    return await answer_last(manager, responder, session, bot_name=bot_name, max_tokens=max_tokens)
+
+
+async def answer_last(
+    manager: SessionManager,
+    responder: Responder,
+    session: Session,
+    *,
+    bot_name: str,
+    max_tokens: int,
+) -> Reply:
+    """Ask the responder to answer the session as it is, and store the answer.
+
+    The answer is streamed to the adapter's :class:`core.streaming.ReplyStream`
+    when there is one and the responder can; the stored message is the final text,
+    stored once. A failed answer stores nothing.
+    """
+    stream = current_stream()
+    streams = stream is not None and isinstance(responder, StreamingResponder)
     answer = await _ask(manager, responder, session, max_tokens)
     if answer is None:
-        return Reply(APOLOGY)
+        return Reply(APOLOGY, streamed=streams)
+    metadata = {USAGE_ESTIMATED: True} if answer.estimated else {}
     await manager.history.append(
         session,
         NewMessage(
             Role.ASSISTANT,
             bot_name,
             answer.text,
+            metadata=metadata,
             tokens_in=answer.tokens_in,
             tokens_out=answer.tokens_out,
         ),
     )
-    return Reply(answer.text)
+    return Reply(answer.text, streamed=streams)
 
 
 async def _ask(
     manager: SessionManager, responder: Responder, session: Session, max_tokens: int
 ) -> Answer | None:
+    stream = current_stream()
     try:
         context = await context_history(manager, session, max_tokens)
-        answer = await responder.respond(session, context)
+        if stream is not None and isinstance(responder, StreamingResponder):
+            answer = await responder.respond_streaming(session, context, stream.update)
+        else:
+            answer = await responder.respond(session, context)
+    except ResponderError as error:
+        # Expected (a timeout, 429 or 5xx after the retries): one line, no traceback.
+        logger.warning(
+            "responder %r did not answer in session %s: %s", responder.name, session.id, error
+        )
+        return None
     except Exception:
         # Any failure, not only ResponderError: a responder is third-party code
         # (HTTP clients, SDKs) and the user must still get an answer.
