@@ -148,7 +148,7 @@ def test_environment_overrides_apply_to_the_defaults() -> None:
         ("[storage]\nretention_days = -1\n", "storage.retention_days", "greater than"),
         ('[storage]\nurl = "mysql://db"\n', "storage.url", "unsupported storage URL"),
         ('[context]\nstrategy = "smart"\n', "context.strategy", "'recent'"),
-        ('[responder]\nkind = "openai"\n', "responder.kind", "'echo'"),
+        ('[responder]\nkind = "claude"\n', "responder.kind", "'echo', 'openai'"),
         ('[encryption]\nkey_env = "1 bad"\n', "encryption.key_env", "environment variable"),
         ('[encryption]\nkey = "inline"\n', "encryption.key", "unknown key"),
         ('[adapters.telegram]\nmode = "push"\n', "adapters.telegram.mode", "'webhook'"),

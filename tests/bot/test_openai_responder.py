@@ -118,7 +118,10 @@ async def test_an_endpoint_without_usage_gets_an_estimate_marked_as_one(
     await chat.say("12345678")
     answer = (await chat.manager.history.all_messages(await chat.session()))[-1]
     assert answer.metadata[USAGE_ESTIMATED] is True
-    assert (answer.tokens_in, answer.tokens_out) == (4, 3)  # 2 + 2 in; "re: 12345678" (12 characters) out
+    assert (answer.tokens_in, answer.tokens_out) == (
+        4,
+        3,
+    )  # 2 + 2 in; "re: 12345678" (12 characters) out
 
 
 async def test_a_429_is_retried_after_retry_after(api: FakeOpenAI, make_chat: MakeChat) -> None:

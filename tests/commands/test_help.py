@@ -18,6 +18,7 @@ async def test_help_lists_every_command_with_its_summary(chat: Chat) -> None:
             "/checkpoint — Save points in this conversation and go back to them.",
             "/history — Show the last N messages of this conversation (20 unless you say,"
             " at most 200).",
+            "/retry — Ask the model again to answer your last message, when it did not answer it.",
             "/help — List the commands, or explain one.",
             "Send /help <command> for more, such as /help checkpoint.",
         ]

@@ -212,6 +212,7 @@ def test_the_default_registry_has_every_builtin_family() -> None:
         "session",
         "checkpoint",
         "history",
+        "retry",
         "help",
     ]
     assert [sub.name for sub in registry.subcommands("session")] == [
