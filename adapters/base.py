@@ -30,7 +30,7 @@ from typing import Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from adapters.splitting import split_text
-from core import ConfigError, Inbound, InboundHandler, Reply, ReplyFile
+from core import ConfigError, Inbound, InboundHandler, Reply, ReplyFile, ReplyStream, streaming_to
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +73,21 @@ class Adapter(Protocol):
 
     async def send(self, channel_id: str, text: str, thread_id: str | None = None) -> None:
         """Post ``text`` in a channel (or thread) unprompted, such as a reset notice."""
+        ...
+
+
+class LiveReply(ReplyStream, Protocol):
+    """A reply shown while it is written (:meth:`BaseAdapter.open_stream`).
+
+    :class:`adapters.streaming.LiveMessage` is one for platforms that edit a message.
+    """
+
+    async def finish(self, first_part: str) -> bool:
+        """Show ``first_part`` of the final reply where the answer was shown.
+
+        Returns:
+            ``False`` if nothing was shown: the reply is then posted as any other.
+        """
         ...
 
 
@@ -210,17 +225,27 @@ class BaseAdapter(ABC, Generic[Destination]):
                 answered sooner. Platforms that must acknowledge an event quickly
                 pass it; their replies then follow the acknowledgement.
         """
+        live = self.open_stream(destination)
         try:
-            if acknowledge is None:
-                replies = await self._handler(inbound)
-            else:
-                replies = await self._answer_acknowledged(inbound, acknowledge)
+            with streaming_to(live):
+                if acknowledge is None:
+                    replies = await self._handler(inbound)
+                else:
+                    replies = await self._answer_acknowledged(inbound, acknowledge)
         except Exception:
             # The router answers bad input itself; reaching here is a bug, and one
             # bad message must not end the conversation.
             logger.exception("%s: handling message %s failed", self.name, inbound.message_id)
             replies = [Reply(self.failure_reply)]
-        await self.post_replies(destination, replies)
+        await self.post_replies(destination, replies, live=live)
+
+    def open_stream(self, destination: Destination) -> LiveReply | None:
+        """Return where an answer to a message from ``destination`` is shown as it is written.
+
+        ``None`` (the default): the platform shows only the final text. A platform
+        that can edit a message returns an :class:`adapters.streaming.LiveMessage`.
+        """
+        return None
 
     async def _answer_acknowledged(self, inbound: Inbound, acknowledge: Acknowledge) -> list[Reply]:
         answering = asyncio.ensure_future(self._handler(inbound))
@@ -248,17 +273,27 @@ class BaseAdapter(ABC, Generic[Destination]):
         if destination is not None:
             await self.post_replies(destination, [Reply(text)])
 
-    async def post_replies(self, destination: Destination, replies: Sequence[Reply]) -> None:
-        """Post each reply: its text in as many messages as needed, then its file."""
+    async def post_replies(
+        self, destination: Destination, replies: Sequence[Reply], *, live: LiveReply | None = None
+    ) -> None:
+        """Post each reply: its text in as many messages as needed, then its file.
+
+        A reply that was streamed to ``live`` finishes the message shown there.
+        """
         try:
             for reply in replies:
-                await self._post_reply(destination, reply)
+                await self._post_reply(destination, reply, live if reply.streamed else None)
         except Undeliverable as error:
             logger.warning("%s: %s; the rest of the replies are dropped", self.name, error)
 
-    async def _post_reply(self, destination: Destination, reply: Reply) -> None:
+    async def _post_reply(
+        self, destination: Destination, reply: Reply, live: LiveReply | None = None
+    ) -> None:
         first = True
-        for chunk in self.split(reply.text):
+        chunks = self.split(reply.text)
+        if live is not None and chunks and await live.finish(chunks[0]):
+            chunks, first = chunks[1:], False
+        for chunk in chunks:
             await self.post_text(destination, chunk, first=first)
             first = False
         if reply.file is not None:

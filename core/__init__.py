@@ -39,6 +39,7 @@ from core.sessions.responders import Answer, EchoResponder, Responder
 from core.sessions.scope import DEFAULT_SCOPE, Scope, ScopeKey, channel_key_for, scope_key_for
 from core.storage.live import LiveSessions
 from core.storage.protocols import SessionFilter, Store
+from core.streaming import ReplyStream, current_stream, streaming_to
 from core.tokens import Context
 from core.types import InboundHandler, ProactiveSender
 
@@ -68,6 +69,7 @@ __all__ = [
     "ProactiveSender",
     "Reply",
     "ReplyFile",
+    "ReplyStream",
     "Resolution",
     "Responder",
     "ResponderError",
@@ -85,5 +87,7 @@ __all__ = [
     "SystemClock",
     "UsageError",
     "channel_key_for",
+    "current_stream",
     "scope_key_for",
+    "streaming_to",
 ]

@@ -26,6 +26,9 @@ class ReplyStream(Protocol):
     async def update(self, text: str) -> None:
         """Show ``text``, the whole answer so far (it only grows).
 
+        An empty ``text`` comes first, when the responder is asked: the answer is
+        being written, and a platform may show a typing indicator.
+
         A platform may show it later or not at all (edit limits); it must not raise
         for a failed display, which costs only the live view.
         """

@@ -123,6 +123,8 @@ async def _ask(
     stream = current_stream()
     try:
         context = await context_history(manager, session, max_tokens)
+        if stream is not None:
+            await stream.update("")  # the answer is being written
         if stream is not None and isinstance(responder, StreamingResponder):
             answer = await responder.respond_streaming(session, context, stream.update)
         else:

@@ -196,7 +196,7 @@ async def test_streaming_shows_the_text_as_it_grows_and_stores_it_once(
         replies = await chat.send("one two three")
     assert [r.text for r in replies] == ["re: one two three"]
     assert replies[0].streamed
-    assert recorder.shown == ["re:", "re: one", "re: one two", "re: one two three"]
+    assert recorder.shown == ["", "re:", "re: one", "re: one two", "re: one two three"]
     assert api.requests[-1]["stream"] is True
     messages = await chat.manager.history.all_messages(await chat.session())
     assert [m.content for m in messages] == ["one two three", "re: one two three"]
@@ -219,7 +219,7 @@ async def test_a_failed_stream_stores_nothing(api: FakeOpenAI, make_chat: MakeCh
     with streaming_to(recorder):
         replies = await chat.send("hello")
     assert [(r.text, r.streamed) for r in replies] == [(APOLOGY, True)]
-    assert recorder.shown == []
+    assert recorder.shown == [""]
     assert await chat.contents() == ["hello"]
 
 
