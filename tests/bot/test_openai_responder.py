@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import tomllib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -310,3 +312,17 @@ def test_openai_itself_needs_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
     assert api_key(settings(api_key_env=KEY_ENV, base_url="http://127.0.0.1:1/v1")) == NO_KEY
     monkeypatch.setenv(KEY_ENV, "sk-real")
     assert api_key(settings(api_key_env=KEY_ENV)) == "sk-real"
+
+
+def test_the_example_config_shows_every_option_with_its_default() -> None:
+    text = (Path(__file__).resolve().parents[2] / "config.example.toml").read_text()
+    section = text[text.index('# With kind = "openai"') : text.index("[identity]")]
+    shown_keys = re.compile(r"# (\w+ = |\[\[responder)")
+    lines = [line[2:] for line in section.splitlines() if shown_keys.match(line)]
+    table = tomllib.loads("\n".join(lines).replace("[[responder.overrides]]", "[[overrides]]"))
+    del table["system_prompt_file"]  # the alternative to system_prompt, shown by name
+    shown = OpenAISettings.model_validate({"kind": "openai", **table})
+    assert set(table) | {"kind", "system_prompt_file"} == set(OpenAISettings.model_fields)
+    defaults = OpenAISettings(model="m")
+    for name in ("api_key_env", "system_prompt", "timeout_seconds", "max_retries", "stream"):
+        assert getattr(shown, name) == getattr(defaults, name), name

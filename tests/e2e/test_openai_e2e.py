@@ -113,6 +113,10 @@ async def test_run_answers_with_the_model_remembers_and_survives_a_failure(
         assert "HTTP 500" in stderr
         assert API_KEY not in stderr
         assert "keep this" not in stderr
-    raw = b"".join(p.read_bytes() for p in tmp_path.glob("bot.db*"))
+    raw = await asyncio.to_thread(database_bytes, tmp_path)
     assert b"keep this" not in raw
     assert b"what did I say" not in raw
+
+
+def database_bytes(directory: Path) -> bytes:
+    return b"".join(path.read_bytes() for path in directory.glob("bot.db*"))
