@@ -321,6 +321,8 @@ class ChannelSettings:
         daily_reset_time: ``HH:MM`` override, ``"off"``, or ``None`` for the default.
         idle_reset_minutes: minutes, ``0`` for off, or ``None`` for the default.
         timezone: IANA timezone name override, if any.
+        context_strategy: the context strategy override (``recent``, ``smart``,
+            ``summarize``), if any.
         updated_at: when it last changed.
     """
 
@@ -330,6 +332,7 @@ class ChannelSettings:
     daily_reset_time: str | None = None
     idle_reset_minutes: int | None = None
     timezone: str | None = None
+    context_strategy: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
