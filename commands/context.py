@@ -12,6 +12,7 @@ from core.sessions.manager import SessionManager
 from core.sessions.resolution import Resolution
 from core.sessions.responders import Responder
 from core.sessions.scope import ScopeKey
+from core.sessions.strategies import ContextBuilder
 
 if TYPE_CHECKING:
     from commands.registry import Command, Registry
@@ -37,6 +38,7 @@ class CommandContext:
         is_admin: whether the caller is listed in ``settings.admins``.
         now: the manager's clock when the command started.
         responder: what answers plain messages (``/retry`` asks it again).
+        contexts: builds the context the responder sees, by strategy.
     """
 
     inbound: Inbound
@@ -49,6 +51,7 @@ class CommandContext:
     is_admin: bool
     now: datetime
     responder: Responder | None = None
+    contexts: ContextBuilder | None = None
 
     @property
     def session(self) -> Session:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 
 from core.errors import CommandError, ResponderError
 from core.models import Inbound, NewMessage, Reply, Role, Session
-from core.sessions.context_window import context_history
 from core.sessions.manager import SessionManager
 from core.sessions.responders import Answer, Responder, StreamingResponder
+from core.sessions.strategies import ContextBuilder, Strategy
 from core.streaming import current_stream
+from core.tokens import Context
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +32,8 @@ async def converse(
     *,
     bot_name: str,
     max_tokens: int,
+    contexts: ContextBuilder | None = None,
+    strategy: Strategy = Strategy.RECENT,
 ) -> Reply:
     """Append the user's message, get the responder's answer and append it too.
 
@@ -45,6 +49,8 @@ async def converse(
         session: the session it belongs to.
         bot_name: the author name of the stored answer.
         max_tokens: the token budget of the history the responder sees.
+        contexts: builds the context by ``strategy``; ``recent`` without one.
+        strategy: the context strategy in force.
 
     Returns:
         The answer, or :data:`APOLOGY` if the responder failed.
@@ -60,7 +66,15 @@ async def converse(
         NewMessage(Role.USER, inbound.author_name, inbound.text, metadata=metadata),
         only_if_current=True,
     )
-    return await answer_last(manager, responder, session, bot_name=bot_name, max_tokens=max_tokens)
+    return await answer_last(
+        manager,
+        responder,
+        session,
+        bot_name=bot_name,
+        max_tokens=max_tokens,
+        contexts=contexts,
+        strategy=strategy,
+    )
 
 
 async def retry(
@@ -70,6 +84,8 @@ async def retry(
     *,
     bot_name: str,
     max_tokens: int,
+    contexts: ContextBuilder | None = None,
+    strategy: Strategy = Strategy.RECENT,
 ) -> Reply:
     """Ask the responder again for the session's last message, if it is unanswered.
 
@@ -80,7 +96,15 @@ async def retry(
     newest = await manager.history.page(session, limit=1)
     if not newest.messages or newest.messages[-1].role is not Role.USER:
         raise CommandError(NOTHING_TO_RETRY)
-    return await answer_last(manager, responder, session, bot_name=bot_name, max_tokens=max_tokens)
+    return await answer_last(
+        manager,
+        responder,
+        session,
+        bot_name=bot_name,
+        max_tokens=max_tokens,
+        contexts=contexts,
+        strategy=strategy,
+    )
 
 
 async def answer_last(
@@ -90,6 +114,8 @@ async def answer_last(
     *,
     bot_name: str,
     max_tokens: int,
+    contexts: ContextBuilder | None = None,
+    strategy: Strategy = Strategy.RECENT,
 ) -> Reply:
     """Ask the responder to answer the session as it is, and store the answer.
 
@@ -99,7 +125,9 @@ async def answer_last(
     """
     stream = current_stream()
     streams = stream is not None and isinstance(responder, StreamingResponder)
-    answer = await _ask(manager, responder, session, max_tokens)
+    if contexts is None:
+        contexts = ContextBuilder(manager, responder)
+    answer = await _ask(responder, session, contexts.build(session, strategy, max_tokens))
     if answer is None:
         return Reply(APOLOGY, streamed=streams)
     metadata = {USAGE_ESTIMATED: True} if answer.estimated else {}
@@ -118,11 +146,11 @@ async def answer_last(
 
 
 async def _ask(
-    manager: SessionManager, responder: Responder, session: Session, max_tokens: int
+    responder: Responder, session: Session, building: Awaitable[Context]
 ) -> Answer | None:
     stream = current_stream()
     try:
-        context = await context_history(manager, session, max_tokens)
+        context = await building
         if stream is not None:
             await stream.update("")  # the answer is being written
         if stream is not None and isinstance(responder, StreamingResponder):

@@ -219,6 +219,7 @@ def test_the_default_registry_has_every_builtin_family() -> None:
         "list",
         "resume",
         "scope",
+        "context",
         "title",
         "reset-time",
         "idle-reset",
@@ -230,7 +231,14 @@ def test_the_default_registry_has_every_builtin_family() -> None:
         "delete",
         "branch",
     ]
-    assert [sub.name for sub in registry.subcommands("history")] == ["export", "clear"]
+    assert [sub.name for sub in registry.subcommands("history")] == [
+        "export",
+        "clear",
+        "pin",
+        "unpin",
+        "pins",
+        "summary",
+    ]
     assert registry.get_subcommand("session", "scope").admin_only  # type: ignore[union-attr]
 
 
