@@ -147,7 +147,11 @@ def test_environment_overrides_apply_to_the_defaults() -> None:
         ('[bot]\nmax_message_chars = "many"\n', "bot.max_message_chars", "an integer"),
         ("[storage]\nretention_days = -1\n", "storage.retention_days", "greater than"),
         ('[storage]\nurl = "mysql://db"\n', "storage.url", "unsupported storage URL"),
-        ('[context]\nstrategy = "smart"\n', "context.strategy", "'recent'"),
+        (
+            '[context]\nstrategy = "clever"\n',
+            "context.strategy",
+            "'recent', 'smart' or 'summarize'",
+        ),
         ('[responder]\nkind = "claude"\n', "responder.kind", "'echo', 'openai'"),
         ('[encryption]\nkey_env = "1 bad"\n', "encryption.key_env", "environment variable"),
         ('[encryption]\nkey = "inline"\n', "encryption.key", "unknown key"),

@@ -46,6 +46,11 @@ class FakeOpenAI:
         delay: seconds before any answer starts.
         hang_on: a request whose last user message holds this is never answered.
         answer_text: the answer to give instead of ``re: …``, if set.
+        summary_marker: a request with a system message holding this is asked for a
+            summary: the answer is ``S[<previous summary>; <each message>]``, each
+            message shortened to its first word (``re:`` before it for an answer)
+            and joined with ``,``, so a test can see what was folded.
+        summary_requests: the bodies of those requests.
     """
 
     def __init__(self, *, api_key: str = API_KEY) -> None:
@@ -56,6 +61,8 @@ class FakeOpenAI:
         self.delay = 0.0
         self.hang_on: str | None = None
         self.answer_text: str | None = None
+        self.summary_marker: str | None = None
+        self.summary_requests: list[Json] = []
         self._refusals: deque[Refusal] = deque()
         self._ids = itertools.count(1)
         self._closing = asyncio.Event()
@@ -122,10 +129,19 @@ class FakeOpenAI:
         if self.delay:
             await asyncio.sleep(self.delay)
         text = self.answer_text if self.answer_text is not None else f"re: {last}"
+        if self._is_summary(body):
+            self.summary_requests.append(body)
+            text = _summary(body)
         usage = _usage(body, text) if self.usage else None
         if body.get("stream"):
             return await self._stream(request, body, text, usage)
         return web.json_response(self._completion(body, text, usage))
+
+    def _is_summary(self, body: Json) -> bool:
+        marker = self.summary_marker
+        return marker is not None and any(
+            m["role"] == "system" and marker in m["content"] for m in body["messages"]
+        )
 
     def _completion(self, body: Json, text: str, usage: Json | None) -> Json:
         answer: Json = {
@@ -175,6 +191,20 @@ class FakeOpenAI:
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+
+def _summary(body: Json) -> str:
+    previous = ""
+    texts: list[str] = []
+    for message in body["messages"][:-1]:  # the last asks for the summary
+        if message["role"] != "system":
+            content = message["content"]
+            answer = content.startswith("re: ")
+            first = content.removeprefix("re: ").split()[0]
+            texts.append(f"re:{first}" if answer else first)
+        elif message["content"].startswith("Summary of the conversation so far:\n"):
+            previous = message["content"].split("\n", 1)[1]
+    return f"S[{previous}; {','.join(texts)}]"
 
 
 def _pieces(text: str) -> list[str]:
