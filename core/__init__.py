@@ -35,7 +35,7 @@ from core.models import (
 from core.sessions.channels import Placement
 from core.sessions.manager import SessionManager
 from core.sessions.resolution import Resolution
-from core.sessions.responders import Answer, EchoResponder, Responder
+from core.sessions.responders import Answer, EchoResponder, Responder, StreamingResponder
 from core.sessions.scope import DEFAULT_SCOPE, Scope, ScopeKey, channel_key_for, scope_key_for
 from core.storage.live import LiveSessions
 from core.storage.protocols import SessionFilter, Store
@@ -84,6 +84,7 @@ __all__ = [
     "StaleSessionError",
     "StorageError",
     "Store",
+    "StreamingResponder",
     "SystemClock",
     "UsageError",
     "channel_key_for",

@@ -23,9 +23,11 @@ from adapters.base import (
     AdapterPlugin,
     AdapterSettings,
     BaseAdapter,
+    LiveReply,
     Undeliverable,
     secret_from_env,
 )
+from adapters.streaming import LiveMessage
 from bot.responders import ResponderPlugin, ResponderSettings
 from commands import CommandContext
 from commands import Registry as CommandRegistry
@@ -39,10 +41,12 @@ from core import (
     Message,
     Reply,
     ReplyFile,
+    ReplyStream,
     Responder,
     ResponderError,
     Role,
     Session,
+    StreamingResponder,
     UsageError,
 )
 
@@ -61,15 +65,19 @@ __all__ = [
     "EchoResponder",
     "Inbound",
     "InboundHandler",
+    "LiveMessage",
+    "LiveReply",
     "Message",
     "Reply",
     "ReplyFile",
+    "ReplyStream",
     "Responder",
     "ResponderError",
     "ResponderPlugin",
     "ResponderSettings",
     "Role",
     "Session",
+    "StreamingResponder",
     "Undeliverable",
     "UsageError",
     "secret_from_env",
