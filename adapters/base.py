@@ -90,6 +90,10 @@ class LiveReply(ReplyStream, Protocol):
         """
         ...
 
+    async def close(self) -> None:
+        """Stop what is pending (a typing indicator); called once the message is handled."""
+        ...
+
 
 class Undeliverable(Exception):
     """The destination can no longer be reached (the bot was blocked or removed).
@@ -237,7 +241,11 @@ class BaseAdapter(ABC, Generic[Destination]):
             # bad message must not end the conversation.
             logger.exception("%s: handling message %s failed", self.name, inbound.message_id)
             replies = [Reply(self.failure_reply)]
-        await self.post_replies(destination, replies, live=live)
+        try:
+            await self.post_replies(destination, replies, live=live)
+        finally:
+            if live is not None:
+                await live.close()
 
     def open_stream(self, destination: Destination) -> LiveReply | None:
         """Return where an answer to a message from ``destination`` is shown as it is written.

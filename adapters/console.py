@@ -171,6 +171,9 @@ class PrintedReply:
             self._write(text[len(self._printed) :], end="")
             self._printed = text
 
+    async def close(self) -> None:
+        """Nothing is pending on a terminal."""
+
     async def finish(self, first_part: str) -> bool:
         """End the printed answer with the rest of the final text (all of it, if it differs)."""
         if not self._printed:

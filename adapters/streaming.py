@@ -10,6 +10,8 @@ that fails ends the live view, never the answer, which is then posted whole.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 from abc import ABC, abstractmethod
@@ -17,6 +19,12 @@ from collections.abc import Callable
 from typing import Generic, TypeVar
 
 logger = logging.getLogger(__name__)
+
+TYPING_DELAY = 0.5
+"""Seconds an answer may take before a typing indicator is shown: a quick one gets none."""
+
+TYPING_REPEAT = 4.5
+"""Seconds between two typing indicators while nothing is shown (Telegram's lasts 5)."""
 
 Handle = TypeVar("Handle")
 """How a platform names a message it sent, to edit it (an id, a channel and a ts…)."""
@@ -46,6 +54,7 @@ class LiveMessage(ABC, Generic[Handle]):
         self._shown = ""
         self._edited_at = 0.0
         self._broken = False
+        self._typing: asyncio.Task[None] | None = None
 
     @property
     def shown(self) -> str:
@@ -60,9 +69,10 @@ class LiveMessage(ABC, Generic[Handle]):
         if self._broken:
             return
         if not text:
-            if self._handle is None:
-                await self._show_typing()
+            if self._handle is None and self._typing is None:
+                self._typing = asyncio.create_task(self._keep_typing())
             return
+        self._stop_typing()
         parts = self._split(text)
         if not parts or parts[0] == self._shown:
             return
@@ -82,11 +92,26 @@ class LiveMessage(ABC, Generic[Handle]):
             return
         self._shown, self._edited_at = parts[0], now
 
-    async def _show_typing(self) -> None:
-        try:
-            await self.typing()
-        except Exception as error:
-            logger.debug("typing indicator failed: %s", error.__class__.__name__)
+    async def _keep_typing(self) -> None:
+        await asyncio.sleep(TYPING_DELAY)
+        while True:
+            try:
+                await self.typing()
+            except Exception as error:
+                logger.debug("typing indicator failed: %s", error.__class__.__name__)
+                return
+            await asyncio.sleep(TYPING_REPEAT)
+
+    def _stop_typing(self) -> None:
+        if self._typing is not None:
+            self._typing.cancel()
+
+    async def close(self) -> None:
+        """Stop the typing indicator; the message has been handled."""
+        if self._typing is not None:
+            self._typing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._typing
 
     async def typing(self) -> None:
         """Show that an answer is being written (a typing indicator); nothing by default."""
@@ -101,6 +126,7 @@ class LiveMessage(ABC, Generic[Handle]):
         Raises:
             Undeliverable: the destination cannot be reached any more.
         """
+        self._stop_typing()
         if self._handle is None:
             return False
         if first_part != self._shown:

@@ -106,9 +106,10 @@ class Reply:
         text: the text; adapters split it to the platform's size limit.
         file: an optional attachment.
         ephemeral: shown only to the caller where the platform supports it.
-        streamed: the text was shown as it was written, through the adapter's
-            :class:`core.streaming.ReplyStream`; the adapter finishes that message
-            with :attr:`text` rather than posting a new one.
+        streamed: the answer went through the adapter's
+            :class:`core.streaming.ReplyStream` (a typing indicator, the text as it
+            was written); the adapter finishes what it showed with :attr:`text`,
+            or posts it as any reply if it showed nothing.
     """
 
     text: str

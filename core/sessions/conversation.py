@@ -123,8 +123,9 @@ async def answer_last(
     when there is one and the responder can; the stored message is the final text,
     stored once. A failed answer stores nothing.
     """
-    stream = current_stream()
-    streams = stream is not None and isinstance(responder, StreamingResponder)
+    # Answered through the stream in force (which shows a typing indicator, and the
+    # text as it comes if the responder streams): the adapter finishes it.
+    streams = current_stream() is not None
     if contexts is None:
         contexts = ContextBuilder(manager, responder)
     answer = await _ask(responder, session, contexts.build(session, strategy, max_tokens))

@@ -16,7 +16,7 @@ import pytest
 
 import adapters.telegram_live
 from adapters.console import ConsoleAdapter
-from adapters.streaming import LiveMessage
+from adapters.streaming import TYPING_DELAY, LiveMessage
 from bot.openai_responder import build
 from bot.openai_settings import OpenAISettings
 from bot.platforms import close_responder
@@ -57,7 +57,7 @@ class Recorded(LiveMessage[int]):
 
 async def test_edits_are_throttled_and_the_final_text_always_shown() -> None:
     live = Recorded()
-    await live.update("")
+    await live.update("")  # a quick answer: no typing indicator
     await live.update("one")
     live.now = 0.5
     await live.update("one two")  # too soon: shown later
@@ -65,13 +65,28 @@ async def test_edits_are_throttled_and_the_final_text_always_shown() -> None:
     await live.update("one two three")
     await live.update("one two three!")  # too soon again, and past the first part
     assert await live.finish("one two th")
-    assert live.calls == [
-        ("typing", ""),
-        ("post", "one"),
-        ("edit", "one two th"),
-    ]
+    assert live.calls == [("post", "one"), ("edit", "one two th")]
     assert await live.finish("final")
     assert live.calls[-1] == ("final", "final")
+
+
+async def test_a_slow_answer_shows_typing_until_text_comes() -> None:
+    live = Recorded()
+    await live.update("")
+    await asyncio.sleep(TYPING_DELAY + 0.3)
+    assert live.calls == [("typing", "")]
+    await live.update("one")
+    await asyncio.sleep(TYPING_DELAY)  # the indicator repeats only while nothing is shown
+    assert live.calls == [("typing", ""), ("post", "one")]
+    await live.close()
+
+
+async def test_close_stops_a_pending_typing_indicator() -> None:
+    live = Recorded()
+    await live.update("")
+    await live.close()
+    await asyncio.sleep(TYPING_DELAY + 0.2)
+    assert live.calls == []
 
 
 async def test_a_failed_live_edit_stops_the_live_view_only() -> None:
@@ -166,6 +181,7 @@ async def test_telegram_edits_one_message_as_the_answer_grows(
     chat: Chat, openai_api: FakeOpenAI, telegram: FakeTelegramAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(adapters.telegram_live, "PRIVATE_INTERVAL", 0.1)
+    openai_api.delay = TYPING_DELAY + 0.5  # long enough for "typing…"
     openai_api.chunk_delay = 0.15
     words = " ".join(f"w{n}" for n in range(8))
     adapter = telegram_adapter(telegram, chat.router.handle)  # the router, as bot wires it
