@@ -103,6 +103,7 @@ class Application:
                     await self._supervise(adapters)
             finally:
                 await scheduler.stop()
+                await router.contexts.close()
                 await close_responder(router.responder)
         logger.info("stopped")
 

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from core.errors import ResponderError
 from core.models import Message, Role, Session
 from core.sessions.context_window import context_history
 from core.sessions.manager import SessionManager
@@ -189,9 +190,11 @@ class ContextBuilder:
                 return
             summary = Summary(session.head_branch_id, folded[-1].seq, text)
             await self._manager.notes.save_summary(session.id, summary)
-        except Exception:
-            # Off the reply's path: the conversation goes on with ``recent``, and the
+        except ResponderError as error:
+            # Off the reply's path: the conversation goes on with what fits, and the
             # next overflow asks again.
+            logger.warning("summarising session %s failed: %s", session.id, error)
+        except Exception:
             logger.exception("summarising session %s failed", session.id)
 
     def _summary_request(
@@ -226,6 +229,12 @@ class ContextBuilder:
         return Context(request)
 
     async def drain(self) -> None:
-        """Wait for the summaries being written (at shutdown, and in tests)."""
+        """Wait for the summaries being written."""
         while self._summarising:
             await asyncio.gather(*self._summarising.values(), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Stop the summaries being written (at shutdown); the next overflow asks again."""
+        for task in list(self._summarising.values()):
+            task.cancel()
+        await asyncio.gather(*self._summarising.values(), return_exceptions=True)
