@@ -128,9 +128,12 @@ async def answer_last(
     streams = current_stream() is not None
     if contexts is None:
         contexts = ContextBuilder(manager, responder)
-    answer = await _ask(responder, session, contexts.build(session, strategy, max_tokens))
-    if answer is None:
+    asked = await _ask(responder, session, contexts.build(session, strategy, max_tokens))
+    if asked is None:
         return Reply(APOLOGY, streamed=streams)
+    answer, context = asked
+    if not answer.estimated:
+        contexts.calibrate(session.id, context.tokens, answer.tokens_in)
     metadata = {USAGE_ESTIMATED: True} if answer.estimated else {}
     await manager.history.append(
         session,
@@ -148,7 +151,7 @@ async def answer_last(
 
 async def _ask(
     responder: Responder, session: Session, building: Awaitable[Context]
-) -> Answer | None:
+) -> tuple[Answer, Context] | None:
     stream = current_stream()
     try:
         context = await building
@@ -172,4 +175,4 @@ async def _ask(
     if not answer.text.strip():
         logger.error("responder %r gave an empty answer in session %s", responder.name, session.id)
         return None
-    return answer
+    return answer, context

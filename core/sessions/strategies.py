@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -56,6 +57,16 @@ SUMMARY_HEADER = "Summary of the conversation so far:"
 
 MAX_FOLDED_MESSAGES = 200
 """Messages one summary folds at most; a longer backlog is folded over several."""
+
+CALIBRATED_SESSIONS = 10_000
+"""Sessions whose calibration is remembered; past it, the least recently used goes."""
+
+CALIBRATION_STEPS = 8
+"""A ratio is rounded to eighths, so the budget (and the window kept for it) changes
+only when the endpoint's counts really move."""
+
+MIN_RATIO, MAX_RATIO = 0.5, 4.0
+"""The bounds of a calibration ratio: one odd report cannot empty or flood a context."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -110,15 +121,50 @@ class ContextBuilder:
         self._responder = responder
         self._summary_prompt = summary_prompt
         self._summarising: dict[str, asyncio.Task[None]] = {}
+        self._ratios: OrderedDict[str, float] = OrderedDict()
 
     async def build(self, session: Session, strategy: Strategy, max_tokens: int) -> Context:
-        """Return the context of ``session`` for ``max_tokens`` by ``strategy``, oldest first."""
+        """Return the context of ``session`` for ``max_tokens`` by ``strategy``, oldest first.
+
+        ``max_tokens`` counts the endpoint's tokens once :meth:`calibrate` has learnt
+        how they compare with the estimate in this session.
+        """
+        max_tokens = self.budget_for(session.id, max_tokens)
         window = await context_history(self._manager, session, max_tokens)
         if strategy is Strategy.SMART:
             return await self._smart(session, window, max_tokens)
         if strategy is Strategy.SUMMARIZE:
             return await self._summarized(session, window, max_tokens)
         return window
+
+    def calibrate(self, session_id: str, estimated: int, reported: int) -> None:
+        """Learn how the endpoint counts this session's prompts against the estimate.
+
+        Args:
+            session_id: the session answered.
+            estimated: the estimated tokens of the context sent.
+            reported: the prompt tokens the endpoint reported for it (its system
+                prompt and message framing included, so the budget errs on the
+                small side).
+        """
+        if estimated <= 0 or reported <= 0:
+            return
+        ratio = reported / estimated
+        previous = self._ratios.pop(session_id, None)
+        if previous is not None:
+            ratio = (3 * previous + ratio) / 4  # one odd report moves it a quarter
+        self._ratios[session_id] = min(MAX_RATIO, max(MIN_RATIO, ratio))
+        if len(self._ratios) > CALIBRATED_SESSIONS:
+            self._ratios.popitem(last=False)
+
+    def budget_for(self, session_id: str, max_tokens: int) -> int:
+        """Return ``max_tokens`` of the endpoint's tokens in estimated tokens."""
+        ratio = self._ratios.get(session_id)
+        if ratio is None:
+            return max_tokens
+        self._ratios.move_to_end(session_id)
+        step = round(ratio * CALIBRATION_STEPS) / CALIBRATION_STEPS
+        return max(1, int(max_tokens / step))
 
     async def _smart(self, session: Session, window: Context, max_tokens: int) -> Context:
         pins = await self._manager.notes.pins(session)

@@ -86,6 +86,7 @@ async def test_answers_with_the_history_as_the_context(
 async def test_the_context_respects_the_budget_and_keeps_the_newest(
     api: FakeOpenAI, make_chat: MakeChat
 ) -> None:
+    api.usage_scale = 1.0  # the endpoint counts as the estimate does
     chat = make_chat(context_max_tokens=30)
     for n in range(6):
         await chat.say(f"message number {n} " + "x" * 20)
@@ -96,6 +97,29 @@ async def test_the_context_respects_the_budget_and_keeps_the_newest(
     huge = "y" * 1000  # over the budget alone: still sent
     await chat.say(huge)
     assert api.requests[-1]["messages"] == [{"role": "user", "content": huge}]
+
+
+@pytest.mark.parametrize(("scale", "budget"), [(2.0, 20), (0.5, 80), (1.3, 32)])
+async def test_the_budget_is_calibrated_by_the_usage_reported(
+    api: FakeOpenAI, make_chat: MakeChat, scale: float, budget: int
+) -> None:
+    api.usage_scale = scale  # the endpoint counts `scale` times the estimate
+    chat = make_chat(context_max_tokens=40)
+    for n in range(12):
+        await chat.say(f"message number {n:02d} " + "x" * 20)
+    sent = api.requests[-1]["messages"]
+    spent = sum((len(m["content"]) + 3) // 4 for m in sent)
+    # 40 of the endpoint's tokens are 40 / scale estimated ones (1.3 rounds to 1.25).
+    assert budget - 11 < spent <= budget
+
+
+async def test_an_estimated_usage_does_not_calibrate(api: FakeOpenAI, make_chat: MakeChat) -> None:
+    api.usage = False
+    chat = make_chat(context_max_tokens=40)
+    for n in range(12):
+        await chat.say(f"message number {n:02d} " + "x" * 20)
+    spent = sum((len(m["content"]) + 3) // 4 for m in api.requests[-1]["messages"])
+    assert 40 - 11 < spent <= 40
 
 
 async def test_usage_is_recorded_and_summed(api: FakeOpenAI, make_chat: MakeChat) -> None:

@@ -43,6 +43,7 @@ async def api(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeOpenAI]:
     monkeypatch.setenv(KEY_ENV, API_KEY)
     async with FakeOpenAI() as fake:
         fake.summary_marker = "running summary"
+        fake.usage_scale = 1.0  # counts as the estimate does: budgets stay as set
         yield fake
 
 

@@ -42,6 +42,9 @@ class FakeOpenAI:
     Attributes:
         requests: every request body received, in order (refused ones too).
         usage: whether answers report token usage.
+        usage_scale: if set, the prompt tokens reported are this many times
+            sessionbot's estimate (four characters a token) of the messages;
+            otherwise a word counts one token and a message four more.
         chunk_delay: seconds between streamed chunks.
         delay: seconds before any answer starts.
         hang_on: a request whose last user message holds this is never answered.
@@ -57,6 +60,7 @@ class FakeOpenAI:
         self.api_key = api_key
         self.requests: list[Json] = []
         self.usage = True
+        self.usage_scale: float | None = None
         self.chunk_delay = 0.0
         self.delay = 0.0
         self.hang_on: str | None = None
@@ -132,7 +136,7 @@ class FakeOpenAI:
         if self._is_summary(body):
             self.summary_requests.append(body)
             text = _summary(body)
-        usage = _usage(body, text) if self.usage else None
+        usage = _usage(body, text, self.usage_scale) if self.usage else None
         if body.get("stream"):
             return await self._stream(request, body, text, usage)
         return web.json_response(self._completion(body, text, usage))
@@ -215,8 +219,11 @@ def _pieces(text: str) -> list[str]:
     return pieces
 
 
-def _usage(body: Json, text: str) -> Json:
-    prompt = sum(len(m["content"].split()) + 4 for m in body["messages"])
+def _usage(body: Json, text: str, scale: float | None) -> Json:
+    if scale is None:
+        prompt = sum(len(m["content"].split()) + 4 for m in body["messages"])
+    else:
+        prompt = round(scale * sum((len(m["content"]) + 3) // 4 for m in body["messages"]))
     completion = len(text.split())
     return {
         "prompt_tokens": prompt,
