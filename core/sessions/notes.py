@@ -41,7 +41,7 @@ MAX_PINS = 20
 MAX_PIN_EVENTS = 500
 """Pin and unpin events a session keeps; past it, new ones are refused."""
 
-MAX_SUMMARIES = 8
+MAX_SUMMARIES = 4
 """Summaries a session keeps, newest last; older ones (of old branches) are dropped."""
 
 
