@@ -170,20 +170,23 @@ class ContextBuilder:
         pins = await self._manager.notes.pins(session)
         if not pins or not window:
             return window
+        newest = window[-1]
         in_window = {message.id: message for message in window}
-        # Pins come first, oldest first, as many as fit beside the newest message;
-        # those outside the window are read by id (at most MAX_PINS of them).
-        budget = max_tokens - estimate_tokens(window[-1].content)
+        # Pins come first, oldest first, as many as fit beside the newest message
+        # (which stays last, pinned or not); those outside the window are read by
+        # id (at most MAX_PINS of them).
+        budget = max_tokens - estimate_tokens(newest.content)
         pinned: list[Message] = []
         for pin in pins:
+            if pin.message_id == newest.id:
+                continue
             message = in_window.get(pin.message_id)
             if message is None:
                 message = await self._manager.history.message(session, pin.message_id)
             cost = estimate_tokens(message.content)
-            if message.id != window[-1].id and cost > budget:
-                continue
-            pinned.append(message)
-            budget -= 0 if message.id == window[-1].id else cost
+            if cost <= budget:
+                pinned.append(message)
+                budget -= cost
         chosen = {message.id for message in pinned}
         spent = sum(estimate_tokens(message.content) for message in pinned)
         rest = fit([m for m in window if m.id not in chosen], max_tokens - spent)
@@ -192,7 +195,9 @@ class ContextBuilder:
     async def _summarized(self, session: Session, window: Context, max_tokens: int) -> Context:
         summary = await self._manager.notes.summary(session)
         upto = summary.upto if summary is not None else 0
-        after = [message for message in window if message.seq > upto]
+        # The newest message is always sent, even one the summary covers (a /retry
+        # right after restoring to the summary's point).
+        after = [message for message in window if message.seq > upto] or window[-1:]
         if summary is None:
             head: list[Message] = []
             spent = 0

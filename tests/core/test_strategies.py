@@ -121,6 +121,19 @@ async def test_smart_keeps_the_newest_message_whatever_the_pins_cost(
     assert sent(api) == [("user", m(2))]  # the pin (11) and the message (10) exceed 12
 
 
+async def test_a_pinned_newest_message_is_sent_once_and_last(
+    api: FakeOpenAI, make_chat: MakeChat
+) -> None:
+    chat = make_chat(Strategy.SMART)
+    await converse(chat, 1)
+    api.refuse_next(500)
+    assert (await chat.say(m(2))).startswith("The model did not answer")
+    await chat.say("/history pin 1")
+    await chat.say("/history pin")  # the unanswered message itself
+    assert await chat.say("/retry") == r(2)
+    assert sent(api) == [("user", m(1)), ("assistant", r(1)), ("user", m(2))]
+
+
 async def test_pins_belong_to_the_branch(api: FakeOpenAI, make_chat: MakeChat) -> None:
     chat = make_chat(Strategy.SMART)
     await chat.say(m(1))
