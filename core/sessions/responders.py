@@ -84,6 +84,6 @@ class EchoResponder:
             tokens_in = context.tokens
         else:
             tokens_in = sum(estimate_tokens(m.content) for m in context)
-        return Answer(
-            text=text, tokens_in=tokens_in, tokens_out=estimate_tokens(text), estimated=True
-        )
+        # Not marked as estimated: the mark says a model's endpoint reported no usage,
+        # and it would cost every echoed message a sealed metadata value.
+        return Answer(text=text, tokens_in=tokens_in, tokens_out=estimate_tokens(text))
