@@ -134,6 +134,7 @@ def _answer(text: str, choice: ModelChoice, context: Sequence[Message], usage: A
 @contextlib.contextmanager
 def _as_responder_error(choice: ModelChoice) -> Iterator[None]:
     """Turn the SDK's errors into one line: what failed, never what was said."""
+    import httpx
     import openai
 
     try:
@@ -149,6 +150,11 @@ def _as_responder_error(choice: ModelChoice) -> Iterator[None]:
     except openai.OpenAIError as error:
         raise ResponderError(
             f"model {choice.model!r}: {error.__class__.__name__} from the endpoint"
+        ) from None
+    except httpx.HTTPError as error:
+        # A stream cut short surfaces from httpx itself, past the SDK's retries.
+        raise ResponderError(
+            f"model {choice.model!r}: the answer was cut short ({error.__class__.__name__})"
         ) from None
 
 

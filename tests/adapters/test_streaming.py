@@ -28,6 +28,7 @@ from tests.fakes.openai_api import API_KEY, FakeOpenAI
 from tests.fakes.telegram_api import WAIT, FakeTelegramAPI, private_chat
 
 KEY_ENV = "SESSIONBOT_TEST_OPENAI_KEY"
+FAILED = "The model did not answer. Your message is kept: send /retry to ask again."
 
 
 class Recorded(LiveMessage[int]):
@@ -237,3 +238,28 @@ async def test_a_reply_not_streamed_is_posted_as_usual(telegram: FakeTelegramAPI
         await telegram.wait_for_calls("sendMessage")
     assert telegram.calls_to("editMessageText") == []
     assert telegram.shown(ALICE["id"]) == ["plain"]
+
+
+async def test_telegram_replaces_an_answer_cut_short_with_the_failure_line(
+    chat: Chat,
+    openai_api: FakeOpenAI,
+    telegram: FakeTelegramAPI,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(adapters.telegram_live, "PRIVATE_INTERVAL", 0.1)
+    openai_api.chunk_delay = 0.1
+    openai_api.cut_stream_after = 4  # the role, then three words
+    adapter = telegram_adapter(telegram, chat.router.handle)
+    async with running(adapter):
+        telegram.push_message(private_chat(ALICE), ALICE, "one two three four five six")
+        await telegram.wait_until(lambda: telegram.shown(ALICE["id"]) == [FAILED])
+    [sent] = telegram.calls_to("sendMessage")
+    assert str(sent.params["text"]).startswith("re:")  # the live text, then the line
+    session = await chat.session(
+        platform="telegram", user=str(ALICE["id"]), channel=str(ALICE["id"]), is_direct=True
+    )
+    messages = await chat.manager.history.all_messages(session)
+    assert [m.content for m in messages] == ["one two three four five six"]
+    [line] = [r for r in caplog.records if r.name == "core.sessions.conversation"]
+    assert "the answer was cut short" in line.getMessage() and line.exc_info is None

@@ -54,6 +54,8 @@ class FakeOpenAI:
             message shortened to its first word (``re:`` before it for an answer)
             and joined with ``,``, so a test can see what was folded.
         summary_requests: the bodies of those requests.
+        cut_stream_after: a stream is cut (the connection closed) after this many
+            events.
     """
 
     def __init__(self, *, api_key: str = API_KEY) -> None:
@@ -66,6 +68,7 @@ class FakeOpenAI:
         self.hang_on: str | None = None
         self.answer_text: str | None = None
         self.summary_marker: str | None = None
+        self.cut_stream_after: int | None = None
         self.summary_requests: list[Json] = []
         self._refusals: deque[Refusal] = deque()
         self._ids = itertools.count(1)
@@ -188,7 +191,10 @@ class FakeOpenAI:
         include_usage = (body.get("stream_options") or {}).get("include_usage")
         if usage is not None and include_usage:
             events.append({**chunk({}, None), "choices": [], "usage": usage})
-        for event in events:
+        for number, event in enumerate(events):
+            if number == self.cut_stream_after and request.transport is not None:
+                request.transport.close()
+                return response
             await response.write(f"data: {json.dumps(event)}\n\n".encode())
             if self.chunk_delay:
                 await asyncio.sleep(self.chunk_delay)
