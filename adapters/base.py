@@ -12,7 +12,9 @@ group names::
 :class:`BaseAdapter` holds what every platform shares: the lifecycle task, delivery
 with the failure fallback, splitting, and acknowledgement of events that must be
 answered quickly (Slack and Discord want one within 3 seconds; a responder may take
-longer). A platform writes its receive loop and how to post one message or file.
+longer). A platform writes its receive loop and how to post one message or file;
+one that can show an answer while it is written also opens a live reply
+(:meth:`BaseAdapter.open_stream`, :mod:`adapters.streaming`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from typing import Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from adapters.splitting import split_text
-from core import ConfigError, Inbound, InboundHandler, Reply, ReplyFile, ReplyStream, streaming_to
+from adapters.streaming import LiveReply
+from core import ConfigError, Inbound, InboundHandler, Reply, ReplyFile, streaming_to
 
 logger = logging.getLogger(__name__)
 
@@ -73,25 +76,6 @@ class Adapter(Protocol):
 
     async def send(self, channel_id: str, text: str, thread_id: str | None = None) -> None:
         """Post ``text`` in a channel (or thread) unprompted, such as a reset notice."""
-        ...
-
-
-class LiveReply(ReplyStream, Protocol):
-    """A reply shown while it is written (:meth:`BaseAdapter.open_stream`).
-
-    :class:`adapters.streaming.LiveMessage` is one for platforms that edit a message.
-    """
-
-    async def finish(self, first_part: str) -> bool:
-        """Show ``first_part`` of the final reply where the answer was shown.
-
-        Returns:
-            ``False`` if nothing was shown: the reply is then posted as any other.
-        """
-        ...
-
-    async def close(self) -> None:
-        """Stop what is pending (a typing indicator); called once the message is handled."""
         ...
 
 
@@ -240,7 +224,8 @@ class BaseAdapter(ABC, Generic[Destination]):
             # The router answers bad input itself; reaching here is a bug, and one
             # bad message must not end the conversation.
             logger.exception("%s: handling message %s failed", self.name, inbound.message_id)
-            replies = [Reply(self.failure_reply)]
+            # Streamed: it replaces whatever part of an answer was shown already.
+            replies = [Reply(self.failure_reply, streamed=live is not None)]
         try:
             await self.post_replies(destination, replies, live=live)
         finally:

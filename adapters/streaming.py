@@ -16,7 +16,9 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
+
+from core import ReplyStream
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +27,26 @@ TYPING_DELAY = 0.5
 
 TYPING_REPEAT = 4.5
 """Seconds between two typing indicators while nothing is shown (Telegram's lasts 5)."""
+
+
+class LiveReply(ReplyStream, Protocol):
+    """A reply shown while it is written (:meth:`adapters.base.BaseAdapter.open_stream`).
+
+    :class:`LiveMessage` is one for platforms that edit a message.
+    """
+
+    async def finish(self, first_part: str) -> bool:
+        """Show ``first_part`` of the final reply where the answer was shown.
+
+        Returns:
+            ``False`` if nothing was shown: the reply is then posted as any other.
+        """
+        ...
+
+    async def close(self) -> None:
+        """Stop what is pending (a typing indicator); called once the message is handled."""
+        ...
+
 
 Handle = TypeVar("Handle")
 """How a platform names a message it sent, to edit it (an id, a channel and a ts…)."""

@@ -23,11 +23,10 @@ from adapters.base import (
     AdapterPlugin,
     AdapterSettings,
     BaseAdapter,
-    LiveReply,
     Undeliverable,
     secret_from_env,
 )
-from adapters.streaming import LiveMessage
+from adapters.streaming import LiveMessage, LiveReply
 from bot.responders import ResponderPlugin, ResponderSettings
 from commands import CommandContext
 from commands import Registry as CommandRegistry
