@@ -12,7 +12,9 @@ group names::
 :class:`BaseAdapter` holds what every platform shares: the lifecycle task, delivery
 with the failure fallback, splitting, and acknowledgement of events that must be
 answered quickly (Slack and Discord want one within 3 seconds; a responder may take
-longer). A platform writes its receive loop and how to post one message or file.
+longer). A platform writes its receive loop and how to post one message or file;
+one that can show an answer while it is written also opens a live reply
+(:meth:`BaseAdapter.open_stream`, :mod:`adapters.streaming`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from adapters.splitting import split_text
+from adapters.streaming import LiveReply
 from core import (
     Completer,
     ConfigError,
@@ -42,6 +45,7 @@ from core import (
     ReplyFile,
     Roles,
     SessionManager,
+    streaming_to,
 )
 
 logger = logging.getLogger(__name__)
@@ -222,17 +226,32 @@ class BaseAdapter(ABC, Generic[Destination]):
                 answered sooner. Platforms that must acknowledge an event quickly
                 pass it; their replies then follow the acknowledgement.
         """
+        live = self.open_stream(destination)
         try:
-            if acknowledge is None:
-                replies = await self._handler(inbound)
-            else:
-                replies = await self._answer_acknowledged(inbound, acknowledge)
+            with streaming_to(live):
+                if acknowledge is None:
+                    replies = await self._handler(inbound)
+                else:
+                    replies = await self._answer_acknowledged(inbound, acknowledge)
         except Exception:
             # The router answers bad input itself; reaching here is a bug, and one
             # bad message must not end the conversation.
             logger.exception("%s: handling message %s failed", self.name, inbound.message_id)
-            replies = [Reply(self.failure_reply)]
-        await self.post_replies(destination, replies)
+            # Streamed: it replaces whatever part of an answer was shown already.
+            replies = [Reply(self.failure_reply, streamed=live is not None)]
+        try:
+            await self.post_replies(destination, replies, live=live)
+        finally:
+            if live is not None:
+                await live.close()
+
+    def open_stream(self, destination: Destination) -> LiveReply | None:
+        """Return where an answer to a message from ``destination`` is shown as it is written.
+
+        ``None`` (the default): the platform shows only the final text. A platform
+        that can edit a message returns an :class:`adapters.streaming.LiveMessage`.
+        """
+        return None
 
     async def _answer_acknowledged(self, inbound: Inbound, acknowledge: Acknowledge) -> list[Reply]:
         answering = asyncio.ensure_future(self._handler(inbound))
@@ -260,17 +279,27 @@ class BaseAdapter(ABC, Generic[Destination]):
         if destination is not None:
             await self.post_replies(destination, [Reply(text)])
 
-    async def post_replies(self, destination: Destination, replies: Sequence[Reply]) -> None:
-        """Post each reply: its text in as many messages as needed, then its file."""
+    async def post_replies(
+        self, destination: Destination, replies: Sequence[Reply], *, live: LiveReply | None = None
+    ) -> None:
+        """Post each reply: its text in as many messages as needed, then its file.
+
+        A reply that was streamed to ``live`` finishes the message shown there.
+        """
         try:
             for reply in replies:
-                await self._post_reply(destination, reply)
+                await self._post_reply(destination, reply, live if reply.streamed else None)
         except Undeliverable as error:
             logger.warning("%s: %s; the rest of the replies are dropped", self.name, error)
 
-    async def _post_reply(self, destination: Destination, reply: Reply) -> None:
+    async def _post_reply(
+        self, destination: Destination, reply: Reply, live: LiveReply | None = None
+    ) -> None:
         first = True
-        for chunk in self.split(reply.text):
+        chunks = self.split(reply.text)
+        if live is not None and chunks and await live.finish(chunks[0]):
+            chunks, first = chunks[1:], False
+        for chunk in chunks:
             await self.post_text(destination, chunk, first=first)
             first = False
         if reply.file is not None:

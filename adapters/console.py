@@ -150,6 +150,10 @@ class ConsoleAdapter(BaseAdapter[str]):
         """Print ``text``."""
         self._write(text)
 
+    def open_stream(self, destination: str) -> PrintedReply:
+        """Print answers as they are written."""
+        return PrintedReply(self._write)
+
     async def post_file(self, destination: str, file: ReplyFile, *, first: bool) -> None:
         """Save ``file`` into the export directory and print its path."""
         self._write(f"saved file to {_display(save_file(file, self._export_dir))}")
@@ -157,6 +161,39 @@ class ConsoleAdapter(BaseAdapter[str]):
     def _write(self, text: str, *, end: str = "\n") -> None:
         self._output.write(for_terminal(text) + end)
         self._output.flush()
+
+
+class PrintedReply:
+    """An answer printed as it is written: each new piece as it comes, then the line's end.
+
+    Args:
+        write: prints text (escaped for the terminal) followed by ``end``.
+    """
+
+    def __init__(self, write: Callable[..., None]) -> None:
+        self._write = write
+        self._printed = ""
+
+    async def update(self, text: str) -> None:
+        """Print what ``text`` adds to what is printed."""
+        if text.startswith(self._printed) and len(text) > len(self._printed):
+            self._write(text[len(self._printed) :], end="")
+            self._printed = text
+
+    async def close(self) -> None:
+        """Nothing is pending on a terminal."""
+
+    async def finish(self, first_part: str) -> bool:
+        """End the printed answer with the rest of the final text (all of it, if it differs)."""
+        if not self._printed:
+            return False
+        if first_part.startswith(self._printed):
+            self._write(first_part[len(self._printed) :])
+        else:
+            # The final text is another (a failure line, a reset notice first).
+            self._write("")
+            self._write(first_part)
+        return True
 
 
 def decoding_reader(descriptor: int) -> TextIO:

@@ -39,6 +39,7 @@ from adapters.discord import PLATFORM, DiscordSettings
 from adapters.discord_commands import build_tree, sync_commands
 from adapters.discord_messages import Addressing, inbound_from_message, parse_channel, place_of
 from adapters.discord_sender import TEXT_LIMIT, Answering, ChannelSender, Target
+from adapters.streaming import LiveReply
 from core import (
     Completer,
     Inbound,
@@ -272,14 +273,16 @@ class DiscordAdapter(BaseAdapter[Destination]):
 
     # -- delivery -------------------------------------------------------------------
 
-    async def post_replies(self, destination: Destination, replies: Sequence[Reply]) -> None:
+    async def post_replies(
+        self, destination: Destination, replies: Sequence[Reply], *, live: LiveReply | None = None
+    ) -> None:
         """Post each reply; an interaction's replies are ephemeral when they say so."""
         if not isinstance(destination, Answering):
-            await super().post_replies(destination, replies)
+            await super().post_replies(destination, replies, live=live)
             return
         for reply in replies:
             destination.ephemeral = reply.ephemeral
-            await super().post_replies(destination, [reply])
+            await super().post_replies(destination, [reply], live=live)
 
     def destination(self, channel_id: str, thread_id: str | None) -> Destination | None:
         """Return the channel (or thread) a notice for ``channel_id`` goes to."""

@@ -53,6 +53,7 @@ from adapters.slack_events import (
 from adapters.slack_http import SlackEndpoint
 from adapters.slack_sender import TEXT_LIMIT, SlackSender, error_code, retry_handlers
 from adapters.splitting import split_text
+from adapters.streaming import LiveReply
 from core import FirstDelivery, InboundHandler, Reply, ReplyFile
 from core.backoff import Backoff
 from core.locks import KeyedLocks
@@ -349,12 +350,18 @@ class SlackAdapter(BaseAdapter[SlackTarget]):
         """Return the channel (and thread) of a ``team:channel`` id."""
         return target_of(channel_id, thread_id)
 
-    async def post_replies(self, destination: SlackTarget, replies: Sequence[Reply]) -> None:
-        """Post each reply; an ephemeral one only to the user who wrote (outside DMs)."""
+    async def post_replies(
+        self, destination: SlackTarget, replies: Sequence[Reply], *, live: LiveReply | None = None
+    ) -> None:
+        """Post each reply; an ephemeral one only to the user who wrote (outside DMs).
+
+        Slack shows no answer while it is written (``live`` is not used): the final text
+        is posted.
+        """
         try:
             for reply in replies:
                 target = destination if reply.ephemeral else destination.public()
-                await self._post_reply(target, reply)
+                await self._post_reply(target, reply, None)
         except Undeliverable:
             pass  # the sender logged it, once per channel
 

@@ -41,6 +41,7 @@ from telegram.request import HTTPXRequest
 from adapters.base import BaseAdapter, Undeliverable
 from adapters.splitting import split_text, utf16_units
 from adapters.telegram import PLATFORM, TELEGRAM_API, is_webhook_secret
+from adapters.telegram_live import TelegramLive
 from adapters.telegram_sender import TEXT_LIMIT, Target, TelegramSender, retry_after_seconds
 from adapters.telegram_updates import (
     ChatOrderedProcessor,
@@ -247,6 +248,12 @@ class TelegramAdapter(BaseAdapter[Target]):
         """
         if not await self._connected().send_message(destination, text, quote=first):
             raise Undeliverable(f"chat {destination.chat_id} cannot be reached")
+
+    def open_stream(self, destination: Target) -> TelegramLive | None:
+        """Show answers as they are written, in one message edited as it grows."""
+        if self._sender is None:
+            return None
+        return TelegramLive(self._sender, destination, self.split)
 
     async def post_file(self, destination: Target, file: ReplyFile, *, first: bool) -> None:
         """Send ``file`` as a document under its own name.

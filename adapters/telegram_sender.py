@@ -26,7 +26,7 @@ from datetime import timedelta
 from pathlib import PurePath
 
 from telegram import Bot, ReplyParameters
-from telegram.constants import MessageLimit
+from telegram.constants import ChatAction, MessageLimit
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -114,6 +114,57 @@ class TelegramSender:
             )
 
         return await self._call(target.chat_id, send, "a message")
+
+    async def typing(self, target: Target) -> None:
+        """Show "typing…" in the chat (and topic), once; a failure only costs the indicator."""
+        try:
+            await self._bot.send_chat_action(
+                target.chat_id, ChatAction.TYPING, message_thread_id=target.thread_id
+            )
+        except TelegramError as error:
+            logger.debug("typing indicator in chat %s failed: %s", target.chat_id, error)
+
+    async def send_live(self, target: Target, text: str) -> int | None:
+        """Send the first text of a live reply, once; return its message id.
+
+        Returns:
+            ``None`` if it failed (logged): the reply is then sent whole when complete.
+        """
+        try:
+            message = await self._bot.send_message(
+                target.chat_id,
+                text,
+                message_thread_id=target.thread_id,
+                reply_parameters=_reply_parameters(target.reply_to),
+            )
+        except TelegramError as error:
+            logger.warning("live reply to chat %s not started: %s", target.chat_id, error)
+            return None
+        return message.message_id
+
+    async def edit_text(self, target: Target, message_id: int, text: str, *, final: bool) -> bool:
+        """Replace the text of a message the bot sent.
+
+        A live edit (``final=False``) is tried once and skipped under flood control;
+        the final one is retried as a message is.
+
+        Returns:
+            ``False`` if the chat can no longer be reached, ``True`` otherwise.
+
+        Raises:
+            TelegramError: a live edit failed otherwise.
+        """
+
+        async def edit(chat_id: int) -> object:
+            return await self._bot.edit_message_text(text, chat_id=chat_id, message_id=message_id)
+
+        if final:
+            return await self._call(target.chat_id, edit, "an edit")
+        try:
+            await edit(target.chat_id)
+        except RetryAfter:
+            logger.debug("live edit in chat %s skipped: flood control", target.chat_id)
+        return True
 
     async def send_file(self, target: Target, file: ReplyFile, *, quote: bool) -> bool:
         """Send ``file`` as a document under its own name (its last path component).

@@ -10,7 +10,10 @@ two files of 100 and 1,000,000 sessions for resolve.
   message: an automatic checkpoint, a new head branch), each a whole
   ``Router.handle`` call (resolve with reset evaluation included);
 * context for a reply: ``context_history(manager, session, 2000)``, what the responder
-  is handed, from memory (a conversation in progress) and read from the file;
+  is handed, from memory (a conversation in progress) and read from the file; and the
+  same by the ``smart`` strategy (three pins: the first message, one in the middle,
+  one at nine tenths) and the ``summarize`` strategy (a stored summary covering all
+  but the newest 50 messages), through ``ContextBuilder.build``;
 * resolve, with reset evaluation (daily 04:00, idle 30 minutes), of an existing
   session, in a file of 100 and of 1,000,000 sessions, remembered and read from the
   file.
@@ -44,6 +47,9 @@ from bench.common import Bot, Figure, Figures, fmt, machine, settle, sqlite_time
 from core.models import Inbound
 from core.sessions.context_window import context_history
 from core.sessions.manager import SessionManager
+from core.sessions.notes import Summary
+from core.sessions.responders import EchoResponder
+from core.sessions.strategies import ContextBuilder, Strategy
 
 CHUNK = 20_000
 TEXT = "message {seq}: could you summarise the last report for me, please?"
@@ -125,6 +131,12 @@ class HistorySubject:
         self.target = saved.rsplit("/checkpoint restore ", 1)[1].strip()
         page = await self.handle("/history 50")
         assert f"{self.size}" in page or page, page
+        session = (await self.bot.manager.resolve(self.say("x"))).session
+        for seq in (1, self.size // 2, self.size * 9 // 10):
+            [message] = await self.bot.manager.history.between(session, seq, seq, limit=1)
+            await self.bot.manager.notes.pin(session, message)
+        summary = Summary(session.head_branch_id, self.size - 50, "a summary " * 40)
+        await self.bot.manager.notes.save_summary(session.id, summary)
 
     def operations(self) -> dict[str, Callable[[], Awaitable[object]]]:
         async def history() -> object:
@@ -147,18 +159,45 @@ class HistorySubject:
         async def context_read() -> object:
             return await self.context(self.forgetful, remembered=False)
 
+        async def smart() -> object:
+            return await self.context(self.bot.manager, remembered=True, strategy=Strategy.SMART)
+
+        async def smart_read() -> object:
+            return await self.context(self.forgetful, remembered=False, strategy=Strategy.SMART)
+
+        async def summarized() -> object:
+            return await self.context(
+                self.bot.manager, remembered=True, strategy=Strategy.SUMMARIZE
+            )
+
+        async def summarized_read() -> object:
+            return await self.context(self.forgetful, remembered=False, strategy=Strategy.SUMMARIZE)
+
         return {
             "/history 50": history,
             "checkpoint save": save,
             "checkpoint restore": restore,
             "context for a reply": context,
             "context for a reply, read from the file": context_read,
+            "smart context": smart,
+            "smart context, read from the file": smart_read,
+            "summarize context": summarized,
+            "summarize context, read from the file": summarized_read,
         }
 
-    async def context(self, manager: SessionManager, *, remembered: bool) -> object:
+    async def context(
+        self, manager: SessionManager, *, remembered: bool, strategy: Strategy | None = None
+    ) -> object:
         """Resolve as a plain message does, then build the reply's context."""
         session = (await manager.resolve(self.say("x"), remembered=remembered)).session
-        found = await context_history(manager, session, 2000)
+        if strategy is None:
+            found = await context_history(manager, session, 2000)
+        else:
+            builder = ContextBuilder(manager, EchoResponder())
+            found = await builder.build(session, strategy, 2000)
+            # Pins come first (the first message is one); a summary is a seq-0 message.
+            first = 0 if strategy is Strategy.SUMMARIZE else 1
+            assert found[0].seq == first, [m.seq for m in found[:3]]
         assert found and found[-1].seq == session.message_count, len(found)
         return found
 
@@ -235,6 +274,10 @@ PAIRS = (
     ("checkpoint restore", "messages"),
     ("context for a reply", "messages"),
     ("context for a reply, read from the file", "messages"),
+    ("smart context", "messages"),
+    ("smart context, read from the file", "messages"),
+    ("summarize context", "messages"),
+    ("summarize context, read from the file", "messages"),
     ("resolve", "sessions"),
     ("resolve, read from the file", "sessions"),
 )

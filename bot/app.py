@@ -22,7 +22,7 @@ from adapters.base import Adapter, AdapterContext, AdapterPlugin, AdapterStatus
 from bot.config import Settings
 from bot.heartbeat import Heartbeat
 from bot.metrics import BotMetrics
-from bot.platforms import build_adapters
+from bot.platforms import build_adapters, close_responder
 from bot.scheduler import ArchivedCallback, ResetScheduler
 from bot.supervisor import AdapterSupervisor
 from bot.wiring import build_router, opened_manager
@@ -161,6 +161,8 @@ class Application:
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
                 await heartbeat.forget()
+                await router.contexts.close()
+                await close_responder(router.responder)
         logger.info("stopped")
 
     async def _upkeep(

@@ -21,8 +21,18 @@ _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime
 # Libraries that log every statement, migration step or job run (SQLAlchemy's
 # engine logs each SQL statement at INFO); they would drown the bot's own lines.
 # httpx (python-telegram-bot's HTTP client) and httpcore are held back for a worse
-# reason: they log each request's URL, and Bot API URLs contain the bot token.
-_CHATTY = ("aiosqlite", "alembic", "apscheduler", "asyncio", "httpcore", "httpx", "sqlalchemy")
+# reason: they log each request's URL, and Bot API URLs contain the bot token; and the
+# openai SDK logs each request's options at DEBUG, the conversation sent included.
+_CHATTY = (
+    "aiosqlite",
+    "alembic",
+    "apscheduler",
+    "asyncio",
+    "httpcore",
+    "httpx",
+    "openai",
+    "sqlalchemy",
+)
 
 
 class JsonFormatter(logging.Formatter):

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from pydantic import ValidatorFunctionWrapHandler, WrapValidator
 from pydantic_core import PydanticCustomError
 
-__all__ = ["ConfigBool", "ConfigInt", "EnvText", "as_env_text"]
+__all__ = ["ConfigBool", "ConfigFloat", "ConfigInt", "EnvText", "as_env_text"]
 
 
 class EnvText(str):
@@ -60,3 +60,15 @@ ConfigBool = Annotated[
 ]
 """A boolean: a TOML ``true``/``false`` (not a string or a number), or environment text
 such as ``"false"``, ``"no"`` or ``"0"``."""
+
+
+def _number(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # ``type(...) in``, not isinstance: True is an int to Python, not to an operator.
+    if type(value) in (int, float) or isinstance(value, EnvText):
+        return handler(value)
+    raise PydanticCustomError("float_type", "Input should be a number (not text or a boolean)")
+
+
+ConfigFloat = Annotated[float, WrapValidator(_number)]
+"""A number: a TOML integer or float (not a boolean or a string), or environment text
+such as ``"0.7"``."""

@@ -73,3 +73,10 @@ def build_adapters(
 def build_responder(settings: Settings) -> Responder:
     """Return the responder ``[responder] kind`` names, built from ``[responder]``."""
     return responder_plugins().plugins[settings.responder.kind].build(settings.responder)
+
+
+async def close_responder(responder: Responder) -> None:
+    """Close what the responder holds open (an HTTP client), if it has an ``aclose``."""
+    aclose = getattr(responder, "aclose", None)
+    if callable(aclose):
+        await aclose()

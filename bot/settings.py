@@ -38,6 +38,7 @@ from bot.responders import ResponderSettings
 from core import limits
 from core.sessions.resets import ResetOverride, ResetRules, RuleSelector, parse_reset_time
 from core.sessions.scope import Scope
+from core.sessions.strategies import DEFAULT_SUMMARY_PROMPT, Strategy
 
 _IDENTITY = re.compile(r"[A-Za-z0-9_.-]+")
 _STORAGE_SCHEMES = (
@@ -293,14 +294,20 @@ class ContextSettings(_Section):
     Attributes:
         max_tokens: token budget of the history given to the responder (at most
             1,000,000).
-        strategy: ``recent`` (the newest messages that fit).
+        strategy: ``recent`` (the newest messages that fit), ``smart`` (pinned
+            messages, then the newest) or ``summarize`` (a running summary of older
+            messages, then the newest); admins choose per channel with
+            ``/session context``.
+        summary_prompt: the instruction ``summarize`` has the model write its
+            summaries with.
         live_conversations: how many conversations in progress keep their session
             and context window in memory between messages (0: none; each message
             then reads them from the database; at most 1,000,000).
     """
 
     max_tokens: ConfigInt = Field(default=2000, ge=1, le=limits.MAX_CONTEXT_TOKENS)
-    strategy: Literal["recent"] = "recent"
+    strategy: Strategy = Strategy.RECENT
+    summary_prompt: str = Field(default=DEFAULT_SUMMARY_PROMPT, min_length=1, max_length=10_000)
     live_conversations: ConfigInt = Field(default=1000, ge=0, le=limits.MAX_LIVE_CONVERSATIONS)
 
 

@@ -60,6 +60,8 @@ def router_settings(
         admins=frozenset(settings.bot.admins),
         max_message_chars=settings.bot.max_message_chars,
         context_max_tokens=settings.context.max_tokens,
+        context_strategy=settings.context.strategy,
+        summary_prompt=settings.context.summary_prompt,
         rate_limit_per_minute=settings.bot.rate_limit_per_minute,
         unlimited_platforms=unlimited_platforms,
         reset_notices=settings.sessions.notify_on_reset,

@@ -11,7 +11,9 @@ from core.errors import PermissionDenied
 from core.models import Inbound, Session
 from core.sessions.manager import SessionManager
 from core.sessions.resolution import Resolution
+from core.sessions.responders import Responder
 from core.sessions.scope import ScopeKey
+from core.sessions.strategies import ContextBuilder
 
 if TYPE_CHECKING:
     from commands.registry import Command, Registry
@@ -38,6 +40,8 @@ class CommandContext:
         now: the manager's clock when the command started.
         zone: the time zone times are shown in: the channel's, else the bot's.
         raw_args: the arguments as typed (after the subcommand name, if any).
+        responder: what answers plain messages (``/retry`` asks it again).
+        contexts: builds the context the responder sees, by strategy.
     """
 
     inbound: Inbound
@@ -59,6 +63,9 @@ class CommandContext:
         gives ``Hist "quoted" title``, and ``/new "My trip"`` gives ``My trip``.
         """
         return free_text(after_args(self.raw_args, skip))
+
+    responder: Responder | None = None
+    contexts: ContextBuilder | None = None
 
     @property
     def session(self) -> Session:

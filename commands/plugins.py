@@ -21,13 +21,20 @@ from commands.checkpoint import registry as checkpoint_commands
 from commands.help import registry as help_commands
 from commands.history import registry as history_commands
 from commands.registry import Registry
+from commands.retry import registry as retry_commands
 from commands.session import registry as session_commands
 
 logger = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "sessionbot.commands"
 
-BUILTIN_FAMILIES = (session_commands, checkpoint_commands, history_commands, help_commands)
+BUILTIN_FAMILIES = (
+    session_commands,
+    checkpoint_commands,
+    history_commands,
+    retry_commands,
+    help_commands,
+)
 """The built-in command families, in the order ``/help`` lists them."""
 
 

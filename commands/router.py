@@ -34,6 +34,7 @@ from core.sessions.manager import SessionManager
 from core.sessions.notices import reset_notice
 from core.sessions.resolution import Resolution
 from core.sessions.responders import Responder
+from core.sessions.strategies import ContextBuilder
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,9 @@ class Router:
         self.responder = responder
         self.registry = registry
         self.settings = settings or RouterSettings()
+        self.contexts = ContextBuilder(
+            manager, responder, summary_prompt=self.settings.summary_prompt
+        )
         self._locks = KeyedLocks()
         self._limiter = RateLimiter(self.settings.rate_limit_per_minute)
         self.refused: Counter[tuple[str, str]] = Counter()
@@ -162,13 +166,13 @@ class Router:
         resolution = await self.manager.resolve(inbound, placement, remembered=True)
         for _ in range(STORE_ATTEMPTS - 1):
             try:
-                return resolution, await self._answer(inbound, resolution)
+                return resolution, await self._answer(inbound, resolution, placement)
             except StaleSessionError:
                 # The session ended or moved on meanwhile (the scheduler, a command
                 # on another worker) and nothing was stored: again, from the store.
                 resolution = await self.manager.resolve(inbound, placement)
         try:
-            return resolution, await self._answer(inbound, resolution)
+            return resolution, await self._answer(inbound, resolution, placement)
         except StaleSessionError:
             logger.warning(
                 "gave up storing a message from %s: its session changed %d times in a row",
@@ -177,7 +181,10 @@ class Router:
             )
             return resolution, Reply(KEPT_CHANGING, ephemeral=True)
 
-    async def _answer(self, inbound: Inbound, resolution: Resolution) -> Reply:
+    async def _answer(
+        self, inbound: Inbound, resolution: Resolution, placement: Placement
+    ) -> Reply:
+        stored = placement.settings.context_strategy if placement.settings else None
         return await converse(
             self.manager,
             self.responder,
@@ -185,6 +192,8 @@ class Router:
             resolution.session,
             bot_name=self.settings.bot_name,
             max_tokens=self.settings.context_max_tokens,
+            contexts=self.contexts,
+            strategy=self.settings.strategy_for(stored),
         )
 
     def _guard(self, inbound: Inbound) -> list[Reply] | None:
@@ -254,6 +263,8 @@ class Router:
                 now=self.manager.now(),
                 zone=policy.timezone,
                 raw_args=invocation.raw_args,
+                responder=self.responder,
+                contexts=self.contexts,
             )
             reply = await invocation.handler(context)
         except CommandError as error:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.models import Inbound
+from core.sessions.strategies import DEFAULT_SUMMARY_PROMPT, Strategy
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +19,8 @@ class RouterSettings:
         admins: users allowed to run admin commands, as ``platform:user_id``.
         max_message_chars: longer messages are refused with one line; nothing is stored.
         context_max_tokens: the token budget of the history a responder sees.
+        context_strategy: the context strategy of channels without an override.
+        summary_prompt: the instruction summaries (``summarize``) are written with.
         rate_limit_per_minute: messages a user may send per minute; ``0`` turns the
             limit off.
         unlimited_platforms: platforms whose users are the operator (a plugin says
@@ -33,6 +36,8 @@ class RouterSettings:
     admins: frozenset[str] = frozenset()
     max_message_chars: int = 4000
     context_max_tokens: int = 2000
+    context_strategy: Strategy = Strategy.RECENT
+    summary_prompt: str = DEFAULT_SUMMARY_PROMPT
     rate_limit_per_minute: int = 0
     unlimited_platforms: frozenset[str] = frozenset()
     reset_notices: bool = False
@@ -48,6 +53,10 @@ class RouterSettings:
     def is_rate_limited(self, inbound: Inbound) -> bool:
         """Tell whether the rate limit applies to the author of ``inbound``."""
         return self.rate_limit_per_minute > 0 and inbound.platform not in self.unlimited_platforms
+
+    def strategy_for(self, channel_strategy: str | None) -> Strategy:
+        """Return the strategy in force: the channel's override, else the default."""
+        return Strategy(channel_strategy) if channel_strategy else self.context_strategy
 
     def is_admin(self, inbound: Inbound) -> bool:
         """Tell whether the author of ``inbound`` is listed in ``admins``."""

@@ -16,6 +16,7 @@ from core.models import ArchiveReason, Reply, Session
 from core.sessions.notices import format_when
 from core.sessions.resets import next_resets, parse_reset_time
 from core.sessions.scope import Scope
+from core.sessions.strategies import Strategy
 from core.storage.protocols import SessionFilter
 
 registry = Registry()
@@ -104,10 +105,25 @@ async def session_info(ctx: CommandContext) -> Reply:
         f"Messages: {session.message_count}",
         f"Tokens in/out: {session.tokens_in} / {session.tokens_out}",
         f"Checkpoints: {checkpoints}",
+        f"Context: {await _context_line(ctx)}",
         f"Encryption: {_ENCRYPTION if ctx.manager.encrypted else 'off'}",
         f"Next resets: {await _next_resets(ctx)}",
     ]
     return Reply("\n".join(lines))
+
+
+async def _context_line(ctx: CommandContext) -> str:
+    stored = await ctx.manager.channels.settings(ctx.inbound)
+    strategy = ctx.settings.strategy_for(stored.context_strategy if stored else None)
+    line = f"{strategy.value}, up to {ctx.settings.context_max_tokens} tokens"
+    if strategy is Strategy.SMART:
+        pins = await ctx.manager.notes.pins(ctx.session)
+        line += f", {plural(len(pins), 'pinned message')}"
+    elif strategy is Strategy.SUMMARIZE:
+        summary = await ctx.manager.notes.summary(ctx.session)
+        done = f"messages 1 to {summary.upto} summarized" if summary else "nothing summarized yet"
+        line += f", {done}"
+    return line
 
 
 async def _next_resets(ctx: CommandContext) -> str:
@@ -236,6 +252,45 @@ async def session_scope(ctx: CommandContext) -> Reply:
         raise UsageError(f"Unknown scope {ctx.args[0][:32]!r}; choose {names}.") from None
     await ctx.manager.channels.set_scope(ctx.inbound, scope)
     return Reply(f"This channel now uses the {scope.chat_name} scope: {SCOPE_MEANINGS[scope]}.")
+
+
+@registry.subcommand(
+    "session",
+    "context",
+    usage="/session context recent|smart|summarize|default",
+    min_args=1,
+    max_args=1,
+    admin_only=True,
+    options=[
+        MenuOption(
+            "strategy",
+            "What the model sees",
+            required=True,
+            choices=(*(s.value for s in Strategy), "default"),
+        )
+    ],
+)
+async def session_context(ctx: CommandContext) -> Reply:
+    """Choose what part of the history the model sees in this channel (admins only).
+
+    recent: the newest messages that fit; smart: pinned messages (/history pin), then
+    the newest; summarize: a running summary of older messages, then the newest;
+    default: what the configuration says.
+    """
+    choice = ctx.args[0].lower()
+    if choice == "default":
+        await ctx.manager.channels.update(ctx.inbound, context_strategy=None)
+        default = ctx.settings.context_strategy.value
+        return Reply(f"This channel now uses the configured context strategy ({default}).")
+    try:
+        strategy = Strategy(choice)
+    except ValueError:
+        names = ", ".join(s.value for s in Strategy)
+        raise UsageError(
+            f"Unknown strategy {ctx.args[0][:32]!r}; choose {names} or default."
+        ) from None
+    await ctx.manager.channels.update(ctx.inbound, context_strategy=strategy.value)
+    return Reply(f"This channel now uses the {strategy.value} context strategy.")
 
 
 @registry.subcommand(

@@ -45,11 +45,12 @@ from core.sessions.imports import ImportedSession, parse_export
 from core.sessions.manager import SessionManager
 from core.sessions.resets import next_resets
 from core.sessions.resolution import Resolution
-from core.sessions.responders import Answer, EchoResponder, Responder
+from core.sessions.responders import Answer, EchoResponder, Responder, StreamingResponder
 from core.sessions.scope import DEFAULT_SCOPE, Scope, ScopeKey, channel_key_for, scope_key_for
 from core.storage.deliveries import Deliveries
 from core.storage.live import LiveSessions
 from core.storage.protocols import SessionFilter, Store
+from core.streaming import ReplyStream, current_stream, streaming_to
 from core.tokens import Context
 from core.types import FirstDelivery, InboundHandler, ProactiveSender
 
@@ -89,6 +90,7 @@ __all__ = [
     "ProactiveSender",
     "Reply",
     "ReplyFile",
+    "ReplyStream",
     "Resolution",
     "Responder",
     "ResponderError",
@@ -104,11 +106,13 @@ __all__ = [
     "StaleSessionError",
     "StorageError",
     "Store",
+    "StreamingResponder",
     "Suggest",
     "Suggestion",
     "SystemClock",
     "UsageError",
     "channel_key_for",
+    "current_stream",
     "new_api_key",
     "next_resets",
     "parse_api_key",
@@ -117,4 +121,5 @@ __all__ = [
     "scope_key_for",
     "secret_matches",
     "stream_export",
+    "streaming_to",
 ]

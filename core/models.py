@@ -109,11 +109,16 @@ class Reply:
         text: the text; adapters split it to the platform's size limit.
         file: an optional attachment.
         ephemeral: shown only to the caller where the platform supports it.
+        streamed: the answer went through the adapter's
+            :class:`core.streaming.ReplyStream` (a typing indicator, the text as it
+            was written); the adapter finishes what it showed with :attr:`text`,
+            or posts it as any reply if it showed nothing.
     """
 
     text: str
     file: ReplyFile | None = None
     ephemeral: bool = False
+    streamed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +325,8 @@ class ChannelSettings:
         daily_reset_time: ``HH:MM`` override, ``"off"``, or ``None`` for the default.
         idle_reset_minutes: minutes, ``0`` for off, or ``None`` for the default.
         timezone: IANA timezone name override, if any.
+        context_strategy: the context strategy override (``recent``, ``smart``,
+            ``summarize``), if any.
         updated_at: when it last changed.
     """
 
@@ -329,6 +336,7 @@ class ChannelSettings:
     daily_reset_time: str | None = None
     idle_reset_minutes: int | None = None
     timezone: str | None = None
+    context_strategy: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from adapters.base import (
     Undeliverable,
     secret_from_env,
 )
+from adapters.streaming import LiveMessage, LiveReply
 from bot.responders import ResponderPlugin, ResponderSettings
 from commands import CommandContext
 from commands import Registry as CommandRegistry
@@ -43,10 +44,12 @@ from core import (
     OptionKind,
     Reply,
     ReplyFile,
+    ReplyStream,
     Responder,
     ResponderError,
     Role,
     Session,
+    StreamingResponder,
     Suggest,
     UsageError,
 )
@@ -68,17 +71,21 @@ __all__ = [
     "FirstDelivery",
     "Inbound",
     "InboundHandler",
+    "LiveMessage",
+    "LiveReply",
     "MenuOption",
     "Message",
     "OptionKind",
     "Reply",
     "ReplyFile",
+    "ReplyStream",
     "Responder",
     "ResponderError",
     "ResponderPlugin",
     "ResponderSettings",
     "Role",
     "Session",
+    "StreamingResponder",
     "Suggest",
     "Undeliverable",
     "UsageError",

@@ -137,6 +137,23 @@ class History:
                 yield found
                 high = found[-1].seq - 1
 
+    async def message(self, session: Session, message_id: str) -> Message:
+        """Return the message ``message_id`` of the session's visible history.
+
+        Raises:
+            NotFoundError: it is not part of it (another session's, or cut off by a
+                restore).
+        """
+        segments = await self._walker.head_segments(session)
+        return await self._walker.visible(segments, message_id)
+
+    async def between(self, session: Session, lo: int, hi: int, *, limit: int) -> list[Message]:
+        """Return up to ``limit`` messages with ``lo <= seq <= hi``, oldest first."""
+        if hi < lo:
+            return []
+        segments = await self._walker.head_segments(session, upto=hi)
+        return await self._walker.read(segments, lo, hi, limit, newest_first=False)
+
     async def page(
         self,
         session: Session,

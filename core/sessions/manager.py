@@ -14,7 +14,8 @@ a :class:`SessionManager`:
 * :attr:`~SessionManager.checkpoints`: save, restore, branch, delete, clear
   (:mod:`core.sessions.checkpoints`);
 * :attr:`~SessionManager.maintenance`: import, cleanup, reset sweeps
-  (:mod:`core.sessions.maintenance`).
+  (:mod:`core.sessions.maintenance`);
+* :attr:`~SessionManager.notes`: pins and summaries (:mod:`core.sessions.notes`).
 
 Each part checks that ids belong to the caller's scope and leaves transactions to
 the store. The store they share is a :class:`~core.storage.caching.CachingStore`,
@@ -35,6 +36,7 @@ from core.sessions.config import SessionConfig
 from core.sessions.history import History
 from core.sessions.lifecycle import Lifecycle
 from core.sessions.maintenance import Maintenance
+from core.sessions.notes import Notes
 from core.sessions.resets import ResetPolicy, ResetRules
 from core.sessions.resolution import Resolution, Resolver
 from core.sessions.scope import DEFAULT_SCOPE, Scope, ScopeKey
@@ -93,6 +95,7 @@ class SessionManager:
         self.history = History(self.store, self.clock, walker, self.sessions)
         self.checkpoints = Checkpoints(self.store, self.clock, self.sessions, self.channels)
         self.maintenance = Maintenance(self.store, self.clock, self.config, self.sessions)
+        self.notes = Notes(self.store, self.clock)
         self._resolver = Resolver(self.store, self.clock, self.config, self.channels, self.sessions)
         self.deliveries = Deliveries(self.store, self.clock)
 

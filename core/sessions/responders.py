@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from core.models import Message, Role, Session
 from core.tokens import Context, estimate_tokens
@@ -12,11 +12,24 @@ from core.tokens import Context, estimate_tokens
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A responder's answer with the token usage it reports."""
+    """A responder's answer with its token usage.
+
+    Attributes:
+        text: the answer.
+        tokens_in: prompt tokens.
+        tokens_out: completion tokens.
+        estimated: the counts are estimates, not what the model's endpoint
+            reported (it reported none); the stored message says so.
+    """
 
     text: str
     tokens_in: int = 0
     tokens_out: int = 0
+    estimated: bool = False
+
+
+TextSink = Callable[[str], Awaitable[None]]
+"""Takes the whole answer so far, each time it grows."""
 
 
 class Responder(Protocol):
@@ -40,6 +53,24 @@ class Responder(Protocol):
         ...
 
 
+@runtime_checkable
+class StreamingResponder(Responder, Protocol):
+    """A responder that can also hand over its answer while it is being written."""
+
+    async def respond_streaming(
+        self, session: Session, context: Sequence[Message], on_text: TextSink
+    ) -> Answer:
+        """Answer like :meth:`Responder.respond`, calling ``on_text`` as text arrives.
+
+        ``on_text`` gets the whole answer so far; the returned answer is the final
+        text, which is what is stored.
+
+        Raises:
+            ResponderError: no answer could be produced.
+        """
+        ...
+
+
 class EchoResponder:
     """Repeats the user's message; needs no network. The default responder."""
 
@@ -53,4 +84,6 @@ class EchoResponder:
             tokens_in = context.tokens
         else:
             tokens_in = sum(estimate_tokens(m.content) for m in context)
+        # Not marked as estimated: the mark says a model's endpoint reported no usage,
+        # and it would cost every echoed message a sealed metadata value.
         return Answer(text=text, tokens_in=tokens_in, tokens_out=estimate_tokens(text))

@@ -88,7 +88,7 @@ async def api() -> AsyncIterator[FakeTelegramAPI]:
 
 
 def telegram_adapter(
-    api: FakeTelegramAPI, handler: RecordingHandler, **options: object
+    api: FakeTelegramAPI, handler: InboundHandler, **options: object
 ) -> TelegramAdapter:
     settings: dict[str, object] = {
         "token": TOKEN,

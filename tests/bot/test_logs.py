@@ -75,3 +75,11 @@ def test_http_client_request_lines_are_held_back_even_at_debug() -> None:
     assert "bot1:x" not in stream.getvalue()
     assert "connect_tcp" not in stream.getvalue()
     assert "shown" in stream.getvalue()
+
+
+def test_the_openai_sdk_does_not_log_the_conversation_even_at_debug() -> None:
+    # openai's client logs each request's options (the messages sent) at DEBUG.
+    stream = io.StringIO()
+    configure_logging("debug", "text", stream=stream)
+    logging.getLogger("openai._base_client").debug("Request options: %s", {"messages": "secret"})
+    assert "secret" not in stream.getvalue()

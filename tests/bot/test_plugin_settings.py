@@ -72,9 +72,22 @@ def test_an_adapter_whose_options_have_no_defaults_is_off_until_configured(
 
 
 def test_an_unknown_responder_kind_names_the_key_and_the_known_kinds(tmp_path: Path) -> None:
-    message = error_for(tmp_path, '[responder]\nkind = "openai"\n')
+    message = error_for(tmp_path, '[responder]\nkind = "claude"\n')
     assert message == (
-        "FILE: responder.kind: no responder plugin 'openai' is installed (installed: 'echo')"
+        "FILE: responder.kind: no responder plugin 'claude' is installed"
+        " (installed: 'echo', 'openai')"
+    )
+
+
+def test_openai_needs_a_model(tmp_path: Path) -> None:
+    message = error_for(tmp_path, '[responder]\nkind = "openai"\n')
+    assert message == "FILE: responder.model: field required"
+
+
+def test_openai_bounds_are_one_line(tmp_path: Path) -> None:
+    message = error_for(tmp_path, '[responder]\nkind = "openai"\nmodel = "m"\nmax_retries = 99\n')
+    assert (
+        message == "FILE: responder.max_retries: input should be less than or equal to 10, got 99"
     )
 
 

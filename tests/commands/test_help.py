@@ -18,6 +18,7 @@ async def test_help_lists_every_command_with_its_summary(chat: Chat) -> None:
             "/checkpoint — Save points in this conversation and go back to them.",
             "/history — Show the last N messages of this conversation (20 unless you say,"
             " at most 200).",
+            "/retry — Ask the model again to answer your last message, when it did not answer it.",
             "/help — List the commands, or explain one.",
             "Send /help <command> for more, such as /help checkpoint.",
         ]
@@ -42,7 +43,9 @@ async def test_help_for_a_subcommand_shows_its_whole_docstring(chat: Chat) -> No
 async def test_help_marks_admin_only_subcommands(chat: Chat) -> None:
     text = await chat.say("/help session")
     assert "/session scope main|channel|peer|channel-peer (admins) — Choose who" in text
-    assert text.startswith("/session or /session list|resume|scope|title|reset-time|idle-reset …\n")
+    assert text.startswith(
+        "/session or /session list|resume|scope|context|title|reset-time|idle-reset …\n"
+    )
 
 
 @pytest.mark.parametrize(

@@ -212,12 +212,14 @@ def test_the_default_registry_has_every_builtin_family() -> None:
         "session",
         "checkpoint",
         "history",
+        "retry",
         "help",
     ]
     assert [sub.name for sub in registry.subcommands("session")] == [
         "list",
         "resume",
         "scope",
+        "context",
         "title",
         "reset-time",
         "idle-reset",
@@ -229,7 +231,14 @@ def test_the_default_registry_has_every_builtin_family() -> None:
         "delete",
         "branch",
     ]
-    assert [sub.name for sub in registry.subcommands("history")] == ["export", "clear"]
+    assert [sub.name for sub in registry.subcommands("history")] == [
+        "export",
+        "clear",
+        "pin",
+        "unpin",
+        "pins",
+        "summary",
+    ]
     assert registry.get_subcommand("session", "scope").admin_only  # type: ignore[union-attr]
 
 

@@ -109,6 +109,7 @@ async def test_session_shows_the_conversation(chat: Chat) -> None:
             "Messages: 2",
             f"Tokens in/out: {session.tokens_in} / {session.tokens_out}",
             "Checkpoints: 1",
+            "Context: recent, up to 2000 tokens",
             "Encryption: on (AES-256-GCM, this session has a key of its own)",
             "Next resets: off",
         ]
@@ -127,8 +128,9 @@ async def test_session_shows_when_the_next_resets_are_due() -> None:
 
 async def test_session_takes_no_stray_arguments(chat: Chat) -> None:
     assert await chat.say("/session what") == (
-        "Unknown subcommand 'what' for /session; try list, resume, scope, title, reset-time, "
-        "idle-reset. Usage: /session or /session list|resume|scope|title|reset-time|idle-reset …"
+        "Unknown subcommand 'what' for /session; try list, resume, scope, context, title, "
+        "reset-time, idle-reset. Usage: /session or "
+        "/session list|resume|scope|context|title|reset-time|idle-reset …"
     )
 
 

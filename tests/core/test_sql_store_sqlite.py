@@ -21,7 +21,7 @@ from core.storage.backends import upgrade_database
 from core.storage.keyring import KeyringEntry
 from core.storage.sql.history import _NEWEST_MESSAGES
 from core.storage.sql.schema import SCHEMA_REVISION, sessions
-from core.storage.sql.store import SqlStore
+from core.storage.sql.store import SqlStore, alembic_config
 from core.storage.sql.units import ACTIVE
 from tests.core.conftest import sqlite_store
 from tests.core.test_store_contract import T0, append, fill, make_session, start
@@ -282,3 +282,28 @@ async def test_a_read_that_may_be_large_runs_off_the_event_loops_thread(tmp_path
             assert threads and here not in threads
     finally:
         await store.close()
+
+
+async def test_a_database_at_0001_is_upgraded_keeping_channel_settings(tmp_path: Path) -> None:
+    from alembic import command
+
+    path = tmp_path / "bot.db"
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.begin() as connection:
+        command.upgrade(alembic_config(connection), "0001")
+        connection.execute(
+            sa.text(
+                "INSERT INTO channel_settings (channel_key, scope, updated_at) "
+                "VALUES ('console:c:x', 'peer', '2026-01-01 00:00:00.000000')"
+            )
+        )
+    engine.dispose()
+    await upgrade_database(f"sqlite:///{path}")
+    store = sqlite_store(path)
+    await store.open()
+    try:
+        settings = await store.get_channel_settings("console:c:x")
+    finally:
+        await store.close()
+    assert settings is not None
+    assert (settings.scope, settings.context_strategy) == ("peer", None)

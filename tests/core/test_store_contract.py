@@ -735,6 +735,9 @@ class TestStoreContract:
         )
         await store.put_channel_settings(changed)
         assert await store.get_channel_settings("telegram:c:42") == changed
+        smart = dataclasses.replace(changed, context_strategy="smart")
+        await store.put_channel_settings(smart)
+        assert await store.get_channel_settings("telegram:c:42") == smart
         assert await store.get_channel_settings("telegram:c:43") is None
 
     # -- values ---------------------------------------------------------------

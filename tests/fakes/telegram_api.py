@@ -167,6 +167,7 @@ class FakeTelegramAPI:
         self._message_ids = itertools.count(1)
         self._sent_ids = itertools.count(10_000)
         self._chats: dict[int, Json] = {}
+        self._shown: dict[tuple[int, int], str] = {}
         self._failures: list[_Failure] = []
         self._blocked: set[int] = set()
         self._migrated: dict[int, int] = {}
@@ -467,6 +468,43 @@ class FakeTelegramAPI:
             return 400, _error(400, "Bad Request: message is too long")
         return self._sent_message(params, text=params["text"])
 
+    async def _api_editMessageText(self, params: Json, files: object) -> Any:
+        if refusal := self._refusal(params):
+            return refusal
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        text = str(params.get("text", ""))
+        if key not in self._shown:
+            return 400, _error(400, "Bad Request: message to edit not found")
+        if not text.strip():
+            return 400, _error(400, "Bad Request: message text is empty")
+        if _utf16_length(text) > 4096:
+            return 400, _error(400, "Bad Request: MESSAGE_TOO_LONG")
+        if self._shown[key] == text:
+            return 400, _error(
+                400,
+                "Bad Request: message is not modified: specified new message content and "
+                "reply markup are exactly the same as a current content and reply markup "
+                "of the message",
+            )
+        self._shown[key] = text
+        return {
+            "message_id": key[1],
+            "date": int(time.time()),
+            "edit_date": int(time.time()),
+            "chat": self._chats.get(key[0]) or {"id": key[0], "type": "private"},
+            "from": self._bot_user(),
+            "text": text,
+        }
+
+    async def _api_sendChatAction(self, params: Json, files: object) -> Any:
+        if refusal := self._refusal(params):
+            return refusal
+        return True
+
+    def shown(self, chat_id: int) -> list[str]:
+        """Return the texts of the bot's messages in a chat as they read now, edits applied."""
+        return [text for (chat, _), text in sorted(self._shown.items()) if chat == chat_id]
+
     async def _api_sendDocument(self, params: Json, files: dict[str, UploadedFile]) -> Any:
         if refusal := self._refusal(params):
             return refusal
@@ -518,6 +556,8 @@ class FakeTelegramAPI:
             "from": self._bot_user(),
             **content,
         }
+        if "text" in content:
+            self._shown[chat_id, message["message_id"]] = str(content["text"])
         if "message_thread_id" in params:
             message["message_thread_id"] = int(params["message_thread_id"])
             message["is_topic_message"] = True

@@ -289,6 +289,7 @@ def settings_values(settings: ChannelSettings) -> dict[str, Any]:
         "daily_reset_time": settings.daily_reset_time,
         "idle_reset_minutes": settings.idle_reset_minutes,
         "timezone": settings.timezone,
+        "context_strategy": settings.context_strategy,
         "updated_at": settings.updated_at,
     }
 
@@ -302,6 +303,7 @@ def settings_from_row(row: Mapping[Any, Any]) -> ChannelSettings:
         daily_reset_time=row["daily_reset_time"],
         idle_reset_minutes=row["idle_reset_minutes"],
         timezone=row["timezone"],
+        context_strategy=row["context_strategy"],
     )
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect
 
 from core.jsontext import json_text, parse_json_text
 
-SCHEMA_REVISION = "0004_api_keys"
+SCHEMA_REVISION = "0005_context"
 """The newest Alembic revision in ``core/storage/sql/migrations/versions``; a test keeps them equal.
 
 :meth:`core.storage.sql.store.SqlStore.open` compares the database's revision with it, so
@@ -229,6 +229,7 @@ channel_settings = sa.Table(
     sa.Column("idle_reset_minutes", sa.Integer, nullable=True),
     sa.Column("timezone", sa.String, nullable=True),
     sa.Column("updated_at", UtcDateTime, nullable=False),
+    sa.Column("context_strategy", sa.String(16), nullable=True),
 )
 """Per-channel overrides set by admin commands."""
 
