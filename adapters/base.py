@@ -36,6 +36,7 @@ from adapters.streaming import LiveReply
 from core import (
     Completer,
     ConfigError,
+    Deliveries,
     FirstDelivery,
     Inbound,
     InboundHandler,
@@ -398,6 +399,9 @@ class AdapterContext:
         bot_name: ``[bot] name``.
         roles: where the adapter claims what only one worker may do at a time
             (Telegram's long polling), when several workers share the database.
+        deliveries: the store's record of platform events claimed and handled, for
+            platforms that need more than :attr:`first_delivery` (Telegram's webhook
+            answers a redelivery still being handled elsewhere with 503).
         first_delivery: records a platform event's id in the store and says
             whether it is new, for platforms that redeliver events (Slack): a
             redelivery is dropped, even after a restart. ``None``: the adapter
@@ -418,6 +422,7 @@ class AdapterContext:
     commands: tuple[tuple[str, str], ...] = ()
     bot_name: str = "sessionbot"
     first_delivery: FirstDelivery | None = None
+    deliveries: Deliveries | None = None
     roles: Roles = field(default_factory=LocalRoles)
     menu: tuple[MenuCommand, ...] = ()
     suggest: Completer | None = None

@@ -195,7 +195,7 @@ def build(settings: TelegramSettings, context: AdapterContext) -> Adapter:
         base_url=settings.base_url,
         commands=context.commands,
         roles=context.roles,
-        first_delivery=context.first_delivery,
+        deliveries=context.deliveries,
         listen=settings.listen,
         port=settings.port,
         url_path=settings.url_path,

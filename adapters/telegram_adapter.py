@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
+from http import HTTPStatus
 from typing import Any, Literal, TypeAlias
 
 from telegram import Bot, BotCommand, Chat, Message, Update
@@ -41,6 +43,7 @@ from telegram.request import HTTPXRequest
 from adapters.base import BaseAdapter, Undeliverable
 from adapters.splitting import split_text, utf16_units
 from adapters.telegram import PLATFORM, TELEGRAM_API, is_webhook_secret
+from adapters.telegram_deliveries import Taken, UpdateLedger
 from adapters.telegram_live import TelegramLive
 from adapters.telegram_sender import TEXT_LIMIT, Target, TelegramSender, retry_after_seconds
 from adapters.telegram_updates import (
@@ -51,8 +54,8 @@ from adapters.telegram_updates import (
     inbound_from_message,
     message_text,
 )
-from adapters.telegram_webhook import WebhookServer
-from core import FirstDelivery, InboundHandler, LocalRoles, Reply, ReplyFile, Roles
+from adapters.telegram_webhook import Refused, WebhookServer
+from core import Deliveries, InboundHandler, LocalRoles, Reply, ReplyFile, Roles
 from core.backoff import Backoff
 
 logger = logging.getLogger(__name__)
@@ -125,7 +128,7 @@ class TelegramAdapter(BaseAdapter[Target]):
         send_attempts: int = 6,
         max_concurrent_updates: int = 32,
         roles: Roles | None = None,
-        first_delivery: FirstDelivery | None = None,
+        deliveries: Deliveries | None = None,
     ) -> None:
         if mode not in ("polling", "webhook"):
             raise ValueError(f"unknown mode {mode!r}; expected 'polling' or 'webhook'")
@@ -145,9 +148,7 @@ class TelegramAdapter(BaseAdapter[Target]):
         self._send_attempts = send_attempts
         self._max_concurrent = max_concurrent_updates
         self._roles = roles or LocalRoles()
-        self._first_delivery = first_delivery
-        # Update ids are a bot's own: the source names the bot (its id is not secret).
-        self._delivery_source = f"telegram:{token.partition(':')[0][:20]}"
+        self._ledger = UpdateLedger(deliveries, token)
         self._not_text_told = OncePerChat()
         self._receiving = asyncio.Event()
         self._sender: TelegramSender | None = None
@@ -340,7 +341,7 @@ class TelegramAdapter(BaseAdapter[Target]):
             url_path=url_path,
             secret_token=secret_token,
             bot=application.bot,
-            deliver=application.update_queue.put,
+            deliver=functools.partial(self._deliver_posted, application),
         )
         server.start()
         self._webhook_server = server
@@ -357,28 +358,41 @@ class TelegramAdapter(BaseAdapter[Target]):
         if message is None:
             logger.debug("telegram: ignoring update %d (not a new message)", update.update_id)
             return
-        if not await self._first_time(update.update_id):
-            logger.info("telegram: update %d was handled already; dropped", update.update_id)
+        # Posted updates were claimed by _deliver_posted; polled ones are claimed here.
+        polled = self._mode == "polling"
+        if polled and await self._ledger.take(update.update_id) is not Taken.NEW:
+            logger.info("telegram: update %d was taken already; dropped", update.update_id)
             return
         try:
             await self._on_message(message)
         except Exception:
             logger.exception("telegram: handling update %d failed", update.update_id)
+        finally:
+            if polled:
+                await self._ledger.done(update.update_id)
 
-    async def _first_time(self, update_id: int) -> bool:
-        """Whether an update is seen for the first time, by any worker.
+    async def _deliver_posted(self, application: _Application, update: Update) -> None:
+        """Handle a posted update before answering Telegram, once across workers.
 
-        Telegram posts a webhook update again when it got no answer in time, possibly
-        to another worker; the ids are recorded in the store the workers share.
+        The 200 Telegram gets means the update was handled (stored and answered); an
+        update another worker is still handling is refused with 503, so Telegram
+        posts it again later.
+
+        Raises:
+            Refused: the update is being handled elsewhere.
         """
-        if self._first_delivery is None:
-            return True
+        taken = await self._ledger.take(update.update_id) if update.message else Taken.NEW
+        if taken is Taken.DONE:
+            logger.info("telegram: update %d was handled already; dropped", update.update_id)
+            return
+        if taken is Taken.BUSY:
+            raise Refused(HTTPStatus.SERVICE_UNAVAILABLE, f"update {update.update_id} is busy")
         try:
-            return await self._first_delivery(self._delivery_source, str(update_id))
-        except Exception:
-            # Better answered twice than not at all when the store is failing.
-            logger.exception("telegram: could not record update %d; handling it", update_id)
-            return True
+            processing = application.process_update(update)
+            await application.update_processor.process_update(update, processing)
+        finally:
+            if update.message:
+                await self._ledger.done(update.update_id)
 
     async def _on_message(self, message: Message) -> None:
         if self._sender is None:

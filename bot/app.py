@@ -132,6 +132,7 @@ class Application:
                 tuple((c.name, c.summary) for c in router.registry.commands()),
                 self.settings.bot.name,
                 first_delivery=manager.deliveries.first_time,
+                deliveries=manager.deliveries,
                 roles=roles,
                 menu=menu_of(router.registry),
                 suggest=router.suggest,

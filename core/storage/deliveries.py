@@ -50,3 +50,15 @@ class Deliveries:
             self._pruned_at = now
             await self._store.forget_deliveries(now - self._keep)
         return await self._store.claim_delivery(source, delivery_id, now)
+
+    async def finish(self, source: str, delivery_id: str) -> None:
+        """Record that the event claimed by :meth:`first_time` has been handled."""
+        await self._store.finish_delivery(source, delivery_id, self._clock.now())
+
+    async def finished(self, source: str, delivery_id: str) -> bool:
+        """Whether an event already claimed has been handled.
+
+        ``False`` while another worker is handling it (or if it died doing so): a
+        platform that redelivers can be told to try again later.
+        """
+        return await self._store.delivery_finished(source, delivery_id) is not False

@@ -224,6 +224,14 @@ class ForwardingStore:
         """See :meth:`Store.claim_delivery`."""
         return await self.inner.claim_delivery(source, delivery_id, at)
 
+    async def finish_delivery(self, source: str, delivery_id: str, at: datetime) -> None:
+        """See :meth:`Store.finish_delivery`."""
+        await self.inner.finish_delivery(source, delivery_id, at)
+
+    async def delivery_finished(self, source: str, delivery_id: str) -> bool | None:
+        """See :meth:`Store.delivery_finished`."""
+        return await self.inner.delivery_finished(source, delivery_id)
+
     async def forget_deliveries(self, before: datetime) -> int:
         """See :meth:`Store.forget_deliveries`."""
         return await self.inner.forget_deliveries(before)

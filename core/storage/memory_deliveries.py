@@ -11,6 +11,7 @@ class MemoryDeliveries:
     def __init__(self) -> None:
         super().__init__()
         self._deliveries: dict[tuple[str, str], datetime] = {}
+        self._finished: set[tuple[str, str]] = set()
 
     async def claim_delivery(self, source: str, delivery_id: str, at: datetime) -> bool:
         """See :meth:`core.storage.protocols.Store.claim_delivery`."""
@@ -19,9 +20,21 @@ class MemoryDeliveries:
         self._deliveries[source, delivery_id] = at
         return True
 
+    async def finish_delivery(self, source: str, delivery_id: str, at: datetime) -> None:
+        """See :meth:`core.storage.protocols.Store.finish_delivery`."""
+        if (source, delivery_id) in self._deliveries:
+            self._finished.add((source, delivery_id))
+
+    async def delivery_finished(self, source: str, delivery_id: str) -> bool | None:
+        """See :meth:`core.storage.protocols.Store.delivery_finished`."""
+        if (source, delivery_id) not in self._deliveries:
+            return None
+        return (source, delivery_id) in self._finished
+
     async def forget_deliveries(self, before: datetime) -> int:
         """See :meth:`core.storage.protocols.Store.forget_deliveries`."""
         old = [key for key, at in self._deliveries.items() if at < before]
         for key in old:
             del self._deliveries[key]
+            self._finished.discard(key)
         return len(old)

@@ -28,6 +28,17 @@ class Records(Protocol):
         """
         ...
 
+    async def finish_delivery(self, source: str, delivery_id: str, at: datetime) -> None:
+        """Record that a claimed platform event has been handled."""
+        ...
+
+    async def delivery_finished(self, source: str, delivery_id: str) -> bool | None:
+        """Whether a claimed event has been handled; ``None`` if it was never claimed.
+
+        ``False`` means another process claimed it and is handling it, or died doing so.
+        """
+        ...
+
     async def forget_deliveries(self, before: datetime) -> int:
         """Drop the deliveries claimed before ``before``; return how many."""
         ...

@@ -240,7 +240,7 @@ async def test_a_redelivered_update_is_handled_once_by_whichever_worker_gets_it(
             port=free_port(),
             url_path="telegram",
             secret_token=SECRET,
-            first_delivery=deliveries.first_time,
+            deliveries=deliveries,
         )
         for handler in handlers
     ]
@@ -259,3 +259,33 @@ async def test_a_redelivered_update_is_handled_once_by_whichever_worker_gets_it(
     handled = [text for handler in handlers for text in handler.texts()]
     assert sorted(handled) == ["a new one", "only once"]
     assert sorted(api.texts()) == ["echo: a new one", "echo: only once"]
+
+
+async def test_the_200_means_handled_and_a_redelivery_of_a_busy_update_gets_503(
+    api: FakeTelegramAPI, handler: RecordingHandler
+) -> None:
+    adapter = telegram_adapter(
+        api,
+        handler,
+        mode="webhook",
+        listen="127.0.0.1",
+        port=free_port(),
+        url_path="telegram",
+        secret_token=SECRET,
+        deliveries=Deliveries(MemoryStore(), SystemClock()),
+    )
+    release = handler.gates["slow one"] = asyncio.Event()
+    async with running(adapter):
+        update = api.update(api.message(private_chat(ALICE), ALICE, "slow one"))
+        first = asyncio.create_task(api.post_to_webhook(update))
+        async with asyncio.timeout(WAIT):
+            while handler.texts() != ["slow one"]:
+                await asyncio.sleep(0.01)
+        assert not first.done()  # no 200 before the update is handled
+        assert await api.post_to_webhook(update) == 503  # Telegram: try again later
+        release.set()
+        assert await first == 200
+        assert api.texts() == ["echo: slow one"]  # answered before the 200
+        assert await api.post_to_webhook(update) == 200  # done: dropped, not answered again
+        await asyncio.sleep(0.2)
+    assert handler.texts() == ["slow one"] and api.texts() == ["echo: slow one"]

@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from core.storage.sql.schema import deliveries
-from core.storage.sql.units import DIALECTS, SqlPart, rowcount
+from core.storage.sql.units import DIALECTS, SqlPart, first, rowcount
 
 _CLAIM = {
     name: dml.insert(deliveries).on_conflict_do_nothing(
@@ -25,6 +25,23 @@ class SqlDeliveries(SqlPart):
         """See :meth:`core.storage.protocols.Store.claim_delivery`."""
         claim = _CLAIM[self._dialect].values(source=source, delivery_id=delivery_id, received_at=at)
         return await self._write_quick(rowcount, claim) == 1
+
+    async def finish_delivery(self, source: str, delivery_id: str, at: datetime) -> None:
+        """See :meth:`core.storage.protocols.Store.finish_delivery`."""
+        finish = (
+            sa.update(deliveries)
+            .where(deliveries.c.source == source, deliveries.c.delivery_id == delivery_id)
+            .values(finished_at=at)
+        )
+        await self._write_quick(rowcount, finish)
+
+    async def delivery_finished(self, source: str, delivery_id: str) -> bool | None:
+        """See :meth:`core.storage.protocols.Store.delivery_finished`."""
+        query = sa.select(deliveries.c.finished_at).where(
+            deliveries.c.source == source, deliveries.c.delivery_id == delivery_id
+        )
+        row = await self._read(first, query)
+        return None if row is None else row["finished_at"] is not None
 
     async def forget_deliveries(self, before: datetime) -> int:
         """See :meth:`core.storage.protocols.Store.forget_deliveries`."""

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect
 
 from core.jsontext import json_text, parse_json_text
 
-SCHEMA_REVISION = "0005_context"
+SCHEMA_REVISION = "0006_delivery_finished"
 """The newest Alembic revision in ``core/storage/sql/migrations/versions``; a test keeps them equal.
 
 :meth:`core.storage.sql.store.SqlStore.open` compares the database's revision with it, so
@@ -258,8 +258,10 @@ deliveries = sa.Table(
     sa.Column("source", sa.String(32), primary_key=True),
     sa.Column("delivery_id", sa.String(128), primary_key=True),
     sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("finished_at", UtcDateTime, nullable=True),
 )
-"""Platform events already handled (a Slack ``event_id``), so a redelivery is dropped."""
+"""Platform events claimed (a Slack ``event_id``, a Telegram ``update_id``), so a
+redelivery is dropped; ``finished_at`` once handled."""
 
 sa.Index("ix_deliveries_received_at", deliveries.c.received_at)
 
