@@ -1,0 +1,236 @@
+"""Three `sessionbot run` workers on one PostgreSQL database behind a load balancer.
+
+The fake Bot API's webhook updates are spread over the workers in turn, as a proxy
+would, and some are delivered twice to different workers, as Telegram does when an
+answer is late. Conversations switch their head mid-stream (`/new`, `/history
+clear`), and one worker is killed with SIGKILL half-way; the balancer then sends its
+share to the others. Afterwards: every update a worker acknowledged (a 200 means
+handled) is stored and answered exactly once, nothing is stored or answered twice,
+each conversation has one active session, and every branch's sequence numbers run
+without a gap. What the killed worker was handling at that moment is never
+acknowledged (the others answer its redeliveries 503): at most one update of each
+conversation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import aiohttp
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from core.storage.backends import database_url
+from tests.commands.test_router_processes import postgres_database
+from tests.e2e.test_telegram_e2e import child_environment, free_port
+from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI, private_chat, user
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "multi-Worker_secret"
+CONVERSATIONS = 120
+MESSAGES = 6
+STARTUP = 90.0
+GIVE_UP = 10.0
+
+
+class Worker:
+    """One `sessionbot run` in webhook mode on a port of its own."""
+
+    def __init__(self, directory: Path, url: str, api: FakeTelegramAPI, number: int) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/telegram"
+        self.config = directory / f"worker{number}.toml"
+        self.config.write_text(
+            "\n".join(
+                [
+                    "[bot]",
+                    "rate_limit_per_minute = 0",
+                    "heartbeat_seconds = 1",
+                    "[storage]",
+                    f'url = "{url}"',
+                    "[adapters.console]",
+                    "enabled = false",
+                    "[adapters.telegram]",
+                    "enabled = true",
+                    'mode = "webhook"',
+                    f'base_url = "{api.url}"',
+                    'listen = "127.0.0.1"',
+                    f"port = {self.port}",
+                    'url_path = "telegram"',
+                ]
+            )
+            + "\n"
+        )
+        self.log = directory / f"worker{number}.log"
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self) -> None:
+        environ = child_environment(
+            {"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_WEBHOOK_SECRET": SECRET}
+        )
+        with self.log.open("wb") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                *(sys.executable, "-m", "bot", "run", "--config", str(self.config)),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                cwd=ROOT,
+                env=environ,
+            )
+
+    async def ready(self, session: aiohttp.ClientSession) -> None:
+        deadline = asyncio.get_running_loop().time() + STARTUP
+        while True:
+            assert self.process is not None and self.process.returncode is None, self.log_text()
+            try:
+                async with session.post(self.url, data=b"{}") as response:
+                    if response.status == 403:  # listening, and checking the secret
+                        return
+            except aiohttp.ClientError:
+                pass
+            assert asyncio.get_running_loop().time() < deadline, self.log_text()
+            await asyncio.sleep(0.2)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            try:
+                await asyncio.wait_for(self.process.wait(), 30)
+            except TimeoutError:
+                self.process.kill()
+                await self.process.wait()
+
+
+class Balancer:
+    """Posts each update to the next live worker, and again later until one says 200.
+
+    As Telegram does: a refused connection or a 503 (the update is being handled
+    elsewhere) is tried again; after ``GIVE_UP`` seconds the update counts as never
+    acknowledged.
+    """
+
+    def __init__(self, workers: list[Worker], session: aiohttp.ClientSession) -> None:
+        self._workers = workers
+        self._session = session
+        self._turn = itertools.count()
+
+    async def post(self, update: dict[str, object]) -> bool:
+        body = json.dumps(update).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Telegram-Bot-Api-Secret-Token": SECRET,
+        }
+        deadline = asyncio.get_running_loop().time() + GIVE_UP
+        while asyncio.get_running_loop().time() < deadline:
+            worker = self._workers[next(self._turn) % len(self._workers)]
+            try:
+                async with self._session.post(worker.url, data=body, headers=headers) as answer:
+                    if answer.status == 200:
+                        return True
+            except aiohttp.ClientError:
+                pass  # that worker is gone
+            await asyncio.sleep(0.1)
+        return False
+
+
+def script(number: int) -> list[str]:
+    """What conversation ``number`` says; some switch their head half-way."""
+    lines = [f"c{number} m{i}" for i in range(MESSAGES)]
+    if number % 5 == 0:
+        lines.insert(3, "/new")
+    elif number % 7 == 0:
+        lines.insert(2, "/history clear")
+    return lines
+
+
+async def test_three_workers_lose_nothing_and_double_nothing(tmp_path: Path) -> None:
+    async with (
+        postgres_database() as url,
+        FakeTelegramAPI() as api,
+        aiohttp.ClientSession() as session,
+    ):
+        workers = [Worker(tmp_path, url, api, number) for number in range(3)]
+        try:
+            await workers[0].start()
+            await workers[0].ready(session)  # it migrates the database first
+            for worker in workers[1:]:
+                await worker.start()
+            await asyncio.gather(*(worker.ready(session) for worker in workers[1:]))
+            balancer = Balancer(workers, session)
+            acknowledged: list[str] = []
+            killed = asyncio.Event()
+
+            async def converse(number: int) -> None:
+                person = user(10_000 + number, f"User{number}")
+                for index, text in enumerate(script(number)):
+                    update = api.update(api.message(private_chat(person), person, text))
+                    if await balancer.post(update):
+                        acknowledged.append(text)
+                    if index == 1 and number % 4 == 0:
+                        await balancer.post(update)  # delivered again, to another worker
+                    if number == CONVERSATIONS // 2 and index == 2 and not killed.is_set():
+                        killed.set()
+                        assert workers[1].process is not None
+                        workers[1].process.kill()  # SIGKILL, mid-stream
+
+            await asyncio.gather(*(converse(number) for number in range(CONVERSATIONS)))
+            await asyncio.sleep(1.0)  # a second answer, were there one, would be in by now
+        finally:
+            for worker in workers:
+                await worker.stop()
+        sent = [text for number in range(CONVERSATIONS) for text in script(number)]
+        plain = [text for text in acknowledged if not text.startswith("/")]
+        answers = Counter(t.removeprefix("echo: ") for t in api.texts() if t.startswith("echo: "))
+        # A 200 means handled: each acknowledged message answered, and nothing twice.
+        assert set(answers) >= set(plain) and max(answers.values()) == 1
+        # Only what the killed worker was handling when it died goes unacknowledged
+        # (one update per conversation at most: a conversation waits for each 200).
+        unacknowledged = [t for t in sent if t not in acknowledged]
+        assert len(unacknowledged) <= CONVERSATIONS // 3 + 10
+        assert len({t.split()[0] for t in unacknowledged}) == len(unacknowledged)
+        for worker in (workers[0], workers[2]):
+            assert "Traceback" not in worker.log_text()
+        await check_database(url, plain)
+
+
+async def check_database(url: str, plain: list[str]) -> None:
+    engine = create_async_engine(database_url(url))
+    try:
+        async with engine.connect() as conn:
+            stored = (
+                (await conn.execute(sa.text("SELECT content FROM messages WHERE role = 'user'")))
+                .scalars()
+                .all()
+            )
+            active = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT scope_key, count(*) FROM sessions WHERE status = 'active' "
+                        "GROUP BY scope_key HAVING count(*) > 1"
+                    )
+                )
+            ).all()
+            gaps = (
+                await conn.execute(
+                    sa.text(
+                        "SELECT branch_id FROM messages GROUP BY branch_id "
+                        "HAVING max(seq) - min(seq) + 1 <> count(*)"
+                    )
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    assert max(Counter(stored).values()) == 1  # nothing stored twice
+    assert set(stored) >= set(plain)  # every acknowledged message stored
+    assert active == []
+    assert gaps == []
