@@ -14,7 +14,9 @@ a :class:`SessionManager`:
 * :attr:`~SessionManager.checkpoints`: save, restore, branch, delete, clear
   (:mod:`core.sessions.checkpoints`);
 * :attr:`~SessionManager.maintenance`: import, cleanup, reset sweeps
-  (:mod:`core.sessions.maintenance`).
+  (:mod:`core.sessions.maintenance`);
+* :attr:`~SessionManager.search`: messages and sessions by words and tags
+  (:mod:`core.sessions.search`).
 
 Each part checks that ids belong to the caller's scope and leaves transactions to
 the store. The store they share is a :class:`~core.storage.caching.CachingStore`,
@@ -38,6 +40,7 @@ from core.sessions.maintenance import Maintenance
 from core.sessions.resets import ResetPolicy, ResetRules
 from core.sessions.resolution import Resolution, Resolver
 from core.sessions.scope import DEFAULT_SCOPE, Scope, ScopeKey
+from core.sessions.search import Search
 from core.storage.caching import CachingStore
 from core.storage.protocols import Store
 
@@ -88,6 +91,7 @@ class SessionManager:
         self.history = History(self.store, self.clock, walker, self.sessions)
         self.checkpoints = Checkpoints(self.store, self.clock, self.sessions, self.channels)
         self.maintenance = Maintenance(self.store, self.clock, self.config, self.sessions)
+        self.search = Search(self.store, self.config)
         self._resolver = Resolver(self.store, self.clock, self.config, self.channels, self.sessions)
 
     @property

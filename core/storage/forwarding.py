@@ -21,6 +21,7 @@ from core.models import (
     Session,
 )
 from core.storage.protocols import SessionFilter, Store, SweepPlan
+from core.storage.search import BlindTerms, TextSearch
 
 
 class ForwardingStore:
@@ -209,3 +210,17 @@ class ForwardingStore:
     async def put_channel_settings(self, settings: ChannelSettings) -> None:
         """See :meth:`Store.put_channel_settings`."""
         await self.inner.put_channel_settings(settings)
+
+    async def search_messages(
+        self, search: TextSearch, *, limit: int, offset: int = 0
+    ) -> list[Message]:
+        """See :meth:`Store.search_messages`."""
+        return await self.inner.search_messages(search, limit=limit, offset=offset)
+
+    async def add_blind_terms(self, entries: Sequence[BlindTerms]) -> None:
+        """See :meth:`Store.add_blind_terms`."""
+        await self.inner.add_blind_terms(entries)
+
+    async def drop_blind_terms(self, keep_version: int) -> int:
+        """See :meth:`Store.drop_blind_terms`."""
+        return await self.inner.drop_blind_terms(keep_version)

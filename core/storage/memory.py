@@ -24,14 +24,16 @@ from core.models import (
     SessionStatus,
 )
 from core.storage.memory_keyring import MemoryKeyring
+from core.storage.memory_search import MemorySearch
 from core.storage.protocols import SessionFilter, SweepPlan
 
 
-class MemoryStore(MemoryKeyring):
+class MemoryStore(MemoryKeyring, MemorySearch):
     """Keeps everything in dictionaries."""
 
     def __init__(self) -> None:
-        super().__init__()
+        MemoryKeyring.__init__(self)
+        MemorySearch.__init__(self)
         self._sessions: dict[str, Session] = {}
         self._active: dict[str, str] = {}
         self._by_key: dict[str, set[str]] = {}
@@ -167,6 +169,7 @@ class MemoryStore(MemoryKeyring):
         if self._active.get(session.scope_key) == session_id:
             del self._active[session.scope_key]
         self._by_key[session.scope_key].discard(session_id)
+        self.forget_blind_terms(session_id)
         for branch in [b for b in self._branches.values() if b.session_id == session_id]:
             del self._branches[branch.id]
             for message in self._messages.pop(branch.id, []):
@@ -397,4 +400,5 @@ def _matches(session: Session, where: SessionFilter) -> bool:
         and (where.platform is None or session.platform == where.platform)
         and (where.channel_id is None or session.channel_id == where.channel_id)
         and (where.status is None or session.status.value == where.status)
+        and (not where.owners or session.owner in where.owners)
     )

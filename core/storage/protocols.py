@@ -27,6 +27,7 @@ from core.models import (
     SessionStatus,
 )
 from core.storage.keyring import Keyring
+from core.storage.search import BlindTerms, TextSearch
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +39,14 @@ class SessionFilter:
         platform: only sessions created on this platform.
         channel_id: only sessions created in this channel (needs ``platform``).
         status: ``"active"``, ``"archived"`` or ``None`` for both.
+        owners: when not empty, only sessions one of these ``platform:user`` refs started.
     """
 
     scope_key: str | None = None
     platform: str | None = None
     channel_id: str | None = None
     status: str | None = None
+    owners: tuple[str, ...] = ()
 
 
 V = TypeVar("V", str, int)
@@ -346,6 +349,31 @@ class Store(Protocol):
 
     async def rewrite_messages(self, messages: Sequence[Message]) -> None:
         """Replace the content and metadata of stored messages (re-encoding only)."""
+        ...
+
+    # -- search ---------------------------------------------------------------
+
+    async def search_messages(
+        self, search: TextSearch, *, limit: int, offset: int = 0
+    ) -> list[Message]:
+        """Return messages of ``search.session_ids`` holding every word, newest first.
+
+        Newest ``created_at`` first, ties by id (descending). Without
+        ``blind_version`` the backend's full-text index answers (SQLite FTS5,
+        PostgreSQL ``tsvector``); with it, the blind index. Either way the work grows
+        with the named sessions' matches, not with the whole database.
+        """
+        ...
+
+    async def add_blind_terms(self, entries: Sequence[BlindTerms]) -> None:
+        """Store blind-index terms of messages; terms already stored are kept once.
+
+        A session's terms go with it when it is deleted.
+        """
+        ...
+
+    async def drop_blind_terms(self, keep_version: int) -> int:
+        """Delete every blind-index term not made under ``keep_version``; return how many."""
         ...
 
     # -- checkpoints ----------------------------------------------------------

@@ -20,7 +20,13 @@ from core.storage.sql.rows import (
     settings_from_row,
     settings_values,
 )
-from core.storage.sql.schema import branches, channel_settings, checkpoints, sessions
+from core.storage.sql.schema import (
+    blind_index,
+    branches,
+    channel_settings,
+    checkpoints,
+    sessions,
+)
 from core.storage.sql.schema import messages as messages_table
 from core.storage.sql.units import (
     ACTIVE,
@@ -79,6 +85,7 @@ class SqlSessions(SqlPart):
                 ("platform", where.platform),
                 ("channel_id", where.channel_id),
                 ("status", where.status),
+                ("owners", list(where.owners) or None),
             )
             if value is not None
         }
@@ -193,7 +200,10 @@ def _session_list(filters: tuple[str, ...]) -> sa.Select[Any]:
     """The ``list_sessions`` statement filtering on the named columns, built once."""
     query = sa.select(sessions)
     for name in filters:
-        query = query.where(sessions.c[name] == sa.bindparam(name))
+        if name == "owners":
+            query = query.where(sessions.c.owner.in_(sa.bindparam(name, expanding=True)))
+        else:
+            query = query.where(sessions.c[name] == sa.bindparam(name))
     return (
         query.order_by(sessions.c.created_at.desc(), sessions.c.id.desc())
         .limit(sa.bindparam("limit", type_=sa.Integer))
@@ -270,5 +280,6 @@ def _delete_session(conn: sa.Connection, session_id: str) -> bool:
     conn.execute(checkpoints.delete().where(checkpoints.c.session_id == session_id))
     conn.execute(messages_table.delete().where(messages_table.c.branch_id.in_(own_branches)))
     conn.execute(branches.delete().where(branches.c.session_id == session_id))
+    conn.execute(blind_index.delete().where(blind_index.c.session_id == session_id))
     deleted = conn.execute(sessions.delete().where(sessions.c.id == session_id))
     return deleted.rowcount > 0

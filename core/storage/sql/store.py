@@ -38,6 +38,7 @@ from core.storage.sql.migrate import (
 from core.storage.sql.postgres import PostgresRunner
 from core.storage.sql.runner import Runner, SqliteRunner
 from core.storage.sql.schema import SCHEMA_REVISION
+from core.storage.sql.search import SqlSearch
 from core.storage.sql.sessions import SqlSessions
 from core.storage.sql.sweeps import SqlSweeps
 from core.storage.sql.units import DRIVER_ERRORS, storage_error
@@ -52,7 +53,7 @@ _SQLITE_DRIVERS = ("sqlite", "sqlite+pysqlite", "sqlite+aiosqlite")
 _POSTGRES_DRIVERS = ("postgresql", "postgresql+asyncpg")
 
 
-class SqlStore(SqlSessions, SqlHistory, SqlKeyring, SqlSweeps):
+class SqlStore(SqlSessions, SqlHistory, SqlSearch, SqlKeyring, SqlSweeps):
     """Keeps sessions in a SQL database through SQLAlchemy Core.
 
     Args:
