@@ -38,7 +38,7 @@ class MemorySearch:
             for m in self._message_ids.values()
             if m.session_id in sessions and wanted <= self._words(m, search.blind_version)
         ]
-        found.sort(key=lambda m: (m.created_at, m.id), reverse=True)
+        found.sort(key=lambda m: (m.created_at, m.seq, m.id), reverse=True)
         return found[offset : offset + limit]
 
     def _words(self, message: Message, blind_version: int | None) -> set[str]:

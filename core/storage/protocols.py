@@ -358,7 +358,7 @@ class Store(Protocol):
     ) -> list[Message]:
         """Return messages of ``search.session_ids`` holding every word, newest first.
 
-        Newest ``created_at`` first, ties by id (descending). Without
+        Newest ``created_at`` first, ties by seq, then id (descending). Without
         ``blind_version`` the backend's full-text index answers (SQLite FTS5,
         PostgreSQL ``tsvector``); with it, the blind index. Either way the work grows
         with the named sessions' matches, not with the whole database.

@@ -36,6 +36,7 @@ class Chat:
         registry: Registry | None = None,
         store: Store | None = None,
         reset_rules: ResetRules | None = None,
+        identities: dict[str, str] | None = None,
     ) -> None:
         self.clock = ManualClock()
         self.store = store or SealedStore(
@@ -45,6 +46,7 @@ class Chat:
             self.store,
             clock=self.clock,
             reset_rules=reset_rules,
+            identities=identities,
             encrypted=isinstance(self.store, SealedStore) and self.store.encrypted,
         )
         self.settings = settings or RouterSettings(admins=frozenset({f"console:{ADMIN}"}))

@@ -42,7 +42,9 @@ async def test_help_for_a_subcommand_shows_its_whole_docstring(chat: Chat) -> No
 async def test_help_marks_admin_only_subcommands(chat: Chat) -> None:
     text = await chat.say("/help session")
     assert "/session scope main|channel|peer|channel-peer (admins) — Choose who" in text
-    assert text.startswith("/session or /session list|resume|scope|title|reset-time|idle-reset …\n")
+    assert text.startswith(
+        "/session or /session list|resume|scope|title|reset-time|idle-reset|tag|untag|meta …\n"
+    )
 
 
 @pytest.mark.parametrize(

@@ -60,7 +60,7 @@ async def test_long_messages_are_shortened_in_the_listing(chat: Chat) -> None:
             "/history 99999999999999999999",
             "The count must be a whole number from 1 to 200, not '99999999999999999999'.",
         ),
-        ("/history 1 2", "Unknown subcommand '1' for /history; try export, clear."),
+        ("/history 1 2", "Unknown subcommand '1' for /history; try export, clear, search."),
         ("/history export pdf", "Unknown format 'pdf'; choose markdown, json or text."),
         ("/history export json now", "Too many arguments for /history export."),
         ("/history clear all", "/history clear takes no arguments."),

@@ -221,6 +221,9 @@ def test_the_default_registry_has_every_builtin_family() -> None:
         "title",
         "reset-time",
         "idle-reset",
+        "tag",
+        "untag",
+        "meta",
     ]
     assert [sub.name for sub in registry.subcommands("checkpoint")] == [
         "save",
@@ -229,7 +232,7 @@ def test_the_default_registry_has_every_builtin_family() -> None:
         "delete",
         "branch",
     ]
-    assert [sub.name for sub in registry.subcommands("history")] == ["export", "clear"]
+    assert [sub.name for sub in registry.subcommands("history")] == ["export", "clear", "search"]
     assert registry.get_subcommand("session", "scope").admin_only  # type: ignore[union-attr]
 
 

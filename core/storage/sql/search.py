@@ -31,7 +31,11 @@ _PG_MATCH = sa.text(
     # The index's own predicate, written the same, so the planner can use it.
     "AND substr(messages.content, 1, 13) <> 'sb:aes256gcm:'"
 )
-_NEWEST = (messages_table.c.created_at.desc(), messages_table.c.id.desc())
+_NEWEST = (
+    messages_table.c.created_at.desc(),
+    messages_table.c.seq.desc(),
+    messages_table.c.id.desc(),
+)
 
 
 class SqlSearch(SqlPart):
