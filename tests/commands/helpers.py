@@ -37,6 +37,7 @@ class Chat:
         store: Store | None = None,
         reset_rules: ResetRules | None = None,
         identities: dict[str, str] | None = None,
+        carry_over: tuple[str, ...] = ("title", "tags"),
     ) -> None:
         self.clock = ManualClock()
         self.store = store or SealedStore(
@@ -47,6 +48,7 @@ class Chat:
             clock=self.clock,
             reset_rules=reset_rules,
             identities=identities,
+            carry_over=carry_over,
             encrypted=isinstance(self.store, SealedStore) and self.store.encrypted,
         )
         self.settings = settings or RouterSettings(admins=frozenset({f"console:{ADMIN}"}))
