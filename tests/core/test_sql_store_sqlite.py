@@ -20,7 +20,7 @@ from core.models import Branch, NewMessage, Role
 from core.storage.backends import upgrade_database
 from core.storage.keyring import KeyringEntry
 from core.storage.sql.history import _NEWEST_MESSAGES
-from core.storage.sql.schema import sessions
+from core.storage.sql.schema import SCHEMA_REVISION, sessions
 from core.storage.sql.store import SqlStore
 from core.storage.sql.units import ACTIVE
 from tests.core.conftest import sqlite_store
@@ -117,7 +117,9 @@ async def test_upgrade_database_is_idempotent(tmp_path: Path) -> None:
     await upgrade_database(f"sqlite:///{path}")
     await upgrade_database(f"sqlite:///{path}")
     with sqlite3.connect(path) as db:
-        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [("0001",)]
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (SCHEMA_REVISION,)
+        ]
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     db.close()
     assert {"sessions", "branches", "messages", "checkpoints", "channel_settings"} <= tables
