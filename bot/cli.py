@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from bot import cli_search  # noqa: F401 (adds `sessions search`)
 from bot.cli_keys import keys
 from bot.cli_sessions import sessions
 from bot.cli_support import Group, config_option, load_settings
