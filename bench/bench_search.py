@@ -4,8 +4,9 @@ One user ("alice") has the same data at every size: five sessions, 60 messages i
 the one searched alone and 10 in each other (100 in all: the whole database at the
 small size), every message holding the word "report". The rest of the database is
 other people's messages (1,000 sessions), every one of them holding "report" too:
-the worst case for an index that would look at the whole database. Timed through the session manager, as ``/history search``
-runs it (the listing of alice's sessions included for "all"):
+the worst case for an index that would look at the whole database. Timed through
+the session manager, as ``/history search`` runs it (the listing of alice's sessions
+included for "all"):
 
 * one session: ``report`` in alice's current session (page 1: ten hits);
 * all of hers: ``quarterly report`` in every session she started.
