@@ -16,7 +16,6 @@ it and are not offered.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Iterable
 
@@ -47,8 +46,7 @@ class BlindIndex:
 
     def term(self, word: str) -> str:
         """Return the term of one normalised word."""
-        digest = hmac.new(self._key, word.encode("utf-8"), hashlib.sha256).digest()
-        return digest[:TERM_BYTES].hex()
+        return hmac.digest(self._key, word.encode("utf-8"), "sha256")[:TERM_BYTES].hex()
 
     def terms_of(self, text: str) -> tuple[str, ...]:
         """Return the distinct terms of ``text``, sorted (so not in the words' order)."""
@@ -56,10 +54,14 @@ class BlindIndex:
 
     def entries(self, messages: Iterable[Message]) -> list[BlindTerms]:
         """Return the index rows of plain (opened) messages."""
+        return self.entries_of((m.session_id, m.id, m.content) for m in messages)
+
+    def entries_of(self, texts: Iterable[tuple[str, str, str]]) -> list[BlindTerms]:
+        """Return the index rows of ``(session id, message id, plain text)`` triples."""
         return [
-            BlindTerms(m.session_id, m.id, self.version, terms)
-            for m in messages
-            if (terms := self.terms_of(m.content))
+            BlindTerms(session_id, message_id, self.version, terms)
+            for session_id, message_id, text in texts
+            if (terms := self.terms_of(text))
         ]
 
     def query(self, search: TextSearch) -> TextSearch:

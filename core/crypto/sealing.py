@@ -39,7 +39,7 @@ from core.models import (
 )
 from core.storage.forwarding import ForwardingStore
 from core.storage.protocols import Backend, SessionFilter, SweepPlan
-from core.storage.search import TextSearch
+from core.storage.search import BlindTerms, TextSearch
 
 log = logging.getLogger(__name__)
 
@@ -304,8 +304,12 @@ class SealedStore(ForwardingStore):
         at: datetime,
         *,
         expect_head: str | None = None,
+        blind_terms: Sequence[BlindTerms] = (),
     ) -> list[Message]:
-        """See :meth:`core.storage.protocols.Store.append_messages`."""
+        """See :meth:`core.storage.protocols.Store.append_messages`; indexed in its transaction."""
+        if self._index is not None:
+            texts = zip([session_id] * len(ids), ids, [m.content for m in messages], strict=True)
+            blind_terms = [*blind_terms, *self._index.entries_of(texts)]
         sealer = await self._keys.sealer(session_id, create=True)
         sealed = [
             NewMessage(
@@ -321,18 +325,16 @@ class SealedStore(ForwardingStore):
             for new, message_id in zip(messages, ids, strict=True)
         ]
         stored = await self.inner.append_messages(
-            session_id, sealed, ids, at, expect_head=expect_head
+            session_id, sealed, ids, at, expect_head=expect_head, blind_terms=blind_terms
         )
         if not stored:
             # No such session: the key just made for it would be an orphan.
             await self._keys.delete(session_id)
             return []
-        opened = [
+        return [
             replace_message(m, content=new.content, metadata=dict(new.metadata))
             for m, new in zip(stored, messages, strict=True)
         ]
-        await self._add_terms(opened)
-        return opened
 
     async def copy_messages(self, messages: Sequence[Message]) -> None:
         """See :meth:`core.storage.protocols.Store.copy_messages`."""
@@ -349,8 +351,8 @@ class SealedStore(ForwardingStore):
         await self.inner.rewrite_messages([await self._seal_message(m) for m in messages])
 
     async def _add_terms(self, messages: Sequence[Message]) -> None:
-        # The blind index is written after the messages, not in their transaction: a
-        # crash in between leaves a message unfound until encrypt-existing runs again.
+        # Copies and rewrites (imports, detaching, key work) are indexed in a
+        # transaction of their own, before or after them: see rewrite_messages.
         if self._index is not None:
             await self.inner.add_blind_terms(self._index.entries(messages))
 

@@ -147,10 +147,11 @@ class ForwardingStore:
         at: datetime,
         *,
         expect_head: str | None = None,
+        blind_terms: Sequence[BlindTerms] = (),
     ) -> list[Message]:
         """See :meth:`Store.append_messages`."""
         return await self.inner.append_messages(
-            session_id, messages, ids, at, expect_head=expect_head
+            session_id, messages, ids, at, expect_head=expect_head, blind_terms=blind_terms
         )
 
     async def copy_messages(self, messages: Sequence[Message]) -> None:

@@ -26,6 +26,7 @@ from core.models import (
 from core.storage.memory_keyring import MemoryKeyring
 from core.storage.memory_search import MemorySearch
 from core.storage.protocols import SessionFilter, SweepPlan
+from core.storage.search import BlindTerms
 
 
 class MemoryStore(MemoryKeyring, MemorySearch):
@@ -268,6 +269,7 @@ class MemoryStore(MemoryKeyring, MemorySearch):
         at: datetime,
         *,
         expect_head: str | None = None,
+        blind_terms: Sequence[BlindTerms] = (),
     ) -> list[Message]:
         """See :meth:`core.storage.protocols.Store.append_messages`."""
         session = self._sessions.get(session_id)
@@ -297,6 +299,7 @@ class MemoryStore(MemoryKeyring, MemorySearch):
         ]
         self._messages[branch.id].extend(stored)
         self._message_ids.update((m.id, m) for m in stored)
+        await self.add_blind_terms(blind_terms)
         last_seq = branch.last_seq + len(stored)
         self._branches[branch.id] = dataclasses.replace(branch, last_seq=last_seq)
         user_wrote = any(m.role is Role.USER for m in stored)

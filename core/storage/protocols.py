@@ -305,6 +305,7 @@ class Store(Protocol):
         at: datetime,
         *,
         expect_head: str | None = None,
+        blind_terms: Sequence[BlindTerms] = (),
     ) -> list[Message]:
         """Append messages to the session's head branch in one transaction.
 
@@ -314,7 +315,8 @@ class Store(Protocol):
         or an empty list if the session does not exist.
 
         With ``expect_head``, the append happens only if the session still exists, is
-        active and ``expect_head`` is still its head branch.
+        active and ``expect_head`` is still its head branch. ``blind_terms`` (of these
+        messages, from the sealing layer) are stored in the same transaction.
 
         Raises:
             StaleSessionError: ``expect_head`` was given and the session was deleted,

@@ -18,7 +18,7 @@ import pytest
 
 from core.crypto.envelope import KeyEncryptionKey, decode_master_key, generate_master_key
 from core.crypto.sealing import SealedStore
-from core.errors import ConflictError
+from core.errors import ConflictError, StaleSessionError
 from core.ids import new_id
 from core.models import (
     ArchiveReason,
@@ -844,3 +844,23 @@ class TestSearchContract:
         assert [m.id for m in await backend.search_messages(two, limit=10)] == [b.id]
         await backend.delete_session(session.id)
         assert await backend.search_messages(two, limit=10) == []
+
+    async def test_blind_terms_come_with_their_append_or_not_at_all(self, backend: Backend) -> None:
+        session = await start(backend)
+        ids = [new_id(16)]
+        terms = [BlindTerms(session.id, ids[0], 1, ("t9",))]
+        await backend.append_messages(session.id, [user("x")], ids, T0, blind_terms=terms)
+        nine = TextSearch((session.id,), ("t9",), blind_version=1)
+        assert [m.id for m in await backend.search_messages(nine, limit=10)] == ids
+        other = [new_id(16)]
+        with pytest.raises(StaleSessionError):
+            await backend.append_messages(
+                session.id,
+                [user("y")],
+                other,
+                T0,
+                expect_head="elsewhere",
+                blind_terms=[BlindTerms(session.id, other[0], 1, ("t8",))],
+            )
+        eight = TextSearch((session.id,), ("t8",), blind_version=1)
+        assert await backend.search_messages(eight, limit=10) == []

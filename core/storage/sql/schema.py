@@ -229,6 +229,8 @@ blind_index = sa.Table(
     sa.Column("key_version", sa.Integer, primary_key=True),
     sa.Column("term", sa.String(32), primary_key=True),
     sa.Column("message_id", ID, primary_key=True),
+    # On SQLite the key is the table: one B-tree to write per term, not two.
+    sqlite_with_rowid=False,
 )
 """Keyed hashes of the words of sealed messages (:mod:`core.crypto.blind_index`).
 

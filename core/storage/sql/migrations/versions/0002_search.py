@@ -77,6 +77,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint(
             "session_id", "key_version", "term", "message_id", name="pk_blind_index"
         ),
+        sqlite_with_rowid=False,
     )
     dialect = op.get_bind().dialect.name
     for statement in _SQLITE_UP if dialect == "sqlite" else _POSTGRES_UP:
