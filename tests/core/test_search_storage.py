@@ -24,7 +24,7 @@ from core.crypto.rotation import encrypt_existing, rotate_master_key
 from core.crypto.sealing import SealedStore
 from core.models import NewMessage, Role
 from core.storage.protocols import Backend, Store
-from core.storage.search import TextSearch
+from core.storage.search import BlindTerms, TextSearch
 from core.storage.sql import schema
 from core.storage.sql.migrate import alembic_config
 from core.storage.sql.store import SqlStore
@@ -187,8 +187,10 @@ async def test_rotation_rekeys_the_blind_index(tmp_path: Path) -> None:
         assert report.version == 2
         assert await _blind_versions(backend) == [2]
         assert await found(await _reader(backend, new), session_id, WORD) == [f"rotating {WORD}"]
-        # Run again (as after a cut-off run): nothing to do, search still works.
+        # A run cut off after its commit leaves old terms; the next run drops them.
+        await backend.add_blind_terms([BlindTerms(session_id, "m-old", 1, ("stale",))])
         assert (await rotate_master_key(backend, old, new)).staged == 0
+        assert await _blind_versions(backend) == [2]
         assert await found(await _reader(backend, new), session_id, WORD) == [f"rotating {WORD}"]
     finally:
         await backend.close()
