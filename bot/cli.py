@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from bot import cli_search  # noqa: F401 (adds `sessions search`)
 from bot.cli_api_keys import api_keys
 from bot.cli_keys import keys
 from bot.cli_manifests import CliGroup

@@ -40,6 +40,7 @@ from core import (
 )
 from core.storage.forwarding import ForwardingStore
 from core.storage.protocols import Store, SweepPlan
+from core.storage.search import BlindTerms
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _STORE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5)
@@ -190,10 +191,11 @@ class _MeteredStore(ForwardingStore):
         at: datetime,
         *,
         expect_head: str | None = None,
+        blind_terms: Sequence[BlindTerms] = (),
     ) -> list[Message]:
         started = time.perf_counter()
         stored = await self.inner.append_messages(
-            session_id, messages, ids, at, expect_head=expect_head
+            session_id, messages, ids, at, expect_head=expect_head, blind_terms=blind_terms
         )
         self._metrics.append_seconds.observe(time.perf_counter() - started)
         return stored

@@ -249,7 +249,7 @@ class SessionsSettings(_Section):
         daily_reset_grace_minutes: a daily reset inside a live conversation waits
             until the user has been quiet this long (at most 525,600 minutes).
         carry_over: what a session started by an automatic reset keeps of the old
-            one: ``title``, ``tags``, each at most once.
+            one: ``title``, ``tags``, ``metadata``, each at most once.
         notify_on_reset: post a notice in the channel when the scheduler ends a
             session nobody was writing to.
         overrides: reset settings for some platforms, channels or kinds of chat.
@@ -260,7 +260,7 @@ class SessionsSettings(_Section):
     daily_reset_time: str = "off"
     idle_reset_minutes: ConfigInt = Field(default=0, ge=0, le=limits.MAX_RESET_MINUTES)
     daily_reset_grace_minutes: ConfigInt = Field(default=0, ge=0, le=limits.MAX_RESET_MINUTES)
-    carry_over: tuple[Literal["title", "tags"], ...] = ("title", "tags")
+    carry_over: tuple[Literal["title", "tags", "metadata"], ...] = ("title", "tags")
     notify_on_reset: ConfigBool = False
     overrides: tuple[ResetOverrideSettings, ...] = ()
 

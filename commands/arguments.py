@@ -5,6 +5,7 @@ from __future__ import annotations
 from commands.formatting import one_line
 from core.errors import UsageError
 from core.ids import looks_like_id
+from core.sessions.tags import tag_of
 
 TITLE_LIMIT = 100
 """The longest title a session may get from a command."""
@@ -66,3 +67,15 @@ def text_arg(text: str, what: str, *, limit: int, required: bool = True) -> str:
     if len(text) > limit:
         raise UsageError(f"The {what} is too long ({len(text)} characters; at most {limit}).")
     return text
+
+
+def tags_arg(args: tuple[str, ...]) -> list[str]:
+    """Check tags as typed (``#`` optional, any case).
+
+    Raises:
+        UsageError: one of them is not a tag.
+    """
+    try:
+        return list(dict.fromkeys(tag_of(arg) for arg in args))
+    except ValueError as error:
+        raise UsageError(f"{error}.") from None

@@ -17,6 +17,9 @@ import inspect
 import logging
 from importlib.metadata import EntryPoint, entry_points
 
+# Importing these registers their subcommands in the families above them.
+import commands.history_search
+import commands.session_tags  # noqa: F401
 from commands.checkpoint import registry as checkpoint_commands
 from commands.help import registry as help_commands
 from commands.history import registry as history_commands

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from commands.arguments import TITLE_LIMIT, count_arg, id_arg, text_arg
+from commands.arguments import TITLE_LIMIT, count_arg, id_arg, tags_arg, text_arg
 from commands.context import CommandContext
 from commands.formatting import format_time, plural, session_label
 from commands.registry import Registry
@@ -106,6 +106,7 @@ async def session_info(ctx: CommandContext) -> Reply:
         f"Tokens in/out: {session.tokens_in} / {session.tokens_out}",
         f"Checkpoints: {checkpoints}",
         f"Context: {await _context_line(ctx)}",
+        *_labels(session),
         f"Encryption: {_ENCRYPTION if ctx.manager.encrypted else 'off'}",
         f"Next resets: {await _next_resets(ctx)}",
     ]
@@ -126,6 +127,14 @@ async def _context_line(ctx: CommandContext) -> str:
     return line
 
 
+def _labels(session: Session) -> list[str]:
+    lines = [f"Tags: {' '.join('#' + t for t in session.tags)}"] if session.tags else []
+    # Keys starting with "_" are sessionbot's own (pins, summaries), not a user's notes.
+    notes = {key: value for key, value in session.metadata.items() if not key.startswith("_")}
+    lines.extend(f"Meta {key}: {value}" for key, value in notes.items())
+    return lines
+
+
 async def _next_resets(ctx: CommandContext) -> str:
     # Without reset rules the manager never resets, whatever a channel has stored.
     if ctx.manager.reset_rules is None:
@@ -143,8 +152,8 @@ async def _next_resets(ctx: CommandContext) -> str:
 @registry.subcommand(
     "session",
     "list",
-    usage="/session list [all] [page]",
-    max_args=2,
+    usage="/session list [all] [tag:<tag>] [page]",
+    max_args=3,
     options=[
         MenuOption("all", "Every conversation of this channel (admins)", OptionKind.FLAG),
         MenuOption("page", "Page number", OptionKind.INTEGER, minimum=1, maximum=MAX_PAGE),
@@ -153,38 +162,44 @@ async def _next_resets(ctx: CommandContext) -> str:
 async def session_list(ctx: CommandContext) -> Reply:
     """List your conversations in this scope, newest first; the active one is marked.
 
-    Ten to a page: /session list 2 shows the next ten. Admins can add "all" to list
-    every conversation started in this channel.
+    Ten to a page: /session list 2 shows the next ten; tag:<tag> lists only those
+    tagged so. Admins can add "all" to list every conversation started in this channel.
     """
-    every, page = _list_options(ctx.args)
+    every, tag, page = _list_options(ctx.args)
     if every:
         ctx.require_admin("list every conversation of this channel")
         where = SessionFilter(platform=ctx.inbound.platform, channel_id=ctx.inbound.channel_id)
     else:
         where = SessionFilter(scope_key=ctx.key.value)
-    found = await ctx.manager.sessions.list(
-        where, limit=PAGE_SIZE + 1, offset=(page - 1) * PAGE_SIZE
-    )
+    offset = (page - 1) * PAGE_SIZE
+    if tag is None:
+        found = await ctx.manager.sessions.list(where, limit=PAGE_SIZE + 1, offset=offset)
+    else:
+        tagged = await ctx.manager.search.sessions_where(where, tag=tag)
+        found = tagged[offset : offset + PAGE_SIZE + 1]
     if not found:
         return Reply(f"No conversations on page {page}.")
     title = "Conversations in this channel" if every else "Your conversations"
-    lines = [f"{title} (page {page}):"]
+    lines = [f"{title}{f' tagged #{tag}' if tag else ''} (page {page}):"]
     lines.extend(_list_line(s, ctx.zone, show_owner=every) for s in found[:PAGE_SIZE])
     if len(found) > PAGE_SIZE:
-        lines.append(f"More: /session list {'all ' if every else ''}{page + 1}")
+        options = ("all " if every else "") + (f"tag:{tag} " if tag else "")
+        lines.append(f"More: /session list {options}{page + 1}")
     return Reply("\n".join(lines))
 
 
-def _list_options(args: tuple[str, ...]) -> tuple[bool, int]:
-    every, page = False, None
+def _list_options(args: tuple[str, ...]) -> tuple[bool, str | None, int]:
+    every, tag, page = False, None, None
     for arg in args:
         if arg.lower() == "all" and not every:
             every = True
         elif page is None and arg.isdigit():
             page = count_arg(arg, "page", maximum=MAX_PAGE)
+        elif tag is None and arg.lower().startswith("tag:"):
+            tag = tags_arg((arg[4:],))[0]
         else:
-            raise UsageError(f"Expected 'all' or a page number, not {arg[:32]!r}.")
-    return every, page or 1
+            raise UsageError(f"Expected 'all', tag:<tag> or a page number, not {arg[:32]!r}.")
+    return every, tag, page or 1
 
 
 def _list_line(session: Session, zone: tzinfo, *, show_owner: bool) -> str:

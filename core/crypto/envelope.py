@@ -90,6 +90,12 @@ class KeyEncryptionKey:
         self.version = version
         self._aead = AESGCM(_derive(master, b"sessionbot key-encryption key v1"))
         self._check = _derive(master, b"sessionbot key check v1")
+        self._search = _derive(master, b"sessionbot blind index v1")
+
+    @property
+    def search_key(self) -> bytes:
+        """The key of the blind index (:mod:`core.crypto.blind_index`), its own HKDF label."""
+        return self._search
 
     @property
     def check_value(self) -> bytes:

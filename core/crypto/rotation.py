@@ -3,13 +3,16 @@
 Both run on the backend store directly, are resumable, and never leave a database
 that neither key can read:
 
-* :func:`rotate_master_key` re-wraps every session's data key (work grows with the
-  number of sessions, not messages). New wraps are *staged* beside the old ones; one
-  transaction then swaps them all in together with the new key check. Cut off before
-  that commit, the database is still wholly the old key's, and running the rotation
-  again resumes; after it, wholly the new key's.
-* :func:`encrypt_existing` seals every plain value, session by session. Values that
-  are already sealed are skipped, so a run that was cut off is simply run again.
+* :func:`rotate_master_key` re-wraps every session's data key. New wraps are *staged*
+  beside the old ones; one transaction then swaps them all in together with the new
+  key check. Cut off before that commit, the database is still wholly the old key's,
+  and running the rotation again resumes; after it, wholly the new key's. The blind
+  index is re-keyed the same way: terms under the new key are added beside the old
+  ones before the commit (which reads every message once), and the old ones are
+  dropped after it, by this run or, if it was cut off, by the next.
+* :func:`encrypt_existing` seals every plain value, session by session, and builds
+  the blind index of every message. Values that are already sealed are skipped, and
+  terms already stored are kept once, so a run that was cut off is simply run again.
 
 Stop the bot while rotating: a running process keeps using the key it started with.
 """
@@ -19,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from core.crypto.blind_index import BlindIndex
 from core.crypto.data_keys import CHECK_ENTRY, DATA_KEY_PREFIX
 from core.crypto.envelope import DecryptionError, KeyEncryptionKey, is_sealed
 from core.crypto.sealing import SealedStore
@@ -62,10 +66,12 @@ async def rotate_master_key(store: Backend, old_master: bytes, new_master: bytes
         raise ConfigError("this database is not encrypted; nothing to rotate")
     new = KeyEncryptionKey(new_master, version=check.version + 1)
     if new.matches(check.value):
+        await store.drop_blind_terms(keep_version=check.version)  # a run cut off after commit
         return RotationReport(staged=0, swapped=0, version=check.version)
     old = KeyEncryptionKey(old_master, version=check.version)
     if not old.matches(check.value):
         raise ConfigError("the current master key does not match this database")
+    await _index_all(store, SealedStore(store, old), BlindIndex(new))
     staged = 0
     for _ in range(_COMMIT_ATTEMPTS):
         staged += await _stage_all(store, old, new)
@@ -76,6 +82,7 @@ async def rotate_master_key(store: Backend, old_master: bytes, new_master: bytes
             )
         except ConflictError:
             continue  # a session was created meanwhile; stage it and commit again
+        await store.drop_blind_terms(keep_version=new.version)
         return RotationReport(staged=staged, swapped=swapped, version=new.version)
     raise ConflictError("sessions keep being created during the rotation; stop the bot first")
 
@@ -127,8 +134,10 @@ async def encrypt_existing(store: Backend, master: bytes) -> EncryptionReport:
     Raises:
         ConfigError: the database already uses another master key.
     """
-    sealed = SealedStore(store, KeyEncryptionKey(master))
+    kek = KeyEncryptionKey(master)
+    sealed = SealedStore(store, kek)
     await sealed.check_key()
+    index = BlindIndex(kek)
     sessions = messages = checkpoints = 0
     offset = 0
     while page := await store.list_sessions(SessionFilter(), limit=_PAGE, offset=offset):
@@ -137,7 +146,24 @@ async def encrypt_existing(store: Backend, master: bytes) -> EncryptionReport:
             sessions += await _seal_session_fields(store, sealed, raw.id)
             messages += await _seal_messages(store, sealed, raw.id)
             checkpoints += await _seal_checkpoints(store, sealed, raw.id)
+    await _index_all(store, sealed, index)
     return EncryptionReport(sessions=sessions, messages=messages, checkpoints=checkpoints)
+
+
+async def _index_all(store: Backend, sealed: SealedStore, index: BlindIndex) -> None:
+    """Add the blind-index terms of every message under ``index``'s key."""
+    await sealed.check_key()  # reads the key version in force
+    offset = 0
+    while page := await store.list_sessions(SessionFilter(), limit=_PAGE, offset=offset):
+        offset += len(page)
+        for session in page:
+            for branch in await store.branches_of(session.id):
+                low = 1
+                while chunk := await sealed.read_messages(
+                    branch.id, min_seq=low, limit=_PAGE, newest_first=False
+                ):
+                    await store.add_blind_terms(index.entries(chunk))
+                    low = chunk[-1].seq + 1
 
 
 async def _seal_session_fields(store: Backend, sealed: SealedStore, session_id: str) -> int:

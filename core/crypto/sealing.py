@@ -12,12 +12,12 @@ database instead of failing on the first read.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from core.crypto.blind_index import BlindIndex
 from core.crypto.data_keys import DataKeys
 from core.crypto.envelope import (
     DecryptionError,
@@ -27,6 +27,7 @@ from core.crypto.envelope import (
     open_plain,
     store_plain,
 )
+from core.crypto.replacing import replace_checkpoint, replace_message, replace_session
 from core.crypto.titles import sessions_titled
 from core.jsontext import json_text, parse_json_text
 from core.models import (
@@ -39,6 +40,7 @@ from core.models import (
 )
 from core.storage.forwarding import ForwardingStore
 from core.storage.protocols import Backend, SessionFilter, SweepPlan
+from core.storage.search import BlindTerms, TextSearch
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ class SealedStore(ForwardingStore):
         self.backend = inner
         """The same store as :attr:`inner`, with its keyring (operator tools, benchmarks)."""
         self._keys = DataKeys(inner, kek, cache_size=cache_size)
+        self._index = None if kek is None else BlindIndex(kek)
 
     @property
     def encrypted(self) -> bool:
@@ -124,7 +127,7 @@ class SealedStore(ForwardingStore):
             self._keys.new_sealer(session.id) if new else self._keys.sealer(session.id, create=True)
         )
         prefix = f"session:{session.id}"
-        return _replace_session(
+        return replace_session(
             session,
             title=None
             if session.title is None
@@ -142,7 +145,7 @@ class SealedStore(ForwardingStore):
             return session  # nothing sealed: spare the key look-up (scheduler passes)
         sealer = await self._keys.sealer(session.id, create=False)
         prefix = f"session:{session.id}"
-        return _replace_session(
+        return replace_session(
             session,
             title=None
             if session.title is None
@@ -160,7 +163,7 @@ class SealedStore(ForwardingStore):
     async def _seal_message(self, message: Message) -> Message:
         sealer = await self._keys.sealer(message.session_id, create=True)
         context = f"message:{message.session_id}:{message.id}"
-        return _replace_message(
+        return replace_message(
             message,
             content=self._seal(sealer, message.content, context),
             metadata=self._seal_mapping(sealer, message.metadata, context + ":metadata"),
@@ -171,7 +174,7 @@ class SealedStore(ForwardingStore):
 
     def _open_with(self, sealer: Sealer | None, message: Message) -> Message:
         context = f"message:{message.session_id}:{message.id}"
-        return _replace_message(
+        return replace_message(
             message,
             content=self._open(sealer, message.content, context, UNREADABLE_MESSAGE),
             metadata=self._open_mapping(sealer, message.metadata, context + ":metadata"),
@@ -180,7 +183,7 @@ class SealedStore(ForwardingStore):
     async def _seal_checkpoint(self, checkpoint: Checkpoint) -> Checkpoint:
         sealer = await self._keys.sealer(checkpoint.session_id, create=True)
         context = f"checkpoint:{checkpoint.session_id}:{checkpoint.id}"
-        return _replace_checkpoint(
+        return replace_checkpoint(
             checkpoint,
             name=self._seal(sealer, checkpoint.name, context + ":name"),
             description=self._seal(sealer, checkpoint.description, context + ":description"),
@@ -191,7 +194,7 @@ class SealedStore(ForwardingStore):
             return None
         sealer = await self._keys.sealer(checkpoint.session_id, create=False)
         context = f"checkpoint:{checkpoint.session_id}:{checkpoint.id}"
-        return _replace_checkpoint(
+        return replace_checkpoint(
             checkpoint,
             name=self._open(sealer, checkpoint.name, context + ":name", UNREADABLE),
             description=self._open(sealer, checkpoint.description, context + ":description", ""),
@@ -310,8 +313,12 @@ class SealedStore(ForwardingStore):
         at: datetime,
         *,
         expect_head: str | None = None,
+        blind_terms: Sequence[BlindTerms] = (),
     ) -> list[Message]:
-        """See :meth:`core.storage.protocols.Store.append_messages`."""
+        """See :meth:`core.storage.protocols.Store.append_messages`; indexed in its transaction."""
+        if self._index is not None:
+            texts = zip([session_id] * len(ids), ids, [m.content for m in messages], strict=True)
+            blind_terms = [*blind_terms, *self._index.entries_of(texts)]
         sealer = await self._keys.sealer(session_id, create=True)
         sealed = [
             NewMessage(
@@ -327,24 +334,48 @@ class SealedStore(ForwardingStore):
             for new, message_id in zip(messages, ids, strict=True)
         ]
         stored = await self.inner.append_messages(
-            session_id, sealed, ids, at, expect_head=expect_head
+            session_id, sealed, ids, at, expect_head=expect_head, blind_terms=blind_terms
         )
         if not stored:
             # No such session: the key just made for it would be an orphan.
             await self._keys.delete(session_id)
             return []
         return [
-            _replace_message(m, content=new.content, metadata=dict(new.metadata))
+            replace_message(m, content=new.content, metadata=dict(new.metadata))
             for m, new in zip(stored, messages, strict=True)
         ]
 
     async def copy_messages(self, messages: Sequence[Message]) -> None:
         """See :meth:`core.storage.protocols.Store.copy_messages`."""
         await self.inner.copy_messages([await self._seal_message(m) for m in messages])
+        await self._add_terms(messages)
 
     async def rewrite_messages(self, messages: Sequence[Message]) -> None:
-        """See :meth:`core.storage.protocols.Store.rewrite_messages`."""
+        """See :meth:`core.storage.protocols.Store.rewrite_messages`.
+
+        The terms go first: a run cut off in between leaves plain text that
+        ``keys encrypt-existing`` seals when run again, never a sealed unindexed message.
+        """
+        await self._add_terms(messages)
         await self.inner.rewrite_messages([await self._seal_message(m) for m in messages])
+
+    async def _add_terms(self, messages: Sequence[Message]) -> None:
+        # Copies and rewrites (imports, detaching, key work) are indexed in a
+        # transaction of their own, before or after them: see rewrite_messages.
+        if self._index is not None:
+            await self.inner.add_blind_terms(self._index.entries(messages))
+
+    async def search_messages(
+        self, search: TextSearch, *, limit: int, offset: int = 0
+    ) -> list[Message]:
+        """See :meth:`core.storage.protocols.Store.search_messages`; hits come opened.
+
+        With encryption on, only the blind index is asked: plain words never reach it.
+        """
+        if self._index is not None:
+            search = self._index.query(search)
+        found = await self.inner.search_messages(search, limit=limit, offset=offset)
+        return [await self._open_message(m) for m in found]
 
     async def read_messages(
         self,
@@ -396,31 +427,3 @@ class SealedStore(ForwardingStore):
         return [c for c in opened if c is not None]
 
     # -- keyring and channel settings pass through ------------------------------
-
-
-def _replace_session(
-    session: Session, *, title: str | None, tags: tuple[str, ...], metadata: dict[str, Any]
-) -> Session:
-    return dataclasses.replace(session, title=title, tags=tags, metadata=metadata)
-
-
-def _replace_message(message: Message, *, content: str, metadata: dict[str, Any]) -> Message:
-    # Built directly: dataclasses.replace costs several times more, on every message
-    # read or written.
-    return Message(
-        id=message.id,
-        session_id=message.session_id,
-        branch_id=message.branch_id,
-        seq=message.seq,
-        role=message.role,
-        author=message.author,
-        content=content,
-        created_at=message.created_at,
-        metadata=metadata,
-        tokens_in=message.tokens_in,
-        tokens_out=message.tokens_out,
-    )
-
-
-def _replace_checkpoint(checkpoint: Checkpoint, *, name: str, description: str) -> Checkpoint:
-    return dataclasses.replace(checkpoint, name=name, description=description)

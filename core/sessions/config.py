@@ -24,7 +24,8 @@ class SessionConfig:
         identities: ``platform:user_id`` to linked identity name, for ``per-peer``.
         threads_are_channels: whether a thread counts as its own channel.
         reset_rules: daily and idle reset settings; ``None`` never resets.
-        carry_over: session fields (``title``, ``tags``) an automatic reset keeps.
+        carry_over: session fields (``title``, ``tags``, ``metadata``) an automatic
+            reset keeps.
         encrypted: whether the store seals what users write (shown by ``/session``).
     """
 

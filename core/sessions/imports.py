@@ -20,10 +20,12 @@ from pydantic import (
     StrictInt,
     StrictStr,
     ValidationError,
+    field_validator,
 )
 
 from core.errors import UsageError
 from core.models import Role
+from core.sessions.tags import MAX_METADATA_KEYS, MAX_TAGS, tag_of
 from core.text import clean_json, decode_text
 
 EXPORT_FORMAT = "sessionbot-export"
@@ -59,9 +61,15 @@ class _Checkpoint(_Part):
 
 class _Session(_Part):
     title: StrictStr | None = None
-    tags: list[StrictStr] = Field(default_factory=list)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    tags: list[StrictStr] = Field(default_factory=list, max_length=MAX_TAGS)
+    metadata: dict[str, Any] = Field(default_factory=dict, max_length=MAX_METADATA_KEYS)
     created_at: AwareDatetime
+
+    @field_validator("tags")
+    @classmethod
+    def _tags(cls, tags: list[str]) -> list[str]:
+        # As /session tag stores them, so /session list tag:<tag> finds imported ones.
+        return list(dict.fromkeys(tag_of(tag) for tag in tags))
 
 
 class _Document(_Part):

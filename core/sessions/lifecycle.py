@@ -71,16 +71,18 @@ class Lifecycle:
             archive: the session it replaces, archived in the same transaction.
             reason: why ``archive`` ends.
             fork: a checkpoint its history starts from (a branch).
-            carry: a session whose title and tags it keeps, as ``carry_over`` says.
+            carry: a session whose title, tags and metadata it keeps, as ``carry_over`` says.
 
         Returns:
             The new session, or the one a concurrent writer started first.
         """
         now = self._clock.now()
         tags: tuple[str, ...] = ()
+        metadata: dict[str, Any] = {}
         if carry is not None:
             title = title or (carry.title if "title" in self._config.carry_over else None)
             tags = carry.tags if "tags" in self._config.carry_over else ()
+            metadata = dict(carry.metadata) if "metadata" in self._config.carry_over else {}
         session_id = new_id(SESSION_ID_LENGTH)
         seq = fork.seq if fork else 0
         root = Branch(
@@ -105,6 +107,7 @@ class Lifecycle:
             message_count=seq,
             title=title,
             tags=tags,
+            metadata=metadata,
             channel_key=self._channels.key(inbound),
             is_direct=inbound.is_direct,
         )

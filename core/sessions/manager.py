@@ -16,6 +16,8 @@ a :class:`SessionManager`:
 * :attr:`~SessionManager.maintenance`: import, cleanup, reset sweeps
   (:mod:`core.sessions.maintenance`);
 * :attr:`~SessionManager.notes`: pins and summaries (:mod:`core.sessions.notes`).
+* :attr:`~SessionManager.search`: messages and sessions by words and tags
+  (:mod:`core.sessions.search`).
 
 Each part checks that ids belong to the caller's scope and leaves transactions to
 the store. The store they share is a :class:`~core.storage.caching.CachingStore`,
@@ -40,6 +42,7 @@ from core.sessions.notes import Notes
 from core.sessions.resets import ResetPolicy, ResetRules
 from core.sessions.resolution import Resolution, Resolver
 from core.sessions.scope import DEFAULT_SCOPE, Scope, ScopeKey
+from core.sessions.search import Search
 from core.storage.caching import CachingStore
 from core.storage.changes import ChangeFeed
 from core.storage.deliveries import Deliveries
@@ -96,6 +99,7 @@ class SessionManager:
         self.checkpoints = Checkpoints(self.store, self.clock, self.sessions, self.channels)
         self.maintenance = Maintenance(self.store, self.clock, self.config, self.sessions)
         self.notes = Notes(self.store, self.clock)
+        self.search = Search(self.store, self.config)
         self._resolver = Resolver(self.store, self.clock, self.config, self.channels, self.sessions)
         self.deliveries = Deliveries(self.store, self.clock)
 

@@ -29,11 +29,11 @@ from core.locks import KeyedLocks
 from core.models import Branch, Message, Session
 from core.storage.caching import CachingStore
 
-PINS_KEY = "pins"
-"""The session metadata key of pin events."""
+PINS_KEY = "_pins"
+"""The session metadata key of pin events (``_``: sessionbot's own, not a user's note)."""
 
-SUMMARIES_KEY = "summaries"
-"""The session metadata key of summaries."""
+SUMMARIES_KEY = "_summaries"
+"""The session metadata key of summaries (``_``: sessionbot's own)."""
 
 MAX_PINS = 20
 """Pins a branch may hold at once."""

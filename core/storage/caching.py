@@ -37,6 +37,7 @@ from core.storage.changes import Change, ChangeFeed, Scope
 from core.storage.forwarding import ForwardingStore
 from core.storage.live import SETTINGS_TTL_SECONDS, LiveSessions
 from core.storage.protocols import Store, SweepPlan
+from core.storage.search import BlindTerms
 from core.tokens import Context
 
 
@@ -214,11 +215,12 @@ class CachingStore(ForwardingStore):
         at: datetime,
         *,
         expect_head: str | None = None,
+        blind_terms: Sequence[BlindTerms] = (),
     ) -> list[Message]:
         """See :meth:`Store.append_messages`; a remembered session moves forward with it."""
         try:
             stored = await self.inner.append_messages(
-                session_id, messages, ids, at, expect_head=expect_head
+                session_id, messages, ids, at, expect_head=expect_head, blind_terms=blind_terms
             )
         except BaseException:
             self._forget(session_id, announce=False)  # stale, gone, or not known to be either

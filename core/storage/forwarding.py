@@ -23,6 +23,7 @@ from core.models import (
     Worker,
 )
 from core.storage.protocols import SessionFilter, Store, SweepPlan
+from core.storage.search import BlindTerms, TextSearch
 
 
 class ForwardingStore:
@@ -156,10 +157,11 @@ class ForwardingStore:
         at: datetime,
         *,
         expect_head: str | None = None,
+        blind_terms: Sequence[BlindTerms] = (),
     ) -> list[Message]:
         """See :meth:`Store.append_messages`."""
         return await self.inner.append_messages(
-            session_id, messages, ids, at, expect_head=expect_head
+            session_id, messages, ids, at, expect_head=expect_head, blind_terms=blind_terms
         )
 
     async def copy_messages(self, messages: Sequence[Message]) -> None:
@@ -263,3 +265,17 @@ class ForwardingStore:
     async def revoke_api_key(self, key_id: str, at: datetime) -> bool:
         """See :meth:`Store.revoke_api_key`."""
         return await self.inner.revoke_api_key(key_id, at)
+
+    async def search_messages(
+        self, search: TextSearch, *, limit: int, offset: int = 0
+    ) -> list[Message]:
+        """See :meth:`Store.search_messages`."""
+        return await self.inner.search_messages(search, limit=limit, offset=offset)
+
+    async def add_blind_terms(self, entries: Sequence[BlindTerms]) -> None:
+        """See :meth:`Store.add_blind_terms`."""
+        await self.inner.add_blind_terms(entries)
+
+    async def drop_blind_terms(self, keep_version: int) -> int:
+        """See :meth:`Store.drop_blind_terms`."""
+        return await self.inner.drop_blind_terms(keep_version)

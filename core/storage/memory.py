@@ -24,25 +24,30 @@ from core.models import (
     SessionStatus,
 )
 from core.storage.memory_api_keys import MemoryApiKeys
+from core.storage.memory_checkpoints import MemoryCheckpoints
 from core.storage.memory_deliveries import MemoryDeliveries
 from core.storage.memory_keyring import MemoryKeyring
+from core.storage.memory_search import MemorySearch
 from core.storage.memory_workers import MemoryWorkers
 from core.storage.message_times import message_times
 from core.storage.protocols import SessionFilter, SweepPlan
+from core.storage.search import BlindTerms
 
 
-class MemoryStore(MemoryKeyring, MemoryDeliveries, MemoryWorkers, MemoryApiKeys):
+class MemoryStore(
+    MemoryKeyring, MemoryCheckpoints, MemoryDeliveries, MemoryWorkers, MemoryApiKeys, MemorySearch
+):
     """Keeps everything in dictionaries."""
 
     def __init__(self) -> None:
-        super().__init__()
+        MemoryKeyring.__init__(self)
+        MemorySearch.__init__(self)
         self._sessions: dict[str, Session] = {}
         self._active: dict[str, str] = {}
         self._by_key: dict[str, set[str]] = {}
         self._branches: dict[str, Branch] = {}
         self._messages: dict[str, list[Message]] = {}
         self._message_ids: dict[str, Message] = {}
-        self._checkpoints: dict[str, Checkpoint] = {}
         self._settings: dict[str, ChannelSettings] = {}
 
     async def open(self) -> None:
@@ -179,6 +184,7 @@ class MemoryStore(MemoryKeyring, MemoryDeliveries, MemoryWorkers, MemoryApiKeys)
         if self._active.get(session.scope_key) == session_id:
             del self._active[session.scope_key]
         self._by_key[session.scope_key].discard(session_id)
+        self.forget_blind_terms(session_id)
         for branch in [b for b in self._branches.values() if b.session_id == session_id]:
             del self._branches[branch.id]
             for message in self._messages.pop(branch.id, []):
@@ -277,6 +283,7 @@ class MemoryStore(MemoryKeyring, MemoryDeliveries, MemoryWorkers, MemoryApiKeys)
         at: datetime,
         *,
         expect_head: str | None = None,
+        blind_terms: Sequence[BlindTerms] = (),
     ) -> list[Message]:
         """See :meth:`core.storage.protocols.Store.append_messages`."""
         session = self._sessions.get(session_id)
@@ -307,6 +314,7 @@ class MemoryStore(MemoryKeyring, MemoryDeliveries, MemoryWorkers, MemoryApiKeys)
         ]
         self._messages[branch.id].extend(stored)
         self._message_ids.update((m.id, m) for m in stored)
+        await self.add_blind_terms(blind_terms)
         last_seq = branch.last_seq + len(stored)
         self._branches[branch.id] = dataclasses.replace(branch, last_seq=last_seq)
         self._sessions[session_id] = dataclasses.replace(
@@ -370,37 +378,6 @@ class MemoryStore(MemoryKeyring, MemoryDeliveries, MemoryWorkers, MemoryApiKeys)
             self._message_ids[new.id] = updated
             branch = self._messages[old.branch_id]
             branch[branch.index(old)] = updated
-
-    # -- checkpoints ----------------------------------------------------------
-
-    async def add_checkpoint(self, checkpoint: Checkpoint) -> None:
-        """See :meth:`core.storage.protocols.Store.add_checkpoint`."""
-        self._checkpoints[checkpoint.id] = checkpoint
-
-    async def get_checkpoint(self, checkpoint_id: str) -> Checkpoint | None:
-        """See :meth:`core.storage.protocols.Store.get_checkpoint`."""
-        return self._checkpoints.get(checkpoint_id)
-
-    async def list_checkpoints(self, session_id: str) -> list[Checkpoint]:
-        """See :meth:`core.storage.protocols.Store.list_checkpoints`."""
-        found = [c for c in self._checkpoints.values() if c.session_id == session_id]
-        return sorted(found, key=lambda c: (c.created_at, c.id))
-
-    async def delete_checkpoint(self, checkpoint_id: str) -> bool:
-        """See :meth:`core.storage.protocols.Store.delete_checkpoint`."""
-        return self._checkpoints.pop(checkpoint_id, None) is not None
-
-    async def rewrite_checkpoint(self, checkpoint: Checkpoint) -> None:
-        """See :meth:`core.storage.protocols.Store.rewrite_checkpoint`."""
-        old = self._checkpoints.get(checkpoint.id)
-        if old is not None:
-            self._checkpoints[checkpoint.id] = dataclasses.replace(
-                old, name=checkpoint.name, description=checkpoint.description
-            )
-
-    async def count_checkpoints(self, session_id: str) -> int:
-        """See :meth:`core.storage.protocols.Store.count_checkpoints`."""
-        return sum(1 for c in self._checkpoints.values() if c.session_id == session_id)
 
     # -- channel settings -----------------------------------------------------
 

@@ -29,6 +29,7 @@ from core.models import (
 from core.storage.filters import SessionFilter, ascii_lower
 from core.storage.keyring import Keyring
 from core.storage.records import Records
+from core.storage.search import BlindTerms, TextSearch
 
 __all__ = [
     "Backend",
@@ -310,6 +311,7 @@ class Store(Records, Protocol):
         at: datetime,
         *,
         expect_head: str | None = None,
+        blind_terms: Sequence[BlindTerms] = (),
     ) -> list[Message]:
         """Append messages to the session's head branch in one transaction.
 
@@ -319,7 +321,8 @@ class Store(Records, Protocol):
         or an empty list if the session does not exist.
 
         With ``expect_head``, the append happens only if the session still exists, is
-        active and ``expect_head`` is still its head branch.
+        active and ``expect_head`` is still its head branch. ``blind_terms`` (of these
+        messages, from the sealing layer) are stored in the same transaction.
 
         Raises:
             StaleSessionError: ``expect_head`` was given and the session was deleted,
@@ -354,6 +357,31 @@ class Store(Records, Protocol):
 
     async def rewrite_messages(self, messages: Sequence[Message]) -> None:
         """Replace the content and metadata of stored messages (re-encoding only)."""
+        ...
+
+    # -- search ---------------------------------------------------------------
+
+    async def search_messages(
+        self, search: TextSearch, *, limit: int, offset: int = 0
+    ) -> list[Message]:
+        """Return messages of ``search.session_ids`` holding every word, newest first.
+
+        Newest ``created_at`` first, ties by seq, then id (descending). Without
+        ``blind_version`` the backend's full-text index answers (SQLite FTS5,
+        PostgreSQL ``tsvector``); with it, the blind index. Either way the work grows
+        with the named sessions' matches, not with the whole database.
+        """
+        ...
+
+    async def add_blind_terms(self, entries: Sequence[BlindTerms]) -> None:
+        """Store blind-index terms of messages; terms already stored are kept once.
+
+        A session's terms go with it when it is deleted.
+        """
+        ...
+
+    async def drop_blind_terms(self, keep_version: int) -> int:
+        """Delete every blind-index term not made under ``keep_version``; return how many."""
         ...
 
     # -- checkpoints ----------------------------------------------------------

@@ -591,3 +591,30 @@ def test_run_reads_piped_input_and_exits_0(bot: Bot) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == "echo: hello\necho: hi\n"
     assert "Traceback" not in result.stderr
+
+
+def test_sessions_search_finds_words_by_scope_key_and_tag(bot: Bot) -> None:
+    bot.say("the blue whale", "/session tag sea", "/new", "blue sky")
+    bot.say("a blue whale of bob", user="bob")
+    result = bot.invoke("sessions", "search", "blue whale")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["SESSION", "TIME", "AUTHOR", "MESSAGE"]
+    assert len(lines) == 5  # two messages of alice's, two of bob's (with the echoes)
+    assert "«blue» «whale»" in result.stdout
+    alice = bot.invoke(
+        "sessions", "search", '"blue whale"', "--scope-key", "console:c:console:u:alice"
+    )
+    assert len(alice.stdout.splitlines()) == 3 and "bob" not in alice.stdout
+    tagged = bot.invoke("sessions", "search", "blue", "--tag", "#SEA")
+    assert len(tagged.stdout.splitlines()) == 3 and "sky" not in tagged.stdout
+    assert bot.invoke("sessions", "search", "nothing-like-it").stdout == "no messages match\n"
+    few = bot.invoke("sessions", "search", "blue", "--limit", "1")
+    assert "more messages match than 1: add --limit 2" in few.stderr
+
+
+def test_sessions_search_refuses_bad_input_in_one_line(bot: Bot) -> None:
+    assert "give at least one word" in one_error_line(bot.invoke("sessions", "search", "..."))
+    assert "is not a tag" in one_error_line(bot.invoke("sessions", "search", "x", "--tag", "a/b"))
+    bad_key = bot.invoke("sessions", "search", "x", "--scope-key", "nope")
+    assert "is not a scope key" in one_error_line(bad_key)

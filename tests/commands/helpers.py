@@ -36,6 +36,8 @@ class Chat:
         registry: Registry | None = None,
         store: Store | None = None,
         reset_rules: ResetRules | None = None,
+        identities: dict[str, str] | None = None,
+        carry_over: tuple[str, ...] = ("title", "tags"),
     ) -> None:
         self.clock = ManualClock()
         self.store = store or SealedStore(
@@ -45,6 +47,8 @@ class Chat:
             self.store,
             clock=self.clock,
             reset_rules=reset_rules,
+            identities=identities,
+            carry_over=carry_over,
             encrypted=isinstance(self.store, SealedStore) and self.store.encrypted,
         )
         self.settings = settings or RouterSettings(admins=frozenset({f"console:{ADMIN}"}))

@@ -62,7 +62,8 @@ async def test_long_messages_are_shortened_in_the_listing(chat: Chat) -> None:
         ),
         (
             "/history 1 2",
-            "Unknown subcommand '1' for /history; try export, clear, pin, unpin, pins, summary.",
+            "Unknown subcommand '1' for /history; try export, clear, pin, unpin, pins, summary, "
+            "search.",
         ),
         ("/history export pdf", "Unknown format 'pdf'; choose markdown, json or text."),
         ("/history export json now", "Too many arguments for /history export."),

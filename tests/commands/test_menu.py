@@ -29,7 +29,18 @@ def test_a_group_that_runs_by_itself_gets_show() -> None:
     names = [sub.name for sub in session.subcommands]
     assert names[0] == SHOW
     assert session.subcommands[0].invokes == "/session"
-    assert names[1:] == ["list", "resume", "scope", "context", "title", "reset-time", "idle-reset"]
+    assert names[1:] == [
+        "list",
+        "resume",
+        "scope",
+        "context",
+        "title",
+        "reset-time",
+        "idle-reset",
+        "tag",
+        "untag",
+        "meta",
+    ]
     assert [s.name for s in entries()["checkpoint"].subcommands] == [
         "save",
         "list",

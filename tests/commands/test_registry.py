@@ -223,6 +223,9 @@ def test_the_default_registry_has_every_builtin_family() -> None:
         "title",
         "reset-time",
         "idle-reset",
+        "tag",
+        "untag",
+        "meta",
     ]
     assert [sub.name for sub in registry.subcommands("checkpoint")] == [
         "save",
@@ -238,6 +241,7 @@ def test_the_default_registry_has_every_builtin_family() -> None:
         "unpin",
         "pins",
         "summary",
+        "search",
     ]
     assert registry.get_subcommand("session", "scope").admin_only  # type: ignore[union-attr]
 

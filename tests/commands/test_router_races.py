@@ -19,6 +19,7 @@ from core.models import ArchiveReason, Message, NewMessage
 from core.sessions.manager import SessionManager
 from core.storage.memory import MemoryStore
 from core.storage.protocols import SessionFilter
+from core.storage.search import BlindTerms
 from tests.builders import inbound
 from tests.commands.helpers import Chat
 
@@ -39,11 +40,14 @@ class BusyElsewhere(MemoryStore):
         at: datetime,
         *,
         expect_head: str | None = None,
+        blind_terms: Sequence[BlindTerms] = (),
     ) -> list[Message]:
         if expect_head is not None and self.changes_left > 0:
             self.changes_left -= 1
             await self.other_worker.sessions.start_new(inbound(""), ArchiveReason.NEW)
-        return await super().append_messages(session_id, messages, ids, at, expect_head=expect_head)
+        return await super().append_messages(
+            session_id, messages, ids, at, expect_head=expect_head, blind_terms=blind_terms
+        )
 
 
 async def sessions_of(store: MemoryStore) -> list[list[str]]:
@@ -96,10 +100,13 @@ class RefusesOneValue(MemoryStore):
         at: datetime,
         *,
         expect_head: str | None = None,
+        blind_terms: Sequence[BlindTerms] = (),
     ) -> list[Message]:
         if any("refused" in m.content for m in messages):
             raise RejectedValueError("database error: invalid byte sequence")
-        return await super().append_messages(session_id, messages, ids, at, expect_head=expect_head)
+        return await super().append_messages(
+            session_id, messages, ids, at, expect_head=expect_head, blind_terms=blind_terms
+        )
 
 
 async def test_a_value_the_database_refuses_gets_one_line_and_the_chat_goes_on(

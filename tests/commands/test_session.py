@@ -129,8 +129,8 @@ async def test_session_shows_when_the_next_resets_are_due() -> None:
 async def test_session_takes_no_stray_arguments(chat: Chat) -> None:
     assert await chat.say("/session what") == (
         "Unknown subcommand 'what' for /session; try list, resume, scope, context, title, "
-        "reset-time, idle-reset. Usage: /session or "
-        "/session list|resume|scope|context|title|reset-time|idle-reset …"
+        "reset-time, idle-reset, tag, untag, meta. Usage: /session or "
+        "/session list|resume|scope|context|title|reset-time|idle-reset|tag|untag|meta …"
     )
 
 
@@ -167,17 +167,17 @@ async def test_session_list_pages_by_ten(chat: Chat) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("/session list nope", "Expected 'all' or a page number, not 'nope'."),
+        ("/session list nope", "Expected 'all', tag:<tag> or a page number, not 'nope'."),
         ("/session list 0", "The page must be a whole number from 1 to 10000, not '0'."),
-        ("/session list 2 3", "Expected 'all' or a page number, not '3'."),
-        ("/session list all all", "Expected 'all' or a page number, not 'all'."),
-        ("/session list 1 2 3", "Too many arguments for /session list."),
+        ("/session list 2 3", "Expected 'all', tag:<tag> or a page number, not '3'."),
+        ("/session list all all", "Expected 'all', tag:<tag> or a page number, not 'all'."),
+        ("/session list 1 2 3 4", "Too many arguments for /session list."),
     ],
 )
 async def test_session_list_rejects_bad_options(chat: Chat, text: str, expected: str) -> None:
     reply = await chat.say(text)
     assert reply.startswith(expected)
-    assert reply.endswith("Usage: /session list [all] [page]")
+    assert reply.endswith("Usage: /session list [all] [tag:<tag>] [page]")
 
 
 async def test_session_list_all_is_for_admins(chat: Chat) -> None:

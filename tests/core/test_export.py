@@ -118,6 +118,7 @@ _DROP = object()
             ),
             "checkpoints[0].seq: 5 is past the last message (1)",
         ),
+        (_export(session__tags=["no/slash"]), "session.tags: Value error, 'no/slash' is not a tag"),
     ],
 )
 def test_bad_imports_say_what_is_wrong_where_and_what_was_expected(data: bytes, why: str) -> None:
@@ -133,6 +134,11 @@ def test_bad_imports_say_what_is_wrong_where_and_what_was_expected(data: bytes, 
 def test_a_valid_export_imports() -> None:
     imported = parse_export(_export())
     assert imported.title == "t" and [m[2] for m in imported.messages] == ["hi"]
+
+
+def test_imported_tags_are_stored_as_commands_store_them() -> None:
+    imported = parse_export(_export(session__tags=["#Trip", "trip", "rome"]))
+    assert imported.tags == ("trip", "rome")
 
 
 async def _in_chunks(messages: list[Message], size: int) -> AsyncIterator[list[Message]]:

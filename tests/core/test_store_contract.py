@@ -19,7 +19,7 @@ import pytest
 from core.api_keys import new_api_key, parse_api_key, secret_matches
 from core.crypto.envelope import KeyEncryptionKey, decode_master_key, generate_master_key
 from core.crypto.sealing import SealedStore
-from core.errors import ConflictError
+from core.errors import ConflictError, StaleSessionError
 from core.ids import new_id
 from core.models import (
     ArchiveReason,
@@ -37,6 +37,7 @@ from core.storage.caching import CachingStore
 from core.storage.keyring import KeyringEntry
 from core.storage.message_times import TICK
 from core.storage.protocols import Backend, SessionFilter, Store, SweepPlan
+from core.storage.search import BlindTerms, TextSearch
 
 # Microseconds on purpose: they must survive every backend.
 T0 = datetime(2026, 3, 1, 12, 0, 0, 123456, tzinfo=UTC)
@@ -848,3 +849,115 @@ class TestKeyringContract:
         assert await backend.keyring_unstaged("session:", 2) == 2
 
     # -- channel settings -----------------------------------------------------
+
+
+def _search(*sessions: Session, words: tuple[str, ...]) -> TextSearch:
+    return TextSearch(session_ids=tuple(s.id for s in sessions), words=words)
+
+
+class TestSearchContract:
+    """search_messages, the blind-index rows, and listing by owner, on every stack."""
+
+    async def test_finds_messages_with_every_word_newest_first(self, store: Store) -> None:
+        session = await start(store)
+        await append(store, session, user("The blue whale sings"), when=at(1))
+        await append(store, session, bot("A whale of a time"), when=at(2))
+        await append(store, session, user("Blue skies, BLUE WHALE"), when=at(3))
+        found = await store.search_messages(_search(session, words=("whale",)), limit=10)
+        assert [m.content for m in found] == [
+            "Blue skies, BLUE WHALE",
+            "A whale of a time",
+            "The blue whale sings",
+        ]
+        both = await store.search_messages(_search(session, words=("blue", "whale")), limit=10)
+        assert [m.content for m in both] == ["Blue skies, BLUE WHALE", "The blue whale sings"]
+        assert await store.search_messages(_search(session, words=("whal",)), limit=10) == []
+
+    async def test_pages_with_limit_and_offset(self, store: Store) -> None:
+        session = await start(store)
+        for n in range(5):
+            await append(store, session, user(f"tea number {n}"), when=at(n))
+        search = _search(session, words=("tea",))
+        first = await store.search_messages(search, limit=2)
+        second = await store.search_messages(search, limit=2, offset=2)
+        last = await store.search_messages(search, limit=2, offset=4)
+        shown = [m.content for m in [*first, *second, *last]]
+        assert shown == [f"tea number {n}" for n in (4, 3, 2, 1, 0)]
+
+    async def test_only_the_named_sessions_are_searched(self, store: Store) -> None:
+        mine = await start(store)
+        theirs = await start(store, "console:c:c1:u:bob", owner="console:bob")
+        await append(store, mine, user("secret plans"))
+        await append(store, theirs, user("secret plans of bob"))
+        found = await store.search_messages(_search(mine, words=("secret",)), limit=10)
+        assert [m.session_id for m in found] == [mine.id]
+        assert await store.search_messages(_search(words=("secret",)), limit=10) == []
+
+    async def test_a_deleted_session_is_not_found(self, store: Store) -> None:
+        session = await start(store)
+        await append(store, session, user("remember the lighthouse"))
+        assert await store.delete_session(session.id)
+        search = _search(session, words=("lighthouse",))
+        assert await store.search_messages(search, limit=10) == []
+
+    async def test_copied_messages_are_found(self, store: Store) -> None:
+        session = await start(store)
+        branch = Branch(new_id(10), session.id, None, 0, 1, T0)
+        await store.add_branch(branch)
+        copied = Message(
+            new_id(16), session.id, branch.id, 1, Role.USER, "alice", "old harbour", T0
+        )
+        await store.copy_messages([copied])
+        found = await store.search_messages(_search(session, words=("harbour",)), limit=10)
+        assert [m.id for m in found] == [copied.id]
+
+    async def test_list_sessions_by_owner(self, store: Store) -> None:
+        mine = await start(store)
+        other = await start(store, "telegram:u:7", owner="telegram:7")
+        await start(store, "console:c:c1:u:bob", owner="console:bob")
+        found = await store.list_sessions(
+            SessionFilter(owners=("console:alice", "telegram:7")), limit=10
+        )
+        assert {s.id for s in found} == {mine.id, other.id}
+
+    async def test_blind_terms_are_searched_by_version_and_dropped(self, backend: Backend) -> None:
+        session = await start(backend)
+        a, b = await append(backend, session, user("x"), user("y"))
+        await backend.add_blind_terms(
+            [
+                BlindTerms(session.id, a.id, 1, ("t1", "t2")),
+                BlindTerms(session.id, b.id, 1, ("t1",)),
+                BlindTerms(session.id, b.id, 2, ("t2",)),
+            ]
+        )
+        await backend.add_blind_terms([BlindTerms(session.id, a.id, 1, ("t1",))])  # kept once
+        blind = TextSearch((session.id,), ("t1", "t2"), blind_version=1)
+        assert [m.id for m in await backend.search_messages(blind, limit=10)] == [a.id]
+        one = TextSearch((session.id,), ("t1",), blind_version=1)
+        assert {m.id for m in await backend.search_messages(one, limit=10)} == {a.id, b.id}
+        assert await backend.drop_blind_terms(keep_version=2) == 3
+        assert await backend.search_messages(one, limit=10) == []
+        two = TextSearch((session.id,), ("t2",), blind_version=2)
+        assert [m.id for m in await backend.search_messages(two, limit=10)] == [b.id]
+        await backend.delete_session(session.id)
+        assert await backend.search_messages(two, limit=10) == []
+
+    async def test_blind_terms_come_with_their_append_or_not_at_all(self, backend: Backend) -> None:
+        session = await start(backend)
+        ids = [new_id(16)]
+        terms = [BlindTerms(session.id, ids[0], 1, ("t9",))]
+        await backend.append_messages(session.id, [user("x")], ids, T0, blind_terms=terms)
+        nine = TextSearch((session.id,), ("t9",), blind_version=1)
+        assert [m.id for m in await backend.search_messages(nine, limit=10)] == ids
+        other = [new_id(16)]
+        with pytest.raises(StaleSessionError):
+            await backend.append_messages(
+                session.id,
+                [user("y")],
+                other,
+                T0,
+                expect_head="elsewhere",
+                blind_terms=[BlindTerms(session.id, other[0], 1, ("t8",))],
+            )
+        eight = TextSearch((session.id,), ("t8",), blind_version=1)
+        assert await backend.search_messages(eight, limit=10) == []

@@ -46,7 +46,7 @@ def test_an_import_with_lone_surrogates_and_bad_bytes_is_cleaned() -> None:
         "version": 1,
         "session": {
             "title": "t\ud800",
-            "tags": ["\udc01"],
+            "metadata": {"note": "\udc01"},
             "created_at": "2026-01-01T00:00:00+00:00",
         },
         "messages": [],
@@ -57,7 +57,7 @@ def test_an_import_with_lone_surrogates_and_bad_bytes_is_cleaned() -> None:
     data = text.encode().replace(b'"t\\ud800"', b'"t\\ud800\xff"')
     imported = parse_export(data)
     assert imported.title == f"t{REPLACEMENT}{REPLACEMENT}"
-    assert imported.tags == (REPLACEMENT,)
+    assert imported.metadata == {"note": REPLACEMENT}
 
 
 def test_control_sequences_print_escaped_and_line_breaks_stay() -> None:

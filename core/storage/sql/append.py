@@ -25,6 +25,7 @@ import sqlalchemy as sa
 from core.errors import ConflictError, StaleSessionError, StorageError
 from core.models import Message, NewMessage, Role, SessionStatus
 from core.storage.message_times import message_times
+from core.storage.search import BlindTerms
 from core.storage.sql.rows import (
     MESSAGE_COLUMNS,
     SQLITE_DIALECT,
@@ -35,7 +36,7 @@ from core.storage.sql.rows import (
     message_params,
     message_values,
 )
-from core.storage.sql.schema import UtcDateTime, branches, sessions
+from core.storage.sql.schema import UtcDateTime, blind_index, branches, sessions
 from core.storage.sql.schema import messages as messages_table
 
 
@@ -48,6 +49,7 @@ class AppendRequest:
     ids: Sequence[str]
     at: datetime
     expect_head: str | None = None
+    blind_terms: Sequence[BlindTerms] = ()
 
 
 Outcome = list[Message] | Exception
@@ -196,7 +198,27 @@ def append_batch(
         )
     if stored:
         conn.execute(_INSERT, [message_values(m) for m in stored])
+    terms = _blind_rows(requests, outcomes)
+    if terms:
+        conn.execute(_INSERT_TERMS, [dict(zip(_TERM_KEYS, row, strict=True)) for row in terms])
     return outcomes
+
+
+_INSERT_TERMS = blind_index.insert()
+_TERM_KEYS = ("session_id", "key_version", "term", "message_id")
+
+
+def _blind_rows(
+    requests: Sequence[AppendRequest], outcomes: Sequence[Outcome]
+) -> list[tuple[str, int, str, str]]:
+    """The blind-index rows of the requests whose messages are stored (new ids: no clash)."""
+    return [
+        (entry.session_id, entry.version, term, entry.message_id)
+        for request, outcome in zip(requests, outcomes, strict=True)
+        if isinstance(outcome, list) and outcome
+        for entry in request.blind_terms
+        for term in entry.terms
+    ]
 
 
 # The same statements for the driver: compiled once, with SQLite's positional marks.
@@ -225,6 +247,7 @@ def _compiled(statement: sa.UpdateBase, order: Sequence[str]) -> str:
 _SQLITE_MOVE_SEQ = _compiled(_MOVE_SEQ, ["last_seq_", "id_"])
 _SQLITE_MOVE_COUNTERS = _compiled(_MOVE_COUNTERS, _COUNTER_KEYS)
 _SQLITE_INSERT = _compiled(_INSERT, [column.key for column in MESSAGE_COLUMNS])
+_SQLITE_INSERT_TERMS = _compiled(_INSERT_TERMS, _TERM_KEYS)
 
 
 def append_batch_sqlite(db: sqlite3.Connection, requests: Sequence[AppendRequest]) -> list[Outcome]:
@@ -264,6 +287,9 @@ def _append_batch_sqlite(
         )
     if stored:
         db.executemany(_SQLITE_INSERT, [message_params(m, SQLITE_JSON, times) for m in stored])
+    terms = _blind_rows(requests, outcomes)
+    if terms:
+        db.executemany(_SQLITE_INSERT_TERMS, terms)
     return outcomes
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from core.models import Branch, Checkpoint, Message, NewMessage, Session
+from core.storage.search import BlindTerms
 from core.storage.sql.append import AppendRequest
 from core.storage.sql.rows import (
     MESSAGE_COLUMNS,
@@ -97,6 +98,7 @@ class SqlHistory(SqlPart):
         at: datetime,
         *,
         expect_head: str | None = None,
+        blind_terms: Sequence[BlindTerms] = (),
     ) -> list[Message]:
         """See :meth:`core.storage.protocols.Store.append_messages`.
 
@@ -105,7 +107,9 @@ class SqlHistory(SqlPart):
         """
         if len(messages) != len(ids):
             raise ValueError(f"{len(messages)} messages but {len(ids)} ids")
-        request = AppendRequest(session_id, tuple(messages), tuple(ids), at, expect_head)
+        request = AppendRequest(
+            session_id, tuple(messages), tuple(ids), at, expect_head, tuple(blind_terms)
+        )
         try:
             return await self._runner.append(request)
         except DRIVER_ERRORS as exc:

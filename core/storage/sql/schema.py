@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect
 
 from core.jsontext import json_text, parse_json_text
 
-SCHEMA_REVISION = "0006_delivery_finished"
+SCHEMA_REVISION = "0007_search"
 """The newest Alembic revision in ``core/storage/sql/migrations/versions``; a test keeps them equal.
 
 :meth:`core.storage.sql.store.SqlStore.open` compares the database's revision with it, so
@@ -161,6 +161,8 @@ sa.Index("ix_sessions_platform_channel_id", sessions.c.platform, sessions.c.chan
 # `/session list` pages one scope key's sessions, archived ones included, which the
 # partial index above does not cover.
 sa.Index("ix_sessions_scope_key_created_at", sessions.c.scope_key, sessions.c.created_at)
+# A search of everything one person may see starts from the sessions they started.
+sa.Index("ix_sessions_owner_created_at", sessions.c.owner, sessions.c.created_at)
 
 branches = sa.Table(
     "branches",
@@ -202,6 +204,39 @@ messages = sa.Table(
 
 # Serves every history read (`WHERE branch_id = ? AND seq BETWEEN ? AND ? ORDER BY seq`).
 sa.Index("ux_messages_branch_id_seq", messages.c.branch_id, messages.c.seq, unique=True)
+# A search of some sessions reads their messages only, newest first (see search.py).
+sa.Index("ix_messages_session_id_created_at", messages.c.session_id, messages.c.created_at)
+
+FULL_TEXT_OBJECTS = frozenset(
+    {
+        "messages_fts",
+        "messages_fts_config",
+        "messages_fts_data",
+        "messages_fts_docsize",
+        "messages_fts_idx",
+        "ix_messages_content_tsv",
+    }
+)
+"""Full-text search of plain messages, made by migration ``0007_search`` and not
+described here (SQLAlchemy has no FTS5 tables, and the GIN index is on an
+expression): SQLite's FTS5 table with its shadow tables and triggers, PostgreSQL's
+index on ``to_tsvector('simple', content)``. :mod:`core.storage.sql.search` uses them."""
+
+blind_index = sa.Table(
+    "blind_index",
+    metadata,
+    sa.Column("session_id", ID, primary_key=True),
+    sa.Column("key_version", sa.Integer, primary_key=True),
+    sa.Column("term", sa.String(32), primary_key=True),
+    sa.Column("message_id", ID, primary_key=True),
+    # On SQLite the key is the table: one B-tree to write per term, not two.
+    sqlite_with_rowid=False,
+)
+"""Keyed hashes of the words of sealed messages (:mod:`core.crypto.blind_index`).
+
+The key order answers "which messages of these sessions hold this term" from the
+session's own rows, whatever else the database holds.
+"""
 
 checkpoints = sa.Table(
     "checkpoints",

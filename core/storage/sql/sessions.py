@@ -20,7 +20,13 @@ from core.storage.sql.rows import (
     settings_from_row,
     settings_values,
 )
-from core.storage.sql.schema import branches, channel_settings, checkpoints, sessions
+from core.storage.sql.schema import (
+    blind_index,
+    branches,
+    channel_settings,
+    checkpoints,
+    sessions,
+)
 from core.storage.sql.schema import messages as messages_table
 from core.storage.sql.units import (
     ACTIVE,
@@ -301,5 +307,6 @@ def _delete_session(conn: sa.Connection, session_id: str) -> bool:
     conn.execute(checkpoints.delete().where(checkpoints.c.session_id == session_id))
     conn.execute(messages_table.delete().where(messages_table.c.branch_id.in_(own_branches)))
     conn.execute(branches.delete().where(branches.c.session_id == session_id))
+    conn.execute(blind_index.delete().where(blind_index.c.session_id == session_id))
     deleted = conn.execute(sessions.delete().where(sessions.c.id == session_id))
     return deleted.rowcount > 0

@@ -42,6 +42,7 @@ from core.storage.sql.migrate import (
 from core.storage.sql.postgres import PostgresRunner
 from core.storage.sql.runner import Runner, SqliteRunner
 from core.storage.sql.schema import SCHEMA_REVISION
+from core.storage.sql.search import SqlSearch
 from core.storage.sql.sessions import SqlSessions
 from core.storage.sql.sweeps import SqlSweeps
 from core.storage.sql.units import DRIVER_ERRORS, storage_error
@@ -58,7 +59,14 @@ _POSTGRES_DRIVERS = ("postgresql", "postgresql+asyncpg")
 
 
 class SqlStore(
-    SqlSessions, SqlHistory, SqlKeyring, SqlSweeps, SqlDeliveries, SqlWorkers, SqlApiKeys
+    SqlSessions,
+    SqlHistory,
+    SqlSearch,
+    SqlKeyring,
+    SqlSweeps,
+    SqlDeliveries,
+    SqlWorkers,
+    SqlApiKeys,
 ):
     """Keeps sessions in a SQL database through SQLAlchemy Core.
 

@@ -1,0 +1,76 @@
+"""``/session tag``, ``/session untag`` and ``/session meta``: label a conversation.
+
+Tags find conversations again (``/session list tag:<tag>``, ``/history search``'s
+sessions, ``sessionbot sessions search --tag``); metadata is free-form ``key: value``
+notes. Both are shown by ``/session``, exported and imported, and kept by automatic
+resets as ``carry_over`` says.
+"""
+
+from __future__ import annotations
+
+from commands.arguments import tags_arg, text_arg
+from commands.context import CommandContext
+from commands.formatting import session_label
+from commands.session import registry
+from core.errors import UsageError
+from core.models import Reply
+from core.sessions.tags import (
+    MAX_METADATA_KEYS,
+    MAX_METADATA_VALUE,
+    MAX_TAGS,
+    metadata_key_of,
+)
+
+__all__ = ["registry"]
+
+
+@registry.subcommand("session", "tag", usage="/session tag <tag>…", min_args=1, max_args=MAX_TAGS)
+async def session_tag(ctx: CommandContext) -> Reply:
+    """Tag this conversation, to find it with /session list tag:<tag>."""
+    added = tags_arg(ctx.args)
+    tags = list(dict.fromkeys([*ctx.session.tags, *added]))
+    if len(tags) > MAX_TAGS:
+        raise UsageError(f"A conversation can have at most {MAX_TAGS} tags.")
+    session = await ctx.manager.sessions.update(ctx.session, tags=tags)
+    return Reply(f"{session_label(session)} is tagged {_shown(session.tags)}.")
+
+
+@registry.subcommand(
+    "session", "untag", usage="/session untag <tag>…", min_args=1, max_args=MAX_TAGS
+)
+async def session_untag(ctx: CommandContext) -> Reply:
+    """Take tags off this conversation."""
+    removed = set(tags_arg(ctx.args))
+    missing = sorted(removed - set(ctx.session.tags))
+    if missing:
+        raise UsageError(f"This conversation has no tag {', '.join(missing)}.")
+    tags = [t for t in ctx.session.tags if t not in removed]
+    session = await ctx.manager.sessions.update(ctx.session, tags=tags)
+    return Reply(f"{session_label(session)} is tagged {_shown(session.tags)}.")
+
+
+@registry.subcommand(
+    "session", "meta", usage="/session meta <key> [value]", min_args=1, max_args=None
+)
+async def session_meta(ctx: CommandContext) -> Reply:
+    """Note a value under a key on this conversation; without a value, remove the key."""
+    try:
+        key = metadata_key_of(ctx.args[0])
+    except ValueError as error:
+        raise UsageError(f"{error}.") from None
+    value = text_arg(ctx.free_text(skip=1), "value", limit=MAX_METADATA_VALUE, required=False)
+    metadata = dict(ctx.session.metadata)
+    if not value:
+        if key not in metadata:
+            raise UsageError(f"This conversation has no metadata {key!r}.")
+        del metadata[key]
+    else:
+        metadata[key] = value
+    if len(metadata) > MAX_METADATA_KEYS:
+        raise UsageError(f"A conversation can have at most {MAX_METADATA_KEYS} metadata keys.")
+    await ctx.manager.sessions.update(ctx.session, metadata=metadata)
+    return Reply(f"Metadata {key}: {value}" if value else f"Metadata {key} removed.")
+
+
+def _shown(tags: tuple[str, ...]) -> str:
+    return ", ".join(f"#{t}" for t in tags) if tags else "with nothing any more"
