@@ -44,7 +44,8 @@ async def test_help_marks_admin_only_subcommands(chat: Chat) -> None:
     text = await chat.say("/help session")
     assert "/session scope main|channel|peer|channel-peer (admins) — Choose who" in text
     assert text.startswith(
-        "/session or /session list|resume|scope|context|title|reset-time|idle-reset|tag|untag|meta …\n"
+        "/session or /session "
+        "list|resume|scope|context|title|reset-time|idle-reset|tag|untag|meta …\n"
     )
 
 
