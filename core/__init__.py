@@ -53,6 +53,7 @@ from core.storage.protocols import SessionFilter, Store
 from core.streaming import ReplyStream, current_stream, streaming_to
 from core.tokens import Context
 from core.types import FirstDelivery, InboundHandler, ProactiveSender
+from core.words import TextQuery
 
 __all__ = [
     "DEFAULT_SCOPE",
@@ -110,6 +111,7 @@ __all__ = [
     "Suggest",
     "Suggestion",
     "SystemClock",
+    "TextQuery",
     "UsageError",
     "channel_key_for",
     "current_stream",

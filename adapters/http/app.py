@@ -7,7 +7,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
 from adapters.base import AdapterContext
-from adapters.http import routes_checkpoints, routes_messages, routes_ops, routes_sessions
+from adapters.http import (
+    routes_checkpoints,
+    routes_messages,
+    routes_ops,
+    routes_search,
+    routes_sessions,
+)
 from adapters.http.access import Services
 from adapters.http.body_limit import BodyLimit
 from adapters.http.errors import install_error_handlers
@@ -40,7 +46,7 @@ def create_app(settings: ApiSettings, context: AdapterContext, manager: SessionM
     )
     app.state.services = Services(settings, context, manager)
     install_error_handlers(app)
-    for module in (routes_ops, routes_sessions, routes_messages, routes_checkpoints):
+    for module in (routes_ops, routes_search, routes_sessions, routes_messages, routes_checkpoints):
         app.include_router(module.router, prefix=base)
     guarded: ASGIApp = app
     if settings.cors_origins:

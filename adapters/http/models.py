@@ -247,6 +247,34 @@ class SessionsPage(ApiModel):
     next_cursor: str | None
 
 
+class SearchHitView(ApiModel):
+    """One message found, with its session and a snippet around the match."""
+
+    session_id: str
+    title: str | None
+    message: SimplifiedMessage
+    snippet: str
+
+    @classmethod
+    def of(cls, session: Session, message: Message, snippet: str) -> SearchHitView:
+        """Return the API's view of a hit."""
+        return cls(
+            session_id=session.id,
+            title=session.title,
+            message=SimplifiedMessage.of(message),
+            snippet=snippet,
+        )
+
+
+class SearchResults(ApiModel):
+    """``GET /api/sessions/search``: message hits (with ``q``) or tagged sessions."""
+
+    hits: list[SearchHitView]
+    sessions: list[SessionSummary]
+    has_more: bool
+    next_cursor: str | None
+
+
 class MessagesPage(ApiModel):
     """``GET /api/sessions/{id}/messages``: newest first."""
 
