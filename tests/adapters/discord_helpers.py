@@ -3,41 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from adapters.discord import DiscordSettings
 from adapters.discord_adapter import DiscordAdapter
-from core import Completer, Inbound, InboundHandler, MenuCommand, Reply
+from core import Completer, InboundHandler, MenuCommand
 from tests.fakes.discord_api import TOKEN, WAIT, FakeDiscord
-
-Answer = Callable[[Inbound], list[Reply]]
-
-
-def echo(inbound: Inbound) -> list[Reply]:
-    return [Reply(f"echo: {inbound.text}")]
-
-
-class RecordingHandler:
-    """Answers with ``answer`` and records every inbound message it was given.
-
-    A message whose text is in ``gates`` is answered once its event is set.
-    """
-
-    def __init__(self, answer: Answer = echo) -> None:
-        self.seen: list[Inbound] = []
-        self.answer = answer
-        self.gates: dict[str, asyncio.Event] = {}
-
-    async def __call__(self, inbound: Inbound) -> list[Reply]:
-        self.seen.append(inbound)
-        if gate := self.gates.get(inbound.text):
-            await gate.wait()
-        return self.answer(inbound)
-
-    def texts(self) -> list[str]:
-        return [inbound.text for inbound in self.seen]
 
 
 def discord_settings(fake: FakeDiscord, **options: Any) -> DiscordSettings:

@@ -18,7 +18,8 @@ from core.clock import ManualClock
 from core.sessions.manager import SessionManager
 from core.storage.memory import MemoryStore
 from tests.adapters.contract import AdapterContract
-from tests.adapters.discord_helpers import RecordingHandler, discord_adapter, running
+from tests.adapters.discord_helpers import discord_adapter, running
+from tests.adapters.recording import RecordingHandler
 from tests.fakes.discord_api import (
     ALICE,
     BOT_ID,

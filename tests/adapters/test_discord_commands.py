@@ -17,7 +17,8 @@ from core.clock import ManualClock
 from core.sessions.manager import SessionManager
 from core.sessions.responders import EchoResponder
 from core.storage.memory import MemoryStore
-from tests.adapters.discord_helpers import RecordingHandler, discord_adapter, running
+from tests.adapters.discord_helpers import discord_adapter, running
+from tests.adapters.recording import RecordingHandler
 from tests.fakes.discord_api import (
     ALICE,
     APP_ID,

@@ -17,27 +17,12 @@ from core import FirstDelivery, InboundHandler
 from core.backoff import Backoff
 from core.models import Inbound, Reply, ReplyFile
 from tests.adapters.contract import AdapterContract
+from tests.adapters.recording import RecordingHandler
 from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, BOT_USER, TEAM, WAIT, FakeSlack, Json
 
 FAST = Backoff(initial=0.05, factor=2.0, maximum=0.2)
 COMMANDS = {"/new": "new", "/checkpoint": "checkpoint", "/sb-history": "history"}
 DM = "D0DM"
-
-
-def echo(inbound: Inbound) -> list[Reply]:
-    return [Reply(f"echo: {inbound.text}")]
-
-
-class RecordingHandler:
-    """Answers with ``answer`` and records every inbound message it was given."""
-
-    def __init__(self, answer: Callable[[Inbound], list[Reply]] = echo) -> None:
-        self.seen: list[Inbound] = []
-        self.answer = answer
-
-    async def __call__(self, inbound: Inbound) -> list[Reply]:
-        self.seen.append(inbound)
-        return self.answer(inbound)
 
 
 def slack_adapter(

@@ -24,6 +24,7 @@ from core.backoff import Backoff
 from core.models import Inbound, Reply, ReplyFile
 from core.storage.roles import FileRoles
 from tests.adapters.contract import AdapterContract
+from tests.adapters.recording import RecordingHandler, echo
 from tests.fakes.telegram_api import (
     BOT_USERNAME,
     TOKEN,
@@ -42,33 +43,6 @@ GROUP = group_chat(-100200, "Friends")
 FORUM = group_chat(-100300, "Forum", forum=True)
 FAST = Backoff(initial=0.05, factor=2.0, maximum=0.2)
 COMMANDS = [("new", "Start a new conversation"), ("history", "Show   the\nhistory")]
-
-Answer = Callable[[Inbound], list[Reply]]
-
-
-def echo(inbound: Inbound) -> list[Reply]:
-    return [Reply(f"echo: {inbound.text}")]
-
-
-class RecordingHandler:
-    """Answers with ``answer`` and records every inbound message it was given.
-
-    A message whose text is in ``gates`` is answered once its event is set.
-    """
-
-    def __init__(self, answer: Answer = echo) -> None:
-        self.seen: list[Inbound] = []
-        self.answer = answer
-        self.gates: dict[str, asyncio.Event] = {}
-
-    async def __call__(self, inbound: Inbound) -> list[Reply]:
-        self.seen.append(inbound)
-        if gate := self.gates.get(inbound.text):
-            await gate.wait()
-        return self.answer(inbound)
-
-    def texts(self) -> list[str]:
-        return [inbound.text for inbound in self.seen]
 
 
 @pytest.fixture(autouse=True)
