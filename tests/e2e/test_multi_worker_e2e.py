@@ -22,6 +22,7 @@ import itertools
 import json
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -51,7 +52,14 @@ GIVE_UP = 10.0
 class Worker:
     """One `sessionbot run` in webhook mode on a port of its own."""
 
-    def __init__(self, directory: Path, url: str, api: FakeTelegramAPI, number: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        url: str,
+        api: FakeTelegramAPI,
+        number: int,
+        extra: Sequence[str] = (),
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/telegram"
         self.api_port = free_port()
@@ -78,6 +86,7 @@ class Worker:
                     "enabled = true",
                     "rate_limit_per_minute = 0",
                     f"port = {self.api_port}",
+                    *extra,
                 ]
             )
             + "\n"
