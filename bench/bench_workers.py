@@ -8,6 +8,8 @@ to the first worker ("1 worker") or to both in turn ("2 workers"); the two set-u
 alternate round by round, so load from elsewhere falls on both. Each message stores
 two rows (the user's message and the echoed reply): rows/s = 2 x requests/s. Both
 workers run all along; in the "1 worker" set-up the second only keeps its heartbeat.
+Beside the rate, the CPU time the workers used per message (from ``/proc``): what a
+message costs them, whatever else the machine is doing.
 
 Measured in the same run, on the same database server, PostgreSQL's own floors for a
 row of the same shape (asyncpg, the driver sessionbot uses):
@@ -159,6 +161,16 @@ async def _sessions(workers: list[Worker], key: str, tag: str) -> list[str]:
     return ids
 
 
+def cpu_seconds(workers: list[Worker]) -> float:
+    """The CPU time (user and system) the workers' processes have used so far (Linux)."""
+    total = 0
+    for worker in workers:
+        assert worker.process is not None
+        fields = Path(f"/proc/{worker.process.pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 async def ingest(workers: list[Worker], key: str, sessions: list[str], each: int) -> float:
     """Post ``each`` messages per client, clients spread over ``workers``; rows/s."""
     connections = [
@@ -262,8 +274,13 @@ async def run(quick: bool, rounds: int) -> Figures:
                 for round_number in range(rounds):
                     for serving in (1, 2):
                         sessions = await _sessions(workers, key, f"r{round_number}-{serving}")
+                        used = cpu_seconds(workers)
                         rate = await ingest(workers[:serving], key, sessions, each)
+                        used = cpu_seconds(workers) - used
                         record(f"API ingest, {serving} worker(s), {CLIENTS} clients", rate)
+                        label = f"workers' CPU per message, {serving} worker(s)"
+                        cpu = figures.setdefault(label, Figure(label, "ms"))
+                        cpu.samples.append(1000 * used / (CLIENTS * each))
                     measured = await floors(url, 500 if quick else 2000)
                     record("PostgreSQL floor: 1 row per commit", measured["single"])
                     record(

@@ -4,6 +4,7 @@ sharing the store, gets the first answer and stores nothing again."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,8 @@ import pytest
 
 from adapters.http import idempotency
 from core import Answer, EchoResponder, Message, Session
+from core.crypto.envelope import decode_master_key, generate_master_key
+from core.crypto.opening import open_store
 from core.storage.protocols import Store
 from tests.adapters.http.conftest import BACKENDS, Api, running_api
 from tests.core.conftest import opened
@@ -169,3 +172,28 @@ async def test_a_bad_key_gets_one_line_and_stores_nothing(api: Api, key: str | b
     assert response.status_code == 422, response.text
     assert "Idempotency-Key" in response.json()["error"]["message"]
     assert await contents(api, session_id, alice) == []
+
+
+async def test_a_kept_answer_is_sealed_and_goes_with_its_session(tmp_path: Path) -> None:
+    path = tmp_path / "sealed.db"
+    key = decode_master_key(generate_master_key(), source="test")
+    store = await open_store(f"sqlite:///{path}", master_key=key)
+    try:
+        async with running_api(store) as api:
+            alice = await api.key("alice")
+            session_id = await session_of(api, alice)
+            first = await post(api, session_id, alice, "buy the cake", "k-1")
+            again = await post(api, session_id, alice, "buy the cake", "k-1")
+            assert again.json() == first.json() and again.headers["Idempotent-Replayed"] == "true"
+            with sqlite3.connect(path) as db:
+                ((answer,),) = db.execute(
+                    "SELECT answer FROM deliveries WHERE source = 'api'"
+                ).fetchall()
+            assert "cake" not in answer
+            deleted = await api.client.delete(f"/api/sessions/{session_id}", headers=alice)
+            assert deleted.status_code == 204
+            gone = await post(api, session_id, alice, "buy the cake", "k-1")
+            assert gone.status_code == 409
+            assert gone.json()["error"]["code"] == "idempotency_key_used"
+    finally:
+        await store.close()
