@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,8 +29,7 @@ from pydantic import BaseModel
 
 from adapters.http.access import Caller, Services
 from adapters.http.errors import ApiError
-from core.jsontext import json_text, parse_json_text
-from core.storage.records import DeliveryAnswer
+from core import DeliveryAnswer
 
 SOURCE = "api"
 """The deliveries' source of API requests."""
@@ -122,7 +122,7 @@ async def _run_and_keep(
         await deliveries.release(SOURCE, delivery_id)
         raise
     body = answered.body.model_dump(mode="json", by_alias=True)
-    kept = json_text({"request": fingerprint, "status": answered.status, "body": body})
+    kept = json.dumps({"request": fingerprint, "status": answered.status, "body": body})
     await deliveries.keep_answer(SOURCE, delivery_id, DeliveryAnswer(answered.session_id, kept))
     return JSONResponse(body, status_code=answered.status)
 
@@ -134,7 +134,7 @@ def _replay(kept: DeliveryAnswer | None, fingerprint: str) -> JSONResponse:
             "this Idempotency-Key was used by a request whose answer is no longer kept",
             code="idempotency_key_used",
         )
-    answer: dict[str, Any] = parse_json_text(kept.text)
+    answer: dict[str, Any] = json.loads(kept.text)
     if answer["request"] != fingerprint:
         raise ApiError(
             422,
