@@ -50,6 +50,7 @@ from core.sessions.scope import DEFAULT_SCOPE, Scope, ScopeKey, channel_key_for,
 from core.storage.deliveries import Deliveries
 from core.storage.live import LiveSessions
 from core.storage.protocols import SessionFilter, Store
+from core.storage.records import DeliveryAnswer
 from core.streaming import ReplyStream, current_stream, streaming_to
 from core.tokens import Context
 from core.types import FirstDelivery, InboundHandler, ProactiveSender
@@ -70,6 +71,7 @@ __all__ = [
     "ConflictError",
     "Context",
     "Deliveries",
+    "DeliveryAnswer",
     "EchoResponder",
     "ExportFormat",
     "FirstDelivery",

@@ -21,6 +21,7 @@ EXPECTED = {
         "Context",
         "DEFAULT_SCOPE",
         "Deliveries",
+        "DeliveryAnswer",
         "EchoResponder",
         "ExportFormat",
         "FirstDelivery",

@@ -54,6 +54,6 @@ def create_app(settings: ApiSettings, context: AdapterContext, manager: SessionM
             guarded,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "PATCH", "DELETE"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
         )
     return BodyLimit(guarded, settings.max_body_bytes)

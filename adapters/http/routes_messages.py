@@ -12,9 +12,10 @@ import secrets
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from adapters.http.errors import ERROR_RESPONSES, ApiError
+from adapters.http.idempotency import Answered, IdempotencyKey, once
 from adapters.http.models import MessagesPage, PostedMessage, PostMessage, SimplifiedMessage
 from adapters.http.views import (
     CallerDep,
@@ -36,15 +37,32 @@ any burst of other messages in one session while it was answered."""
 
 @router.post("/{session_id}/messages", response_model=PostedMessage)
 async def post_message(
-    session_id: str, body: PostMessage, caller: CallerDep, services: ServicesDep
-) -> PostedMessage:
+    session_id: str,
+    body: PostMessage,
+    caller: CallerDep,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """Send a message as the session's user; the agent's answer comes back.
 
     It goes through the router like any platform's message: commands (``/help``,
     ``/checkpoint save``…), resets, rate limits and the responder all apply. A reset
     due moves it to a new session: ``sessionId`` says where it landed. An admin key
-    writes as the session's owner.
+    writes as the session's owner. With an ``Idempotency-Key``, a retry (on any
+    worker) gets the first answer and stores nothing again.
     """
+
+    async def run() -> Answered:
+        posted = await _post(session_id, body, caller, services)
+        return Answered(200, posted, posted.session_id)
+
+    request = f"POST messages\n{session_id}\n{body.model_dump_json()}"
+    return await once(services, caller, idempotency_key, request, run)
+
+
+async def _post(
+    session_id: str, body: PostMessage, caller: CallerDep, services: ServicesDep
+) -> PostedMessage:
     session = await services.session_for(caller, session_id)
     if not session.is_active:
         raise ApiError(409, f"session {session.id} is archived; only an active one takes messages")

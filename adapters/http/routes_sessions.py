@@ -10,6 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from adapters.http.access import require_admin
 from adapters.http.errors import ERROR_RESPONSES, ApiError
+from adapters.http.idempotency import Answered, IdempotencyKey, once
 from adapters.http.models import (
     ChangeSession,
     CreateSession,
@@ -44,13 +45,27 @@ async def sessions_health(services: ServicesDep) -> Health:
 
 @router.post("", response_model=SessionDetail, responses={201: {"model": SessionDetail}})
 async def create_session(
-    body: CreateSession, caller: CallerDep, services: ServicesDep, response: Response
-) -> SessionDetail:
+    body: CreateSession,
+    caller: CallerDep,
+    services: ServicesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     """Return the active session of a user (and channel): 200, or 201 if it was started now.
 
     A user key may only name its own user; an admin key any. Resets due are applied
-    first, as for a message.
+    first, as for a message. With an ``Idempotency-Key``, a retry (on any worker)
+    gets the first answer, 201 included, and changes nothing.
     """
+
+    async def run() -> Answered:
+        return await _create(body, caller, services)
+
+    request = f"POST sessions\n{body.model_dump_json()}"
+    return await once(services, caller, idempotency_key, request, run)
+
+
+async def _create(body: CreateSession, caller: CallerDep, services: ServicesDep) -> Answered:
+    status = 200
     if not caller.key.admin and body.user_id != caller.key.user_id:
         raise ApiError(403, f"this key acts as user {caller.key.user_id!r} only")
     manager = services.manager
@@ -58,14 +73,14 @@ async def create_session(
     before = await manager.store.get_active_session((await manager.key_for(inbound)).value)
     session = (await manager.resolve(inbound)).session
     if before is None or before.id != session.id:
-        response.status_code = 201
+        status = 201
     if not caller.sees(session):
         raise ApiError(409, "this channel's shared session belongs to another user")
     if body.metadata is not None:
         session = await manager.sessions.update(
             session, metadata={**session.metadata, **body.metadata}
         )
-    return await session_detail(services, session)
+    return Answered(status, await session_detail(services, session), session.id)
 
 
 @router.get("", response_model=SessionsPage)

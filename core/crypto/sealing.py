@@ -28,6 +28,7 @@ from core.crypto.envelope import (
     store_plain,
 )
 from core.crypto.replacing import replace_checkpoint, replace_message, replace_session
+from core.crypto.sealed_answers import AnswerSealing
 from core.crypto.titles import sessions_titled
 from core.jsontext import json_text, parse_json_text
 from core.models import (
@@ -38,7 +39,6 @@ from core.models import (
     NewMessage,
     Session,
 )
-from core.storage.forwarding import ForwardingStore
 from core.storage.protocols import Backend, SessionFilter, SweepPlan
 from core.storage.search import BlindTerms, TextSearch
 
@@ -49,7 +49,7 @@ UNREADABLE = "[unreadable]"
 _SEALED_METADATA = "sb:sealed"
 
 
-class SealedStore(ForwardingStore):
+class SealedStore(AnswerSealing):
     """Wraps a store; seals user text under per-session data keys.
 
     Args:

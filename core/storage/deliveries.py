@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from core.clock import Clock
 from core.storage.protocols import Store
+from core.storage.records import DeliveryAnswer
 
 KEEP = timedelta(days=1)
 """How long an event id is remembered: far longer than any platform retries."""
@@ -62,3 +63,18 @@ class Deliveries:
         platform that redelivers can be told to try again later.
         """
         return await self._store.delivery_finished(source, delivery_id) is not False
+
+    async def keep_answer(self, source: str, delivery_id: str, answer: DeliveryAnswer) -> None:
+        """Record that a claimed request has been handled, with the answer it got.
+
+        A retry of it (:meth:`answer` on any worker) gets that same answer.
+        """
+        await self._store.answer_delivery(source, delivery_id, self._clock.now(), answer)
+
+    async def answer(self, source: str, delivery_id: str) -> DeliveryAnswer | None:
+        """Return the answer kept for a request, or ``None`` (none yet, or unreadable)."""
+        return await self._store.delivery_answer(source, delivery_id)
+
+    async def release(self, source: str, delivery_id: str) -> None:
+        """Drop the claim of a request that changed nothing, so a retry runs anew."""
+        await self._store.release_delivery(source, delivery_id)

@@ -23,6 +23,7 @@ from core.models import (
     Worker,
 )
 from core.storage.protocols import SessionFilter, Store, SweepPlan
+from core.storage.records import DeliveryAnswer
 from core.storage.search import BlindTerms, TextSearch
 
 
@@ -237,6 +238,20 @@ class ForwardingStore:
     async def forget_deliveries(self, before: datetime) -> int:
         """See :meth:`Store.forget_deliveries`."""
         return await self.inner.forget_deliveries(before)
+
+    async def answer_delivery(
+        self, source: str, delivery_id: str, at: datetime, answer: DeliveryAnswer
+    ) -> None:
+        """See :meth:`Store.answer_delivery`."""
+        await self.inner.answer_delivery(source, delivery_id, at, answer)
+
+    async def delivery_answer(self, source: str, delivery_id: str) -> DeliveryAnswer | None:
+        """See :meth:`Store.delivery_answer`."""
+        return await self.inner.delivery_answer(source, delivery_id)
+
+    async def release_delivery(self, source: str, delivery_id: str) -> None:
+        """See :meth:`Store.release_delivery`."""
+        await self.inner.release_delivery(source, delivery_id)
 
     async def beat(self, worker: Worker, *, forget_before: datetime) -> None:
         """See :meth:`Store.beat`."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from core.storage.records import DeliveryAnswer
+
 
 class MemoryDeliveries:
     """The ids of platform events already handled, in a dictionary."""
@@ -12,6 +14,7 @@ class MemoryDeliveries:
         super().__init__()
         self._deliveries: dict[tuple[str, str], datetime] = {}
         self._finished: set[tuple[str, str]] = set()
+        self._answers: dict[tuple[str, str], DeliveryAnswer] = {}
 
     async def claim_delivery(self, source: str, delivery_id: str, at: datetime) -> bool:
         """See :meth:`core.storage.protocols.Store.claim_delivery`."""
@@ -37,4 +40,22 @@ class MemoryDeliveries:
         for key in old:
             del self._deliveries[key]
             self._finished.discard(key)
+            self._answers.pop(key, None)
         return len(old)
+
+    async def answer_delivery(
+        self, source: str, delivery_id: str, at: datetime, answer: DeliveryAnswer
+    ) -> None:
+        """See :meth:`core.storage.protocols.Store.answer_delivery`."""
+        if (source, delivery_id) in self._deliveries:
+            self._finished.add((source, delivery_id))
+            self._answers[source, delivery_id] = answer
+
+    async def delivery_answer(self, source: str, delivery_id: str) -> DeliveryAnswer | None:
+        """See :meth:`core.storage.protocols.Store.delivery_answer`."""
+        return self._answers.get((source, delivery_id))
+
+    async def release_delivery(self, source: str, delivery_id: str) -> None:
+        """See :meth:`core.storage.protocols.Store.release_delivery`."""
+        if (source, delivery_id) not in self._finished:
+            self._deliveries.pop((source, delivery_id), None)

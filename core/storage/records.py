@@ -8,10 +8,23 @@ processes serving the store, and the keys of the HTTP API.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from core.api_keys import ApiKey
 from core.models import Worker
+
+
+class DeliveryAnswer(NamedTuple):
+    """The answer kept for a handled request, so a retry of it gets the same one.
+
+    Attributes:
+        session_id: the session the answer is about: with encryption on, the answer
+            is sealed under that session's key, and unreadable once it is deleted.
+        text: the answer, as the adapter serialised it.
+    """
+
+    session_id: str
+    text: str
 
 
 class Records(Protocol):
@@ -41,6 +54,27 @@ class Records(Protocol):
 
     async def forget_deliveries(self, before: datetime) -> int:
         """Drop the deliveries claimed before ``before``; return how many."""
+        ...
+
+    async def answer_delivery(
+        self, source: str, delivery_id: str, at: datetime, answer: DeliveryAnswer
+    ) -> None:
+        """Record that a claimed event has been handled, keeping the answer it got.
+
+        Like :meth:`finish_delivery`; a claim no longer recorded stays unrecorded.
+        """
+        ...
+
+    async def delivery_answer(self, source: str, delivery_id: str) -> DeliveryAnswer | None:
+        """Return the answer kept by :meth:`answer_delivery`, or ``None`` (none kept yet)."""
+        ...
+
+    async def release_delivery(self, source: str, delivery_id: str) -> None:
+        """Drop a claim not finished, so the event can be claimed again.
+
+        For an event whose handling failed before it changed anything: its retry is
+        handled as new. A finished claim is kept.
+        """
         ...
 
     # -- workers ----------------------------------------------------------------

@@ -2,14 +2,17 @@
 
 The fake Bot API's webhook updates are spread over the workers in turn, as a proxy
 would, and some are delivered twice to different workers, as Telegram does when an
-answer is late. Conversations switch their head mid-stream (`/new`, `/history
-clear`), and one worker is killed with SIGKILL half-way; the balancer then sends its
-share to the others. Afterwards: every update a worker acknowledged (a 200 means
-handled) is stored and answered exactly once, nothing is stored or answered twice,
-each conversation has one active session, and every branch's sequence numbers run
-without a gap. What the killed worker was handling at that moment is never
-acknowledged (the others answer its redeliveries 503): at most one update of each
-conversation.
+answer is late. At the same time HTTP API clients talk through the workers' API, and
+send some requests again, with the same ``Idempotency-Key``, to another worker: the
+retry gets the first answer and stores nothing. Conversations switch their head
+mid-stream (`/new`, `/history clear`), and one worker is killed with SIGKILL
+half-way; the balancers then send its share to the others. Afterwards: every update
+or request a worker acknowledged (a 200 means handled) is stored and answered
+exactly once, nothing is stored or answered twice, each conversation has one active
+session, and every branch's sequence numbers run without a gap. What the killed
+worker was handling at that moment is never acknowledged (the others answer its
+redeliveries 503, its retried API requests 409 ``in_progress``): at most one message
+of each conversation.
 """
 
 from __future__ import annotations
@@ -19,13 +22,18 @@ import itertools
 import json
 import sys
 from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from core import new_api_key
+from core.crypto.opening import open_store
 from core.storage.backends import database_url
 from tests.commands.test_router_processes import postgres_database
 from tests.e2e.test_telegram_e2e import child_environment, free_port
@@ -35,6 +43,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "multi-Worker_secret"
 CONVERSATIONS = 120
+API_CONVERSATIONS = 40
 MESSAGES = 6
 STARTUP = 90.0
 GIVE_UP = 10.0
@@ -43,9 +52,18 @@ GIVE_UP = 10.0
 class Worker:
     """One `sessionbot run` in webhook mode on a port of its own."""
 
-    def __init__(self, directory: Path, url: str, api: FakeTelegramAPI, number: int) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        url: str,
+        api: FakeTelegramAPI,
+        number: int,
+        extra: Sequence[str] = (),
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/telegram"
+        self.api_port = free_port()
+        self.api_url = f"http://127.0.0.1:{self.api_port}/api"
         self.config = directory / f"worker{number}.toml"
         self.config.write_text(
             "\n".join(
@@ -64,6 +82,11 @@ class Worker:
                     'listen = "127.0.0.1"',
                     f"port = {self.port}",
                     'url_path = "telegram"',
+                    "[api]",
+                    "enabled = true",
+                    "rate_limit_per_minute = 0",
+                    f"port = {self.api_port}",
+                    *extra,
                 ]
             )
             + "\n"
@@ -143,9 +166,80 @@ class Balancer:
         return False
 
 
-def script(number: int) -> list[str]:
+class ApiBalancer:
+    """Sends each API request to the next live worker until one answers it.
+
+    A refused connection, a timeout or a 409 ``in_progress`` (the same key is being
+    handled elsewhere) is tried again on the next worker with the same
+    ``Idempotency-Key``, as a client that got no answer does; after ``GIVE_UP``
+    seconds the request counts as never answered.
+    """
+
+    def __init__(self, workers: list[Worker], session: aiohttp.ClientSession, key: str) -> None:
+        self._workers = workers
+        self._session = session
+        self._headers = {"Authorization": f"Bearer {key}"}
+        self._turn = itertools.count()
+
+    async def post(self, path: str, body: dict[str, Any], key: str) -> tuple[Any, bool] | None:
+        """Return the answer and whether it was replayed, or ``None``."""
+        headers = {**self._headers, "Idempotency-Key": key}
+        deadline = asyncio.get_running_loop().time() + GIVE_UP
+        while asyncio.get_running_loop().time() < deadline:
+            worker = self._workers[next(self._turn) % len(self._workers)]
+            try:
+                async with self._session.post(
+                    worker.api_url + path,
+                    json=body,
+                    headers=headers,
+                    timeout=aiohttp.ClientTimeout(total=GIVE_UP),
+                ) as answer:
+                    data = await answer.json()
+                    if answer.status in (200, 201):
+                        return data, answer.headers.get("Idempotent-Replayed") == "true"
+                    assert answer.status == 409, data
+                    assert data["error"]["code"] == "in_progress", data
+            except (aiohttp.ClientError, TimeoutError):
+                pass  # that worker is gone
+            await asyncio.sleep(0.1)
+        return None
+
+
+async def admin_key(url: str) -> str:
+    """Store an admin API key in the workers' database; return it."""
+    stored, text = new_api_key("ops", admin=True, name="e2e", at=datetime.now(UTC))
+    store = await open_store(url)
+    try:
+        await store.add_api_key(stored)
+    finally:
+        await store.close()
+    return text
+
+
+async def converse_api(apis: ApiBalancer, number: int, acknowledged: list[str]) -> None:
+    """An API client's conversation; every other request is sent again, elsewhere."""
+    ident = f"a{number}"
+    created = await apis.post("/sessions", {"userId": ident}, f"{ident}-create")
+    assert created is not None
+    session_id = created[0]["sessionId"]
+    for index, text in enumerate(script(number, prefix="a")):
+        path, key = f"/sessions/{session_id}/messages", f"{ident}-{index}"
+        got = await apis.post(path, {"content": text}, key)
+        if got is None:
+            continue  # sent to the worker killed meanwhile: never answered
+        answer, _ = got
+        if not text.startswith("/"):
+            assert answer["reply"]["content"] == f"echo: {text}"
+            acknowledged.append(text)
+        if index % 2 == 1:  # the client's retry, on another worker: the same answer
+            again = await apis.post(path, {"content": text}, key)
+            assert again == (answer, True)
+        session_id = answer["sessionId"]  # where a /new moved it
+
+
+def script(number: int, *, prefix: str = "c") -> list[str]:
     """What conversation ``number`` says; some switch their head half-way."""
-    lines = [f"c{number} m{i}" for i in range(MESSAGES)]
+    lines = [f"{prefix}{number} m{i}" for i in range(MESSAGES)]
     if number % 5 == 0:
         lines.insert(3, "/new")
     elif number % 7 == 0:
@@ -167,7 +261,9 @@ async def test_three_workers_lose_nothing_and_double_nothing(tmp_path: Path) -> 
                 await worker.start()
             await asyncio.gather(*(worker.ready(session) for worker in workers[1:]))
             balancer = Balancer(workers, session)
+            apis = ApiBalancer(workers, session, await admin_key(url))
             acknowledged: list[str] = []
+            api_acknowledged: list[str] = []
             killed = asyncio.Event()
 
             async def converse(number: int) -> None:
@@ -183,7 +279,10 @@ async def test_three_workers_lose_nothing_and_double_nothing(tmp_path: Path) -> 
                         assert workers[1].process is not None
                         workers[1].process.kill()  # SIGKILL, mid-stream
 
-            await asyncio.gather(*(converse(number) for number in range(CONVERSATIONS)))
+            await asyncio.gather(
+                *(converse(number) for number in range(CONVERSATIONS)),
+                *(converse_api(apis, n, api_acknowledged) for n in range(API_CONVERSATIONS)),
+            )
             await asyncio.sleep(1.0)  # a second answer, were there one, would be in by now
         finally:
             for worker in workers:
@@ -200,7 +299,12 @@ async def test_three_workers_lose_nothing_and_double_nothing(tmp_path: Path) -> 
         assert len({t.split()[0] for t in unacknowledged}) == len(unacknowledged)
         for worker in (workers[0], workers[2]):
             assert "Traceback" not in worker.log_text()
-        await check_database(url, plain)
+        api_sent = [t for n in range(API_CONVERSATIONS) for t in script(n, prefix="a")]
+        api_unanswered = [
+            t for t in api_sent if not t.startswith("/") and t not in api_acknowledged
+        ]
+        assert len({t.split()[0] for t in api_unanswered}) == len(api_unanswered)
+        await check_database(url, plain + api_acknowledged)
 
 
 async def check_database(url: str, plain: list[str]) -> None:
@@ -220,6 +324,15 @@ async def check_database(url: str, plain: list[str]) -> None:
                     )
                 )
             ).all()
+            replies = (
+                (
+                    await conn.execute(
+                        sa.text("SELECT content FROM messages WHERE role = 'assistant'")
+                    )
+                )
+                .scalars()
+                .all()
+            )
             gaps = (
                 await conn.execute(
                     sa.text(
@@ -231,6 +344,7 @@ async def check_database(url: str, plain: list[str]) -> None:
     finally:
         await engine.dispose()
     assert max(Counter(stored).values()) == 1  # nothing stored twice
+    assert max(Counter(replies).values()) == 1  # nor answered twice
     assert set(stored) >= set(plain)  # every acknowledged message stored
     assert active == []
     assert gaps == []

@@ -6,6 +6,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from core.storage.records import DeliveryAnswer
 from core.storage.sql.schema import deliveries
 from core.storage.sql.units import DIALECTS, SqlPart, first, rowcount
 
@@ -47,3 +48,33 @@ class SqlDeliveries(SqlPart):
         """See :meth:`core.storage.protocols.Store.forget_deliveries`."""
         forget = sa.delete(deliveries).where(deliveries.c.received_at < before)
         return await self._write_quick(rowcount, forget)
+
+    async def answer_delivery(
+        self, source: str, delivery_id: str, at: datetime, answer: DeliveryAnswer
+    ) -> None:
+        """See :meth:`core.storage.protocols.Store.answer_delivery`."""
+        finish = (
+            sa.update(deliveries)
+            .where(deliveries.c.source == source, deliveries.c.delivery_id == delivery_id)
+            .values(finished_at=at, answer_session=answer.session_id, answer=answer.text)
+        )
+        await self._write_quick(rowcount, finish)
+
+    async def delivery_answer(self, source: str, delivery_id: str) -> DeliveryAnswer | None:
+        """See :meth:`core.storage.protocols.Store.delivery_answer`."""
+        query = sa.select(deliveries.c.answer_session, deliveries.c.answer).where(
+            deliveries.c.source == source, deliveries.c.delivery_id == delivery_id
+        )
+        row = await self._read(first, query)
+        if row is None or row["answer"] is None:
+            return None
+        return DeliveryAnswer(row["answer_session"], row["answer"])
+
+    async def release_delivery(self, source: str, delivery_id: str) -> None:
+        """See :meth:`core.storage.protocols.Store.release_delivery`."""
+        release = sa.delete(deliveries).where(
+            deliveries.c.source == source,
+            deliveries.c.delivery_id == delivery_id,
+            deliveries.c.finished_at.is_(None),
+        )
+        await self._write_quick(rowcount, release)

@@ -23,7 +23,7 @@ from adapters.http import ApiSettings, plugin
 from adapters.http.server import HttpAdapter
 from bot.metrics import BotMetrics
 from commands import Router, RouterSettings, default_registry
-from core import EchoResponder, SessionManager, new_api_key
+from core import EchoResponder, Responder, SessionManager, new_api_key
 from core.storage.protocols import Store
 from tests.core.conftest import opened
 
@@ -68,15 +68,16 @@ async def running_api(
     router_settings: RouterSettings | None = None,
     *,
     manager_options: dict[str, Any] | None = None,
+    responder: Responder | None = None,
     **api: Any,
 ) -> AsyncIterator[Api]:
-    """Serve the API on a free port of 127.0.0.1 until the block ends."""
+    """Serve the API on a free port of 127.0.0.1 until the block ends (echo by default)."""
     metrics = BotMetrics()
     metered = metrics.store(store)
     manager = SessionManager(metered, **(manager_options or {}))
     router = Router(
         manager,
-        metrics.responder(EchoResponder()),
+        metrics.responder(responder or EchoResponder()),
         default_registry(),
         router_settings or RouterSettings(rate_limit_per_minute=0),
     )
