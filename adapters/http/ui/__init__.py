@@ -16,7 +16,15 @@ from starlette.types import Scope
 
 from adapters.http.ui import pages_sessions, pages_signin
 from adapters.http.ui.auth import CsrfRefused, Logins, NotSignedIn
-from adapters.http.ui.render import STATIC, PageError, page, redirect, secured, ui_base
+from adapters.http.ui.render import (
+    STATIC,
+    PageError,
+    SecurityHeaders,
+    page,
+    redirect,
+    secured,
+    ui_base,
+)
 
 __all__ = ["install"]
 
@@ -30,6 +38,7 @@ def install(app: FastAPI, base: str) -> None:
     app.add_exception_handler(NotSignedIn, _not_signed_in)
     app.add_exception_handler(CsrfRefused, _csrf_refused)
     app.add_exception_handler(PageError, _page_error)
+    app.add_middleware(SecurityHeaders, prefix=f"{base}/ui")
 
 
 class _SecuredStatic(StaticFiles):

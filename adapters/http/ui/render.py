@@ -9,6 +9,8 @@ from urllib.parse import parse_qs
 import jinja2
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _HERE = Path(__file__).parent
 
@@ -56,6 +58,36 @@ def secured(response: Response) -> Response:
     """Add the console's security headers to ``response``; return it."""
     response.headers.update(_HEADERS)
     return response
+
+
+class SecurityHeaders:
+    """ASGI middleware: every answer under the console's path gets its headers.
+
+    Pages add them too; this also covers what the app answers for them, such as a
+    bad query string's error.
+    """
+
+    def __init__(self, app: ASGIApp, prefix: str) -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve the request, adding the headers to a console answer's start."""
+        path: str = scope.get("path", "")
+        if scope["type"] != "http" or not (
+            path == self.prefix or path.startswith(self.prefix + "/")
+        ):
+            await self.app(scope, receive, send)
+            return
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in _HEADERS.items():
+                    headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
 
 
 def page(request: Request, template: str, status: int = 200, **values: Any) -> Response:
