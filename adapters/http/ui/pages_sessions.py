@@ -21,6 +21,7 @@ from adapters.http.ui.auth import Login, check_csrf, signed_in
 from adapters.http.ui.render import PageError, form_of, page, redirect, secured, ui_base
 from adapters.http.views import decode_cursor, encode_cursor, inbound_in
 from core import (
+    MAX_TAGS,
     ExportFormat,
     NotFoundError,
     Session,
@@ -28,8 +29,8 @@ from core import (
     SessionFilter,
     next_resets,
     stream_export,
+    tag_of,
 )
-from core.sessions.tags import MAX_TAGS, tag_of
 
 router = APIRouter()
 
