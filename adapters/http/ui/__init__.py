@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Scope
 
-from adapters.http.ui import pages_channels, pages_sessions, pages_signin
+from adapters.http.ui import pages_channels, pages_overview, pages_sessions, pages_signin
 from adapters.http.ui.auth import CsrfRefused, Logins, NotSignedIn
 from adapters.http.ui.render import (
     STATIC,
@@ -32,7 +32,7 @@ __all__ = ["install"]
 def install(app: FastAPI, base: str) -> None:
     """Serve the console under ``{base}/ui`` in ``app``."""
     app.state.logins = Logins()
-    for module in (pages_signin, pages_sessions, pages_channels):
+    for module in (pages_signin, pages_overview, pages_sessions, pages_channels):
         app.include_router(module.router, prefix=f"{base}/ui", include_in_schema=False)
     app.mount(f"{base}/ui/static", _SecuredStatic(directory=STATIC), name="ui-static")
     app.add_exception_handler(NotSignedIn, _not_signed_in)
