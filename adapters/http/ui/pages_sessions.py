@@ -7,6 +7,8 @@ is checked against the session's CSRF token before anything happens.
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -61,7 +63,7 @@ async def sessions(
     cursor: Annotated[str, Query(max_length=200)] = "",
     done: str = "",
 ) -> Response:
-    """The sessions, newest first, filtered, a page at a time."""
+    """The sessions, newest first, filtered, a page at a time (keyset paging, no offset)."""
     filters = {"platform": platform, "channel": channel, "user": user, "status": status}
     filters["title"] = title
     values: dict[str, Any] = {"filters": filters, "csrf": login.csrf, "notice": _DONE.get(done)}
@@ -83,13 +85,14 @@ async def sessions(
         owners=(user,) if user else None,
         title_contains=title or None,
     )
-    offset = _offset_of(cursor)
     store = services.manager.store
-    found = await store.list_sessions(where, limit=SESSIONS_PER_PAGE + 1, offset=offset)
+    paged = dataclasses.replace(where, after=_after_of(cursor))
+    found = await store.list_sessions(paged, limit=SESSIONS_PER_PAGE + 1)
     next_url = None
     if len(found) > SESSIONS_PER_PAGE:
+        last = found[SESSIONS_PER_PAGE - 1]
         query = {k: v for k, v in filters.items() if v}
-        query["cursor"] = encode_cursor(offset=offset + SESSIONS_PER_PAGE)
+        query["cursor"] = encode_cursor(at=last.created_at.isoformat(), id=last.id)
         next_url = f"{ui_base(request)}/sessions?{urlencode(query)}"
     return page(
         request,
@@ -102,16 +105,15 @@ async def sessions(
     )
 
 
-def _offset_of(cursor: str) -> int:
+def _after_of(cursor: str) -> tuple[datetime, str] | None:
+    """Return the keyset position a page link carries (``None``: the first page)."""
     if not cursor:
-        return 0
+        return None
     try:
-        offset = decode_cursor(cursor, "offset")["offset"]
-    except ApiError:
-        offset = None
-    if not isinstance(offset, int) or offset < 0:
-        raise PageError(400, "That page link is not one this console gave out.")
-    return offset
+        fields = decode_cursor(cursor, "at", "id")
+        return datetime.fromisoformat(str(fields["at"])), str(fields["id"])
+    except (ApiError, ValueError):
+        raise PageError(400, "That page link is not one this console gave out.") from None
 
 
 @router.get("/sessions/{session_id}")

@@ -142,3 +142,26 @@ async def test_delete_after_confirming_what_is_lost(console: Console) -> None:
     await expect(page.get_by_text("Session deleted.")).to_be_visible()
     assert await console.api.store.get_session(session_id) is None
     await expect(page.get_by_role("link", name="Doomed")).to_have_count(0)
+
+
+async def test_sessions_page_by_keyset_keeping_the_filter(console: Console) -> None:
+    bulk = {await console.user_session(f"user{n}", title=f"bulk {n}") for n in range(60)}
+    await console.user_session("other", title="not in it")
+    page = console.page
+    await console.sign_in()
+    await page.get_by_label("Title contains").fill("bulk")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.get_by_text("60 sessions.")).to_be_visible()
+    rows = page.locator("tbody tr td:first-child a")
+    first = await rows.evaluate_all("links => links.map(a => a.href.split('/').pop())")
+    assert len(first) == 50
+    await page.get_by_role("link", name="Next page").click()
+    await expect(page.get_by_label("Title contains")).to_have_value("bulk")
+    second = await rows.evaluate_all("links => links.map(a => a.href.split('/').pop())")
+    assert len(second) == 10
+    assert set(first) | set(second) == bulk
+    await expect(page.get_by_role("link", name="Next page")).to_have_count(0)
+
+    forged = await page.request.get(f"{console.base}/ui/sessions?cursor=bm9wZQ")
+    assert forged.status == 400
+    assert "not one this console gave out" in await forged.text()
