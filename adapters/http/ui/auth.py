@@ -1,6 +1,6 @@
 """Who is signed in to the console: admin keys, session cookies, CSRF tokens.
 
-Signing in takes an admin API key (``sessionbot api-keys create --admin``); a
+Signing in takes an admin API key (``sessionbot api-keys create --user ID --admin``); a
 user key is refused. The browser then holds only a random session token, in an
 HttpOnly, SameSite=Strict cookie (Secure when the request came over HTTPS), never
 the key. Every form that changes something carries the session's CSRF token, and

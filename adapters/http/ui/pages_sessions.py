@@ -205,7 +205,8 @@ async def edit(
     form = await _checked_form(request, login)
     session = await _session(services, session_id)
     try:
-        tags = [tag_of(t) for t in form.get("tags", "").split(",") if t.strip()]
+        typed = form.get("tags", "").split(",")
+        tags = list(dict.fromkeys(tag_of(t) for t in typed if t.strip()))
         if len(tags) > MAX_TAGS:
             raise ValueError(f"at most {MAX_TAGS} tags")
         change = ChangeSession.model_validate({"title": form.get("title", ""), "tags": tags})

@@ -113,7 +113,7 @@ async def test_title_and_tags_are_changed_with_the_chat_commands_rules(console: 
     await console.sign_in()
     await page.goto(f"{console.base}/ui/sessions/{session_id}")
     await page.get_by_label("Title", exact=True).fill("Renamed")
-    await page.get_by_label("Tags (comma-separated)").fill("Billing, #urgent")
+    await page.get_by_label("Tags (comma-separated)").fill("Billing, #urgent, billing")
     await page.get_by_role("button", name="Save").click()
     await expect(page.get_by_text("Title and tags saved.")).to_be_visible()
     stored = await console.api.store.get_session(session_id)
