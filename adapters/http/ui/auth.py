@@ -1,30 +1,36 @@
 """Who is signed in to the console: admin keys, session cookies, CSRF tokens.
 
-Signing in takes an admin API key (``sessionbot api-keys create --user ID --admin``); a
-user key is refused. The browser then holds only a random session token, in an
-HttpOnly, SameSite=Strict cookie (Secure when the request came over HTTPS), never
-the key. Every form that changes something carries the session's CSRF token, and
-a post without it, or with another, is refused. The key is looked up again on
-every request, so a revoked key signs its console sessions out.
+Signing in takes an admin API key (``sessionbot api-keys create --user ID --admin``);
+a user key is refused. The console then makes a sign-in key of its own, stored like
+any API key (named ``console:<id of the key signed in with>``), and the browser
+holds only that, in an HttpOnly, SameSite=Strict cookie (Secure when the request
+came over HTTPS), never the key typed. Being in the database, a sign-in is known to
+every worker behind a balancer. Every request checks it again: still there, not
+revoked, younger than :data:`LIFETIME_SECONDS`, and the key it came from still a
+valid admin key (revoking that key signs its consoles out). Signing out revokes the
+sign-in key. Every form that changes something carries a CSRF token derived from
+the sign-in key's secret; a post without it, or with another, is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
-import secrets
-import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import Request
 
 from adapters.http.access import Services
-from core import ApiKey, parse_api_key, secret_matches
+from core import ApiKey, new_api_key, parse_api_key, secret_matches
 
 COOKIE = "sessionbot_ui"
 """The name of the console's session cookie."""
 
 LIFETIME_SECONDS = 8 * 60 * 60
 """How long a console sign-in lasts: a working day."""
+
+_NAME_PREFIX = "console:"
 
 
 class SignInRefused(Exception):
@@ -44,72 +50,63 @@ class Login:
     """One signed-in console session.
 
     Attributes:
-        key_id: the admin key it was opened with.
-        user_id: who that key was made for (checkpoints name them).
+        key_id: the sign-in key's id.
+        user_id: who the admin key signed in with was made for (checkpoints name them).
         csrf: the token every changing form must carry.
-        expires: monotonic time after which it is gone.
     """
 
     key_id: str
     user_id: str
     csrf: str
-    expires: float
 
 
 class Logins:
-    """The console sessions of this process, by cookie token."""
-
-    def __init__(self) -> None:
-        self._open: dict[str, Login] = {}
+    """Console sign-ins, kept as API keys of their own in the store."""
 
     async def sign_in(self, services: Services, text: str) -> str:
-        """Open a session for the admin key ``text``; return the cookie's token.
+        """Make a sign-in key for the admin key ``text``; return the cookie's value.
 
         Raises:
             SignInRefused: not a valid admin key (one reason for all, so that a
                 wrong key learns nothing).
         """
+        store = services.manager.store
         parsed = parse_api_key(text.strip())
-        stored = None if parsed is None else await services.manager.store.get_api_key(parsed[0])
+        stored = None if parsed is None else await store.get_api_key(parsed[0])
         if parsed is None or stored is None or not secret_matches(stored, parsed[1]):
             raise SignInRefused
-        if not stored.admin:
-            raise SignInRefused
-        self._drop_expired()
-        token = secrets.token_urlsafe(32)
-        self._open[token] = Login(
-            stored.id,
-            stored.user_id,
-            secrets.token_urlsafe(32),
-            time.monotonic() + LIFETIME_SECONDS,
+        if not stored.admin or stored.name.startswith(_NAME_PREFIX):
+            raise SignInRefused  # a user key, or a console's own sign-in key
+        login, token = new_api_key(
+            stored.user_id, admin=True, name=f"{_NAME_PREFIX}{stored.id}", at=services.manager.now()
         )
+        await store.add_api_key(login)
         return token
 
-    def sign_out(self, token: str) -> None:
-        """Close the session of ``token`` (nothing if there is none)."""
-        self._open.pop(token, None)
+    async def sign_out(self, services: Services, login: Login) -> None:
+        """Revoke the sign-in key of ``login``."""
+        await services.manager.store.revoke_api_key(login.key_id, services.manager.now())
 
     async def current(self, services: Services, request: Request) -> Login:
-        """Return the request's session, its key still a valid admin key.
+        """Return the request's session, checked as the module says.
 
         Raises:
-            NotSignedIn: no cookie, an unknown or expired one, or a revoked key.
+            NotSignedIn: no cookie, an unknown, revoked or expired one, or the key it
+                came from no longer a valid admin key.
         """
-        token = request.cookies.get(COOKIE, "")
-        login = self._open.get(token)
-        if login is None or login.expires <= time.monotonic():
-            self._open.pop(token, None)
+        store = services.manager.store
+        parsed = parse_api_key(request.cookies.get(COOKIE, ""))
+        key = None if parsed is None else await store.get_api_key(parsed[0])
+        if parsed is None or key is None or not secret_matches(key, parsed[1]):
             raise NotSignedIn
-        key = await services.manager.store.get_api_key(login.key_id)
-        if not _still_admin(key):
-            self._open.pop(token, None)
+        age = services.manager.now() - key.created_at
+        if not key.name.startswith(_NAME_PREFIX) or age > timedelta(seconds=LIFETIME_SECONDS):
             raise NotSignedIn
-        return login
-
-    def _drop_expired(self) -> None:
-        now = time.monotonic()
-        for token in [t for t, login in self._open.items() if login.expires <= now]:
-            del self._open[token]
+        parent = await store.get_api_key(key.name.removeprefix(_NAME_PREFIX))
+        if not _still_admin(parent):
+            raise NotSignedIn
+        csrf = hmac.new(parsed[1].encode(), b"sessionbot console csrf", hashlib.sha256)
+        return Login(key.id, key.user_id, csrf.hexdigest())
 
 
 def _still_admin(key: ApiKey | None) -> bool:
@@ -127,7 +124,7 @@ def check_csrf(login: Login, given: str) -> None:
 
 
 def logins_of(request: Request) -> Logins:
-    """Return the app's console sessions."""
+    """Return the app's console sign-ins."""
     logins: Logins = request.app.state.logins
     return logins
 

@@ -50,9 +50,10 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     """Sign out: forget the session, clear the cookie."""
-    login = await logins_of(request).current(services_of(request), request)
+    services = services_of(request)
+    login = await logins_of(request).current(services, request)
     check_csrf(login, (await form_of(request)).get("csrf", ""))
-    logins_of(request).sign_out(request.cookies.get(COOKIE, ""))
+    await logins_of(request).sign_out(services, login)
     response = page(request, "login.html", error=None, notice="Signed out.")
     response.delete_cookie(
         COOKIE, path=ui_base(request), httponly=True, samesite="strict", secure=_https(request)

@@ -115,3 +115,25 @@ async def test_not_signed_in_nothing_is_served(console: Console) -> None:
 async def test_the_console_is_off_unless_configured(tmp_path: Path) -> None:
     async with opened("sqlite", tmp_path) as store, running_api(store) as api:
         assert (await api.client.get("/ui/login")).status_code == 404
+
+
+async def test_a_sign_in_holds_on_every_worker_and_sign_out_ends_it_everywhere(
+    console: Console,
+) -> None:
+    await console.user_session("alice", title="Shared")
+    await console.sign_in()
+    await expect(console.page).to_have_url(f"{console.base}/ui/sessions")
+    cookie = next(c for c in await console.page.context.cookies() if c["name"] == "sessionbot_ui")
+    jar = {"sessionbot_ui": cookie["value"]}
+    # a second worker on the same database
+    async with (
+        running_api(console.api.store, ui=True) as other,
+        httpx.AsyncClient(base_url=str(other.client.base_url), cookies=jar) as client,
+    ):
+        listed = await client.get("/ui/sessions")
+        assert listed.status_code == 200 and "Shared" in listed.text
+        await console.page.get_by_role("button", name="Sign out").click()
+        await expect(console.page.get_by_text("Signed out.")).to_be_visible()
+        replayed = await client.get("/ui/sessions")  # the old cookie, kept by someone
+        assert replayed.status_code == 303
+        assert replayed.headers["location"] == "/ui/login"
