@@ -167,6 +167,7 @@ async def _render(
         checkpoints=await manager.checkpoints.list(session),
         next_daily=_when(daily),
         next_idle=_when(idle),
+        encrypted=manager.encrypted,
     )
 
 

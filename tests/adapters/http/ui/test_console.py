@@ -36,6 +36,7 @@ async def test_sign_in_find_by_filter_and_sign_out(console: Console) -> None:
     await page.get_by_role("link", name="Bravo report").click()
     await expect(page).to_have_url(f"{console.base}/ui/sessions/{bravo}")
     await expect(page.get_by_role("heading", name="Bravo report")).to_be_visible()
+    await expect(page.locator("#encryption")).to_have_text("off")
     await console.shot("session")
 
     await page.get_by_role("button", name="Sign out").click()
