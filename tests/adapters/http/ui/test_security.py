@@ -137,3 +137,16 @@ async def test_a_sign_in_holds_on_every_worker_and_sign_out_ends_it_everywhere(
         replayed = await client.get("/ui/sessions")  # the old cookie, kept by someone
         assert replayed.status_code == 303
         assert replayed.headers["location"] == "/ui/login"
+
+
+async def test_unknown_ids_answer_a_page_saying_so(console: Console) -> None:
+    await console.sign_in()
+    request = console.page.request
+    for path in ("/ui/sessions/nosuchid", "/ui/sessions/nosuchid/export?format=json"):
+        answer = await request.get(f"{console.base}{path}")
+        assert answer.status == 404, path
+        assert "There is no session &#39;nosuchid&#39;." in await answer.text()
+    session_id = await console.user_session("alice")
+    gone = await request.get(f"{console.base}/ui/sessions/{session_id}?before=nosuchmessage")
+    assert gone.status == 404
+    assert "That page of the history is gone." in await gone.text()
