@@ -18,6 +18,7 @@ from core.errors import (
     StorageError,
     UsageError,
 )
+from core.limits import MAX_RESET_MINUTES
 from core.menu import Completer, MenuCommand, MenuOption, OptionKind, Suggest, Suggestion
 from core.models import (
     ArchiveReason,
@@ -43,10 +44,12 @@ from core.sessions.export import (
 )
 from core.sessions.imports import ImportedSession, parse_export
 from core.sessions.manager import SessionManager
-from core.sessions.resets import next_resets
+from core.sessions.resets import next_resets, parse_reset_time
 from core.sessions.resolution import Resolution
 from core.sessions.responders import Answer, EchoResponder, Responder, StreamingResponder
 from core.sessions.scope import DEFAULT_SCOPE, Scope, ScopeKey, channel_key_for, scope_key_for
+from core.sessions.strategies import Strategy
+from core.sessions.tags import MAX_TAGS, tag_of
 from core.storage.deliveries import Deliveries
 from core.storage.live import LiveSessions
 from core.storage.protocols import SessionFilter, Store
@@ -58,6 +61,8 @@ from core.words import TextQuery
 
 __all__ = [
     "DEFAULT_SCOPE",
+    "MAX_RESET_MINUTES",
+    "MAX_TAGS",
     "Answer",
     "ApiKey",
     "ArchiveReason",
@@ -109,6 +114,7 @@ __all__ = [
     "StaleSessionError",
     "StorageError",
     "Store",
+    "Strategy",
     "StreamingResponder",
     "Suggest",
     "Suggestion",
@@ -121,9 +127,11 @@ __all__ = [
     "next_resets",
     "parse_api_key",
     "parse_export",
+    "parse_reset_time",
     "render_export",
     "scope_key_for",
     "secret_matches",
     "stream_export",
     "streaming_to",
+    "tag_of",
 ]

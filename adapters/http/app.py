@@ -48,6 +48,10 @@ def create_app(settings: ApiSettings, context: AdapterContext, manager: SessionM
     install_error_handlers(app)
     for module in (routes_ops, routes_search, routes_sessions, routes_messages, routes_checkpoints):
         app.include_router(module.router, prefix=base)
+    if settings.ui:
+        from adapters.http.ui import install  # Jinja2 is loaded only when the console is on
+
+        install(app, base)
     guarded: ASGIApp = app
     if settings.cors_origins:
         guarded = CORSMiddleware(

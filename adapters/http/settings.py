@@ -36,6 +36,7 @@ class ApiSettings(AdapterSettings):
         rate_limit_per_minute: requests one API key may make per minute; 0 is no
             limit (at most 600,000). Messages also count against ``[bot]
             rate_limit_per_minute``, as on every platform.
+        ui: serve the operator console at ``/ui`` (sign-in with an admin key).
     """
 
     listen: str = Field(default="127.0.0.1", min_length=1)
@@ -45,6 +46,7 @@ class ApiSettings(AdapterSettings):
     cors_origins: tuple[str, ...] = ()
     metrics: bool = True
     rate_limit_per_minute: int = Field(default=600, ge=0, le=600_000)
+    ui: bool = False
 
     @field_validator("base_path")
     @classmethod

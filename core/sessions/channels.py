@@ -95,7 +95,14 @@ class Channels:
             **changes: :class:`ChannelSettings` fields (``scope``,
                 ``daily_reset_time``, ``idle_reset_minutes``, ``timezone``).
         """
-        key = self.key(inbound)
+        return await self.update_key(self.key(inbound), **changes)
+
+    async def stored(self, channel_key: str) -> ChannelSettings | None:
+        """Return the overrides stored under a channel key (a session's ``channel_key``)."""
+        return await self._store.get_channel_settings(channel_key)
+
+    async def update_key(self, key: str, **changes: Any) -> ChannelSettings:
+        """Store overrides for the channel of ``key``, as :meth:`update` does."""
         current = await self._store.get_channel_settings(key)
         now = self._clock.now()
         settings = dataclasses.replace(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +18,9 @@ class SessionFilter:
         owners: only sessions whose owner (``platform:user_id``) is one of these.
         title_contains: only sessions whose title holds this text, ignoring the
             case of ASCII letters.
+        after: ``(created_at, id)`` of the last session of the previous page: only
+            sessions after it in listing order (newest first, ties by id), for
+            keyset paging that never skips rows the way an offset does.
     """
 
     scope_key: str | None = None
@@ -25,6 +29,11 @@ class SessionFilter:
     status: str | None = None
     owners: tuple[str, ...] | None = None
     title_contains: str | None = None
+    after: tuple[datetime, str] | None = None
+
+    def follows(self, created_at: datetime, session_id: str) -> bool:
+        """Tell whether a session comes after :attr:`after` in listing order."""
+        return self.after is None or (created_at, session_id) < self.after
 
     def title_matches(self, title: str | None) -> bool:
         """Tell whether ``title`` passes :attr:`title_contains` (as SQL ``LIKE`` would)."""

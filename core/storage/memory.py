@@ -398,6 +398,7 @@ def _matches(session: Session, where: SessionFilter) -> bool:
         and (where.status is None or session.status.value == where.status)
         and (where.owners is None or session.owner in where.owners)
         and where.title_matches(session.title)
+        and where.follows(session.created_at, session.id)
     )
 
 

@@ -321,6 +321,21 @@ class TestStoreContract:
         active = await store.list_sessions(SessionFilter(status="active"), limit=10)
         assert [s.id for s in active] == [c.id, b.id]
 
+    async def test_list_sessions_pages_by_keyset(self, store: Store) -> None:
+        a = await start(store, "k1", created=at(1), session_id="aaaa1111")
+        b = await start(store, "k2", created=at(2), session_id="bbbb2222", title="b")
+        c = await start(store, "k3", created=at(2), session_id="cccc3333", title="c")
+        d = await start(store, "k4", created=at(3), session_id="dddd4444", title="d")
+        seen: list[str] = []
+        where = SessionFilter()
+        while page := await store.list_sessions(where, limit=2):
+            seen += [s.id for s in page]
+            where = SessionFilter(after=(page[-1].created_at, page[-1].id))
+        assert seen == [d.id, c.id, b.id, a.id]  # ties at at(2) split across pages: none lost
+        after_c = SessionFilter(after=(c.created_at, c.id), title_contains="B")
+        assert [s.id for s in await store.list_sessions(after_c, limit=10)] == [b.id]
+        assert await store.count_sessions(SessionFilter(after=(b.created_at, b.id))) == 1
+
     async def test_update_session_changes_only_given_fields(self, store: Store) -> None:
         session = await start(store, title="old", tags=("a",), metadata={"x": 1})
         titled = await store.update_session(session.id, at(1), title="new")

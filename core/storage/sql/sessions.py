@@ -203,6 +203,8 @@ def _filters(where: SessionFilter) -> dict[str, Any]:
             ("status", where.status),
             ("owner", None if where.owners is None else list(where.owners)),
             ("title", None if where.title_contains is None else _like(where.title_contains)),
+            ("after_at", None if where.after is None else where.after[0]),
+            ("after_id", None if where.after is None else where.after[1]),
         )
         if value is not None
     }
@@ -218,6 +220,17 @@ def _filtered(query: sa.Select[Any], filters: tuple[str, ...]) -> sa.Select[Any]
     for name in filters:
         if name == "owner":
             query = query.where(sessions.c.owner.in_(sa.bindparam(name, expanding=True)))
+        elif name == "after_at":  # keyset: (created_at, id) below the previous page's last
+            after_at = sa.bindparam(name, type_=sessions.c.created_at.type)
+            after_id = sa.bindparam("after_id", type_=sessions.c.id.type)
+            query = query.where(
+                sa.or_(
+                    sessions.c.created_at < after_at,
+                    sa.and_(sessions.c.created_at == after_at, sessions.c.id < after_id),
+                )
+            )
+        elif name == "after_id":
+            continue  # bound with after_at
         elif name == "title":
             # lower() folds ASCII letters on SQLite; the pattern is lower-cased likewise.
             pattern = sa.bindparam(name, type_=sa.String)
