@@ -377,7 +377,11 @@ class FakeTelegramAPI:
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         arrived = asyncio.get_running_loop().time()  # a long poll is answered much later
         method = request.match_info["method"]
-        params, files = await _read_params(request)
+        try:
+            params, files = await _read_params(request)
+        except ConnectionResetError:
+            # The bot went away mid-request (a test killed it): nothing arrived.
+            return web.Response(status=499)
         status, body = await self._answer(request.match_info["token"], method, params, files)
         self.calls.append(Call(method, params, files, status, arrived))
         self._touch()
