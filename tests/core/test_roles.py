@@ -44,7 +44,7 @@ async def test_file_roles_hand_a_role_over_when_its_holder_leaves(tmp_path: Path
     await asyncio.sleep(0.3)
     assert not entered.is_set()  # held elsewhere
     async with second.held("another role"):  # roles are independent
-        pass
+        assert second.held_roles == {"another role"}
     released.set()
     await asyncio.wait_for(asyncio.gather(holder, waiting), WAIT)
     assert entered.is_set()
