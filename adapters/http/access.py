@@ -9,6 +9,7 @@ key, a malformed, unknown, wrong or revoked key: 401, all with the same message.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections import deque
@@ -80,6 +81,9 @@ class Services:
         manager: the session core.
         limiter: requests per key.
         started: monotonic time the app was built (uptime).
+        stopping: set when the server begins to stop: a request that waits for
+            something (a retry waiting for the first request's answer) answers 503
+            at once instead of being cut off by the shutdown's deadline.
     """
 
     settings: ApiSettings
@@ -87,6 +91,7 @@ class Services:
     manager: SessionManager
     limiter: RateLimiter = field(init=False)
     started: float = field(default_factory=time.monotonic)
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.limiter = RateLimiter(self.settings.rate_limit_per_minute)

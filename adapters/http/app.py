@@ -6,7 +6,6 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp
 
-from adapters.base import AdapterContext
 from adapters.http import (
     routes_checkpoints,
     routes_messages,
@@ -17,8 +16,6 @@ from adapters.http import (
 from adapters.http.access import Services
 from adapters.http.body_limit import BodyLimit
 from adapters.http.errors import install_error_handlers
-from adapters.http.settings import ApiSettings
-from core import SessionManager
 
 DESCRIPTION = """\
 Sessions of sessionbot over HTTP: start or find a user's session, send messages
@@ -33,8 +30,9 @@ strictly increase along a session's history.
 """
 
 
-def create_app(settings: ApiSettings, context: AdapterContext, manager: SessionManager) -> ASGIApp:
-    """Return the API as an ASGI application, body limit and CORS around it."""
+def create_app(services: Services) -> ASGIApp:
+    """Return the API over ``services`` as an ASGI application, body limit and CORS around it."""
+    settings, context = services.settings, services.context
     base = settings.base_path
     app = FastAPI(
         title=f"{context.bot_name} sessions API",
@@ -44,7 +42,7 @@ def create_app(settings: ApiSettings, context: AdapterContext, manager: SessionM
         redoc_url=None,
         openapi_url=f"{base}/openapi.json",
     )
-    app.state.services = Services(settings, context, manager)
+    app.state.services = services
     install_error_handlers(app)
     for module in (routes_ops, routes_search, routes_sessions, routes_messages, routes_checkpoints):
         app.include_router(module.router, prefix=base)

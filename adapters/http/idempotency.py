@@ -7,7 +7,8 @@ its answer is kept there (sealed like its session), and every retry, on whicheve
 worker it lands, gets that answer back with ``Idempotent-Replayed: true`` and
 changes nothing. A retry that arrives while the first is still being handled waits
 for its answer (up to :data:`WAIT_SECONDS`, then 409 ``in_progress`` with
-``Retry-After``). A key is the caller's own (scoped by API key and route) and
+``Retry-After``; 503 ``unavailable`` at once if this server begins to stop
+meanwhile). A key is the caller's own (scoped by API key and route) and
 remembered for a day; reusing it for a different request is refused (422
 ``idempotency_key_reused``). An error answer is not kept: nothing was stored, so a
 retry runs anew.
@@ -16,6 +17,7 @@ retry runs anew.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import time
@@ -108,8 +110,21 @@ async def once(
                 code="in_progress",
                 headers={"Retry-After": "1"},
             )
-        await asyncio.sleep(pause)
+        await _pause_unless_stopping(services.stopping, pause)
         pause = min(pause * 2, 0.5)
+
+
+async def _pause_unless_stopping(stopping: asyncio.Event, seconds: float) -> None:
+    """Wait ``seconds``; raise 503 if the server begins to stop before or meanwhile."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stopping.wait(), seconds)
+    if stopping.is_set():
+        raise ApiError(
+            503,
+            "this server is stopping; send the request again",
+            code="unavailable",
+            headers={"Retry-After": "1"},
+        )
 
 
 async def _run_and_keep(

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import uvicorn
 
 from adapters.base import AdapterContext, BaseAdapter
+from adapters.http.access import Services
 from adapters.http.app import create_app
 from adapters.http.settings import ApiSettings
 from core import ReplyFile, SessionManager
@@ -53,7 +54,8 @@ class HttpAdapter(BaseAdapter[None]):
     ) -> None:
         super().__init__(context.handler)
         self.settings = settings
-        self.app = create_app(settings, context, manager)
+        self.services = Services(settings, context, manager)
+        self.app = create_app(self.services)
         self.port: int | None = None
         self.ready = asyncio.Event()
 
@@ -80,6 +82,7 @@ class HttpAdapter(BaseAdapter[None]):
             await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
             stopping.cancel()
         finally:
+            self.services.stopping.set()
             server.should_exit = True
             await asyncio.wait([serving])
             self.ready.clear()

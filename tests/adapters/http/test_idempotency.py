@@ -116,6 +116,34 @@ async def test_a_retry_waiting_too_long_is_told_to_come_back(
         assert await contents(one, session_id, alice) == ["slow", "echo: slow"]
 
 
+async def test_a_retry_waiting_when_its_server_stops_is_told_to_come_back(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    held = HeldResponder()
+    async with running_api(store, responder=held) as one:
+        async with running_api(store) as two:
+            alice = await one.key("alice")
+            session_id = await session_of(one, alice)
+            first = asyncio.create_task(post(one, session_id, alice, "slow", "k-1"))
+            await asyncio.wait_for(held.asked.wait(), 10)
+            retry = asyncio.create_task(post(two, session_id, alice, "slow", "k-1"))
+            await asyncio.sleep(0.3)
+            assert not retry.done()
+            stopping = asyncio.get_running_loop().time()
+            await two.adapter.stop()  # the retry's server stops while it waits
+            busy = await retry
+            # Answered at once, not cut off by the shutdown's 5 s deadline.
+            assert asyncio.get_running_loop().time() - stopping < 2
+            assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
+            assert busy.json()["error"]["code"] == "unavailable"
+        held.go.set()
+        assert (await first).status_code == 200
+        later = await post(one, session_id, alice, "slow", "k-1")
+        assert later.json() == (await first).json()
+        assert await contents(one, session_id, alice) == ["slow", "echo: slow"]
+    assert "Traceback" not in caplog.text and not any(r.exc_info for r in caplog.records)
+
+
 async def test_a_key_reused_for_another_request_is_refused(api: Api) -> None:
     alice = await api.key("alice")
     session_id = await session_of(api, alice)
