@@ -23,7 +23,7 @@ from bot.openai_settings import ModelChoice, OpenAISettings
 from bot.responders import ResponderPlugin
 from core import Answer, Message, Responder, ResponderError, Role, Session
 from core.sessions.responders import TextSink
-from core.tokens import Context, estimate_tokens
+from core.tokens import Context
 
 if TYPE_CHECKING:
     from openai import AsyncOpenAI
@@ -124,11 +124,10 @@ def _answer(text: str, choice: ModelChoice, context: Sequence[Message], usage: A
     """The answer with the usage the endpoint reported, or an estimate marked as one."""
     if usage is not None and usage.prompt_tokens is not None:
         return Answer(text, tokens_in=usage.prompt_tokens, tokens_out=usage.completion_tokens or 0)
-    history = context.tokens if isinstance(context, Context) else Context(context).tokens
-    prompt = estimate_tokens(choice.system_prompt) if choice.system_prompt else 0
-    return Answer(
-        text, tokens_in=history + prompt, tokens_out=estimate_tokens(text), estimated=True
-    )
+    counted = context if isinstance(context, Context) else Context(context)
+    count = counted.counter.count
+    prompt = count(choice.system_prompt) if choice.system_prompt else 0
+    return Answer(text, tokens_in=counted.tokens + prompt, tokens_out=count(text), estimated=True)
 
 
 @contextlib.contextmanager

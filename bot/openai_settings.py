@@ -160,3 +160,7 @@ class OpenAISettings(ResponderSettings):
             self.system_prompt if override.system_prompt is None else override.system_prompt,
             self.temperature if override.temperature is None else override.temperature,
         )
+
+    def counted_model(self) -> str:
+        """Return ``model``: its tokenizer counts (overrides' models are calibrated per session)."""
+        return self.model

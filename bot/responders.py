@@ -40,6 +40,13 @@ class ResponderSettings(BaseModel):
 
     kind: str = DEFAULT_KIND
 
+    def counted_model(self) -> str | None:
+        """Return the model whose tokenizer counts tokens (``[context] tokenizer = "auto"``).
+
+        ``None`` (the default, and echo's): the built-in estimate counts.
+        """
+        return None
+
 
 SettingsT = TypeVar("SettingsT", bound=ResponderSettings)
 

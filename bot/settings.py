@@ -35,6 +35,7 @@ from adapters.base import AdapterSettings
 from bot.option_types import ConfigBool, ConfigInt, as_env_text
 from bot.plugin_settings import adapter_tables, own_table, responder_table, table_owner
 from bot.responders import ResponderSettings
+from bot.tokenizers import AUTO, TOKENIZERS
 from core import limits
 from core.sessions.resets import ResetOverride, ResetRules, RuleSelector, parse_reset_time
 from core.sessions.scope import Scope
@@ -303,12 +304,23 @@ class ContextSettings(_Section):
         live_conversations: how many conversations in progress keep their session
             and context window in memory between messages (0: none; each message
             then reads them from the database; at most 1,000,000).
+        tokenizer: how tokens are counted: ``auto`` (tiktoken, where it is installed
+            and has the responder model's encoding on this machine; else the
+            estimate), ``estimate``, or an encoding's name (:mod:`bot.tokenizers`).
     """
 
     max_tokens: ConfigInt = Field(default=2000, ge=1, le=limits.MAX_CONTEXT_TOKENS)
     strategy: Strategy = Strategy.RECENT
     summary_prompt: str = Field(default=DEFAULT_SUMMARY_PROMPT, min_length=1, max_length=10_000)
     live_conversations: ConfigInt = Field(default=1000, ge=0, le=limits.MAX_LIVE_CONVERSATIONS)
+    tokenizer: str = AUTO
+
+    @field_validator("tokenizer")
+    @classmethod
+    def _tokenizer(cls, tokenizer: str) -> str:
+        if tokenizer not in TOKENIZERS:
+            raise ValueError(f"must be one of {', '.join(TOKENIZERS)}")
+        return tokenizer
 
 
 class IdentitySettings(_Section):

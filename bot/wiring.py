@@ -14,6 +14,7 @@ from bot.config import Settings
 from bot.master_key import load_master_key
 from bot.platforms import build_responder
 from bot.plugins import adapter_plugins
+from bot.tokenizers import counter_for
 from commands import Router, RouterSettings, default_registry
 from core.clock import Clock, SystemClock
 from core.crypto.opening import open_store
@@ -43,6 +44,7 @@ def build_manager(
         encrypted=settings.encryption.enabled,
         live_conversations=settings.context.live_conversations,
         feed=feed,
+        tokens=counter_for(settings.context.tokenizer, settings.responder.counted_model()),
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from core.models import Message, Session
-from core.tokens import Context, estimate_tokens
+from core.tokens import Context
 
 if TYPE_CHECKING:
     from core.sessions.manager import SessionManager
@@ -16,7 +16,7 @@ _MAX_PAGE = 500
 
 
 async def context_history(manager: SessionManager, session: Session, max_tokens: int) -> Context:
-    """Return the newest messages whose estimated tokens fit ``max_tokens``, oldest first.
+    """Return the newest messages whose tokens fit ``max_tokens``, oldest first.
 
     The newest message is always included, even if it alone exceeds the budget.
     A conversation in progress has its window in memory
@@ -32,6 +32,7 @@ async def context_history(manager: SessionManager, session: Session, max_tokens:
 
 
 async def _read_context(manager: SessionManager, session: Session, max_tokens: int) -> Context:
+    count = manager.tokens.count
     chosen: list[Message] = []
     budget = max_tokens
     spent = 0
@@ -45,10 +46,10 @@ async def _read_context(manager: SessionManager, session: Session, max_tokens: i
 
     async for page in manager.history.newest_pages(session, next_page):
         for message in page:
-            cost = estimate_tokens(message.content)
+            cost = count(message.content)
             if chosen and cost > budget:
-                return Context(reversed(chosen), spent)
+                return Context(reversed(chosen), spent, manager.tokens)
             chosen.append(message)
             budget -= cost
             spent += cost
-    return Context(reversed(chosen), spent)
+    return Context(reversed(chosen), spent, manager.tokens)

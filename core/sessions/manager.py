@@ -47,6 +47,7 @@ from core.storage.caching import CachingStore
 from core.storage.changes import ChangeFeed
 from core.storage.deliveries import Deliveries
 from core.storage.protocols import Store
+from core.tokens import ESTIMATE, TokenCounter
 
 
 class SessionManager:
@@ -66,6 +67,11 @@ class SessionManager:
             between messages (:mod:`core.storage.live`); 0 keeps none.
         feed: carries what the workers sharing the database change, so that each
             forgets what it remembers of it (:mod:`core.storage.changes`).
+        tokens: how every token budget counts (:data:`core.tokens.ESTIMATE`, or the
+            model's tokenizer where the bot has one locally).
+
+    Attributes:
+        tokens: the counter in force.
     """
 
     def __init__(
@@ -81,6 +87,7 @@ class SessionManager:
         encrypted: bool = False,
         live_conversations: int = 1000,
         feed: ChangeFeed | None = None,
+        tokens: TokenCounter = ESTIMATE,
     ) -> None:
         self.config = SessionConfig(
             default_scope=default_scope,
@@ -91,7 +98,8 @@ class SessionManager:
             encrypted=encrypted,
         )
         self.clock: Clock = clock or SystemClock()
-        self.store = CachingStore(store, live_conversations, feed=feed)
+        self.tokens = tokens
+        self.store = CachingStore(store, live_conversations, feed=feed, counter=tokens)
         walker = BranchWalker(self.store)
         self.channels = Channels(self.store, self.clock, self.config)
         self.sessions = Lifecycle(self.store, self.clock, self.config, walker, self.channels)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from core.models import Message, Role, Session
-from core.tokens import Context, estimate_tokens
+from core.tokens import Context
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,8 +44,8 @@ class Responder(Protocol):
             session: the session being answered.
             context: the messages the responder may see, oldest first; the last one
                 is the user's new message. From the router it is a
-                :class:`core.sessions.context_window.Context`, which also carries their estimated
-                tokens.
+                :class:`core.tokens.Context`, which also carries their tokens and
+                how they were counted.
 
         Raises:
             ResponderError: no answer could be produced.
@@ -77,13 +77,10 @@ class EchoResponder:
     name = "echo"
 
     async def respond(self, session: Session, context: Sequence[Message]) -> Answer:
-        """Echo the newest user message, with token counts estimated."""
+        """Echo the newest user message, with tokens counted as the context was."""
         last = next((m for m in reversed(context) if m.role is Role.USER), None)
         text = f"echo: {last.content}" if last else "echo: (nothing to echo)"
-        if isinstance(context, Context):
-            tokens_in = context.tokens
-        else:
-            tokens_in = sum(estimate_tokens(m.content) for m in context)
+        counted = context if isinstance(context, Context) else Context(context)
         # Not marked as estimated: the mark says a model's endpoint reported no usage,
         # and it would cost every echoed message a sealed metadata value.
-        return Answer(text=text, tokens_in=tokens_in, tokens_out=estimate_tokens(text))
+        return Answer(text=text, tokens_in=counted.tokens, tokens_out=counted.counter.count(text))

@@ -32,7 +32,7 @@ from core.sessions.context_window import context_history
 from core.sessions.manager import SessionManager
 from core.sessions.notes import Summary
 from core.sessions.responders import Responder
-from core.tokens import Context, estimate_tokens
+from core.tokens import ESTIMATE, Context, TokenCounter
 
 logger = logging.getLogger(__name__)
 
@@ -85,14 +85,16 @@ def summary_message(session: Session, summary: Summary) -> Message:
     )
 
 
-def fit(messages: Sequence[Message], budget: int) -> list[Message]:
+def fit(
+    messages: Sequence[Message], budget: int, counter: TokenCounter = ESTIMATE
+) -> list[Message]:
     """Return the newest of ``messages`` (oldest first) whose tokens fit ``budget``.
 
     The newest one is always kept, even when it alone is over the budget.
     """
     kept: list[Message] = []
     for message in reversed(messages):
-        cost = estimate_tokens(message.content)
+        cost = counter.count(message.content)
         if kept and cost > budget:
             break
         kept.append(message)
@@ -175,7 +177,8 @@ class ContextBuilder:
         # Pins come first, oldest first, as many as fit beside the newest message
         # (which stays last, pinned or not); those outside the window are read by
         # id (at most MAX_PINS of them).
-        budget = max_tokens - estimate_tokens(newest.content)
+        count = self._manager.tokens.count
+        budget = max_tokens - count(newest.content)
         pinned: list[Message] = []
         for pin in pins:
             if pin.message_id == newest.id:
@@ -183,14 +186,15 @@ class ContextBuilder:
             message = in_window.get(pin.message_id)
             if message is None:
                 message = await self._manager.history.message(session, pin.message_id)
-            cost = estimate_tokens(message.content)
+            cost = count(message.content)
             if cost <= budget:
                 pinned.append(message)
                 budget -= cost
         chosen = {message.id for message in pinned}
-        spent = sum(estimate_tokens(message.content) for message in pinned)
-        rest = fit([m for m in window if m.id not in chosen], max_tokens - spent)
-        return Context([*pinned, *rest])
+        counter = self._manager.tokens
+        spent = counter.total(pinned)
+        rest = fit([m for m in window if m.id not in chosen], max_tokens - spent, counter)
+        return Context([*pinned, *rest], counter=counter)
 
     async def _summarized(self, session: Session, window: Context, max_tokens: int) -> Context:
         summary = await self._manager.notes.summary(session)
@@ -203,15 +207,15 @@ class ContextBuilder:
             spent = 0
         else:
             head = [summary_message(session, summary)]
-            spent = estimate_tokens(head[0].content)
-        shown = fit(after, max_tokens - spent)
+            spent = self._manager.tokens.count(head[0].content)
+        shown = fit(after, max_tokens - spent, self._manager.tokens)
         if shown and shown[0].seq > upto + 1:
             # Messages between the summary and the window are left out: fold them,
             # and the older half of the window, into the next summary.
             half = shown[: len(shown) // 2]
             fold_to = half[-1].seq if half else shown[0].seq - 1
             self._summarise_later(session, summary, fold_to)
-        return Context([*head, *shown])
+        return Context([*head, *shown], counter=self._manager.tokens)
 
     # -- summaries ------------------------------------------------------------------
 
@@ -277,7 +281,7 @@ class ContextBuilder:
                 created_at=_EPOCH,
             )
         )
-        return Context(request)
+        return Context(request, counter=self._manager.tokens)
 
     async def drain(self) -> None:
         """Wait for the summaries being written."""

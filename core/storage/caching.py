@@ -38,7 +38,7 @@ from core.storage.forwarding import ForwardingStore
 from core.storage.live import SETTINGS_TTL_SECONDS, LiveSessions
 from core.storage.protocols import Store, SweepPlan
 from core.storage.search import BlindTerms
-from core.tokens import Context
+from core.tokens import ESTIMATE, Context, TokenCounter
 
 
 class CachingStore(ForwardingStore):
@@ -50,6 +50,7 @@ class CachingStore(ForwardingStore):
         settings_ttl: seconds a channel's settings are used before being read again.
         rng: where the memory's random eviction picks come from (tests seed one).
         feed: carries changes to and from the other processes on the database.
+        counter: how the remembered windows count tokens.
     """
 
     def __init__(
@@ -60,9 +61,10 @@ class CachingStore(ForwardingStore):
         settings_ttl: float = SETTINGS_TTL_SECONDS,
         rng: random.Random | None = None,
         feed: ChangeFeed | None = None,
+        counter: TokenCounter = ESTIMATE,
     ) -> None:
         super().__init__(inner)
-        self.memory = LiveSessions(capacity, settings_ttl=settings_ttl, rng=rng)
+        self.memory = LiveSessions(capacity, settings_ttl=settings_ttl, rng=rng, counter=counter)
         self._feed = feed
         if feed is not None:
             feed.listen(self._heard)

@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from core.models import ChannelSettings, Message, Session
-from core.tokens import Context, estimate_tokens
+from core.tokens import ESTIMATE, Context, TokenCounter
 
 SETTINGS_TTL_SECONDS = 5.0
 """How long a channel's settings are used without reading them again."""
@@ -89,6 +89,7 @@ class LiveSessions:
             reads its session and context from the store).
         settings_ttl: seconds a channel's settings are used before being read again.
         rng: where the random picks come from (tests pass a seeded one).
+        counter: how a window's messages are counted (the session manager's).
     """
 
     def __init__(
@@ -97,10 +98,12 @@ class LiveSessions:
         *,
         settings_ttl: float = SETTINGS_TTL_SECONDS,
         rng: random.Random | None = None,
+        counter: TokenCounter = ESTIMATE,
     ) -> None:
         if capacity < 0:
             raise ValueError("capacity must be at least 0")
         self.capacity = capacity
+        self._counter = counter
         self._settings_ttl = settings_ttl
         self._by_key: dict[str, _Conversation] = {}
         self._keys: list[str] = []
@@ -224,7 +227,7 @@ class LiveSessions:
         )
         if follows:
             for message in stored:
-                cost = estimate_tokens(message.content)
+                cost = self._counter.count(message.content)
                 window.append(message)
                 conversation.costs.append(cost)
                 conversation.tokens += cost
@@ -251,7 +254,7 @@ class LiveSessions:
         ):
             return None
         _trim(conversation, max_tokens)
-        return Context(conversation.window, conversation.tokens)
+        return Context(conversation.window, conversation.tokens, self._counter)
 
     def newest(self, session: Session, limit: int) -> list[Message] | None:
         """Return the newest ``limit`` messages of ``session`` if the window holds more.
@@ -287,7 +290,7 @@ class LiveSessions:
         if context and context[-1].seq != session.message_count:
             return  # read for another state of the session than this one
         conversation.window = deque(context)
-        conversation.costs = deque(estimate_tokens(m.content) for m in context)
+        conversation.costs = deque(self._counter.count(m.content) for m in context)
         conversation.tokens = sum(conversation.costs)
         conversation.window_head = session.head_branch_id
         conversation.window_upto = session.message_count

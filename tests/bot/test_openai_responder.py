@@ -16,11 +16,14 @@ from pydantic import ValidationError
 from bot.openai_responder import NO_KEY, api_key, build
 from bot.openai_settings import OpenAISettings
 from bot.platforms import close_responder
+from bot.tokenizers import counter_for
 from commands import RouterSettings
 from core import ConfigError, Role
 from core.sessions.conversation import APOLOGY, NOTHING_TO_RETRY, USAGE_ESTIMATED
 from core.streaming import streaming_to
+from core.tokens import ESTIMATE
 from tests.commands.helpers import ADMIN, Chat
+from tests.encodings import cache_encoding
 from tests.fakes.openai_api import API_KEY, FakeOpenAI
 
 KEY_ENV = "SESSIONBOT_TEST_OPENAI_KEY"
@@ -53,12 +56,13 @@ async def make_chat(api: FakeOpenAI, key: None) -> AsyncIterator[MakeChat]:
             "stream": False,
         }
         context_max_tokens = options.pop("context_max_tokens", 2000)
+        tokens = options.pop("tokens", ESTIMATE)
         table.update(options)
         responder = build(OpenAISettings.model_validate(table))
         settings = RouterSettings(
             admins=frozenset({f"console:{ADMIN}"}), context_max_tokens=context_max_tokens
         )
-        chat = Chat(responder=responder, settings=settings)
+        chat = Chat(responder=responder, settings=settings, tokens=tokens)
         chats.append(chat)
         return chat
 
@@ -227,6 +231,20 @@ async def test_streaming_shows_the_text_as_it_grows_and_stores_it_once(
     messages = await chat.manager.history.all_messages(await chat.session())
     assert [m.content for m in messages] == ["one two three", "re: one two three"]
     assert (messages[-1].tokens_in, messages[-1].tokens_out) == (7, 4)
+
+
+async def test_without_usage_the_models_tokenizer_counts_where_it_is_here(
+    api: FakeOpenAI, make_chat: MakeChat, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache_encoding(tmp_path / "tiktoken", monkeypatch)
+    api.usage = False
+    chat = make_chat(system_prompt="Be brief.", tokens=counter_for("auto", "gpt-4"))
+    await chat.say("1 2 3 4 5 6 7 8 9 10")
+    answer = (await chat.manager.history.all_messages(await chat.session()))[-1]
+    assert answer.metadata[USAGE_ESTIMATED] is True
+    # By cl100k_base: "Be brief." is 3 tokens and the message 19 (the estimate: 3 and
+    # 5); the answer "re: 1 2 … 10" is 22 (the estimate: 6).
+    assert (answer.tokens_in, answer.tokens_out) == (3 + 19, 22)
 
 
 async def test_a_stream_without_usage_is_estimated(api: FakeOpenAI, make_chat: MakeChat) -> None:

@@ -19,6 +19,7 @@ from core.sessions.resets import ResetRules
 from core.sessions.responders import EchoResponder, Responder
 from core.storage.memory import MemoryStore
 from core.storage.protocols import SessionFilter, Store
+from core.tokens import ESTIMATE, TokenCounter
 from tests.builders import inbound
 
 ADMIN = "root"
@@ -38,6 +39,7 @@ class Chat:
         reset_rules: ResetRules | None = None,
         identities: dict[str, str] | None = None,
         carry_over: tuple[str, ...] = ("title", "tags"),
+        tokens: TokenCounter = ESTIMATE,
     ) -> None:
         self.clock = ManualClock()
         self.store = store or SealedStore(
@@ -50,6 +52,7 @@ class Chat:
             identities=identities,
             carry_over=carry_over,
             encrypted=isinstance(self.store, SealedStore) and self.store.encrypted,
+            tokens=tokens,
         )
         self.settings = settings or RouterSettings(admins=frozenset({f"console:{ADMIN}"}))
         self.router = Router(

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from core.crypto.envelope import generate_master_key
+from tests.encodings import cache_encoding
 from tests.fakes.openai_api import API_KEY, FakeOpenAI
 
 pytestmark = pytest.mark.e2e
@@ -24,7 +25,9 @@ FAILED = "The model did not answer. Your message is kept: send /retry to ask aga
 
 
 class Bot:
-    def __init__(self, tmp_path: Path, base_url: str) -> None:
+    def __init__(
+        self, tmp_path: Path, base_url: str, *, model: str = "e2e-model", more: str = ""
+    ) -> None:
         self.dir = tmp_path
         self.db = tmp_path / "bot.db"
         self.master_key = generate_master_key()
@@ -41,7 +44,7 @@ class Bot:
             [responder]
             kind = "openai"
             base_url = "{base_url}"
-            model = "e2e-model"
+            model = "{model}"
             api_key_env = "E2E_OPENAI_KEY"
             system_prompt = "Be brief."
             max_retries = 0
@@ -49,6 +52,7 @@ class Bot:
 
             [adapters.console]
             user = "alice"
+            {more}
             """.replace("\n            ", "\n")
         )
 
@@ -57,7 +61,12 @@ class Bot:
         piped = []
         for number, line in enumerate(lines):
             piped += [line, f"/zzend{number}"]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SESSIONBOT_", "OPENAI_"))}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("SESSIONBOT_", "OPENAI_", "TIKTOKEN_", "DATA_GYM_"))
+        }
+        env["TIKTOKEN_CACHE_DIR"] = str(self.dir / "tiktoken")
         env |= {"E2E_MASTER_KEY": self.master_key, "E2E_OPENAI_KEY": API_KEY}
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -120,3 +129,24 @@ async def test_run_answers_with_the_model_remembers_and_survives_a_failure(
 
 def database_bytes(directory: Path) -> bytes:
     return b"".join(path.read_bytes() for path in directory.glob("bot.db*"))
+
+
+async def test_run_counts_the_context_with_the_models_cached_tokenizer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache_encoding(tmp_path / "tiktoken", monkeypatch)  # as `tiktoken.get_encoding` leaves it
+    line = "1 2 3 4 5 6 7 8 9 10"  # 19 tokens by cl100k_base, 5 by the estimate
+    async with FakeOpenAI() as api:
+        api.usage = False  # nothing to calibrate from: the budget is the counter's alone
+        bot = Bot(tmp_path, api.url, model="gpt-4", more="[context]\nmax_tokens = 80\n")
+        (*_, last), stderr = await bot.run(*[line] * 4)
+    assert last == f"re: {line}"
+    assert "tokens: counted with tiktoken cl100k_base" in stderr
+    # 80 tokens hold the new message, the last answer (22) and the message before it
+    # (19) by the model's count; the estimate would have sent all seven.
+    assert [m["content"] for m in api.requests[-1]["messages"]] == [
+        "Be brief.",
+        line,
+        f"re: {line}",
+        line,
+    ]
