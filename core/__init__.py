@@ -44,6 +44,7 @@ from core.sessions.export import (
 )
 from core.sessions.imports import ImportedSession, parse_export
 from core.sessions.manager import SessionManager
+from core.sessions.notices import zone_name
 from core.sessions.resets import next_resets, parse_reset_time
 from core.sessions.resolution import Resolution
 from core.sessions.responders import Answer, EchoResponder, Responder, StreamingResponder
@@ -51,6 +52,7 @@ from core.sessions.scope import DEFAULT_SCOPE, Scope, ScopeKey, channel_key_for,
 from core.sessions.strategies import Strategy
 from core.sessions.tags import MAX_TAGS, tag_of
 from core.storage.deliveries import Deliveries
+from core.storage.filters import SessionOrder
 from core.storage.live import LiveSessions
 from core.storage.protocols import SessionFilter, Store
 from core.storage.records import DeliveryAnswer
@@ -109,6 +111,7 @@ __all__ = [
     "Session",
     "SessionFilter",
     "SessionManager",
+    "SessionOrder",
     "SessionStatus",
     "SessionbotError",
     "StaleSessionError",
@@ -134,4 +137,5 @@ __all__ = [
     "stream_export",
     "streaming_to",
     "tag_of",
+    "zone_name",
 ]

@@ -29,7 +29,7 @@ from core.crypto.envelope import (
 )
 from core.crypto.replacing import replace_checkpoint, replace_message, replace_session
 from core.crypto.sealed_answers import AnswerSealing
-from core.crypto.titles import sessions_titled
+from core.crypto.sealed_filters import sessions_matching
 from core.jsontext import json_text, parse_json_text
 from core.models import (
     ArchiveReason,
@@ -237,15 +237,15 @@ class SealedStore(AnswerSealing):
         self, where: SessionFilter, *, limit: int, offset: int = 0
     ) -> list[Session]:
         """See :meth:`core.storage.protocols.Store.list_sessions`."""
-        if where.title_contains is not None and self.encrypted:
-            return (await sessions_titled(self, where))[offset : offset + limit]
+        if where.sealed_fields and self.encrypted:
+            return (await sessions_matching(self, where))[offset : offset + limit]
         found = await self.inner.list_sessions(where, limit=limit, offset=offset)
         return await self._open_sessions(found)
 
     async def count_sessions(self, where: SessionFilter) -> int:
         """See :meth:`core.storage.protocols.Store.count_sessions`."""
-        if where.title_contains is not None and self.encrypted:
-            return len(await sessions_titled(self, where))
+        if where.sealed_fields and self.encrypted:
+            return len(await sessions_matching(self, where))
         return await self.inner.count_sessions(where)
 
     async def activate_session(

@@ -4,6 +4,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
+
+from core.models import Session
+
+
+class SessionOrder(StrEnum):
+    """The order of a listing: newest first by one time, ties by id (descending)."""
+
+    CREATED = "created"
+    """By ``created_at``: a session keeps its place."""
+    ACTIVITY = "activity"
+    """By ``last_activity_at``: the most recently active first (a session moves up as
+    it is used, so a listing paged while conversations go on may show it twice)."""
+
+    def key(self, session: Session) -> tuple[datetime, str]:
+        """Return ``(time, id)`` of ``session`` in this order (compared descending)."""
+        return self.time_of(session), session.id
+
+    def time_of(self, session: Session) -> datetime:
+        """Return the time ``session`` is ordered by."""
+        return session.created_at if self is SessionOrder.CREATED else session.last_activity_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,9 +39,12 @@ class SessionFilter:
         owners: only sessions whose owner (``platform:user_id``) is one of these.
         title_contains: only sessions whose title holds this text, ignoring the
             case of ASCII letters.
-        after: ``(created_at, id)`` of the last session of the previous page: only
-            sessions after it in listing order (newest first, ties by id), for
-            keyset paging that never skips rows the way an offset does.
+        tag_contains: only sessions with a tag holding this text (tags are stored
+            case-folded; give it case-folded too, as :func:`core.tag_of` does).
+        order: the listing's order (:class:`SessionOrder`).
+        after: ``(time, id)`` of the last session of the previous page, its time
+            the one ``order`` sorts by: only sessions after it in listing order,
+            for keyset paging that never skips rows the way an offset does.
     """
 
     scope_key: str | None = None
@@ -29,16 +53,28 @@ class SessionFilter:
     status: str | None = None
     owners: tuple[str, ...] | None = None
     title_contains: str | None = None
+    tag_contains: str | None = None
+    order: SessionOrder = SessionOrder.CREATED
     after: tuple[datetime, str] | None = None
 
-    def follows(self, created_at: datetime, session_id: str) -> bool:
-        """Tell whether a session comes after :attr:`after` in listing order."""
-        return self.after is None or (created_at, session_id) < self.after
+    @property
+    def sealed_fields(self) -> bool:
+        """Whether it filters on what is sealed when encryption is on (title, tags)."""
+        return self.title_contains is not None or self.tag_contains is not None
+
+    def follows(self, session: Session) -> bool:
+        """Tell whether ``session`` comes after :attr:`after` in listing order."""
+        return self.after is None or self.order.key(session) < self.after
 
     def title_matches(self, title: str | None) -> bool:
         """Tell whether ``title`` passes :attr:`title_contains` (as SQL ``LIKE`` would)."""
         wanted = self.title_contains
         return wanted is None or (title is not None and ascii_lower(wanted) in ascii_lower(title))
+
+    def tags_match(self, tags: tuple[str, ...]) -> bool:
+        """Tell whether one of ``tags`` holds :attr:`tag_contains`."""
+        wanted = self.tag_contains
+        return wanted is None or any(wanted in tag for tag in tags)
 
 
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")

@@ -253,6 +253,14 @@ class ForwardingStore:
         """See :meth:`Store.release_delivery`."""
         await self.inner.release_delivery(source, delivery_id)
 
+    async def messages_per_minute(self, since: datetime) -> dict[datetime, int]:
+        """See :meth:`Store.messages_per_minute`."""
+        return await self.inner.messages_per_minute(since)
+
+    async def sessions_ended(self, since: datetime) -> dict[ArchiveReason, int]:
+        """See :meth:`Store.sessions_ended`."""
+        return await self.inner.sessions_ended(since)
+
     async def beat(self, worker: Worker, *, forget_before: datetime) -> None:
         """See :meth:`Store.beat`."""
         await self.inner.beat(worker, forget_before=forget_before)

@@ -23,6 +23,7 @@ from core.models import (
     Session,
     SessionStatus,
 )
+from core.storage.memory_activity import MemoryActivity
 from core.storage.memory_api_keys import MemoryApiKeys
 from core.storage.memory_checkpoints import MemoryCheckpoints
 from core.storage.memory_deliveries import MemoryDeliveries
@@ -35,7 +36,13 @@ from core.storage.search import BlindTerms
 
 
 class MemoryStore(
-    MemoryKeyring, MemoryCheckpoints, MemoryDeliveries, MemoryWorkers, MemoryApiKeys, MemorySearch
+    MemoryKeyring,
+    MemoryCheckpoints,
+    MemoryDeliveries,
+    MemoryWorkers,
+    MemoryApiKeys,
+    MemorySearch,
+    MemoryActivity,
 ):
     """Keeps everything in dictionaries."""
 
@@ -105,7 +112,7 @@ class MemoryStore(
             else self._sessions.values()
         )
         found = [s for s in candidates if _matches(s, where)]
-        found.sort(key=lambda s: (s.created_at, s.id), reverse=True)
+        found.sort(key=where.order.key, reverse=True)
         return found[offset : offset + limit]
 
     async def count_sessions(self, where: SessionFilter) -> int:
@@ -398,7 +405,8 @@ def _matches(session: Session, where: SessionFilter) -> bool:
         and (where.status is None or session.status.value == where.status)
         and (where.owners is None or session.owner in where.owners)
         and where.title_matches(session.title)
-        and where.follows(session.created_at, session.id)
+        and where.tags_match(session.tags)
+        and where.follows(session)
     )
 
 

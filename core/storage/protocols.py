@@ -26,6 +26,7 @@ from core.models import (
     Session,
     SessionStatus,
 )
+from core.storage.activity import Activity
 from core.storage.filters import SessionFilter, ascii_lower
 from core.storage.keyring import Keyring
 from core.storage.records import Records
@@ -143,7 +144,7 @@ class SweepPlan:
         return self.started_before is None or started < self.started_before
 
 
-class Store(Records, Protocol):
+class Store(Records, Activity, Protocol):
     """Async persistence of sessions, branches, messages, checkpoints and settings.
 
     All times passed in and returned are aware UTC datetimes. Methods that take a

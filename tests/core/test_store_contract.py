@@ -34,6 +34,7 @@ from core.models import (
 )
 from core.sessions.resets import ResetOverride, ResetRules, RuleSelector
 from core.storage.caching import CachingStore
+from core.storage.filters import SessionOrder
 from core.storage.keyring import KeyringEntry
 from core.storage.message_times import TICK
 from core.storage.protocols import Backend, SessionFilter, Store, SweepPlan
@@ -335,6 +336,89 @@ class TestStoreContract:
         after_c = SessionFilter(after=(c.created_at, c.id), title_contains="B")
         assert [s.id for s in await store.list_sessions(after_c, limit=10)] == [b.id]
         assert await store.count_sessions(SessionFilter(after=(b.created_at, b.id))) == 1
+
+    async def test_list_sessions_by_last_activity_pages_by_keyset(self, store: Store) -> None:
+        a = await start(store, "k1", created=at(1), session_id="aaaa1111")
+        b = await start(store, "k2", created=at(2), session_id="bbbb2222")
+        c = await start(store, "k3", created=at(3), session_id="cccc3333")
+        d = await start(store, "k4", created=at(4), session_id="dddd4444")
+        await append(store, a, user("a again"), when=at(10))  # the oldest is the latest
+        await append(store, c, user("c again"), when=at(10))  # a tie with a: by id
+        await append(store, b, NewMessage(Role.ASSISTANT, "bot", "not the user"), when=at(20))
+        order = SessionOrder.ACTIVITY
+        seen: list[str] = []
+        where = SessionFilter(order=order)
+        while page := await store.list_sessions(where, limit=3):
+            seen += [s.id for s in page]
+            last = page[-1]
+            where = SessionFilter(order=order, after=(last.last_activity_at, last.id))
+        # A bot's answer is no activity of the user's: b stays where it was.
+        assert seen == [c.id, a.id, d.id, b.id]
+        newest = await store.list_sessions(SessionFilter(order=order, status="active"), limit=1)
+        assert [s.id for s in newest] == [c.id]
+        last_a = (await store.get_session(a.id)).last_activity_at  # type: ignore[union-attr]
+        after_a = SessionFilter(order=order, after=(last_a, a.id))
+        assert [s.id for s in await store.list_sessions(after_a, limit=10)] == [d.id, b.id]
+        assert await store.count_sessions(after_a) == 2
+
+    async def test_sessions_are_listed_and_counted_by_tag(self, store: Store) -> None:
+        trip = await start(store, "k1", created=at(1), tags=("berlin-trip", "2026"))
+        work = await start(store, "k2", created=at(2), tags=("work",))
+        await start(store, "k3", created=at(3))  # no tags
+        await store.update_session(work.id, at(4), tags=["work", "café_notes"])
+
+        async def tagged(text: str, **more: object) -> list[str]:
+            where = SessionFilter(tag_contains=text, **more)  # type: ignore[arg-type]
+            found = [s.id for s in await store.list_sessions(where, limit=10)]
+            assert await store.count_sessions(where) == len(found)
+            return found
+
+        assert await tagged("berlin") == [trip.id]
+        assert await tagged("20") == [trip.id]
+        assert await tagged("café") == [work.id] and await tagged("_") == [work.id]
+        assert await tagged("%") == [] and await tagged('","') == [] and await tagged("[") == []
+        assert await tagged("r") == [work.id, trip.id]
+        assert await tagged("r", title_contains="x") == []
+        assert await tagged("r", order=SessionOrder.ACTIVITY) == [work.id, trip.id]
+        page = await store.list_sessions(SessionFilter(tag_contains="r"), limit=1, offset=1)
+        assert [s.id for s in page] == [trip.id]
+
+    async def test_messages_per_minute_count_the_users_since_a_time(self, store: Store) -> None:
+        one = await start(store, "k1")
+        two = await start(store, "k2")
+        await append(store, one, user("early"), when=at(0.5))
+        await append(store, one, user("a"), user("b"), when=at(2.25))
+        await append(store, two, user("c"), when=at(2.75))
+        await append(store, two, NewMessage(Role.ASSISTANT, "bot", "answer"), when=at(2.8))
+        await append(store, two, user("d"), when=at(5))
+        minute = T0.replace(second=0, microsecond=0)
+        counts = await store.messages_per_minute(at(1))
+        assert counts == {
+            minute + timedelta(minutes=2): 3,
+            minute + timedelta(minutes=5): 1,
+        }
+        assert all(m.tzinfo is not None and m.utcoffset() == timedelta(0) for m in counts)
+        assert await store.messages_per_minute(at(6)) == {}
+
+    async def test_sessions_ended_are_counted_by_reason(self, store: Store) -> None:
+        sessions = [await start(store, f"k{n}") for n in range(5)]
+        for session, reason, minute in zip(
+            sessions,
+            (ArchiveReason.IDLE, ArchiveReason.IDLE, ArchiveReason.DAILY, ArchiveReason.NEW),
+            (10, 11, 12, 2),
+            strict=False,
+        ):
+            await store.archive_session(session.id, reason, at(minute))
+        assert await store.sessions_ended(at(5)) == {
+            ArchiveReason.IDLE: 2,
+            ArchiveReason.DAILY: 1,
+        }
+        assert await store.sessions_ended(at(0)) == {
+            ArchiveReason.IDLE: 2,
+            ArchiveReason.DAILY: 1,
+            ArchiveReason.NEW: 1,
+        }
+        assert await store.sessions_ended(at(13)) == {}
 
     async def test_update_session_changes_only_given_fields(self, store: Store) -> None:
         session = await start(store, title="old", tags=("a",), metadata={"x": 1})

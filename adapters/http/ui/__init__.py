@@ -1,8 +1,8 @@
 """The operator console at ``/ui`` (``[api] ui = true``), served by the API's app.
 
-Server-rendered pages (Jinja2, every value escaped), no script at all, one
-stylesheet served from the package, a Content-Security-Policy that allows nothing
-inline and nothing from another host. Signing in takes an admin API key; see
+Server-rendered pages (Jinja2, every value escaped), one stylesheet and one small
+script (the overview's refresh in place) served from the package, a
+Content-Security-Policy that allows nothing inline and nothing from another host. Signing in takes an admin API key; see
 :mod:`adapters.http.ui.auth`. Everything goes through the same core operations as
 the API and the chat commands.
 """
@@ -42,7 +42,7 @@ def install(app: FastAPI, base: str) -> None:
 
 
 class _SecuredStatic(StaticFiles):
-    """The stylesheet, with the console's headers."""
+    """The stylesheet and the script, with the console's headers."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         return secured(await super().get_response(path, scope))

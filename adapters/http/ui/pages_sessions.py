@@ -29,6 +29,7 @@ from core import (
     Session,
     SessionbotError,
     SessionFilter,
+    SessionOrder,
     next_resets,
     stream_export,
     tag_of,
@@ -60,12 +61,17 @@ async def sessions(
     user: Annotated[str, Query(max_length=320)] = "",
     status: Literal["", "active", "archived"] = "",
     title: Annotated[str, Query(max_length=200)] = "",
+    tag: Annotated[str, Query(max_length=64)] = "",
     cursor: Annotated[str, Query(max_length=200)] = "",
     done: str = "",
 ) -> Response:
-    """The sessions, newest first, filtered, a page at a time (keyset paging, no offset)."""
+    """The sessions, most recently active first, filtered, a page at a time.
+
+    Keyset paging on ``(last_activity_at, id)``, never an offset. A session used
+    while the operator pages moves to the top, so it may be shown again.
+    """
     filters = {"platform": platform, "channel": channel, "user": user, "status": status}
-    filters["title"] = title
+    filters |= {"title": title, "tag": tag}
     values: dict[str, Any] = {"filters": filters, "csrf": login.csrf, "notice": _DONE.get(done)}
     if channel and not platform:
         return page(
@@ -84,6 +90,9 @@ async def sessions(
         status=status or None,
         owners=(user,) if user else None,
         title_contains=title or None,
+        # Tags are stored case-folded without a leading "#": look for them alike.
+        tag_contains=tag.strip().removeprefix("#").casefold() or None,
+        order=SessionOrder.ACTIVITY,
     )
     store = services.manager.store
     paged = dataclasses.replace(where, after=_after_of(cursor))
@@ -92,7 +101,7 @@ async def sessions(
     if len(found) > SESSIONS_PER_PAGE:
         last = found[SESSIONS_PER_PAGE - 1]
         query = {k: v for k, v in filters.items() if v}
-        query["cursor"] = encode_cursor(at=last.created_at.isoformat(), id=last.id)
+        query["cursor"] = encode_cursor(at=last.last_activity_at.isoformat(), id=last.id)
         next_url = f"{ui_base(request)}/sessions?{urlencode(query)}"
     return page(
         request,

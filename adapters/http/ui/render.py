@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 _HERE = Path(__file__).parent
 
 CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 """The console's Content-Security-Policy: nothing inline, nothing from another host."""
@@ -37,7 +37,7 @@ _ENV = jinja2.Environment(
 )
 
 STATIC = _HERE / "static"
-"""The console's own stylesheet: the only asset it loads."""
+"""The console's own stylesheet and script: the only assets it loads."""
 
 
 class PageError(Exception):

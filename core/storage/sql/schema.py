@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect
 
 from core.jsontext import json_text, parse_json_text
 
-SCHEMA_REVISION = "0008_idempotency"
+SCHEMA_REVISION = "0009_console"
 """The newest Alembic revision in ``core/storage/sql/migrations/versions``; a test keeps them equal.
 
 :meth:`core.storage.sql.store.SqlStore.open` compares the database's revision with it, so
@@ -155,6 +155,8 @@ sa.Index(
 )
 sa.Index("ix_sessions_created_at_id", sessions.c.created_at, sessions.c.id)
 sa.Index("ix_sessions_status_archived_at", sessions.c.status, sessions.c.archived_at)
+# The console lists sessions by last activity, newest first, a page at a time.
+sa.Index("ix_sessions_last_activity_at_id", sessions.c.last_activity_at, sessions.c.id)
 # The idle sweep: `WHERE status = 'active' AND last_activity_at <= :cutoff`.
 sa.Index("ix_sessions_status_last_activity_at", sessions.c.status, sessions.c.last_activity_at)
 sa.Index("ix_sessions_platform_channel_id", sessions.c.platform, sessions.c.channel_id)
@@ -206,6 +208,8 @@ messages = sa.Table(
 sa.Index("ux_messages_branch_id_seq", messages.c.branch_id, messages.c.seq, unique=True)
 # A search of some sessions reads their messages only, newest first (see search.py).
 sa.Index("ix_messages_session_id_created_at", messages.c.session_id, messages.c.created_at)
+# The console's messages per minute over the last hour read that hour's rows only.
+sa.Index("ix_messages_created_at", messages.c.created_at)
 
 FULL_TEXT_OBJECTS = frozenset(
     {

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.errors import ConflictError
 from core.models import ArchiveReason, Branch, ChannelSettings, Session, SessionStatus
+from core.storage.filters import SessionOrder
 from core.storage.protocols import SessionFilter, ascii_lower
 from core.storage.sql.rows import (
     branch_values,
@@ -79,7 +80,7 @@ class SqlSessions(SqlPart):
     ) -> list[Session]:
         """See :meth:`core.storage.protocols.Store.list_sessions`."""
         given = _filters(where)
-        query = _session_list(tuple(given))
+        query = _session_list(tuple(given), where.order, self._dialect)
         params = {**given, "limit": limit, "offset": offset}
         read = self._read if limit <= LARGE_READ else self._read_large
         return [session_from_row(row) for row in await read(all_rows, query, params)]
@@ -87,7 +88,8 @@ class SqlSessions(SqlPart):
     async def count_sessions(self, where: SessionFilter) -> int:
         """See :meth:`core.storage.protocols.Store.count_sessions`."""
         given = _filters(where)
-        query = _filtered(sa.select(sa.func.count().label("n")).select_from(sessions), tuple(given))
+        counted = sa.select(sa.func.count().label("n")).select_from(sessions)
+        query = _filtered(counted, tuple(given), where.order, self._dialect)
         row = await self._read(first, query, given)
         return int(row["n"]) if row is not None else 0
 
@@ -203,6 +205,7 @@ def _filters(where: SessionFilter) -> dict[str, Any]:
             ("status", where.status),
             ("owner", None if where.owners is None else list(where.owners)),
             ("title", None if where.title_contains is None else _like(where.title_contains)),
+            ("tag", where.tag_contains),
             ("after_at", None if where.after is None else where.after[0]),
             ("after_id", None if where.after is None else where.after[1]),
         )
@@ -216,18 +219,18 @@ def _like(text: str) -> str:
     return f"%{ascii_lower(escaped)}%"
 
 
-def _filtered(query: sa.Select[Any], filters: tuple[str, ...]) -> sa.Select[Any]:
+def _filtered(
+    query: sa.Select[Any], filters: tuple[str, ...], order: SessionOrder, dialect: str
+) -> sa.Select[Any]:
     for name in filters:
         if name == "owner":
             query = query.where(sessions.c.owner.in_(sa.bindparam(name, expanding=True)))
-        elif name == "after_at":  # keyset: (created_at, id) below the previous page's last
-            after_at = sa.bindparam(name, type_=sessions.c.created_at.type)
+        elif name == "after_at":  # keyset: (time, id) below the previous page's last
+            column = _ORDER_COLUMNS[order]
+            after_at = sa.bindparam(name, type_=column.type)
             after_id = sa.bindparam("after_id", type_=sessions.c.id.type)
             query = query.where(
-                sa.or_(
-                    sessions.c.created_at < after_at,
-                    sa.and_(sessions.c.created_at == after_at, sessions.c.id < after_id),
-                )
+                sa.or_(column < after_at, sa.and_(column == after_at, sessions.c.id < after_id))
             )
         elif name == "after_id":
             continue  # bound with after_at
@@ -235,17 +238,41 @@ def _filtered(query: sa.Select[Any], filters: tuple[str, ...]) -> sa.Select[Any]
             # lower() folds ASCII letters on SQLite; the pattern is lower-cased likewise.
             pattern = sa.bindparam(name, type_=sa.String)
             query = query.where(sa.func.lower(sessions.c.title).like(pattern, escape="\\"))
+        elif name == "tag":
+            query = query.where(_tag_holds(sa.bindparam(name, type_=sa.String), dialect))
         else:
             query = query.where(sessions.c[name] == sa.bindparam(name))
     return query
 
 
+_ORDER_COLUMNS = {
+    SessionOrder.CREATED: sessions.c.created_at,
+    SessionOrder.ACTIVITY: sessions.c.last_activity_at,
+}
+
+
+def _tag_holds(text: sa.BindParameter[str], dialect: str) -> sa.ColumnElement[bool]:
+    """``EXISTS`` a tag of the session (a JSON array of text) holding ``text``.
+
+    Tags are stored case-folded and ``text`` comes case-folded, so a plain substring
+    test (``instr``, ``strpos``) is exact, with nothing to escape as ``LIKE`` needs.
+    """
+    if dialect == "postgresql":
+        tags = sa.func.json_array_elements_text(sa.cast(sessions.c.tags, postgresql.JSON))
+        tag = tags.table_valued("value").alias("tag")
+        holds = sa.func.strpos(tag.c.value, text) > 0
+    else:
+        tag = sa.func.json_each(sessions.c.tags).table_valued("value").alias("tag")
+        holds = sa.func.instr(tag.c.value, text) > 0
+    return sa.exists(sa.select(sa.literal(1)).select_from(tag).where(holds))
+
+
 @functools.cache
-def _session_list(filters: tuple[str, ...]) -> sa.Select[Any]:
+def _session_list(filters: tuple[str, ...], order: SessionOrder, dialect: str) -> sa.Select[Any]:
     """The ``list_sessions`` statement filtering on the named columns, built once."""
-    query = _filtered(sa.select(sessions), filters)
+    query = _filtered(sa.select(sessions), filters, order, dialect)
     return (
-        query.order_by(sessions.c.created_at.desc(), sessions.c.id.desc())
+        query.order_by(_ORDER_COLUMNS[order].desc(), sessions.c.id.desc())
         .limit(sa.bindparam("limit", type_=sa.Integer))
         .offset(sa.bindparam("offset", type_=sa.Integer))
     )

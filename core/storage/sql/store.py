@@ -27,6 +27,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import sqlalchemy as sa
 
 from core.errors import StorageError
+from core.storage.sql.activity import SqlActivity
 from core.storage.sql.api_keys import SqlApiKeys
 from core.storage.sql.connections import SQLITE_BUSY_TIMEOUT_MS
 from core.storage.sql.deliveries import SqlDeliveries
@@ -67,6 +68,7 @@ class SqlStore(
     SqlDeliveries,
     SqlWorkers,
     SqlApiKeys,
+    SqlActivity,
 ):
     """Keeps sessions in a SQL database through SQLAlchemy Core.
 

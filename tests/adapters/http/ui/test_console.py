@@ -29,7 +29,7 @@ async def test_sign_in_find_by_filter_and_sign_out(console: Console) -> None:
 
     await page.get_by_label("Title contains").fill("BRAV")
     await page.get_by_role("button", name="Filter").click()
-    await expect(page.get_by_text("1 session.")).to_be_visible()
+    await expect(page.get_by_text("1 session, most recently active first.")).to_be_visible()
     await expect(page.get_by_role("link", name="Alpha plans")).to_have_count(0)
     await page.get_by_label("User (platform:id)").fill("api:bob")
     await page.get_by_role("button", name="Filter").click()
@@ -152,7 +152,7 @@ async def test_sessions_page_by_keyset_keeping_the_filter(console: Console) -> N
     await console.sign_in()
     await page.get_by_label("Title contains").fill("bulk")
     await page.get_by_role("button", name="Filter").click()
-    await expect(page.get_by_text("60 sessions.")).to_be_visible()
+    await expect(page.get_by_text("60 sessions, most recently active first.")).to_be_visible()
     rows = page.locator("tbody tr td:first-child a")
     first = await rows.evaluate_all("links => links.map(a => a.href.split('/').pop())")
     assert len(first) == 50
@@ -166,3 +166,28 @@ async def test_sessions_page_by_keyset_keeping_the_filter(console: Console) -> N
     forged = await page.request.get(f"{console.base}/ui/sessions?cursor=bm9wZQ")
     assert forged.status == 400
     assert "not one this console gave out" in await forged.text()
+
+
+async def test_sessions_are_listed_by_last_activity_and_found_by_tag(console: Console) -> None:
+    quiet = await console.user_session("alice", title="Quiet one")
+    await console.user_session("bob", title="Middle one")
+    await console.user_session("carol", title="Newest one")
+    await console.say("alice", quiet, "I am back")  # the oldest session, active last
+    alice = await console.api.key("alice")
+    tagged = await console.api.client.patch(
+        f"/api/sessions/{quiet}", json={"tags": ["berlin-trip", "plans"]}, headers=alice
+    )
+    assert tagged.status_code == 200, tagged.text
+    page = console.page
+    await console.sign_in()
+    titles = page.locator("tbody tr td:first-child a")
+    await expect(titles).to_have_text(["Quiet one", "Newest one", "Middle one"])
+
+    await page.get_by_label("Tag contains").fill("#BERLIN")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.get_by_text("1 session, most recently active first.")).to_be_visible()
+    await expect(titles).to_have_text(["Quiet one"])
+    await expect(page.get_by_role("row", name="Quiet one berlin-trip, plans")).to_be_visible()
+    await page.get_by_label("Tag contains").fill("rome")
+    await page.get_by_role("button", name="Filter").click()
+    await expect(page.get_by_text("No session matches.")).to_be_visible()

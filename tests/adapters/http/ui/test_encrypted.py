@@ -27,8 +27,21 @@ async def test_an_encrypted_session_is_found_by_title_and_read(
             console = Console(api, await context.new_page(), admin, str(api.client.base_url))
             session_id = await console.user_session("alice", title="Surprise party")
             await console.say("alice", session_id, "buy the cake")
+            await console.user_session("bob", title="Board meeting")
+            tagged = await console.api.client.patch(
+                f"/api/sessions/{session_id}",
+                json={"tags": ["secret-plans"]},
+                headers=await console.api.key("alice"),
+            )
+            assert tagged.status_code == 200, tagged.text
             await console.sign_in()
             page = console.page
+            # Tags are sealed: the store opens them to filter, and finds the right one.
+            await page.get_by_label("Tag contains").fill("secret")
+            await page.get_by_role("button", name="Filter").click()
+            titles = page.locator("tbody tr td:first-child a")
+            await expect(titles).to_have_text(["Surprise party"])
+            await page.get_by_label("Tag contains").fill("")
             await page.get_by_label("Title contains").fill("surprise")
             await page.get_by_role("button", name="Filter").click()
             await page.get_by_role("link", name="Surprise party").click()
@@ -37,4 +50,5 @@ async def test_an_encrypted_session_is_found_by_title_and_read(
             await context.close()
     finally:
         await store.close()
-    assert b"buy the cake" not in (tmp_path / "sealed.db").read_bytes()
+    stored_bytes = (tmp_path / "sealed.db").read_bytes()
+    assert b"buy the cake" not in stored_bytes and b"secret-plans" not in stored_bytes

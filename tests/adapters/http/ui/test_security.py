@@ -103,7 +103,8 @@ async def test_every_console_answer_carries_the_csp(console: Console) -> None:
 async def test_not_signed_in_nothing_is_served(console: Console) -> None:
     session_id = await console.user_session("alice", title="Secret")
     async with httpx.AsyncClient(base_url=console.base) as client:
-        for path in ("/ui", "/ui/sessions", f"/ui/sessions/{session_id}/export"):
+        pages = ("/ui", "/ui/overview", "/ui/overview/figures", "/ui/sessions", "/ui/channels")
+        for path in (*pages, f"/ui/sessions/{session_id}", f"/ui/sessions/{session_id}/export"):
             answer = await client.get(path, follow_redirects=True)
             assert answer.url.path == "/ui/login", path
             assert "Secret" not in answer.text
