@@ -2,9 +2,10 @@
 
 Server-rendered pages (Jinja2, every value escaped), one stylesheet and one small
 script (the overview's refresh in place) served from the package, a
-Content-Security-Policy that allows nothing inline and nothing from another host. Signing in takes an admin API key; see
-:mod:`adapters.http.ui.auth`. Everything goes through the same core operations as
-the API and the chat commands.
+Content-Security-Policy that allows nothing inline and nothing from another host.
+Signing in takes an admin API key; see :mod:`adapters.http.ui.auth`. Everything
+goes through the same core operations as the API and the chat commands. Times are
+shown in the session's channel's time zone, else the bot's, with the zone named.
 """
 
 from __future__ import annotations

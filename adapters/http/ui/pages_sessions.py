@@ -103,12 +103,15 @@ async def sessions(
         query = {k: v for k, v in filters.items() if v}
         query["cursor"] = encode_cursor(at=last.last_activity_at.isoformat(), id=last.id)
         next_url = f"{ui_base(request)}/sessions?{urlencode(query)}"
+    shown = found[:SESSIONS_PER_PAGE]
+    manager = services.manager
     return page(
         request,
         "sessions.html",
         **values,
         error=None,
-        sessions=found[:SESSIONS_PER_PAGE],
+        sessions=shown,
+        zones={s.id: (await manager.reset_policy(s)).timezone for s in shown},
         total=await store.count_sessions(where),
         next_url=next_url,
     )
@@ -158,8 +161,9 @@ async def _render(
     except NotFoundError:
         raise PageError(404, "That page of the history is gone.") from None
     daily = idle = None
+    policy = await manager.reset_policy(session)  # its zone: the channel's, else the bot's
     if manager.reset_rules is not None and session.is_active:
-        daily, idle = next_resets(session, await manager.reset_policy(session), manager.now())
+        daily, idle = next_resets(session, policy, manager.now())
     base = f"{ui_base(request)}/sessions/{session.id}"
     older = history.messages[0].id if history.has_more and history.messages else None
     return page(
@@ -174,14 +178,11 @@ async def _render(
         older_url=f"{base}?{urlencode({'before': older})}" if older else None,
         newer_url=base if before else None,
         checkpoints=await manager.checkpoints.list(session),
-        next_daily=_when(daily),
-        next_idle=_when(idle),
+        next_daily=daily,
+        next_idle=idle,
+        zone=policy.timezone,
         encrypted=manager.encrypted,
     )
-
-
-def _when(moment: object) -> str | None:
-    return None if moment is None else f"{moment:%Y-%m-%d %H:%M} UTC"
 
 
 @router.get("/sessions/{session_id}/export")
