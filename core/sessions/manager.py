@@ -107,7 +107,7 @@ class SessionManager:
         self.checkpoints = Checkpoints(self.store, self.clock, self.sessions, self.channels)
         self.maintenance = Maintenance(self.store, self.clock, self.config, self.sessions)
         self.notes = Notes(self.store, self.clock)
-        self.search = Search(self.store, self.config)
+        self.search = Search(self.store, self.config, walker)
         self._resolver = Resolver(self.store, self.clock, self.config, self.channels, self.sessions)
         self.deliveries = Deliveries(self.store, self.clock)
 

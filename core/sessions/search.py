@@ -7,7 +7,10 @@ of someone else is not found, exactly as one that does not exist.
 
 The store's index finds candidates (full-text or blind); every candidate is opened
 and checked against the query here, so phrases match whole consecutive words and the
-paging counts only true hits ("more" is true when one more hit exists).
+paging counts only true hits ("more" is true when one more hit exists). A hit must
+also be part of its session's history as ``/history`` shows it: what ``/history
+clear`` or a checkpoint restore left behind (kept on another branch, for the
+checkpoints that reach it) is not found.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from core.errors import StorageError
 from core.models import Message, Session
+from core.sessions.branches import BranchWalker, Segment
 from core.sessions.config import SessionConfig
 from core.storage.protocols import SessionFilter, Store
 from core.storage.search import TextSearch
@@ -51,11 +56,13 @@ class Search:
     Args:
         store: the store (a sealing layer opens hits and hashes blind queries).
         config: the session settings (linked identities).
+        walker: finds which parts of which branches each session's history is.
     """
 
-    def __init__(self, store: Store, config: SessionConfig) -> None:
+    def __init__(self, store: Store, config: SessionConfig, walker: BranchWalker) -> None:
         self._store = store
         self._config = config
+        self._walker = walker
 
     def identities_of(self, user_ref: str) -> tuple[str, ...]:
         """Return ``user_ref`` and every ``platform:user`` linked to the same identity."""
@@ -96,6 +103,7 @@ class Search:
         by_id = {s.id: s for s in sessions}
         search = TextSearch(session_ids=tuple(by_id), words=query.words)
         hits: list[SearchHit] = []
+        histories: dict[str, list[Segment]] = {}
         skipped = scanned = 0
         while len(hits) <= limit and scanned < MAX_CANDIDATES:
             batch = await self._store.search_messages(
@@ -106,6 +114,8 @@ class Search:
                 session = by_id.get(message.session_id)
                 if session is None or not query.matches(message.content):
                     continue
+                if not await self._in_history(session, message, histories):
+                    continue
                 if skipped < offset:
                     skipped += 1
                     continue
@@ -113,3 +123,19 @@ class Search:
             if len(batch) < _CANDIDATE_BATCH:
                 break
         return SearchPage(tuple(hits[:limit]), has_more=len(hits) > limit)
+
+    async def _in_history(
+        self, session: Session, message: Message, histories: dict[str, list[Segment]]
+    ) -> bool:
+        """Tell whether ``message`` is part of the history ``/history`` shows."""
+        segments = histories.get(session.id)
+        if segments is None:
+            try:
+                segments = await self._walker.head_segments(session)
+            except StorageError:
+                segments = []  # its head branch is gone: nothing of it is shown
+            histories[session.id] = segments
+        return any(
+            message.branch_id == segment.branch_id and segment.lo <= message.seq <= segment.hi
+            for segment in segments
+        )

@@ -7,6 +7,7 @@ each database's own full-text search).
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -155,3 +156,20 @@ async def test_a_shared_conversation_is_searched_by_those_in_it() -> None:
     assert "penguin" in await chat.say("/history search penguin", user="bob")
     assert "penguin" in await chat.say("/history search penguin all", user="bob")
     assert "No messages" in await chat.say("/history search penguin all", user="bob", channel="c2")
+
+
+async def test_what_the_history_no_longer_shows_is_not_found(make_chat: MakeChat) -> None:
+    chat = make_chat()
+    await say_slowly(chat, "penguin one")
+    saved = re.search(r"restore (\w+)", await chat.say("/checkpoint save before"))
+    assert saved is not None
+    await say_slowly(chat, "penguin two")
+    await chat.say(f"/checkpoint restore {saved[1]}")  # "penguin two" is cut off
+    found = await chat.say("/history search penguin")
+    assert "«penguin» one" in found and "two" not in found
+    await chat.say("/history clear")
+    assert "No messages" in await chat.say("/history search penguin")
+    assert "No messages" in await chat.say("/history search penguin all")
+    # Kept for the checkpoints that reach it: restored, it is found again.
+    await chat.say(f"/checkpoint restore {saved[1]}")
+    assert "«penguin» one" in await chat.say("/history search penguin")
