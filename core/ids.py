@@ -42,6 +42,14 @@ def new_ordered_ids(count: int, random_length: int = 10, *, millis: int | None =
     return [prefix + symbols[i : i + random_length] for i in range(0, len(symbols), random_length)]
 
 
+def first_ordered_id(millis: int) -> str:
+    """Return an id sorting before every id :func:`new_ordered_ids` makes at ``millis`` or later.
+
+    So ``id >= first_ordered_id(t)`` reads a time range through the primary key.
+    """
+    return _time_prefix(max(0, millis))
+
+
 def _time_prefix(millis: int) -> str:
     global _last_prefix  # a cache of one entry, replaced whole (thread-safe)
     last = _last_prefix

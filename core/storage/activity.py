@@ -21,7 +21,9 @@ class Activity(Protocol):
         """Return how many user messages were stored in each minute from ``since`` on.
 
         Keys are the minutes' starts (aware UTC, seconds zero); a minute without a
-        message is left out.
+        message is left out. Messages are found by their ids, which sort by the time
+        they were made (:func:`core.ids.new_ordered_ids`, as every append through
+        :mod:`core.sessions.history` makes them).
         """
         ...
 

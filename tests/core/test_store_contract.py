@@ -20,7 +20,7 @@ from core.api_keys import new_api_key, parse_api_key, secret_matches
 from core.crypto.envelope import KeyEncryptionKey, decode_master_key, generate_master_key
 from core.crypto.sealing import SealedStore
 from core.errors import ConflictError, StaleSessionError
-from core.ids import new_id
+from core.ids import new_id, new_ordered_ids
 from core.models import (
     ArchiveReason,
     Branch,
@@ -114,7 +114,8 @@ def bot(text: str, tokens_in: int = 0, tokens_out: int = 0) -> NewMessage:
 async def append(
     store: Store, session: Session, *messages: NewMessage, when: datetime = T0
 ) -> list[Message]:
-    ids = [new_id(16) for _ in messages]
+    # As core makes them: ids that sort by the time they were made.
+    ids = new_ordered_ids(len(messages), millis=int(when.timestamp() * 1000))
     return await store.append_messages(session.id, messages, ids, when)
 
 

@@ -208,8 +208,6 @@ messages = sa.Table(
 sa.Index("ux_messages_branch_id_seq", messages.c.branch_id, messages.c.seq, unique=True)
 # A search of some sessions reads their messages only, newest first (see search.py).
 sa.Index("ix_messages_session_id_created_at", messages.c.session_id, messages.c.created_at)
-# The console's messages per minute over the last hour read that hour's rows only.
-sa.Index("ix_messages_created_at", messages.c.created_at)
 
 FULL_TEXT_OBJECTS = frozenset(
     {

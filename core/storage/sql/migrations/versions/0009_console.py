@@ -1,4 +1,4 @@
-"""The operator console: sessions by last activity, and messages per minute.
+"""The operator console lists sessions by last activity, newest first.
 
 Revision ID: 0009_console
 Revises: 0008_idempotency
@@ -19,9 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_index("ix_sessions_last_activity_at_id", "sessions", ["last_activity_at", "id"])
-    op.create_index("ix_messages_created_at", "messages", ["created_at"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_messages_created_at", table_name="messages")
     op.drop_index("ix_sessions_last_activity_at_id", table_name="sessions")
