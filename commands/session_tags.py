@@ -13,7 +13,8 @@ from commands.context import CommandContext
 from commands.formatting import session_label
 from commands.session import registry
 from core.errors import UsageError
-from core.models import Reply
+from core.models import Reply, Session
+from core.sessions.edits import SessionEdit
 from core.sessions.tags import (
     MAX_METADATA_KEYS,
     MAX_METADATA_VALUE,
@@ -28,10 +29,14 @@ __all__ = ["registry"]
 async def session_tag(ctx: CommandContext) -> Reply:
     """Tag this conversation, to find it with /session list tag:<tag>."""
     added = tags_arg(ctx.args)
-    tags = list(dict.fromkeys([*ctx.session.tags, *added]))
-    if len(tags) > MAX_TAGS:
-        raise UsageError(f"A conversation can have at most {MAX_TAGS} tags.")
-    session = await ctx.manager.sessions.update(ctx.session, tags=tags)
+
+    def tag(current: Session) -> SessionEdit:
+        tags = list(dict.fromkeys([*current.tags, *added]))
+        if len(tags) > MAX_TAGS:
+            raise UsageError(f"A conversation can have at most {MAX_TAGS} tags.")
+        return SessionEdit(tags=tags)
+
+    session = await ctx.manager.sessions.edit(ctx.session, tag)
     return Reply(f"{session_label(session)} is tagged {_shown(session.tags)}.")
 
 
@@ -41,11 +46,14 @@ async def session_tag(ctx: CommandContext) -> Reply:
 async def session_untag(ctx: CommandContext) -> Reply:
     """Take tags off this conversation."""
     removed = set(tags_arg(ctx.args))
-    missing = sorted(removed - set(ctx.session.tags))
-    if missing:
-        raise UsageError(f"This conversation has no tag {', '.join(missing)}.")
-    tags = [t for t in ctx.session.tags if t not in removed]
-    session = await ctx.manager.sessions.update(ctx.session, tags=tags)
+
+    def untag(current: Session) -> SessionEdit:
+        missing = sorted(removed - set(current.tags))
+        if missing:
+            raise UsageError(f"This conversation has no tag {', '.join(missing)}.")
+        return SessionEdit(tags=[t for t in current.tags if t not in removed])
+
+    session = await ctx.manager.sessions.edit(ctx.session, untag)
     return Reply(f"{session_label(session)} is tagged {_shown(session.tags)}.")
 
 
@@ -59,16 +67,20 @@ async def session_meta(ctx: CommandContext) -> Reply:
     except ValueError as error:
         raise UsageError(f"{error}.") from None
     value = text_arg(ctx.free_text(skip=1), "value", limit=MAX_METADATA_VALUE, required=False)
-    metadata = dict(ctx.session.metadata)
-    if not value:
-        if key not in metadata:
-            raise UsageError(f"This conversation has no metadata {key!r}.")
-        del metadata[key]
-    else:
-        metadata[key] = value
-    if len(metadata) > MAX_METADATA_KEYS:
-        raise UsageError(f"A conversation can have at most {MAX_METADATA_KEYS} metadata keys.")
-    await ctx.manager.sessions.update(ctx.session, metadata=metadata)
+
+    def note(current: Session) -> SessionEdit:
+        metadata = dict(current.metadata)
+        if not value:
+            if key not in metadata:
+                raise UsageError(f"This conversation has no metadata {key!r}.")
+            del metadata[key]
+        else:
+            metadata[key] = value
+        if len(metadata) > MAX_METADATA_KEYS:
+            raise UsageError(f"A conversation can have at most {MAX_METADATA_KEYS} metadata keys.")
+        return SessionEdit(metadata=metadata)
+
+    await ctx.manager.sessions.edit(ctx.session, note)
     return Reply(f"Metadata {key}: {value}" if value else f"Metadata {key} removed.")
 
 

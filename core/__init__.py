@@ -37,6 +37,7 @@ from core.models import (
 )
 from core.roles import LocalRoles, Roles
 from core.sessions.channels import Placement
+from core.sessions.edits import SessionEdit
 from core.sessions.export import (
     ExportFormat,
     render_export,
@@ -109,6 +110,7 @@ __all__ = [
     "Scope",
     "ScopeKey",
     "Session",
+    "SessionEdit",
     "SessionFilter",
     "SessionManager",
     "SessionOrder",

@@ -30,7 +30,7 @@ from adapters.http.views import (
     inbound_for,
     session_detail,
 )
-from core import ExportFormat, SessionFilter, parse_export, stream_export
+from core import ExportFormat, SessionEdit, SessionFilter, parse_export, stream_export
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"], responses=ERROR_RESPONSES)
 
@@ -77,8 +77,9 @@ async def _create(body: CreateSession, caller: CallerDep, services: ServicesDep)
     if not caller.sees(session):
         raise ApiError(409, "this channel's shared session belongs to another user")
     if body.metadata is not None:
-        session = await manager.sessions.update(
-            session, metadata={**session.metadata, **body.metadata}
+        given = body.metadata
+        session = await manager.sessions.edit(
+            session, lambda current: SessionEdit(metadata={**current.metadata, **given})
         )
     return Answered(status, await session_detail(services, session), session.id)
 

@@ -5,9 +5,8 @@ titles, tags and metadata, checkpoint names and descriptions) on the way in and 
 it on the way out; ids, roles, times and counts stay clear for queries. Backends never
 see plain text of those fields and know nothing of keys.
 
-Without a key it still runs, as the plain codec: it stores text in the format that
-can coexist with sealed values (see :mod:`core.crypto.envelope`) and refuses an encrypted
-database instead of failing on the first read.
+Without a key it runs as the plain codec: it stores text in a format that coexists
+with sealed values (:mod:`core.crypto.envelope`) and refuses an encrypted database.
 """
 
 from __future__ import annotations
@@ -265,6 +264,7 @@ class SealedStore(AnswerSealing):
         title: str | None = None,
         tags: Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        expect_updated_at: datetime | None = None,
     ) -> Session | None:
         """See :meth:`core.storage.protocols.Store.update_session`."""
         sealer = await self._keys.sealer(session_id, create=True)
@@ -279,6 +279,7 @@ class SealedStore(AnswerSealing):
             metadata=None
             if metadata is None
             else self._seal_mapping(sealer, metadata, f"{prefix}:metadata"),
+            expect_updated_at=expect_updated_at,
         )
         return await self._open_session(updated)
 

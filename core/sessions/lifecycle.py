@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from core.clock import Clock
@@ -20,6 +20,7 @@ from core.models import (
 from core.sessions.branches import BranchWalker
 from core.sessions.channels import Channels
 from core.sessions.config import SESSION_ID_LENGTH, SessionConfig
+from core.sessions.edits import SessionEdit, edit_session
 from core.sessions.history import new_message_ids
 from core.sessions.scope import ScopeKey
 from core.storage.caching import CachingStore
@@ -195,6 +196,10 @@ class Lifecycle:
         if updated is None:
             raise NotFoundError(f"No session {session.id!r}.")
         return updated
+
+    async def edit(self, session: Session, edit: Callable[[Session], SessionEdit]) -> Session:
+        """Change a session from what it holds now; see :func:`core.sessions.edits.edit_session`."""
+        return await edit_session(self._store, self._clock, session.id, edit)
 
     async def delete(self, session_id: str) -> bool:
         """Delete a session and everything in it.

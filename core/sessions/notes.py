@@ -12,9 +12,9 @@ of their own. Both belong to a **branch**, as messages do:
   branch's history; a branch uses the newest summary of its chain whose ``upto``
   does not pass its fork point, or none.
 
-Writes are read-modify-write of one metadata value, serialised per session within
-the process; two workers pinning in one session at the same instant may lose one
-of the two pins (never a message).
+Writes change one metadata value from what the session holds at that moment
+(:func:`core.sessions.edits.edit_session`, compare-and-set): two workers pinning,
+or summarising, in one session at the same instant both keep what they wrote.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from core.clock import Clock
 from core.errors import CommandError, NotFoundError
 from core.locks import KeyedLocks
 from core.models import Branch, Message, Session
+from core.sessions.edits import SessionEdit, edit_session
 from core.storage.caching import CachingStore
 
 PINS_KEY = "_pins"
@@ -124,14 +125,17 @@ class Notes:
             await self._add_pin_event(session, "-", pin.message_id, pin.seq)
 
     async def _add_pin_event(self, session: Session, op: str, message_id: str, seq: int) -> None:
-        fresh = await self._fresh(session)
-        events = list(fresh.metadata.get(PINS_KEY, ()))
-        if len(events) >= MAX_PIN_EVENTS:
-            raise CommandError("This conversation's pins changed too often; start a new one.")
-        events.append([fresh.head_branch_id, fresh.message_count, op, message_id, seq])
-        await self._store.update_session(
-            session.id, self._clock.now(), metadata={**fresh.metadata, PINS_KEY: events}
-        )
+        def add(fresh: Session) -> SessionEdit:
+            events = list(fresh.metadata.get(PINS_KEY, ()))
+            if len(events) >= MAX_PIN_EVENTS:
+                raise CommandError("This conversation's pins changed too often; start a new one.")
+            events.append([fresh.head_branch_id, fresh.message_count, op, message_id, seq])
+            return SessionEdit(metadata={**fresh.metadata, PINS_KEY: events})
+
+        try:
+            await edit_session(self._store, self._clock, session.id, add)
+        except NotFoundError:
+            raise NotFoundError("This conversation no longer exists.") from None
 
     # -- summaries ------------------------------------------------------------------
 
@@ -148,22 +152,19 @@ class Notes:
 
     async def save_summary(self, session_id: str, summary: Summary) -> None:
         """Store ``summary`` with the session; the oldest beyond :data:`MAX_SUMMARIES` go."""
+        item = {"branch": summary.branch_id, "upto": summary.upto, "text": summary.text}
+
+        def add(fresh: Session) -> SessionEdit:
+            kept = [*fresh.metadata.get(SUMMARIES_KEY, ()), item][-MAX_SUMMARIES:]
+            return SessionEdit(metadata={**fresh.metadata, SUMMARIES_KEY: kept})
+
         async with self._locks.lock_for(session_id):
-            fresh = await self._store.get_session(session_id)
-            if fresh is None:
+            try:
+                await edit_session(self._store, self._clock, session_id, add)
+            except NotFoundError:
                 return  # deleted meanwhile: nothing to summarise any more
-            kept = list(fresh.metadata.get(SUMMARIES_KEY, ()))
-            kept.append({"branch": summary.branch_id, "upto": summary.upto, "text": summary.text})
-            metadata = {**fresh.metadata, SUMMARIES_KEY: kept[-MAX_SUMMARIES:]}
-            await self._store.update_session(session_id, self._clock.now(), metadata=metadata)
 
     # -- the chain ------------------------------------------------------------------
-
-    async def _fresh(self, session: Session) -> Session:
-        fresh = await self._store.get_session(session.id)
-        if fresh is None:
-            raise NotFoundError("This conversation no longer exists.")
-        return fresh
 
     async def _chain(self, session: Session) -> list[tuple[_Link, Mapping[str, Any]]]:
         """The session's branch chain, oldest first, each with its session's metadata.

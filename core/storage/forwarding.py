@@ -98,10 +98,16 @@ class ForwardingStore:
         title: str | None = None,
         tags: Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        expect_updated_at: datetime | None = None,
     ) -> Session | None:
         """See :meth:`Store.update_session`."""
         return await self.inner.update_session(
-            session_id, at, title=title, tags=tags, metadata=metadata
+            session_id,
+            at,
+            title=title,
+            tags=tags,
+            metadata=metadata,
+            expect_updated_at=expect_updated_at,
         )
 
     async def delete_session(self, session_id: str) -> bool:

@@ -167,10 +167,13 @@ class MemoryStore(
         title: str | None = None,
         tags: Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        expect_updated_at: datetime | None = None,
     ) -> Session | None:
         """See :meth:`core.storage.protocols.Store.update_session`."""
         session = self._sessions.get(session_id)
         if session is None:
+            return None
+        if expect_updated_at is not None and session.updated_at != expect_updated_at:
             return None
         changes: dict[str, Any] = {"updated_at": at}
         if title is not None:

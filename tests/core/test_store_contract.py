@@ -421,6 +421,28 @@ class TestStoreContract:
         }
         assert await store.sessions_ended(at(13)) == {}
 
+    async def test_update_session_can_compare_and_set(self, store: Store) -> None:
+        session = await start(store, tags=("a",))
+        changed = await store.update_session(
+            session.id, at(1), tags=["a", "b"], expect_updated_at=session.updated_at
+        )
+        assert changed is not None and changed.tags == ("a", "b")
+        # Written from the session as it was before that change: refused, nothing written.
+        stale = await store.update_session(
+            session.id, at(2), tags=["a", "c"], expect_updated_at=session.updated_at
+        )
+        assert stale is None
+        assert await store.get_session(session.id) == changed
+        await append(store, changed, user("hi"), when=at(3))  # an append changes it too
+        assert (
+            await store.update_session(
+                session.id, at(4), title="t", expect_updated_at=changed.updated_at
+            )
+            is None
+        )
+        missing = await store.update_session("nope", at(5), title="t", expect_updated_at=at(0))
+        assert missing is None
+
     async def test_update_session_changes_only_given_fields(self, store: Store) -> None:
         session = await start(store, title="old", tags=("a",), metadata={"x": 1})
         titled = await store.update_session(session.id, at(1), title="new")

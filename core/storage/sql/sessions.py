@@ -111,6 +111,7 @@ class SqlSessions(SqlPart):
         title: str | None = None,
         tags: Sequence[str] | None = None,
         metadata: Mapping[str, Any] | None = None,
+        expect_updated_at: datetime | None = None,
     ) -> Session | None:
         """See :meth:`core.storage.protocols.Store.update_session`."""
         changes: dict[str, Any] = {"updated_at": at}
@@ -120,12 +121,10 @@ class SqlSessions(SqlPart):
             changes["tags"] = list(tags)
         if metadata is not None:
             changes["metadata"] = dict(metadata)
-        update = (
-            sessions.update()
-            .where(sessions.c.id == session_id)
-            .values(changes)
-            .returning(*sessions.c)
-        )
+        update = sessions.update().where(sessions.c.id == session_id)
+        if expect_updated_at is not None:
+            update = update.where(sessions.c.updated_at == expect_updated_at)
+        update = update.values(changes).returning(*sessions.c)
         row = await self._write_quick(first, update)
         return None if row is None else session_from_row(row)
 
