@@ -236,14 +236,14 @@ class SealedStore(AnswerSealing):
         self, where: SessionFilter, *, limit: int, offset: int = 0
     ) -> list[Session]:
         """See :meth:`core.storage.protocols.Store.list_sessions`."""
-        if where.sealed_fields and self.encrypted:
+        if where.sealed_fields and (self.encrypted or where.holds_nul):
             return (await sessions_matching(self, where))[offset : offset + limit]
         found = await self.inner.list_sessions(where, limit=limit, offset=offset)
         return await self._open_sessions(found)
 
     async def count_sessions(self, where: SessionFilter) -> int:
         """See :meth:`core.storage.protocols.Store.count_sessions`."""
-        if where.sealed_fields and self.encrypted:
+        if where.sealed_fields and (self.encrypted or where.holds_nul):
             return len(await sessions_matching(self, where))
         return await self.inner.count_sessions(where)
 

@@ -58,6 +58,18 @@ class SessionFilter:
     after: tuple[datetime, str] | None = None
 
     @property
+    def holds_nul(self) -> bool:
+        """Whether a value it looks for holds U+0000, which PostgreSQL text cannot store.
+
+        Stored titles and tags holding it are escaped (:mod:`core.crypto.envelope`),
+        so only a comparison after opening them finds them; ids and platform names
+        never hold it.
+        """
+        looked_for = (self.scope_key, self.platform, self.channel_id, *(self.owners or ()))
+        texts = (*looked_for, self.title_contains, self.tag_contains)
+        return any(text is not None and "\x00" in text for text in texts)
+
+    @property
     def sealed_fields(self) -> bool:
         """Whether it filters on what is sealed when encryption is on (title, tags)."""
         return self.title_contains is not None or self.tag_contains is not None

@@ -21,7 +21,7 @@ from core.ids import new_id
 from core.models import Inbound, NewMessage, Role
 from core.sessions.manager import SessionManager
 from core.sessions.responders import EchoResponder
-from core.storage.protocols import Backend
+from core.storage.protocols import Backend, SessionFilter
 from core.storage.sql.store import SqlStore
 from tests.core.conftest import postgres_schema
 from tests.core.test_store_contract import start
@@ -92,3 +92,36 @@ async def test_a_burst_with_one_nul_message_is_answered_in_full(backend: Backend
         )
     )
     assert [[r.text for r in answer] for answer in replies] == [[f"echo: {t}"] for t in texts]
+
+
+async def test_filters_holding_nul_find_what_holds_it_and_fail_nothing(backend: Backend) -> None:
+    store = SealedStore(backend, None)
+    await store.check_key()
+    manager = SessionManager(store, clock=ManualClock())
+    session = (await manager.resolve(Inbound("console", "c", "u", "x"))).session
+    await manager.sessions.update(session, title=f"t{NUL}", tags=[f"g{NUL}"])
+    await start(store, "other", title="plain")
+    for where, found in (
+        (SessionFilter(title_contains="a\x00b"), [session.id]),
+        (SessionFilter(tag_contains="g" + NUL[:2]), [session.id]),
+        (SessionFilter(title_contains="\x00", platform="console"), [session.id]),
+        (SessionFilter(platform="console\x00"), []),
+        (SessionFilter(owners=("console:u\x00",)), []),
+        (SessionFilter(channel_id="c\x00", platform="console"), []),
+    ):
+        assert [s.id for s in await store.list_sessions(where, limit=10)] == found, where
+        assert await store.count_sessions(where) == len(found), where
+
+
+async def test_a_look_up_by_a_key_holding_nul_finds_nothing(backend: Backend) -> None:
+    store = SealedStore(backend, None)
+    await store.check_key()
+    await start(store, "k")
+    odd = "a\x00b"
+    assert await store.get_session(odd) is None
+    assert await store.get_active_session(odd) is None
+    assert await store.get_branch(odd) is None
+    assert await store.get_message(odd) is None
+    assert await store.get_checkpoint(odd) is None
+    assert await store.get_channel_settings(odd) is None
+    assert await store.get_api_key(odd) is None

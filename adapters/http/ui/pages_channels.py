@@ -153,7 +153,7 @@ async def change_channel(request: Request, login: LoginDep, services: ServicesDe
     form = await form_of(request)
     check_csrf(login, form.get("csrf", ""))
     key = form.get("key", "").strip()
-    if not key or len(key) > 600:
+    if not key or len(key) > 600 or "\x00" in key:
         raise PageError(400, "Name the channel by its key (a session page links to it).")
     fields = Fields(**{name: form.get(name, "") for name in Fields.__slots__})
     try:

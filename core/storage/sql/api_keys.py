@@ -19,6 +19,8 @@ class SqlApiKeys(SqlPart):
 
     async def get_api_key(self, key_id: str) -> ApiKey | None:
         """See :meth:`core.storage.protocols.Store.get_api_key`."""
+        if self._unstorable(key_id):
+            return None
         row = await self._read(first, api_keys.select().where(api_keys.c.id == key_id))
         return None if row is None else api_key_from_row(row)
 

@@ -47,6 +47,8 @@ class SqlHistory(SqlPart):
 
     async def get_branch(self, branch_id: str) -> Branch | None:
         """See :meth:`core.storage.protocols.Store.get_branch`."""
+        if self._unstorable(branch_id):
+            return None
         row = await self._read(first, _BRANCH_BY_ID, {"id": branch_id})
         return None if row is None else branch_from_row(row)
 
@@ -144,6 +146,8 @@ class SqlHistory(SqlPart):
 
     async def get_message(self, message_id: str) -> Message | None:
         """See :meth:`core.storage.protocols.Store.get_message`."""
+        if self._unstorable(message_id):
+            return None
         found = await self._read(_messages, _MESSAGE_BY_ID, {"id": message_id})
         return found[0] if found else None
 
@@ -165,6 +169,8 @@ class SqlHistory(SqlPart):
 
     async def get_checkpoint(self, checkpoint_id: str) -> Checkpoint | None:
         """See :meth:`core.storage.protocols.Store.get_checkpoint`."""
+        if self._unstorable(checkpoint_id):
+            return None
         query = sa.select(checkpoints).where(checkpoints.c.id == checkpoint_id)
         row = await self._read(first, query)
         return None if row is None else checkpoint_from_row(row)

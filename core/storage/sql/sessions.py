@@ -67,11 +67,15 @@ class SqlSessions(SqlPart):
 
     async def get_session(self, session_id: str) -> Session | None:
         """See :meth:`core.storage.protocols.Store.get_session`."""
+        if self._unstorable(session_id):
+            return None
         row = await self._read(first, _SESSION_BY_ID, {"id": session_id})
         return None if row is None else session_from_row(row)
 
     async def get_active_session(self, scope_key: str) -> Session | None:
         """See :meth:`core.storage.protocols.Store.get_active_session`."""
+        if self._unstorable(scope_key):
+            return None
         row = await self._read(first, _ACTIVE_SESSION, {"scope_key": scope_key})
         return None if row is None else session_from_row(row)
 
@@ -79,6 +83,8 @@ class SqlSessions(SqlPart):
         self, where: SessionFilter, *, limit: int, offset: int = 0
     ) -> list[Session]:
         """See :meth:`core.storage.protocols.Store.list_sessions`."""
+        if where.holds_nul and self._dialect == "postgresql":
+            return []  # nothing stored in PostgreSQL text holds U+0000
         given = _filters(where)
         query = _session_list(tuple(given), where.order, self._dialect)
         params = {**given, "limit": limit, "offset": offset}
@@ -87,6 +93,8 @@ class SqlSessions(SqlPart):
 
     async def count_sessions(self, where: SessionFilter) -> int:
         """See :meth:`core.storage.protocols.Store.count_sessions`."""
+        if where.holds_nul and self._dialect == "postgresql":
+            return 0
         given = _filters(where)
         counted = sa.select(sa.func.count().label("n")).select_from(sessions)
         query = _filtered(counted, tuple(given), where.order, self._dialect)
@@ -153,6 +161,8 @@ class SqlSessions(SqlPart):
 
     async def get_channel_settings(self, channel_key: str) -> ChannelSettings | None:
         """See :meth:`core.storage.protocols.Store.get_channel_settings`."""
+        if self._unstorable(channel_key):
+            return None
         row = await self._read(first, _CHANNEL_SETTINGS, {"channel_key": channel_key})
         return None if row is None else settings_from_row(row)
 

@@ -42,6 +42,14 @@ class SqlPart:
         self._where = where
         self._dialect = runner.engine.dialect.name
 
+    def _unstorable(self, key: str) -> bool:
+        """Whether no row can have ``key``: U+0000, which PostgreSQL text cannot hold.
+
+        A look-up by such a key (an id typed into a URL) finds nothing, as the
+        protocol says, instead of failing with the database's refusal.
+        """
+        return "\x00" in key and self._dialect == "postgresql"
+
     async def _read(
         self, work: Callable[Concatenate[sa.Connection, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:

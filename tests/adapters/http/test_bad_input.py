@@ -105,6 +105,13 @@ async def test_unknown_ids_routes_and_methods(api: Api) -> None:
     assert error_of(missing)[:2] == (404, "not_found")
     assert error_of(await api.client.get("/api/nothing", headers=alice))[:2] == (404, "not_found")
     assert error_of(await api.client.put(f"/api/sessions/{session_id}", headers=alice))[0] == 405
+    # An id holding U+0000 (which PostgreSQL text cannot hold) is an unknown id too.
+    for path in ("/api/sessions/a%00b", "/api/sessions/a%00b/messages"):
+        assert error_of(await api.client.get(path, headers=alice))[:2] == (404, "not_found")
+    restore = f"/api/sessions/{session_id}/checkpoints/a%00b/restore"
+    assert error_of(await api.client.post(restore, headers=alice))[:2] == (404, "not_found")
+    listed = await api.client.get("/api/sessions?platform=%00&channelId=c%00", headers=alice)
+    assert listed.status_code == 200 and listed.json()["sessions"] == []
 
 
 async def test_invalid_cursors_and_bounds(api: Api) -> None:
