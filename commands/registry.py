@@ -157,24 +157,9 @@ class Registry:
         Raises:
             ValueError: from the decorator, if the registration is invalid.
         """
-
-        def record(handler: HandlerT) -> HandlerT:
-            self._add(
-                Command(
-                    name=name,
-                    usage=usage or f"/{name}",
-                    doc=_doc_of(handler, f"/{name}"),
-                    handler=handler,
-                    aliases=tuple(aliases),
-                    min_args=min_args,
-                    max_args=max_args,
-                    admin_only=admin_only,
-                    options=tuple(options),
-                )
-            )
-            return handler
-
-        return record
+        return self._recorder(
+            None, name, usage, aliases, min_args, max_args, admin_only=admin_only, options=options
+        )
 
     def group(
         self, name: str, doc: str, *, aliases: Sequence[str] = (), admin_only: bool = False
@@ -233,13 +218,31 @@ class Registry:
         Raises:
             ValueError: from the decorator, if the registration is invalid.
         """
+        return self._recorder(
+            parent, name, usage, aliases, min_args, max_args, admin_only=admin_only, options=options
+        )
+
+    def _recorder(
+        self,
+        parent: str | None,
+        name: str,
+        usage: str | None,
+        aliases: Sequence[str],
+        min_args: int,
+        max_args: int | None,
+        *,
+        admin_only: bool,
+        options: Sequence[MenuOption],
+    ) -> Callable[[HandlerT], HandlerT]:
+        """The decorator of :meth:`command` (``parent`` ``None``) and :meth:`subcommand`."""
+        path = f"/{name}" if parent is None else f"/{parent} {name}"
 
         def record(handler: HandlerT) -> HandlerT:
             self._add(
                 Command(
                     name=name,
-                    usage=usage or f"/{parent} {name}",
-                    doc=_doc_of(handler, f"/{parent} {name}"),
+                    usage=usage or path,
+                    doc=_doc_of(handler, path),
                     handler=handler,
                     parent=parent,
                     aliases=tuple(aliases),
