@@ -24,6 +24,7 @@ from bot.config import Settings, override
 from bot.logs import configure_logging
 from bot.master_key import load_master_key
 from bot.platforms import check_secrets, missing_secrets
+from bot.tokenizers import choose_counter
 from core.errors import ConfigError
 
 
@@ -83,10 +84,11 @@ def config_check(config_path: Path | None) -> None:
     if problems:  # every one at once, as `run` would meet them one by one
         raise ConfigError("; ".join(problems))
     adapters = ", ".join(settings.enabled_adapters()) or "none"
+    tokens = choose_counter(settings.context.tokenizer, settings.responder.counted_model())
     click.echo(
         f"{label}: OK (bot {settings.bot.name!r}, storage {_masked(settings.storage.url)}, "
         f"scope {settings.sessions.scope.value}, responder {settings.responder.kind}, "
-        f"adapters: {adapters})"
+        f"adapters: {adapters}, tokens: {tokens.counter.name}, {tokens.reason})"
     )
 
 

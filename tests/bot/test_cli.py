@@ -19,6 +19,7 @@ from bot.wiring import build_router, opened_manager
 from core.crypto.envelope import generate_master_key
 from core.models import Inbound
 from core.storage.protocols import SessionFilter
+from tests.encodings import cache_encoding
 
 
 @dataclass
@@ -81,6 +82,22 @@ def test_config_check_ok(bot: Bot) -> None:
     assert result.exit_code == 0
     assert result.stdout.startswith(f"{bot.config}: OK (bot 'sessionbot'")
     assert "adapters: console" in result.stdout
+    assert "tokens: estimate, the responder names no model)" in result.stdout
+
+
+def test_config_check_says_how_tokens_are_counted(
+    bot: Bot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot.config.write_text(
+        '[responder]\nkind = "openai"\nbase_url = "http://127.0.0.1:9/v1"\nmodel = "gpt-4"\n'
+    )
+    cache = tmp_path / "tiktoken"
+    cache.mkdir()
+    missing = bot.invoke("config", "check", env={"TIKTOKEN_CACHE_DIR": str(cache)})
+    assert f"tokens: estimate, cl100k_base is not in tiktoken's cache at {cache})" in missing.stdout
+    cache_encoding(cache, monkeypatch)
+    found = bot.invoke("config", "check", env={"TIKTOKEN_CACHE_DIR": str(cache)})
+    assert f"tokens: tiktoken cl100k_base, cl100k_base found at {cache})" in found.stdout
 
 
 def test_config_check_bad_exits_2_with_one_line(bot: Bot) -> None:
