@@ -8,16 +8,14 @@ once if the bot exits; each bot is stopped with SIGTERM, killed if it hangs.
 
 from __future__ import annotations
 
-import asyncio
-import signal
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.test_telegram_e2e import child_environment, toml_lines
+from tests.e2e.child import BotChild, child_environment
+from tests.e2e.test_telegram_e2e import toml_lines
 from tests.fakes.discord_api import APP_ID, DM_CHANNEL_ID, TOKEN, FakeDiscord
 
 pytestmark = pytest.mark.e2e
@@ -27,87 +25,40 @@ WAIT = 30.0
 CONNECTED = "connected to Discord"
 
 
-class DiscordBot:
+class DiscordBot(BotChild):
     """One ``sessionbot run`` child with the Discord adapter pointed at the fake."""
 
     def __init__(self, directory: Path, fake: FakeDiscord, **discord: Any) -> None:
         self.fake = fake
-        self.config = directory / "config.toml"
-        self.log_path = directory / "bot.log"
         options = {
             "enabled": True,
             "api_base_url": fake.api_url,
             "gateway_url": fake.gateway_url,
             **discord,
         }
-        self.config.write_text(
-            "\n".join(
-                [
-                    "[bot]",
-                    "rate_limit_per_minute = 0",
-                    "[storage]",
-                    f'url = "sqlite:///{directory / "bot.db"}"',
-                    "[adapters.console]",
-                    "enabled = false",
-                    "[adapters.discord]",
-                    *toml_lines(options),
-                ]
-            )
-            + "\n"
+        config = [
+            "[bot]",
+            "rate_limit_per_minute = 0",
+            "[storage]",
+            f'url = "sqlite:///{directory / "bot.db"}"',
+            "[adapters.console]",
+            "enabled = false",
+            "[adapters.discord]",
+            *toml_lines(options),
+        ]
+        super().__init__(
+            directory, "\n".join(config) + "\n", child_environment({"DISCORD_BOT_TOKEN": TOKEN})
         )
-        self.environ = child_environment({"DISCORD_BOT_TOKEN": TOKEN})
-        self.process: asyncio.subprocess.Process | None = None
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     async def start(self) -> None:
         """Start the bot; return once it is connected to the gateway."""
-        log_file = self.log_path.open("ab")
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            "--config",
-            str(self.config),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=log_file,
-            cwd=self.config.parent,
-            env=self.environ,
-        )
-        log_file.close()
         connected = self.log.count(CONNECTED) + 1
+        await self.spawn()
         await self.until(lambda: self.log.count(CONNECTED) >= connected, within=STARTUP)
 
     async def until(self, condition: Callable[[], bool], within: float = WAIT) -> None:
         """Return once ``condition()`` holds; fail at once if the bot exits."""
-        assert self.process is not None
-        try:
-            async with asyncio.timeout(within):
-                while not condition():
-                    if self.process.returncode is not None:
-                        raise AssertionError(f"the bot exited:\n{self.log}")
-                    await asyncio.sleep(0.05)
-        except TimeoutError:
-            raise AssertionError(f"timed out; the bot's log:\n{self.log}") from None
-
-    async def stop(self) -> int | None:
-        """Stop the bot with SIGTERM (killed if it hangs); return its exit status."""
-        process = self.process
-        if process is None:
-            return None
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                async with asyncio.timeout(30):
-                    await process.wait()
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-        return process.returncode
+        await self.poll(condition, within, "a condition on the fake's calls")
 
 
 @pytest.fixture

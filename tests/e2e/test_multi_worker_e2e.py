@@ -37,7 +37,8 @@ from core import new_api_key
 from core.crypto.opening import open_store
 from core.storage.backends import database_url
 from tests.commands.test_router_processes import postgres_database
-from tests.e2e.test_telegram_e2e import child_environment, free_port
+from tests.e2e.child import child_environment
+from tests.e2e.test_telegram_e2e import free_port
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI, private_chat, user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]

@@ -21,8 +21,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from core.storage.backends import database_url
 from tests.commands.test_router_processes import postgres_database
+from tests.e2e.child import child_environment
 from tests.e2e.test_multi_worker_e2e import ROOT, Balancer, Worker
-from tests.e2e.test_telegram_e2e import child_environment
 from tests.fakes.telegram_api import FakeTelegramAPI, private_chat, user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]

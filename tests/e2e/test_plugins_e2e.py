@@ -47,7 +47,7 @@ def test_a_plugin_package_brings_a_command_an_adapter_and_a_responder(tmp_path: 
 
     checked = sessionbot("config", "check", "--config", str(config), cwd=tmp_path)
     assert checked.returncode == 0, checked.stderr
-    assert "responder shout, adapters: script)" in checked.stdout
+    assert "responder shout, adapters: script, tokens: estimate" in checked.stdout
 
     result = sessionbot("run", "--config", str(config), cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.commands.test_router_processes import postgres_database
-from tests.e2e.test_telegram_e2e import child_environment
+from tests.e2e.child import child_environment
 from tests.fakes.telegram_api import TOKEN, FakeTelegramAPI, private_chat, user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres]

@@ -8,19 +8,16 @@ the bot exits. Each bot is stopped with SIGTERM (killed if it hangs).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
 import re
-import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import BinaryIO
 
 import pytest
 
+from tests.e2e.child import BotChild, child_environment
 from tests.fakes.slack_api import APP_TOKEN, BOT_TOKEN, WAIT, FakeSlack, Json
 
 pytestmark = pytest.mark.e2e
@@ -33,89 +30,40 @@ DM = "D0DM"
 ID = r"\(([23456789a-z]{10}),"
 
 
-def child_environment(**extra: str) -> dict[str, str]:
-    """The test's environment without sessionbot, Slack and proxy settings."""
-    dropped = ("SESSIONBOT_", "SLACK_", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
-    environ = {k: v for k, v in os.environ.items() if not k.upper().startswith(dropped)}
-    return {**environ, **extra}
-
-
-class SlackBot:
+class SlackBot(BotChild):
     """One ``sessionbot run`` child process with the Slack adapter, its log and database."""
 
     def __init__(self, directory: Path, slack: FakeSlack) -> None:
         self.slack = slack
-        self.config = directory / "config.toml"
-        self.log_path = directory / "bot.log"
-        self.config.write_text(
+        super().__init__(
+            directory,
             "[bot]\nrate_limit_per_minute = 0\n"
             f'[storage]\nurl = "sqlite:///{directory / "bot.db"}"\n'
             "[adapters.console]\nenabled = false\n"
-            f'[adapters.slack]\nenabled = true\napi_url = "{slack.api_url}"\n'
+            f'[adapters.slack]\nenabled = true\napi_url = "{slack.api_url}"\n',
+            child_environment({"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_APP_TOKEN": APP_TOKEN}),
         )
-        self.environ = child_environment(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN=APP_TOKEN)
-        self.process: asyncio.subprocess.Process | None = None
-        self._log: BinaryIO | None = None
-
-    @property
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     async def start(self) -> None:
         """Start the bot and return once it receives events."""
-        self._log = self.log_path.open("ab")
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            "--config",
-            str(self.config),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=self._log,
-            cwd=self.config.parent,
-            env=self.environ,
-        )
         logged = self.log.count(RECEIVING) + 1
-        async with asyncio.timeout(STARTUP):
-            while self.log.count(RECEIVING) < logged or self.slack.connected() != 1:
-                self._check_running()
-                await asyncio.sleep(0.05)
+        await self.spawn()
+        await self.poll(
+            lambda: self.log.count(RECEIVING) >= logged and self.slack.connected() == 1,
+            STARTUP,
+            "the Socket Mode connection",
+        )
 
     async def until(self, condition: Callable[[], bool]) -> None:
         """Return once ``condition()`` holds; fail at once if the bot exited."""
-        try:
-            async with asyncio.timeout(WAIT):
-                while not condition():
-                    self._check_running()
-                    await asyncio.sleep(0.05)
-        except TimeoutError:
-            raise AssertionError(f"timed out; the bot's log:\n{self.log}") from None
+        await self.poll(condition, WAIT, "a condition on the fake's calls")
 
     async def stop(self) -> int | None:
-        """Stop the bot with SIGTERM (kill it after a while); return its exit status."""
-        process = self.process
-        if process is None:
-            return None
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                async with asyncio.timeout(30):
-                    await process.wait()
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        await self.slack.wait_until(lambda: self.slack.connected() == 0)
-        return process.returncode
-
-    def _check_running(self) -> None:
-        assert self.process is not None
-        if self.process.returncode is not None:
-            raise AssertionError(f"the bot exited with {self.process.returncode}:\n{self.log}")
+        """Stop the bot (see :meth:`BotChild.stop`) and wait for its socket to close."""
+        status = await super().stop()
+        if status is not None:
+            await self.slack.wait_until(lambda: self.slack.connected() == 0)
+        return status
 
     # -- talking to it -------------------------------------------------------------------
 
@@ -199,7 +147,7 @@ def test_a_missing_app_token_is_one_line_and_exit_2(tmp_path: Path) -> None:
         check=False,
         timeout=120,
         cwd=tmp_path,
-        env=child_environment(SLACK_BOT_TOKEN=BOT_TOKEN),
+        env=child_environment({"SLACK_BOT_TOKEN": BOT_TOKEN}),
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [

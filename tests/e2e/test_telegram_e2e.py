@@ -14,19 +14,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import re
-import signal
 import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import pytest
 
 from commands import default_registry
+from tests.e2e.child import BotChild, child_environment
 from tests.fakes.telegram_api import (
     BOT_USERNAME,
     TOKEN,
@@ -53,7 +52,7 @@ FORUM = group_chat(-100300, "Forum", forum=True)
 RECEIVING = "telegram: receiving updates"
 
 
-class BotProcess:
+class BotProcess(BotChild):
     """One ``sessionbot run`` child process with its config, log and database.
 
     Args:
@@ -77,51 +76,25 @@ class BotProcess:
     ) -> None:
         self.api = api
         self.console = console
-        self.config = directory / "config.toml"
-        self.log_path = directory / "bot.log"
         bot_options = {"rate_limit_per_minute": 0, **(bot or {})}
         telegram_options = {"enabled": True, "base_url": api.url, **(telegram or {})}
-        self.config.write_text(
-            "\n".join(
-                [
-                    "[bot]",
-                    *toml_lines(bot_options),
-                    "[storage]",
-                    f'url = "sqlite:///{directory / "bot.db"}"',
-                    "[adapters.console]",
-                    f"enabled = {'true' if console else 'false'}",
-                    f'export_dir = "{directory}"',
-                    "[adapters.telegram]",
-                    *toml_lines(telegram_options),
-                ]
-            )
-            + "\n"
-        )
-        self.environ = child_environment({"TELEGRAM_BOT_TOKEN": TOKEN, **(environ or {})})
-        self.process: asyncio.subprocess.Process | None = None
-        self._log: BinaryIO | None = None
-
-    @property
-    def log(self) -> str:
-        """What the bot logged so far (its stderr)."""
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        config = [
+            "[bot]",
+            *toml_lines(bot_options),
+            "[storage]",
+            f'url = "sqlite:///{directory / "bot.db"}"',
+            "[adapters.console]",
+            f"enabled = {'true' if console else 'false'}",
+            f'export_dir = "{directory}"',
+            "[adapters.telegram]",
+            *toml_lines(telegram_options),
+        ]
+        environ_all = child_environment({"TELEGRAM_BOT_TOKEN": TOKEN, **(environ or {})})
+        super().__init__(directory, "\n".join(config) + "\n", environ_all)
 
     async def start(self) -> None:
-        """Start the bot and return once Telegram updates are being received."""
-        self._log = self.log_path.open("wb")
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot",
-            "run",
-            "--config",
-            str(self.config),
-            stdin=asyncio.subprocess.PIPE if self.console else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE if self.console else asyncio.subprocess.DEVNULL,
-            stderr=self._log,
-            cwd=self.config.parent,
-            env=self.environ,
-        )
+        """Start the bot (its log started afresh); see :meth:`until_receiving`."""
+        await self.spawn(piped=self.console, fresh_log=True)
 
     async def until_receiving(self) -> None:
         """Return once the adapter has connected and receives updates."""
@@ -132,7 +105,7 @@ class BotProcess:
         with self._explained_timeout(f"{text!r} in the log"):
             async with asyncio.timeout(within):
                 while text not in self.log:
-                    self._check_running()
+                    self.check_running()
                     await asyncio.sleep(0.05)
 
     async def until(self, condition: Callable[[], bool], within: float = WAIT) -> None:
@@ -146,7 +119,7 @@ class BotProcess:
             exited.cancel()
         if not waiting.done():
             waiting.cancel()
-            self._check_running()
+            self.check_running()
         with self._explained_timeout("a condition on the fake's calls"):
             waiting.result()
 
@@ -165,26 +138,6 @@ class BotProcess:
         assert line, f"the console closed its output; log:\n{self.log}"
         return line.decode().rstrip("\n")
 
-    async def stop(self) -> int | None:
-        """Stop the bot with SIGTERM (kill it after a while); return its exit status."""
-        process = self.process
-        if process is None:
-            return None
-        if process.stdin is not None and not process.stdin.is_closing():
-            process.stdin.close()
-        if process.returncode is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                async with asyncio.timeout(30):
-                    await process.wait()
-            except TimeoutError:
-                process.kill()
-                await process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        return process.returncode
-
     async def stop_cleanly(self) -> None:
         """Stop the bot and check it stopped well and logged nothing it should not."""
         assert await self.stop() == 0, self.log
@@ -200,11 +153,6 @@ class BotProcess:
         except TimeoutError:
             log = self.log
             raise AssertionError(f"timed out waiting for {what}; the bot's log:\n{log}") from None
-
-    def _check_running(self) -> None:
-        assert self.process is not None
-        if self.process.returncode is not None:
-            raise AssertionError(f"the bot exited with {self.process.returncode}:\n{self.log}")
 
 
 class Chat:
@@ -250,16 +198,6 @@ def toml_lines(options: dict[str, Any]) -> list[str]:
         return str(item) if isinstance(item, int) else f'"{item}"'
 
     return [f"{key} = {value(item)}" for key, item in options.items()]
-
-
-def child_environment(extra: dict[str, str]) -> dict[str, str]:
-    """The test's environment without sessionbot, Telegram and proxy settings."""
-    dropped = ("SESSIONBOT_", "TELEGRAM_", "PTB_", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY")
-    environ = {k: v for k, v in os.environ.items() if not k.upper().startswith(dropped)}
-    # Deprecation warnings are hidden by default; show them, so the log check can
-    # tell that python-telegram-bot is used without any.
-    environ["PYTHONWARNINGS"] = "default::DeprecationWarning"
-    return environ | extra
 
 
 def find(pattern: str, text: str) -> str:
