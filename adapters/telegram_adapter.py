@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import re
@@ -149,6 +150,8 @@ class TelegramAdapter(BaseAdapter[Target]):
         self._max_concurrent = max_concurrent_updates
         self._roles = roles or LocalRoles()
         self._ledger = UpdateLedger(deliveries, token)
+        self._resumed: set[int] = set()
+        """Posted updates being handled as taken over from a worker that died."""
         self._not_text_told = OncePerChat()
         self._receiving = asyncio.Event()
         self._sender: TelegramSender | None = None
@@ -360,11 +363,13 @@ class TelegramAdapter(BaseAdapter[Target]):
             return
         # Posted updates were claimed by _deliver_posted; polled ones are claimed here.
         polled = self._mode == "polling"
-        if polled and await self._ledger.take(update.update_id) is not Taken.NEW:
+        taken = await self._ledger.take(update.update_id) if polled else Taken.NEW
+        if taken not in (Taken.NEW, Taken.RESUMED):
             logger.info("telegram: update %d was taken already; dropped", update.update_id)
             return
+        redelivered = taken is Taken.RESUMED or update.update_id in self._resumed
         try:
-            await self._on_message(message)
+            await self._on_message(message, redelivered=redelivered)
         except Exception:
             logger.exception("telegram: handling update %d failed", update.update_id)
         finally:
@@ -387,14 +392,17 @@ class TelegramAdapter(BaseAdapter[Target]):
             return
         if taken is Taken.BUSY:
             raise Refused(HTTPStatus.SERVICE_UNAVAILABLE, f"update {update.update_id} is busy")
+        if taken is Taken.RESUMED:
+            self._resumed.add(update.update_id)
         try:
             processing = application.process_update(update)
             await application.update_processor.process_update(update, processing)
         finally:
+            self._resumed.discard(update.update_id)
             if update.message:
                 await self._ledger.done(update.update_id)
 
-    async def _on_message(self, message: Message) -> None:
+    async def _on_message(self, message: Message, *, redelivered: bool = False) -> None:
         if self._sender is None:
             return
         target = _target(message)
@@ -409,6 +417,8 @@ class TelegramAdapter(BaseAdapter[Target]):
             return
         inbound = inbound_from_message(message, addressed)
         if inbound is not None:
+            if redelivered:
+                inbound = dataclasses.replace(inbound, redelivered=True)
             await self.handle(inbound, target)
 
     async def _on_error(self, update: object, context: _Context) -> None:

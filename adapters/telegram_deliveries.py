@@ -5,7 +5,9 @@ another worker behind the load balancer; after a crash, polling may fetch an upd
 again. Each update id is claimed in the store before it is handled and marked done
 after, so an update is handled once: a redelivery of one already done is dropped
 (answered 200), and one still being handled elsewhere is answered 503 so Telegram
-tries again later.
+tries again later. One whose worker died before finishing it (its heartbeat
+stopped) is taken over by the worker it is redelivered to, and handled as a
+redelivery: what the dead worker stored of it is not stored again.
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ class Taken(Enum):
     """Handled already: drop it."""
 
     BUSY = "busy"
-    """Another worker is handling it (or died doing so): not now."""
+    """Another worker is handling it: not now."""
+
+    RESUMED = "resumed"
+    """Its worker died handling it: this worker takes it over, as a redelivery."""
 
 
 class UpdateLedger:
@@ -53,7 +58,12 @@ class UpdateLedger:
         try:
             if await self._deliveries.first_time(self._source, key):
                 return Taken.NEW
-            return Taken.DONE if await self._deliveries.finished(self._source, key) else Taken.BUSY
+            if await self._deliveries.finished(self._source, key):
+                return Taken.DONE
+            if await self._deliveries.take_over(self._source, key):
+                logger.warning("telegram: took over update %d from a worker that died", update_id)
+                return Taken.RESUMED
+            return Taken.BUSY
         except Exception:
             # Better answered twice than not at all while the store is failing.
             logger.exception("telegram: could not claim update %d; handling it", update_id)

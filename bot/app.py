@@ -149,6 +149,10 @@ class Application:
             heartbeat = Heartbeat(
                 manager.store, roles, manager.clock, every=self.settings.bot.heartbeat_seconds
             )
+            # Claims name this worker, so another can take over what it leaves
+            # unfinished should it die; its row exists before it claims anything.
+            await heartbeat.beat_once()
+            manager.deliveries.serve_as(heartbeat.worker_id, heartbeat.alive_within)
             background = [
                 asyncio.create_task(self._upkeep(manager, scheduler, roles)),
                 asyncio.create_task(heartbeat.run()),

@@ -62,6 +62,18 @@ class Heartbeat:
                 logger.warning("heartbeat not recorded: %s", error)
             await asyncio.sleep(self._every)
 
+    @property
+    def alive_within(self) -> timedelta:
+        """How long after its last heartbeat a worker still counts as alive."""
+        return timedelta(seconds=self._every * MISSED_BEATS)
+
+    async def beat_once(self) -> None:
+        """Record a first heartbeat before serving; a database refusing it is logged."""
+        try:
+            await self.beat()
+        except StorageError as error:
+            logger.warning("heartbeat not recorded: %s", error)
+
     async def beat(self) -> None:
         """Record one heartbeat now."""
         now = self._clock.now()

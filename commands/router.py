@@ -153,7 +153,9 @@ class Router:
         # resolve for the scope and the reset policy. Plain messages start from what
         # the manager remembers of the conversation; commands read the store (and
         # change sessions through the manager, which keeps its memory in step).
-        placement = await self.manager.place(inbound, remembered=parsed is None)
+        # A redelivery reads the store: the worker that died may have written since.
+        remembered = parsed is None and not inbound.redelivered
+        placement = await self.manager.place(inbound, remembered=remembered)
         async with self._locks.lock_for(placement.key.value):
             if parsed is None:
                 resolution, reply = await self._converse(inbound, placement)
@@ -163,7 +165,8 @@ class Router:
         return [self._with_reset_notice(reply, resolution)]
 
     async def _converse(self, inbound: Inbound, placement: Placement) -> tuple[Resolution, Reply]:
-        resolution = await self.manager.resolve(inbound, placement, remembered=True)
+        remembered = not inbound.redelivered
+        resolution = await self.manager.resolve(inbound, placement, remembered=remembered)
         for _ in range(STORE_ATTEMPTS - 1):
             try:
                 return resolution, await self._answer(inbound, resolution, placement)

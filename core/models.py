@@ -60,6 +60,8 @@ class Inbound:
         display_name: the author's name for display.
         metadata: free-form JSON-compatible data the platform attaches (the HTTP
             API's message metadata); stored with a plain message.
+        redelivered: handled again after the worker handling it died: what that
+            worker stored of it (found by ``message_id``) is not stored twice.
     """
 
     platform: str
@@ -72,6 +74,7 @@ class Inbound:
     timestamp: datetime | None = None
     display_name: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    redelivered: bool = False
 
     def __post_init__(self) -> None:
         # Whatever an adapter hands in, what goes further can be stored.

@@ -18,6 +18,7 @@ def inbound(
     message_id: str | None = None,
     display_name: str | None = None,
     timestamp: datetime | None = None,
+    redelivered: bool = False,
 ) -> Inbound:
     """Return an inbound message; every field has a plain default."""
     return Inbound(
@@ -30,6 +31,7 @@ def inbound(
         message_id=message_id,
         timestamp=timestamp,
         display_name=display_name,
+        redelivered=redelivered,
     )
 
 

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable
 
 from core.errors import CommandError, ResponderError
-from core.models import Inbound, NewMessage, Reply, Role, Session
+from core.models import Inbound, Message, NewMessage, Reply, Role, Session
 from core.sessions.manager import SessionManager
 from core.sessions.responders import Answer, Responder, StreamingResponder
 from core.sessions.strategies import ContextBuilder, Strategy
@@ -22,6 +22,9 @@ USAGE_ESTIMATED = "usage_estimated"
 """Metadata key of an assistant message whose token counts are estimates."""
 
 NOTHING_TO_RETRY = "Nothing to retry: the last message already has an answer."
+
+PLATFORM_MESSAGE_ID = "platform_message_id"
+"""The metadata key of a user message's id on its platform."""
 
 
 async def converse(
@@ -52,6 +55,11 @@ async def converse(
         contexts: builds the context by ``strategy``; ``recent`` without one.
         strategy: the context strategy in force.
 
+    A redelivered message (its worker died handling it) is not stored twice: found
+    among the newest messages by its platform id, it is answered if it was not, and
+    its stored answer is sent again if it was (the dead worker may not have sent it:
+    the answer may reach the user twice, never not at all).
+
     Returns:
         The answer, or :data:`APOLOGY` if the responder failed.
 
@@ -59,24 +67,51 @@ async def converse(
         StaleSessionError: ``session`` was archived or its head moved; nothing was
             stored.
     """
+
+    async def answer(current: Session) -> Reply:
+        return await answer_last(
+            manager,
+            responder,
+            current,
+            bot_name=bot_name,
+            max_tokens=max_tokens,
+            contexts=contexts,
+            strategy=strategy,
+        )
+
+    if inbound.redelivered and inbound.message_id:
+        stored, answered = await _stored_before(manager, session, inbound.message_id)
+        if answered is not None:
+            # The dead worker may have died before sending it: sent (again) here.
+            return Reply(answered.content)
+        if stored:
+            return await answer(session)
     metadata = dict(inbound.metadata)
     if inbound.message_id:
-        metadata["platform_message_id"] = inbound.message_id
+        metadata[PLATFORM_MESSAGE_ID] = inbound.message_id
     # The context must include the message just appended: the session as it is after.
     session, _ = await manager.history.record(
         session,
         NewMessage(Role.USER, inbound.author_name, inbound.text, metadata=metadata),
         only_if_current=True,
     )
-    return await answer_last(
-        manager,
-        responder,
-        session,
-        bot_name=bot_name,
-        max_tokens=max_tokens,
-        contexts=contexts,
-        strategy=strategy,
-    )
+    return await answer(session)
+
+
+REDELIVERY_LOOKBACK = 20
+"""Newest messages searched for a redelivered message the dead worker stored."""
+
+
+async def _stored_before(
+    manager: SessionManager, session: Session, message_id: str
+) -> tuple[bool, Message | None]:
+    """Whether the message with this platform id is stored, and the answer stored after it."""
+    newest = (await manager.history.page(session, limit=REDELIVERY_LOOKBACK)).messages
+    for index, message in enumerate(newest):
+        if message.role is Role.USER and message.metadata.get(PLATFORM_MESSAGE_ID) == message_id:
+            after = newest[index + 1 : index + 2]
+            return True, after[0] if after and after[0].role is Role.ASSISTANT else None
+    return False, None
 
 
 async def retry(

@@ -35,6 +35,19 @@ class Deliveries:
         self._clock = clock
         self._keep = keep
         self._pruned_at = clock.now() - PRUNE_EVERY
+        self._worker_id: str | None = None
+        self._alive_within = timedelta(0)
+
+    def serve_as(self, worker_id: str, alive_within: timedelta) -> None:
+        """Claim events in the name of this worker (its heartbeat row's id).
+
+        A worker whose heartbeat is older than ``alive_within`` counts as dead: what
+        it claimed and did not finish, another worker may take over
+        (:meth:`take_over`). Without this, claims name no worker and are never
+        taken over.
+        """
+        self._worker_id = worker_id
+        self._alive_within = alive_within
 
     async def first_time(self, source: str, delivery_id: str) -> bool:
         """Record ``delivery_id`` of ``source``; ``False`` if it was recorded before.
@@ -50,7 +63,25 @@ class Deliveries:
         if now - self._pruned_at >= PRUNE_EVERY:
             self._pruned_at = now
             await self._store.forget_deliveries(now - self._keep)
-        return await self._store.claim_delivery(source, delivery_id, now)
+        return await self._store.claim_delivery(source, delivery_id, now, worker_id=self._worker_id)
+
+    async def take_over(self, source: str, delivery_id: str) -> bool:
+        """Take over an event whose claiming worker died before finishing it.
+
+        ``True``: it is this worker's now, to be handled as a redelivery (what the
+        dead worker had stored of it is recognised; see ``Inbound.redelivered``).
+        ``False``: its worker lives (or is unknown), or it was finished meanwhile.
+        """
+        if self._worker_id is None:
+            return False
+        now = self._clock.now()
+        return await self._store.take_over_delivery(
+            source,
+            delivery_id,
+            now,
+            worker_id=self._worker_id,
+            alive_since=now - self._alive_within,
+        )
 
     async def finish(self, source: str, delivery_id: str) -> None:
         """Record that the event claimed by :meth:`first_time` has been handled."""

@@ -229,9 +229,19 @@ class ForwardingStore:
         """See :meth:`Store.put_channel_settings`."""
         await self.inner.put_channel_settings(settings)
 
-    async def claim_delivery(self, source: str, delivery_id: str, at: datetime) -> bool:
+    async def claim_delivery(
+        self, source: str, delivery_id: str, at: datetime, *, worker_id: str | None = None
+    ) -> bool:
         """See :meth:`Store.claim_delivery`."""
-        return await self.inner.claim_delivery(source, delivery_id, at)
+        return await self.inner.claim_delivery(source, delivery_id, at, worker_id=worker_id)
+
+    async def take_over_delivery(
+        self, source: str, delivery_id: str, at: datetime, *, worker_id: str, alive_since: datetime
+    ) -> bool:
+        """See :meth:`Store.take_over_delivery`."""
+        return await self.inner.take_over_delivery(
+            source, delivery_id, at, worker_id=worker_id, alive_since=alive_since
+        )
 
     async def finish_delivery(self, source: str, delivery_id: str, at: datetime) -> None:
         """See :meth:`Store.finish_delivery`."""

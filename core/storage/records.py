@@ -32,12 +32,27 @@ class Records(Protocol):
 
     # -- deliveries -------------------------------------------------------------
 
-    async def claim_delivery(self, source: str, delivery_id: str, at: datetime) -> bool:
+    async def claim_delivery(
+        self, source: str, delivery_id: str, at: datetime, *, worker_id: str | None = None
+    ) -> bool:
         """Record that a platform event is being handled; ``False`` if it was already.
 
         Platforms redeliver an event they think was lost (Slack retries by
         ``event_id``); only the first claim of an id, in any process, at any
         time until :meth:`forget_deliveries` drops it, returns ``True``.
+        ``worker_id`` names the claiming worker (its heartbeat row), so that
+        another may take the event over should it die (:meth:`take_over_delivery`).
+        """
+        ...
+
+    async def take_over_delivery(
+        self, source: str, delivery_id: str, at: datetime, *, worker_id: str, alive_since: datetime
+    ) -> bool:
+        """Take over a claim whose worker died before it finished; ``True`` if taken.
+
+        Only an unfinished claim made by a named worker (not ``worker_id``) whose
+        last heartbeat is before ``alive_since``, or gone, is taken; of several
+        workers taking it at once, one succeeds.
         """
         ...
 

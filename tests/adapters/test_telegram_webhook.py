@@ -11,13 +11,15 @@ import json
 import logging
 import socket
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
 
 from adapters.telegram_adapter import TelegramAdapter
 from adapters.telegram_webhook import MAX_BODY_BYTES, is_utf8_json
-from core.clock import SystemClock
+from core.clock import ManualClock, SystemClock
+from core.models import Worker
 from core.storage.deliveries import Deliveries
 from core.storage.memory import MemoryStore
 from tests.adapters.contract import WAIT
@@ -289,3 +291,56 @@ async def test_the_200_means_handled_and_a_redelivery_of_a_busy_update_gets_503(
         assert await api.post_to_webhook(update) == 200  # done: dropped, not answered again
         await asyncio.sleep(0.2)
     assert handler.texts() == ["slow one"] and api.texts() == ["echo: slow one"]
+
+
+def worker(worker_id: str, seen_at: datetime) -> Worker:
+    return Worker(id=worker_id, host="h", pid=1, started_at=seen_at, seen_at=seen_at, roles=())
+
+
+async def test_an_update_whose_worker_died_is_taken_over_as_a_redelivery(
+    api: FakeTelegramAPI,
+) -> None:
+    # The first worker claims the update and hangs (as if killed: it beats no more);
+    # Telegram posts the update again, to the second, which takes it over.
+    store = MemoryStore()
+    clock = ManualClock(datetime.now(UTC))
+    handlers = [RecordingHandler(), RecordingHandler()]
+    hang = handlers[0].gates["lost in a crash"] = asyncio.Event()
+    workers = []
+    for number, handler in enumerate(handlers):
+        deliveries = Deliveries(store, clock)
+        deliveries.serve_as(f"w{number}", timedelta(seconds=30))
+        await store.beat(worker(f"w{number}", clock.now()), forget_before=clock.now())
+        workers.append(
+            telegram_adapter(
+                api,
+                handler,
+                mode="webhook",
+                listen="127.0.0.1",
+                port=free_port(),
+                url_path="telegram",
+                secret_token=SECRET,
+                deliveries=deliveries,
+            )
+        )
+    async with running(workers[0]):
+        first_url = api.webhook_url
+        async with running(workers[1]):
+            second_url = api.webhook_url
+            update = api.update(api.message(private_chat(ALICE), ALICE, "lost in a crash"))
+            api.webhook_url = first_url
+            stuck = asyncio.create_task(api.post_to_webhook(update))
+            async with asyncio.timeout(WAIT):
+                while handlers[0].texts() != ["lost in a crash"]:  # noqa: ASYNC110
+                    await asyncio.sleep(0.01)
+            api.webhook_url = second_url
+            assert await api.post_to_webhook(update) == 503  # the first worker still beats
+            clock.advance(timedelta(seconds=31))  # ... and then it does not any more
+            await store.beat(worker("w1", clock.now()), forget_before=clock.now())
+            assert await api.post_to_webhook(update) == 200
+            assert [i.redelivered for i in handlers[1].seen] == [True]
+            assert api.texts() == ["echo: lost in a crash"]
+            assert await api.post_to_webhook(update) == 200  # done now: dropped
+            hang.set()
+            await stuck
+    assert handlers[1].texts() == ["lost in a crash"]

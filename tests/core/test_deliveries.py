@@ -8,7 +8,9 @@ from pathlib import Path
 from core.clock import ManualClock
 from core.crypto.envelope import KeyEncryptionKey, decode_master_key, generate_master_key
 from core.crypto.sealing import SealedStore
+from core.models import Worker
 from core.storage.deliveries import KEEP, Deliveries
+from core.storage.memory import MemoryStore
 from core.storage.protocols import Backend, Store
 from core.storage.records import DeliveryAnswer
 from tests.core.conftest import sqlite_store
@@ -103,3 +105,52 @@ async def test_an_answer_is_sealed_and_shredded_with_its_session(backend: Backen
     assert opened == DeliveryAnswer(session.id, "the secret reply")
     assert await sealed.delete_session(session.id) is True
     assert await sealed.delivery_answer("api", "k1") is None  # its key went with it
+
+
+def worker(worker_id: str, seen_at: datetime) -> Worker:
+    return Worker(id=worker_id, host="h", pid=1, started_at=T0, seen_at=seen_at, roles=())
+
+
+async def test_a_claim_of_a_worker_that_died_is_taken_over_once(store: Store) -> None:  # noqa: F811
+    now = T0 + timedelta(minutes=5)
+    alive_since = now - timedelta(seconds=30)
+    await store.beat(worker("alive", now), forget_before=T0)
+    await store.beat(worker("quiet", now - timedelta(minutes=2)), forget_before=T0)
+    await store.beat(worker("other", now), forget_before=T0)
+    for delivery_id, claimer in (("d1", "gone"), ("d2", "quiet"), ("d3", "alive"), ("d4", None)):
+        assert await store.claim_delivery("tg", delivery_id, T0, worker_id=claimer)
+    await store.claim_delivery("tg", "d5", T0, worker_id="gone")
+    await store.finish_delivery("tg", "d5", T0)
+
+    async def take(delivery_id: str, by: str = "alive") -> bool:
+        return await store.take_over_delivery(
+            "tg", delivery_id, now, worker_id=by, alive_since=alive_since
+        )
+
+    assert await take("d1") is True  # its worker has no heartbeat row at all
+    assert await take("d1", by="other") is False  # taken by a live worker now
+    assert await take("d2") is True  # its worker stopped beating
+    assert await take("d3", by="other") is False  # its worker lives
+    assert await take("d4") is False  # no worker named: never taken over
+    assert await take("d5") is False  # finished
+    assert await take("nope") is False
+    assert await store.delivery_finished("tg", "d1") is False  # still to be finished
+    await store.finish_delivery("tg", "d1", now)
+    assert await store.delivery_finished("tg", "d1") is True
+
+
+async def test_deliveries_claim_in_the_workers_name_and_take_over() -> None:
+    clock = ManualClock(T0)
+    memory = MemoryStore()
+    mine, theirs = Deliveries(memory, clock), Deliveries(memory, clock)
+    assert await theirs.take_over("tg", "x") is False  # not serving as a worker yet
+    mine.serve_as("w1", timedelta(seconds=30))
+    theirs.serve_as("w2", timedelta(seconds=30))
+    await memory.beat(worker("w1", T0), forget_before=T0)
+    await memory.beat(worker("w2", T0), forget_before=T0)
+    assert await mine.first_time("tg", "u1") is True
+    assert await theirs.take_over("tg", "u1") is False  # w1 beats
+    clock.advance(timedelta(seconds=31))
+    await memory.beat(worker("w2", clock.now()), forget_before=T0)
+    assert await theirs.take_over("tg", "u1") is True  # w1 went quiet
+    assert await mine.take_over("tg", "u1") is False  # w2 beats

@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from core.storage.records import DeliveryAnswer
-from core.storage.sql.schema import deliveries
+from core.storage.sql.schema import deliveries, workers
 from core.storage.sql.units import DIALECTS, SqlPart, first, rowcount
 
 _CLAIM = {
@@ -22,10 +22,36 @@ _CLAIM = {
 class SqlDeliveries(SqlPart):
     """The ids of platform events already handled (see :meth:`Store.claim_delivery`)."""
 
-    async def claim_delivery(self, source: str, delivery_id: str, at: datetime) -> bool:
+    async def claim_delivery(
+        self, source: str, delivery_id: str, at: datetime, *, worker_id: str | None = None
+    ) -> bool:
         """See :meth:`core.storage.protocols.Store.claim_delivery`."""
-        claim = _CLAIM[self._dialect].values(source=source, delivery_id=delivery_id, received_at=at)
+        claim = _CLAIM[self._dialect].values(
+            source=source, delivery_id=delivery_id, received_at=at, worker_id=worker_id
+        )
         return await self._write_quick(rowcount, claim) == 1
+
+    async def take_over_delivery(
+        self, source: str, delivery_id: str, at: datetime, *, worker_id: str, alive_since: datetime
+    ) -> bool:
+        """See :meth:`core.storage.protocols.Store.take_over_delivery`."""
+        alive = sa.select(workers.c.id).where(workers.c.seen_at >= alive_since)
+        claimer = deliveries.c.worker_id
+        take = (
+            sa.update(deliveries)
+            .where(
+                deliveries.c.source == source,
+                deliveries.c.delivery_id == delivery_id,
+                deliveries.c.finished_at.is_(None),
+                claimer.is_not(None),
+                claimer != worker_id,
+                claimer.not_in(alive),
+            )
+            .values(worker_id=worker_id, received_at=at)
+        )
+        # One statement: of two workers taking it at once, the second finds the
+        # claim held by the first, alive, and changes nothing.
+        return await self._write_quick(rowcount, take) == 1
 
     async def finish_delivery(self, source: str, delivery_id: str, at: datetime) -> None:
         """See :meth:`core.storage.protocols.Store.finish_delivery`."""

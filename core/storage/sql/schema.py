@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect
 
 from core.jsontext import json_text, parse_json_text
 
-SCHEMA_REVISION = "0009_console"
+SCHEMA_REVISION = "0010_delivery_worker"
 """The newest Alembic revision in ``core/storage/sql/migrations/versions``; a test keeps them equal.
 
 :meth:`core.storage.sql.store.SqlStore.open` compares the database's revision with it, so
@@ -298,11 +298,13 @@ deliveries = sa.Table(
     sa.Column("finished_at", UtcDateTime, nullable=True),
     sa.Column("answer_session", ID, nullable=True),
     sa.Column("answer", sa.Text, nullable=True),
+    sa.Column("worker_id", sa.String(32), nullable=True),
 )
 """Platform events claimed (a Slack ``event_id``, a Telegram ``update_id``, an API
 ``Idempotency-Key``), so a redelivery is dropped; ``finished_at`` once handled, and
 for an API request the ``answer`` a retry gets again (sealed under the key of
-``answer_session`` when encryption is on)."""
+``answer_session`` when encryption is on); ``worker_id``: the worker handling it, so
+another can take it over should that one die."""
 
 sa.Index("ix_deliveries_received_at", deliveries.c.received_at)
 
