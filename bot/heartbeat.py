@@ -29,6 +29,11 @@ HEARTBEAT_SECONDS = 10.0
 MISSED_BEATS = 3
 """A worker that missed this many heartbeats in a row is not listed as alive."""
 
+TAKE_OVER_AFTER_BEATS = 5
+"""A worker that missed this many heartbeats in a row counts as dead: what it was
+handling, another worker may take over. More than :data:`MISSED_BEATS`: taking over
+from a worker that is only slow would handle a message twice."""
+
 FORGET_AFTER = timedelta(days=1)
 """Rows of workers silent for this long are deleted."""
 
@@ -64,8 +69,8 @@ class Heartbeat:
 
     @property
     def alive_within(self) -> timedelta:
-        """How long after its last heartbeat a worker still counts as alive."""
-        return timedelta(seconds=self._every * MISSED_BEATS)
+        """How long after its last heartbeat a worker's claims are still its own."""
+        return timedelta(seconds=self._every * TAKE_OVER_AFTER_BEATS)
 
     async def beat_once(self) -> None:
         """Record a first heartbeat before serving; a database refusing it is logged."""

@@ -8,10 +8,12 @@ worker it lands, gets that answer back with ``Idempotent-Replayed: true`` and
 changes nothing. A retry that arrives while the first is still being handled waits
 for its answer (up to :data:`WAIT_SECONDS`, then 409 ``in_progress`` with
 ``Retry-After``; 503 ``unavailable`` at once if this server begins to stop
-meanwhile). A key is the caller's own (scoped by API key and route) and
-remembered for a day; reusing it for a different request is refused (422
-``idempotency_key_reused``). An error answer is not kept: nothing was stored, so a
-retry runs anew.
+meanwhile). A request whose worker died while handling it (its heartbeat stopped)
+is taken over by the retry: it runs as a redelivery, so what the dead worker stored
+of it (found by the message id derived from the key) is not stored again. A key is
+the caller's own (scoped by API key and route) and remembered for a day; reusing it
+for a different request is refused (422 ``idempotency_key_reused``). An error
+answer is not kept: nothing was stored, so a retry runs anew.
 """
 
 from __future__ import annotations
@@ -57,6 +59,20 @@ IdempotencyKey = Annotated[
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """How a request is being run.
+
+    Attributes:
+        message_id: the id its stored message carries: the same for every retry
+            with one key (``None`` without a key: the route picks one).
+        redelivered: it was taken over from a worker that died running it.
+    """
+
+    message_id: str | None = None
+    redelivered: bool = False
+
+
+@dataclass(frozen=True)
 class Answered:
     """What an idempotent route answered.
 
@@ -76,7 +92,7 @@ async def once(
     caller: Caller,
     key: str | None,
     request: str,
-    run: Callable[[], Awaitable[Answered]],
+    run: Callable[[Attempt], Awaitable[Answered]],
 ) -> JSONResponse:
     """Run ``run`` once per key; a retry gets the kept answer.
 
@@ -89,20 +105,24 @@ async def once(
         run: handles the request.
     """
     if key is None:
-        return _response(await run())
+        return _response(await run(Attempt()))
     delivery_id = _digest(caller.key.id, request.partition("\n")[0], key)
+    marker = f"api-{delivery_id[:32]}"
     fingerprint = _digest(request)
     deadline = time.monotonic() + WAIT_SECONDS
     pause = 0.02
     deliveries = services.manager.deliveries
     while True:
         if await deliveries.first_time(SOURCE, delivery_id):
-            return await _run_and_keep(services, delivery_id, fingerprint, run)
+            return await _run_and_keep(services, delivery_id, fingerprint, run, Attempt(marker))
         state = await services.manager.store.delivery_finished(SOURCE, delivery_id)
         if state:
             return _replay(await deliveries.answer(SOURCE, delivery_id), fingerprint)
         if state is None:
             continue  # released by a first request that failed: this one runs
+        if await deliveries.take_over(SOURCE, delivery_id):
+            attempt = Attempt(marker, redelivered=True)
+            return await _run_and_keep(services, delivery_id, fingerprint, run, attempt)
         if time.monotonic() >= deadline:
             raise ApiError(
                 409,
@@ -128,11 +148,15 @@ async def _pause_unless_stopping(stopping: asyncio.Event, seconds: float) -> Non
 
 
 async def _run_and_keep(
-    services: Services, delivery_id: str, fingerprint: str, run: Callable[[], Awaitable[Answered]]
+    services: Services,
+    delivery_id: str,
+    fingerprint: str,
+    run: Callable[[Attempt], Awaitable[Answered]],
+    attempt: Attempt,
 ) -> JSONResponse:
     deliveries = services.manager.deliveries
     try:
-        answered = await run()
+        answered = await run(attempt)
     except Exception:
         await deliveries.release(SOURCE, delivery_id)
         raise

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from adapters.http.errors import ERROR_RESPONSES, ApiError
-from adapters.http.idempotency import Answered, IdempotencyKey, once
+from adapters.http.idempotency import Answered, Attempt, IdempotencyKey, once
 from adapters.http.models import MessagesPage, PostedMessage, PostMessage, SimplifiedMessage
 from adapters.http.views import (
     CallerDep,
@@ -52,8 +52,8 @@ async def post_message(
     worker) gets the first answer and stores nothing again.
     """
 
-    async def run() -> Answered:
-        posted = await _post(session_id, body, caller, services)
+    async def run(attempt: Attempt) -> Answered:
+        posted = await _post(session_id, body, caller, services, attempt)
         return Answered(200, posted, posted.session_id)
 
     request = f"POST messages\n{session_id}\n{body.model_dump_json()}"
@@ -61,14 +61,24 @@ async def post_message(
 
 
 async def _post(
-    session_id: str, body: PostMessage, caller: CallerDep, services: ServicesDep
+    session_id: str,
+    body: PostMessage,
+    caller: CallerDep,
+    services: ServicesDep,
+    attempt: Attempt,
 ) -> PostedMessage:
     session = await services.session_for(caller, session_id)
     if not session.is_active:
         raise ApiError(409, f"session {session.id} is archived; only an active one takes messages")
     # The router stores the platform's message id with the message: how it is found.
-    marker = f"api-{secrets.token_urlsafe(12)}"
-    inbound = inbound_in(session, body.content, message_id=marker, metadata=body.metadata)
+    marker = attempt.message_id or f"api-{secrets.token_urlsafe(12)}"
+    inbound = inbound_in(
+        session,
+        body.content,
+        message_id=marker,
+        metadata=body.metadata,
+        redelivered=attempt.redelivered,
+    )
     replies = await services.context.handler(inbound)
     texts = [reply.text for reply in replies]
     manager = services.manager

@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from adapters.http.access import require_admin
 from adapters.http.errors import ERROR_RESPONSES, ApiError
-from adapters.http.idempotency import Answered, IdempotencyKey, once
+from adapters.http.idempotency import Answered, Attempt, IdempotencyKey, once
 from adapters.http.models import (
     ChangeSession,
     CreateSession,
@@ -57,7 +57,8 @@ async def create_session(
     gets the first answer, 201 included, and changes nothing.
     """
 
-    async def run() -> Answered:
+    async def run(attempt: Attempt) -> Answered:
+        # Creating is the same every time: a taken-over request simply runs again.
         return await _create(body, caller, services)
 
     request = f"POST sessions\n{body.model_dump_json()}"

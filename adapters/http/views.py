@@ -38,6 +38,7 @@ def inbound_for(
     *,
     message_id: str | None = None,
     metadata: dict[str, Any] | None = None,
+    redelivered: bool = False,
 ) -> Inbound:
     """Return an API message of ``user_id``: without a channel, a one-to-one chat."""
     return Inbound(
@@ -48,6 +49,7 @@ def inbound_for(
         is_direct=channel_id is None,
         message_id=message_id,
         metadata=metadata or {},
+        redelivered=redelivered,
     )
 
 

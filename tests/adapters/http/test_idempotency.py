@@ -4,17 +4,21 @@ sharing the store, gets the first answer and stores nothing again."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from adapters.http import idempotency
 from core import Answer, EchoResponder, Message, Session
 from core.crypto.envelope import decode_master_key, generate_master_key
 from core.crypto.opening import open_store
+from core.models import Worker
 from core.storage.protocols import Store
 from tests.adapters.http.conftest import BACKENDS, Api, running_api
 from tests.core.conftest import opened
@@ -142,6 +146,31 @@ async def test_a_retry_waiting_when_its_server_stops_is_told_to_come_back(
         assert later.json() == (await first).json()
         assert await contents(one, session_id, alice) == ["slow", "echo: slow"]
     assert "Traceback" not in caplog.text and not any(r.exc_info for r in caplog.records)
+
+
+async def test_a_request_whose_worker_died_is_taken_over_by_its_retry(store: Store) -> None:
+    held = HeldResponder()
+    async with running_api(store) as two:
+        async with running_api(store, responder=held) as one:
+            one.manager.deliveries.serve_as("dies", timedelta(seconds=30))
+            two.manager.deliveries.serve_as("lives", timedelta(seconds=30))
+            now = datetime.now(UTC)
+            await store.beat(Worker("lives", "h", 1, now, now, ()), forget_before=now)
+            alice = await one.key("alice")
+            session_id = await session_of(one, alice)
+            first = asyncio.create_task(post(one, session_id, alice, "lost?", "k-1"))
+            await asyncio.wait_for(held.asked.wait(), 10)  # stored, not answered yet
+        # Its server is gone mid-request (its worker never beat: it counts as dead).
+        with contextlib.suppress(httpx.HTTPError):
+            await first
+        retry = await post(two, session_id, alice, "lost?", "k-1")
+        assert retry.status_code == 200, retry.text
+        assert retry.json()["message"]["content"] == "lost?"
+        assert retry.json()["reply"]["content"] == "echo: lost?"
+        assert await contents(two, session_id, alice) == ["lost?", "echo: lost?"]
+        again = await post(two, session_id, alice, "lost?", "k-1")
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert again.json() == retry.json()
 
 
 async def test_a_key_reused_for_another_request_is_refused(api: Api) -> None:
