@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -34,6 +35,8 @@ from pydantic import BaseModel
 from adapters.http.access import Caller, Services
 from adapters.http.errors import ApiError
 from core import DeliveryAnswer
+
+logger = logging.getLogger(__name__)
 
 SOURCE = "api"
 """The deliveries' source of API requests."""
@@ -121,6 +124,7 @@ async def once(
         if state is None:
             continue  # released by a first request that failed: this one runs
         if await deliveries.take_over(SOURCE, delivery_id):
+            logger.warning("api: took over a request whose worker died")
             attempt = Attempt(marker, redelivered=True)
             return await _run_and_keep(services, delivery_id, fingerprint, run, attempt)
         if time.monotonic() >= deadline:

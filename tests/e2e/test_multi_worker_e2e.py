@@ -50,7 +50,7 @@ CONVERSATIONS = 160  # and 40 through the API: 200 conversations
 API_CONVERSATIONS = 40
 MESSAGES = 6
 STARTUP = 90.0
-GIVE_UP = 10.0
+GIVE_UP = 20.0
 
 
 class Worker:
@@ -227,14 +227,14 @@ async def converse_api(
     ident = f"a{number}"
     created = await apis.post("/sessions", {"userId": ident}, f"{ident}-create")
     if created is None:
-        return  # the worker holding the request was killed: never answered, nothing sent
+        return  # unanswered for GIVE_UP seconds (the assertions say it never is)
     started.add(number)
     session_id = created[0]["sessionId"]
     for index, text in enumerate(script(number, prefix="a")):
         path, key = f"/sessions/{session_id}/messages", f"{ident}-{index}"
         got = await apis.post(path, {"content": text}, key)
         if got is None:
-            continue  # sent to the worker killed meanwhile: never answered
+            continue  # unanswered for GIVE_UP seconds (the assertions say it never is)
         answer, _ = got
         if not text.startswith("/"):
             assert answer["reply"]["content"] == f"echo: {text}"
@@ -330,13 +330,12 @@ async def test_three_workers_lose_nothing_and_double_nothing(tmp_path: Path) -> 
         assert [t for t in sent if t not in acknowledged] == []
         for worker in (workers[0], workers[2]):
             assert "Traceback" not in worker.log_text()
-        assert len(started) >= API_CONVERSATIONS - 3  # only what the killed worker held
+        assert len(started) == API_CONVERSATIONS  # what the killed worker held: taken over
         api_sent = [t for n in sorted(started) for t in script(n, prefix="a")]
         api_unanswered = [
             t for t in api_sent if not t.startswith("/") and t not in api_acknowledged
         ]
-        print("API", len(started), len(api_unanswered))
-        assert len({t.split()[0] for t in api_unanswered}) == len(api_unanswered)
+        assert api_unanswered == []
         await check_database(url, plain + api_acknowledged)
 
 
