@@ -56,11 +56,11 @@ def handler() -> RecordingHandler:
     return RecordingHandler()
 
 
-@pytest.fixture
-async def webhook(
-    api: FakeTelegramAPI, handler: RecordingHandler
-) -> AsyncIterator[TelegramAdapter]:
-    adapter = telegram_adapter(
+def webhook_adapter(
+    api: FakeTelegramAPI, handler: RecordingHandler, deliveries: Deliveries | None = None
+) -> TelegramAdapter:
+    """A webhook-mode adapter on a free port of 127.0.0.1, with the test's secret."""
+    return telegram_adapter(
         api,
         handler,
         mode="webhook",
@@ -68,8 +68,15 @@ async def webhook(
         port=free_port(),
         url_path="telegram",
         secret_token=SECRET,
+        deliveries=deliveries,
     )
-    async with running(adapter):
+
+
+@pytest.fixture
+async def webhook(
+    api: FakeTelegramAPI, handler: RecordingHandler
+) -> AsyncIterator[TelegramAdapter]:
+    async with running(webhook_adapter(api, handler)) as adapter:
         yield adapter
 
 
@@ -233,19 +240,7 @@ async def test_a_redelivered_update_is_handled_once_by_whichever_worker_gets_it(
     # Two workers behind one load balancer share the store's record of update ids.
     deliveries = Deliveries(MemoryStore(), SystemClock())
     handlers = [RecordingHandler(), RecordingHandler()]
-    workers = [
-        telegram_adapter(
-            api,
-            handler,
-            mode="webhook",
-            listen="127.0.0.1",
-            port=free_port(),
-            url_path="telegram",
-            secret_token=SECRET,
-            deliveries=deliveries,
-        )
-        for handler in handlers
-    ]
+    workers = [webhook_adapter(api, handler, deliveries) for handler in handlers]
     async with running(workers[0]):
         first_url = api.webhook_url
         async with running(workers[1]):
@@ -266,16 +261,7 @@ async def test_a_redelivered_update_is_handled_once_by_whichever_worker_gets_it(
 async def test_the_200_means_handled_and_a_redelivery_of_a_busy_update_gets_503(
     api: FakeTelegramAPI, handler: RecordingHandler
 ) -> None:
-    adapter = telegram_adapter(
-        api,
-        handler,
-        mode="webhook",
-        listen="127.0.0.1",
-        port=free_port(),
-        url_path="telegram",
-        secret_token=SECRET,
-        deliveries=Deliveries(MemoryStore(), SystemClock()),
-    )
+    adapter = webhook_adapter(api, handler, Deliveries(MemoryStore(), SystemClock()))
     release = handler.gates["slow one"] = asyncio.Event()
     async with running(adapter):
         update = api.update(api.message(private_chat(ALICE), ALICE, "slow one"))
@@ -311,18 +297,7 @@ async def test_an_update_whose_worker_died_is_taken_over_as_a_redelivery(
         deliveries = Deliveries(store, clock)
         deliveries.serve_as(f"w{number}", timedelta(seconds=30))
         await store.beat(worker(f"w{number}", clock.now()), forget_before=clock.now())
-        workers.append(
-            telegram_adapter(
-                api,
-                handler,
-                mode="webhook",
-                listen="127.0.0.1",
-                port=free_port(),
-                url_path="telegram",
-                secret_token=SECRET,
-                deliveries=deliveries,
-            )
-        )
+        workers.append(webhook_adapter(api, handler, deliveries))
     async with running(workers[0]):
         first_url = api.webhook_url
         async with running(workers[1]):

@@ -7,47 +7,24 @@ came in, which another process may have changed since. On SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from core.crypto.envelope import decode_master_key, generate_master_key
+from core.crypto.envelope import decode_master_key
 from core.crypto.opening import open_store
 from core.storage.protocols import SessionFilter
-from tests.commands.test_router_processes import CONFIG, ROOT, postgres_database
+from tests.commands.test_router_processes import postgres_database, run_workers
 
 WORKERS = 3
 ROUNDS = 6  # 18 tags and 18 metadata keys: under the limits of 20 each
 
 
 async def edit_race(url: str, tmp_path: Path) -> None:
-    config = tmp_path / "config.toml"
-    config.write_text(CONFIG.format(url=url))
-    key = generate_master_key()
-    environ = {**os.environ, "RACE_MASTER_KEY": key}
-    store = await open_store(url, master_key=decode_master_key(key, source="test"))
-    await store.close()  # migrated before the race
-    workers = [
-        await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "tests.commands.edit_worker", str(config)),
-            *(str(worker), str(ROUNDS)),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=ROOT,
-            env=environ,
-        )
-        for worker in range(WORKERS)
-    ]
-    finished = [await worker.communicate() for worker in workers]
-    for worker, (out, err) in zip(workers, finished, strict=True):
-        assert worker.returncode == 0, err.decode()
-        assert "Traceback" not in err.decode(), err.decode()
-        assert json.loads(out) == []
+    key, outcomes = await run_workers(
+        url, tmp_path, "tests.commands.edit_worker", [(w, ROUNDS) for w in range(WORKERS)]
+    )
+    assert outcomes == [[]] * WORKERS  # every reply as expected
     store = await open_store(url, master_key=decode_master_key(key, source="test"))
     try:
         (session,) = await store.list_sessions(SessionFilter(), limit=10)

@@ -15,6 +15,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -63,7 +64,14 @@ async def postgres_database() -> AsyncIterator[str]:
         await admin.dispose()
 
 
-async def race(url: str, tmp_path: Path) -> None:
+async def run_workers(
+    url: str, tmp_path: Path, module: str, arguments: list[tuple[object, ...]]
+) -> tuple[str, list[Any]]:
+    """Run ``python -m module CONFIG *args`` once per ``arguments`` entry, all at once.
+
+    The database is migrated first. Each process must exit 0 without a traceback.
+    Returns the master key and what each printed, as JSON.
+    """
     config = tmp_path / "config.toml"
     config.write_text(CONFIG.format(url=url))
     key = generate_master_key()
@@ -72,14 +80,13 @@ async def race(url: str, tmp_path: Path) -> None:
     await store.close()  # migrated before the race
     workers = [
         await asyncio.create_subprocess_exec(
-            *(sys.executable, "-m", "tests.commands.race_worker", str(config)),
-            *(str(worker), str(MESSAGES_PER_WORKER), str(every)),
+            *(sys.executable, "-m", module, str(config), *map(str, args)),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=ROOT,
             env=environ,
         )
-        for worker, every in enumerate(NEW_EVERY)
+        for args in arguments
     ]
     finished = [await worker.communicate() for worker in workers]
     outcomes = []
@@ -87,6 +94,16 @@ async def race(url: str, tmp_path: Path) -> None:
         assert worker.returncode == 0, err.decode()
         assert "Traceback" not in err.decode(), err.decode()
         outcomes.append(json.loads(out))
+    return key, outcomes
+
+
+async def race(url: str, tmp_path: Path) -> None:
+    key, outcomes = await run_workers(
+        url,
+        tmp_path,
+        "tests.commands.race_worker",
+        [(worker, MESSAGES_PER_WORKER, every) for worker, every in enumerate(NEW_EVERY)],
+    )
     assert [o["generic"] for o in outcomes] == [0, 0, 0]
     assert sum(o["commands"] for o in outcomes) > 100
     sent = {text for outcome in outcomes for text in outcome["plain"]}
